@@ -1,0 +1,30 @@
+// Build: compile the TypeScript sources to dist/ and the C stage to native/build/.
+// Runs at `npm install`/`npm ci` (the root package's own `prepare`), and before tests.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, existsSync, statSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd, args) => {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+
+// 1. The native stage (see native/README.md). A missing compiler is reported, not fatal:
+//    `niwa plan`/`validate` work without it; `niwa run` says how to fix it.
+const cc = process.env.CC || 'cc';
+const out = join(root, 'native', 'build');
+mkdirSync(out, { recursive: true });
+const srcs = existsSync(join(root, 'native')) ? readdirSync(join(root, 'native')).filter((f) => f.endsWith('.c')) : [];
+if (srcs.length) {
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-o', join(out, 'niwa-stage'), ...srcs.map((s) => join(root, 'native', s))], { stdio: 'inherit' });
+  if (r.error || r.status !== 0) console.error(`niwa: could not build the native stage with '${cc}' (install a C compiler, e.g. apt-get install gcc); niwa run will not work until then`);
+}
+
+// 2. TypeScript → dist/ (tsc; strict). Uses the local compiler from devDependencies,
+//    falls back to esbuild-free plain tsc when present globally.
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+if (existsSync(tsc)) run(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')]);
+else if (!existsSync(join(root, 'dist'))) { console.error('niwa: typescript missing; run npm install'); process.exit(1); }

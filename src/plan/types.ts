@@ -1,0 +1,154 @@
+// The LaunchPlan: plain, JSON-serialisable data describing every action `niwa run` takes,
+// in order. `niwa plan` prints it; runtime/ executes it; nothing runs that is not here.
+
+/**
+ * Phases, in the order they run:
+ *  - prepare: TypeScript on the host before the stage starts (cgroup dirs and limits, hooks).
+ *  - stage:   the native stage before clone (join namespaces with setns, unshare time ns).
+ *  - clone:   the clone() that creates the container process and its new namespaces.
+ *  - parent:  the stage's parent side after clone, while the child waits (uid/gid maps,
+ *             cgroup placement): done before the child runs any code of the user.
+ *  - child:   inside the new process: mounts, root switch, hostname, limits, privileges, execve.
+ *  - cleanup: TypeScript after the container is gone (remove cgroups, teardown hooks).
+ */
+export type Phase = 'prepare' | 'stage' | 'clone' | 'parent' | 'child' | 'cleanup';
+export const PHASES: Phase[] = ['prepare', 'stage', 'clone', 'parent', 'child', 'cleanup'];
+
+/** Mount flags by their kernel names (MS_*), resolved to numbers only in the encoder. */
+export type MountFlag =
+  | 'MS_RDONLY' | 'MS_NOSUID' | 'MS_NODEV' | 'MS_NOEXEC' | 'MS_SYNCHRONOUS' | 'MS_REMOUNT'
+  | 'MS_MANDLOCK' | 'MS_DIRSYNC' | 'MS_NOSYMFOLLOW' | 'MS_NOATIME' | 'MS_NODIRATIME' | 'MS_BIND' | 'MS_MOVE'
+  | 'MS_REC' | 'MS_SILENT' | 'MS_UNBINDABLE' | 'MS_PRIVATE' | 'MS_SLAVE' | 'MS_SHARED'
+  | 'MS_RELATIME' | 'MS_STRICTATIME' | 'MS_LAZYTIME';
+
+export type CloneFlag =
+  | 'CLONE_NEWUSER' | 'CLONE_NEWNS' | 'CLONE_NEWUTS' | 'CLONE_NEWIPC' | 'CLONE_NEWPID'
+  | 'CLONE_NEWNET' | 'CLONE_NEWCGROUP' | 'CLONE_NEWTIME';
+
+/**
+ * One operation. Ops in phases stage/clone/parent/child are executed by the native stage
+ * (see native/stage.c and src/runtime/launch/encode.ts); prepare/cleanup ops by TypeScript.
+ *
+ * Path conventions for the native stage:
+ *  - `{pid}` in a path is replaced with the container process's pid (host view).
+ *  - `inRoot`: the path is resolved inside that directory with openat2(RESOLVE_IN_ROOT),
+ *    so symlinks in a rootfs can never lead outside it.
+ */
+export type Op =
+  // generic file system actions (any phase)
+  | { op: 'mkdir'; path: string; mode: number; inRoot?: string; parents?: boolean }
+  | { op: 'rmdir'; path: string }
+  | { op: 'write'; path: string; data: string; inRoot?: string; create?: boolean }
+  | { op: 'touch'; path: string; mode: number; inRoot?: string }
+  | { op: 'symlink'; target: string; path: string; inRoot?: string }
+  // namespaces
+  | { op: 'setns'; ns: string; path: string; flag: CloneFlag }
+  | { op: 'unshare'; flags: CloneFlag[] }
+  | { op: 'clone'; flags: CloneFlag[] }
+  /** Parent: let the child continue (it waits until maps and cgroups are written). */
+  | { op: 'release_child' }
+  /** Child: wait until the parent has released it. */
+  | { op: 'wait_parent' }
+  // mounts
+  | {
+      op: 'mount';
+      source: string | null;
+      target: string;
+      fstype: string | null;
+      flags: MountFlag[];
+      data: string | null;
+      inRoot?: string;
+      /** Create the target (dir, or empty file when `mkTarget: 'file'`) if missing. */
+      mkTarget?: 'dir' | 'file';
+      /** For MS_REMOUNT|MS_BIND: keep the locked flags (nosuid/nodev/noexec/...) the mount already has. */
+      keepLocked?: boolean;
+    }
+  | { op: 'umount2'; target: string; flags: ('MNT_DETACH' | 'MNT_FORCE')[] }
+  /** Masking: /dev/null over a file or a read-only empty tmpfs over a directory; missing paths are skipped. */
+  | { op: 'mask'; path: string }
+  /** Bind the path onto itself read-only; missing paths are skipped. */
+  | { op: 'readonly'; path: string }
+  | { op: 'pivot_root'; newRoot: string; putOld: string }
+  | { op: 'chroot'; path: string }
+  | { op: 'chdir'; path: string }
+  // identity
+  | { op: 'sethostname'; name: string }
+  | { op: 'setdomainname'; name: string }
+  // limits and privileges
+  | { op: 'setrlimit'; resource: string; soft: number; hard: number }
+  | { op: 'capbset_drop'; caps: string[] }
+  | { op: 'keepcaps'; on: boolean }
+  | { op: 'setgroups'; gids: number[] }
+  | { op: 'setresgid'; gid: number }
+  | { op: 'setresuid'; uid: number }
+  | { op: 'capset'; effective: string[]; permitted: string[]; inheritable: string[] }
+  | { op: 'ambient_raise'; caps: string[] }
+  | { op: 'no_new_privs' }
+  /** Classic BPF program, one [code, jt, jf, k] per instruction. */
+  | { op: 'seccomp'; summary: string; filter: [number, number, number, number][] }
+  // terminal and process
+  | { op: 'setsid' }
+  /** Child: make the pty slave (allocated by the stage when process.tty) the controlling terminal and stdio. */
+  | { op: 'setctty' }
+  /** Child becomes a tiny init: forks, reaps zombies, forwards signals; the grandchild continues. */
+  | { op: 'init' }
+  | { op: 'execve'; path: string; argv: string[]; env: string[] }
+  // host-side TypeScript only
+  | { op: 'hook'; point: string; index: number; command?: string[]; optional: boolean };
+
+export type StepOp = Op['op'];
+
+export type Step = Op & {
+  /** Position in plan.steps; the native stage reports failures by this index. */
+  index: number;
+  phase: Phase;
+  /** Dotted spec path that produced this step ('' for built-in defaults). */
+  field: string;
+  /** One sentence: why this step exists / why here in the order. */
+  why: string;
+  /** Man page, e.g. "pivot_root(2)". */
+  man?: string;
+};
+
+/** Facts about the host that compile needs (probed in validate/host.ts, faked in tests). */
+export interface HostFacts {
+  arch: 'x86_64' | 'aarch64';
+  cgroup: CgroupLayout;
+  /** Paths niwa uses for its own things. */
+  stateRoot: string;
+  /** Top-level entries of the host's / that are symlinks (merged /usr): name → link target. */
+  rootSymlinks: Record<string, string>;
+  /** Which of the default host dirs exist: /usr /bin /sbin /lib /lib32 /lib64 /libx32 /etc/... */
+  existing: string[];
+}
+
+export type CgroupLayoutKind = 'v2' | 'v1' | 'hybrid';
+export interface CgroupLayout {
+  kind: CgroupLayoutKind;
+  /** v2 mount point (unified mode: /sys/fs/cgroup; hybrid: /sys/fs/cgroup/unified), if any. */
+  unified?: string;
+  /** Controllers available on the v2 hierarchy (from cgroup.controllers). */
+  v2Controllers: string[];
+  /** v1 controller → mount point (e.g. memory → /sys/fs/cgroup/memory). */
+  v1: Record<string, string>;
+}
+
+export interface LaunchPlan {
+  version: 1;
+  name: string;
+  /** Container id used for host resource names (cgroup, state dir). */
+  id: string;
+  project: string;
+  spec: string;
+  /** Where the container's root is assembled inside its mount namespace. */
+  rootDir: string;
+  /** Cgroup paths created for this container (absolute), for cleanup and stats. */
+  cgroups: string[];
+  tty: boolean;
+  steps: Step[];
+  /** Messages for the user that do not stop the run (e.g. translated cgroup keys). */
+  warnings: string[];
+}
+
+/** A step before compile gives it its phase and index (what steps/*.ts functions return). */
+export type StepDraft = Op & { field: string; why: string; man?: string };

@@ -1,0 +1,25 @@
+// Shared test helpers: repo paths, running the CLI, root/kernel feature checks for skips.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+
+/** Repository root (tests run from dist/test/..., sources live in test/...). */
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const fixture = (...p: string[]) => join(repoRoot, 'test', 'fixtures', ...p);
+export const example = (...p: string[]) => join(repoRoot, 'examples', ...p);
+export const niwaBin = join(repoRoot, 'bin', 'niwa.js');
+
+export interface CliResult { status: number; stdout: string; stderr: string }
+export function niwa(args: string[], opts: SpawnSyncOptions = {}): CliResult {
+  const r = spawnSync(process.execPath, [niwaBin, ...args], { encoding: 'utf8', cwd: repoRoot, timeout: 60_000, ...opts });
+  return { status: r.status ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+}
+
+/** Reason to skip a test that needs root, or false when we are root. */
+export function needsRoot(): string | false {
+  return process.getuid?.() === 0 ? false : 'needs root (run as root to exercise real namespaces and cgroups)';
+}
+export function needsStage(): string | false {
+  return existsSync(join(repoRoot, 'native', 'build', 'niwa-stage')) ? false : 'native stage not built (no C compiler?)';
+}
