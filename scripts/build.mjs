@@ -23,6 +23,9 @@ if (srcs.length) {
   if (r.error || r.status !== 0) console.error(`niwa: could not build the native stage with '${cc}' (install a C compiler, e.g. apt-get install gcc); niwa run will not work until then`);
 }
 
+// 1b. The container schema, compiled ahead of time by ajv (see scripts/build-schema.mjs).
+run(process.execPath, [join(root, 'scripts', 'build-schema.mjs')]);
+
 // 2. TypeScript → dist/ (tsc; strict). Uses the local compiler from devDependencies,
 //    falls back to esbuild-free plain tsc when present globally.
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');

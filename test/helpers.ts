@@ -4,8 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 
-/** Repository root (tests run from dist/test/..., sources live in test/...). */
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Repository root: the nearest directory above this file with a package.json (works from test/ and dist/test/). */
+export const repoRoot = ((): string => {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
+  return d;
+})();
 export const fixture = (...p: string[]) => join(repoRoot, 'test', 'fixtures', ...p);
 export const example = (...p: string[]) => join(repoRoot, 'examples', ...p);
 export const niwaBin = join(repoRoot, 'bin', 'niwa.js');

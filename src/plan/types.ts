@@ -37,7 +37,8 @@ export type CloneFlag =
 export type Op =
   // generic file system actions (any phase)
   | { op: 'mkdir'; path: string; mode: number; inRoot?: string; parents?: boolean }
-  | { op: 'rmdir'; path: string }
+  /** `bestEffort`: a parent shared with other containers; busy / not empty / missing is not an error. */
+  | { op: 'rmdir'; path: string; bestEffort?: boolean }
   | { op: 'write'; path: string; data: string; inRoot?: string; create?: boolean }
   | { op: 'touch'; path: string; mode: number; inRoot?: string }
   | { op: 'symlink'; target: string; path: string; inRoot?: string }
@@ -86,6 +87,8 @@ export type Op =
   | { op: 'no_new_privs' }
   /** Classic BPF program, one [code, jt, jf, k] per instruction. */
   | { op: 'seccomp'; summary: string; filter: [number, number, number, number][] }
+  /** Bring a network interface up (ioctl SIOCSIFFLAGS IFF_UP), e.g. loopback in a new net ns. */
+  | { op: 'ifup'; name: string }
   // terminal and process
   | { op: 'setsid' }
   /** Child: make the pty slave (allocated by the stage when process.tty) the controlling terminal and stdio. */
@@ -120,6 +123,10 @@ export interface HostFacts {
   rootSymlinks: Record<string, string>;
   /** Which of the default host dirs exist: /usr /bin /sbin /lib /lib32 /lib64 /libx32 /etc/... */
   existing: string[];
+  /** Which of the existing /etc entries are directories. */
+  etcDirs?: string[];
+  /** /etc entries that are symlinks: path → link target (mirrored as symlinks, not bound). */
+  etcSymlinks?: Record<string, string>;
 }
 
 export type CgroupLayoutKind = 'v2' | 'v1' | 'hybrid';
@@ -131,6 +138,15 @@ export interface CgroupLayout {
   v2Controllers: string[];
   /** v1 controller → mount point (e.g. memory → /sys/fs/cgroup/memory). */
   v1: Record<string, string>;
+  /**
+   * Interface files a new cgroup will have, per controller, as probed on the host (a non-root cgroup's
+   * listing). A controller missing here was not observable: its files are assumed present.
+   */
+  files?: Record<string, string[]>;
+  /** Huge page sizes the kernel supports, as named in hugetlb files ("2MB", "1GB"). */
+  hugepageSizes?: string[];
+  /** v1 only: the cpuset root's cpuset.cpus / cpuset.mems, copied into each new cpuset cgroup. */
+  v1CpusetRoot?: { cpus: string; mems: string };
 }
 
 export interface LaunchPlan {

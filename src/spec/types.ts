@@ -218,6 +218,9 @@ export interface CanonicalMount {
   options: string[];
   /** Dotted spec path this mount came from, e.g. mounts.1 */
   field: string;
+  /** bind only: whether the source is a file or a directory (the loader stats it), so the
+   *  target is created as the same kind. Default 'dir'. */
+  sourceKind?: 'file' | 'dir';
 }
 
 export interface CanonicalHook {

@@ -1,0 +1,261 @@
+/* stage.c — the niwa native stage: the process flow around the plan's operations.
+ *
+ * Node spawns this executable with the plan buffer on fd 3 and a report pipe on fd 4
+ * (protocol: native/README.md). It runs the plan's `stage` steps, clones the container
+ * process with the plan's namespace flags, runs the `parent` steps (uid/gid maps, cgroup
+ * placement) while the child waits, and lets the child run its `child` steps up to execve.
+ * Then it stays as the container's shim: forwards signals, relays the pty if there is one,
+ * reaps the container and reports how it ended. It decides nothing the plan could decide. */
+#include "stage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/close_range.h>
+
+#define EXIT_SETUP_FAILED 125
+
+static int report_fd = 4;
+static struct termios saved_tty;
+static int tty_raw;
+
+/* One text line on fd 4. Errors are ignored: if Node went away, the container goes on. */
+static void report(const char *fmt, ...) {
+  char line[128];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (report_fd < 0 || n <= 0) return;
+  while (write(report_fd, line, (size_t)n) < 0 && errno == EINTR) {}
+}
+
+static void restore_tty(void) {
+  if (tty_raw) tcsetattr(0, TCSANOW, &saved_tty);
+  tty_raw = 0;
+}
+
+/* Setup failed at step `index` (-1: the stage itself) with errno `err`. */
+static void fail(struct ctx *c, long index, int err) {
+  if (c->child > 0) {
+    kill(c->child, SIGKILL);
+    while (waitpid(c->child, NULL, 0) < 0 && errno == EINTR) {}
+  }
+  report("error %ld %d\n", index, err);
+  restore_tty();
+  _exit(EXIT_SETUP_FAILED);
+}
+
+/* The whole plan from fd 3, until EOF. */
+static unsigned char *read_plan(size_t *len) {
+  size_t cap = 16384, n = 0;
+  unsigned char *b = malloc(cap);
+  while (b) {
+    if (n == cap && !(b = realloc(b, cap *= 2))) break;
+    ssize_t r = read(3, b + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) { free(b); return NULL; }
+    if (r == 0) { *len = n; return b; }
+    n += (size_t)r;
+  }
+  errno = ENOMEM;
+  return NULL;
+}
+
+/* Write everything to `fd`, waiting when it is non-blocking (Node's pipes can be). */
+static int put(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd pf = { fd, POLLOUT, 0 };
+      poll(&pf, 1, -1);
+      continue;
+    }
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ the child side */
+
+static void child_main(struct ctx *c, uint32_t first) {
+  /* Undo what only the stage needs: blocked signals and ignored SIGPIPE are inherited
+   * across execve, so the container must not keep them. */
+  signal(SIGPIPE, SIG_DFL);
+  sigprocmask(SIG_SETMASK, &c->orig_mask, NULL);
+  close(c->sync_w);
+  close(c->err_r);
+  if (c->pty_master >= 0) close(c->pty_master);
+  for (uint32_t i = first; i < c->plan->n; i++) {
+    const struct step *s = &c->plan->steps[i];
+    if (s->phase != PH_CHILD) continue;
+    int err = op_run(c, s);
+    if (s->op == OP_EXECVE && !err) err = EINVAL; /* not reached: execve returned */
+    if (err) {
+      int32_t msg[2] = { (int32_t)s->index, err };
+      while (write(c->err_w, msg, sizeof msg) < 0 && errno == EINTR) {}
+      _exit(127);
+    }
+  }
+  /* The plan ended without execve: nothing to run. */
+  int32_t msg[2] = { -1, ENOEXEC };
+  while (write(c->err_w, msg, sizeof msg) < 0 && errno == EINTR) {}
+  _exit(127);
+}
+
+/* ------------------------------------------------------------------ the shim */
+
+/* After execve: forward signals, relay the pty, reap the container, report, exit alike. */
+static int shim(struct ctx *c, const sigset_t *sigs) {
+  int sfd = signalfd(-1, sigs, SFD_CLOEXEC);
+  if (sfd < 0) fail(c, -1, errno);
+  int pty = c->pty_master >= 0, in_open = pty, m_open = pty;
+  if (pty) {
+    fcntl(c->pty_master, F_SETFL, fcntl(c->pty_master, F_GETFL) | O_NONBLOCK);
+    /* A real terminal on stdin goes raw: the pty's own line discipline does the editing. */
+    if (isatty(0) && tcgetattr(0, &saved_tty) == 0) {
+      struct termios raw = saved_tty;
+      cfmakeraw(&raw);
+      if (tcsetattr(0, TCSANOW, &raw) == 0) tty_raw = 1;
+    }
+  }
+  char buf[16384];
+  int status = 0;
+  for (;;) {
+    struct pollfd pf[3] = { { sfd, POLLIN, 0 }, { in_open ? 0 : -1, POLLIN, 0 }, { m_open ? c->pty_master : -1, POLLIN, 0 } };
+    if (poll(pf, 3, -1) < 0) continue;
+    if (pf[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+          pid_t w = waitpid(c->child, &status, WNOHANG);
+          if (w == c->child) break;
+        } else if (sig == SIGWINCH && pty) {
+          /* resizing the pty makes the kernel send SIGWINCH to the container's foreground group */
+          struct winsize ws;
+          if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(c->pty_master, TIOCSWINSZ, &ws);
+        } else {
+          kill(c->child, sig);
+        }
+      }
+    }
+    if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(0, buf, sizeof buf);
+      if (n > 0) put(c->pty_master, buf, (size_t)n);
+      else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        /* stdin ended: pass it on as end-of-file (VEOF) on the terminal */
+        in_open = 0;
+        struct termios t;
+        char eof = tcgetattr(c->pty_master, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
+        put(c->pty_master, &eof, 1);
+      }
+    }
+    if (pf[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(c->pty_master, buf, sizeof buf);
+      if (n > 0) put(1, buf, (size_t)n);
+      else if (n == 0 || (errno != EINTR && errno != EAGAIN)) m_open = 0; /* EIO: no slave left */
+    }
+  }
+  /* the container is gone: drain what it wrote to the terminal */
+  for (ssize_t n; m_open && (n = read(c->pty_master, buf, sizeof buf)) > 0;) put(1, buf, (size_t)n);
+  restore_tty();
+  if (WIFSIGNALED(status)) {
+    report("signal %d\n", WTERMSIG(status));
+    return 128 + WTERMSIG(status);
+  }
+  report("exit %d\n", WEXITSTATUS(status));
+  return WEXITSTATUS(status);
+}
+
+/* ------------------------------------------------------------------- main */
+
+int main(void) {
+  struct ctx c = { .sync_r = -1, .sync_w = -1, .err_r = -1, .err_w = -1, .pty_master = -1, .pty_slave = -1 };
+  struct plan plan;
+  size_t len = 0;
+
+  /* The report pipe must never reach the container. */
+  if (fcntl(report_fd, F_SETFD, FD_CLOEXEC) < 0) report_fd = -1;
+
+  /* Block the signals we forward (and SIGCHLD) from the very start: one that arrives
+   * during setup stays pending and is forwarded once the container runs; none is lost
+   * and none kills the stage. A report pipe Node closed must not kill us either. */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH, SIGCHLD };
+  for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) sigaddset(&sigs, fwd[i]);
+  sigprocmask(SIG_BLOCK, &sigs, &c.orig_mask);
+  signal(SIGPIPE, SIG_IGN);
+
+  unsigned char *buf = read_plan(&len);
+  if (!buf) fail(&c, -1, errno);
+  close(3);
+  int err = plan_decode(buf, len, &plan);
+  if (err) fail(&c, -1, err);
+  c.plan = &plan;
+  /* Whatever else we inherited stays out of the container. */
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+
+  /* Phase `stage`: join namespaces, unshare the time namespace, write its offsets. */
+  uint32_t i = 0;
+  for (; i < plan.n && plan.steps[i].phase == PH_STAGE; i++)
+    if ((err = op_run(&c, &plan.steps[i]))) fail(&c, plan.steps[i].index, err);
+
+  /* Phase `clone`: exactly one clone step. */
+  if (i >= plan.n || plan.steps[i].op != OP_CLONE) fail(&c, -1, EINVAL);
+  const struct step *cl = &plan.steps[i++];
+  int sp[2], ep[2];
+  if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) fail(&c, cl->index, errno);
+  c.sync_r = sp[0], c.sync_w = sp[1], c.err_r = ep[0], c.err_w = ep[1];
+  if (plan.flags & PLAN_FLAG_TTY) {
+    /* The pty: the stage keeps the master, the child makes the slave its terminal (setctty). */
+    char name[64];
+    c.pty_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (c.pty_master < 0 || grantpt(c.pty_master) < 0 || unlockpt(c.pty_master) < 0 ||
+        ptsname_r(c.pty_master, name, sizeof name) != 0 ||
+        (c.pty_slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+      fail(&c, cl->index, errno);
+    struct winsize ws;
+    if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(c.pty_master, TIOCSWINSZ, &ws);
+  }
+  pid_t pid = raw_fork(fu64(cl, 0));
+  if (pid < 0) fail(&c, cl->index, errno);
+  if (pid == 0) child_main(&c, i);
+
+  /* Phase `parent`: the child waits (wait_parent) while we write its maps and cgroups. */
+  c.child = pid;
+  snprintf(c.pid_str, sizeof c.pid_str, "%d", (int)pid);
+  close(c.sync_r);
+  close(c.err_w);
+  if (c.pty_slave >= 0) close(c.pty_slave);
+  c.sync_r = c.err_w = c.pty_slave = -1;
+  for (; i < plan.n && plan.steps[i].phase == PH_PARENT; i++)
+    if ((err = op_run(&c, &plan.steps[i]))) fail(&c, plan.steps[i].index, err);
+  close(c.sync_w); /* a child still waiting now reads EOF and fails, instead of hanging */
+  report("pid %d\n", (int)pid);
+
+  /* Phase `child` runs over there: EOF on the error pipe means its execve succeeded. */
+  int32_t msg[2];
+  ssize_t n;
+  while ((n = read(c.err_r, msg, sizeof msg)) < 0 && errno == EINTR) {}
+  if (n == (ssize_t)sizeof msg) fail(&c, msg[0], msg[1]);
+  if (n != 0) fail(&c, -1, n < 0 ? errno : EIO);
+  close(c.err_r);
+  report("exec\n");
+  free(buf); /* the steps point into it; the child has its own copy */
+  return shim(&c, &sigs);
+}

@@ -1,0 +1,23 @@
+// `niwa plan SPEC`: load, validate and compile a spec, and print its launch plan.
+import type { Verb } from './main.js';
+import { parseArgs } from './args.js';
+import { UserError } from '../errors.js';
+import { loadChecked } from './spec.js';
+import { compile } from '../plan/compile.js';
+import { formatPlan } from '../plan/format.js';
+import { genericHost, probeHost } from '../validate/host.js';
+
+export const verb: Verb = {
+  summary: 'print the launch plan a spec compiles to: every step, its syscall, the spec field it came from and why',
+  usage: 'niwa plan SPEC [--json] [--host this|generic] [--id ID] [--project NAME]\n\n  --json            the plan as JSON data\n  --host generic    plan for a generic cgroup-v2 host instead of probing this one\n  --id, --project   names used for the cgroup (default: the spec name, project "default")',
+  async run(argv) {
+    const a = parseArgs(argv, { values: { host: '', id: '', project: '' }, booleans: { json: '', color: '' } }, 'plan');
+    if (a.positionals.length !== 1) throw new UserError('E_USAGE', 'plan: expected exactly one SPEC file', [], 'usage: niwa plan SPEC [--json]');
+    const host = a.flags.host === 'generic' ? genericHost() : probeHost();
+    const spec = await loadChecked(a.positionals[0], host);
+    const plan = compile(spec, host, { id: String(a.flags.id ?? spec.name), project: String(a.flags.project ?? 'default') });
+    if (a.flags.json) process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+    else process.stdout.write(formatPlan(plan, { color: Boolean(a.flags.color) || (process.stdout.isTTY && !process.env.NO_COLOR) }));
+    return 0;
+  },
+};

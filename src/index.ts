@@ -1,0 +1,5 @@
+// The package entry (`import { defineContainer } from 'niwa'`): the spec DSL and its types, kept
+// lean because every .container.ts spec imports it.
+export { defineContainer, container, ContainerBuilder } from './spec/define.js';
+export type * from './spec/types.js';
+export { NAMESPACE_KINDS, HOOK_POINTS } from './spec/types.js';

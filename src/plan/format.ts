@@ -1,0 +1,82 @@
+// Text rendering of a LaunchPlan: each step as the call it makes, grouped by phase, with why.
+import type { LaunchPlan, Phase, Step } from './types.js';
+
+const PHASE_TITLE: Record<Phase, string> = {
+  prepare: 'prepare — on the host, before the container process exists (niwa)',
+  stage: 'stage — in the native stage, before clone',
+  clone: 'clone — the container process is created',
+  parent: 'parent — the stage, while the child waits',
+  child: 'child — inside the container process, up to execve',
+  cleanup: 'cleanup — on the host, after the container is gone (niwa)',
+};
+
+const q = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : JSON.stringify(s));
+const flags = (f: string[]) => (f.length ? f.join('|') : '0');
+const caps = (c: string[]) => (c.length ? c.map((x) => x.replace(/^CAP_/, '')).join(',') : '-');
+const lim = (n: number) => (n < 0 ? 'unlimited' : String(n));
+const short = (s: string, n = 60) => {
+  const one = s.replace(/\n/g, '\\n');
+  return one.length > n ? one.slice(0, n - 1) + '…' : one;
+};
+
+/** The call a step makes, as one line: `mount("proc", "/proc", "proc", MS_NOSUID, NULL)`. */
+export function describeCall(s: Step): string {
+  const inRoot = 'inRoot' in s && s.inRoot ? ` in ${s.inRoot}` : '';
+  switch (s.op) {
+    case 'mkdir': return `mkdir(${q(s.path)}, 0${s.mode.toString(8)})${s.parents ? ' -p' : ''}${inRoot}`;
+    case 'rmdir': return `rmdir(${q(s.path)})`;
+    case 'write': return `write(${q(s.path)}, ${q(short(s.data))})${inRoot}`;
+    case 'touch': return `touch(${q(s.path)})${inRoot}`;
+    case 'symlink': return `symlink(${q(s.target)}, ${q(s.path)})${inRoot}`;
+    case 'setns': return `setns(open(${q(s.path)}), ${s.flag})`;
+    case 'unshare': return `unshare(${flags(s.flags)})`;
+    case 'clone': return `clone(${flags([...s.flags, 'SIGCHLD'])})`;
+    case 'release_child': return 'write(sync pipe) — release the child';
+    case 'wait_parent': return 'read(sync pipe) — wait for the parent';
+    case 'mount': return `mount(${s.source === null ? 'NULL' : q(s.source)}, ${q(s.target)}, ${s.fstype === null ? 'NULL' : q(s.fstype)}, ${flags(s.flags)}, ${s.data === null ? 'NULL' : q(s.data)})${inRoot}${s.keepLocked ? ' +locked flags' : ''}`;
+    case 'umount2': return `umount2(${q(s.target)}, ${flags(s.flags)})`;
+    case 'mask': return `mask(${q(s.path)}) — /dev/null or read-only tmpfs over it`;
+    case 'readonly': return `readonly(${q(s.path)}) — bind onto itself, remount read-only`;
+    case 'pivot_root': return `pivot_root(${q(s.newRoot)}, ${q(s.putOld)})`;
+    case 'chroot': return `chroot(${q(s.path)})`;
+    case 'chdir': return `chdir(${q(s.path)})`;
+    case 'sethostname': return `sethostname(${q(s.name)})`;
+    case 'setdomainname': return `setdomainname(${q(s.name)})`;
+    case 'ifup': return `ioctl(SIOCSIFFLAGS, ${s.name}, IFF_UP)`;
+    case 'setrlimit': return `setrlimit(${s.resource}, ${lim(s.soft)}, ${lim(s.hard)})`;
+    case 'capbset_drop': return `prctl(PR_CAPBSET_DROP) ×${s.caps.length}: ${caps(s.caps)}`;
+    case 'keepcaps': return `prctl(PR_SET_KEEPCAPS, ${s.on ? 1 : 0})`;
+    case 'setgroups': return `setgroups([${s.gids.join(', ')}])`;
+    case 'setresgid': return `setresgid(${s.gid}, ${s.gid}, ${s.gid})`;
+    case 'setresuid': return `setresuid(${s.uid}, ${s.uid}, ${s.uid})`;
+    case 'capset': return `capset(eff=${caps(s.effective)}; prm=${s.permitted.join() === s.effective.join() ? '=eff' : caps(s.permitted)}; inh=${caps(s.inheritable)})`;
+    case 'ambient_raise': return `prctl(PR_CAP_AMBIENT_RAISE): ${caps(s.caps)}`;
+    case 'no_new_privs': return 'prctl(PR_SET_NO_NEW_PRIVS, 1)';
+    case 'seccomp': return `seccomp(SECCOMP_SET_MODE_FILTER, ${s.filter.length} BPF instructions: ${s.summary})`;
+    case 'setsid': return 'setsid()';
+    case 'setctty': return 'ioctl(pty, TIOCSCTTY); dup2(pty, 0/1/2)';
+    case 'init': return 'fork() — a tiny init stays PID 1';
+    case 'execve': return `execve(${q(s.path)}, [${s.argv.map(q).join(', ')}], ${s.env.length} env vars)`;
+    case 'hook': return `hook ${s.point}[${s.index}]${s.command ? ': ' + s.command.map(q).join(' ') : ' (function)'}${s.optional ? ' (optional)' : ''}`;
+  }
+}
+
+export interface FormatOptions { explain?: boolean; color?: boolean }
+
+export function formatPlan(plan: LaunchPlan, opts: FormatOptions = {}): string {
+  const c = opts.color ? { dim: (s: string) => `\x1b[2m${s}\x1b[22m`, bold: (s: string) => `\x1b[1m${s}\x1b[22m`, cyan: (s: string) => `\x1b[36m${s}\x1b[39m` } : { dim: (s: string) => s, bold: (s: string) => s, cyan: (s: string) => s };
+  const out: string[] = [c.bold(`launch plan for '${plan.name}' (${plan.spec})`), `${plan.steps.length} steps; cgroups: ${plan.cgroups.length ? plan.cgroups.join(', ') : 'none'}`];
+  let phase: Phase | undefined;
+  const w = String(plan.steps.length - 1).length;
+  for (const s of plan.steps) {
+    if (s.phase !== phase) {
+      phase = s.phase;
+      out.push('', c.cyan(PHASE_TITLE[phase]));
+    }
+    out.push(`  ${String(s.index).padStart(w)}  ${describeCall(s)}`);
+    const meta = [s.field ? `[${s.field}]` : '[default]', s.man].filter(Boolean).join(' ');
+    out.push(c.dim(`  ${' '.repeat(w)}    ${meta} — ${s.why}`));
+  }
+  if (plan.warnings.length) out.push('', 'warnings:', ...plan.warnings.map((x) => `  ! ${x}`));
+  return out.join('\n') + '\n';
+}

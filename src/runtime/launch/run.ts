@@ -1,0 +1,122 @@
+// Runs a LaunchPlan in the foreground: host-side prepare steps, the native stage for the
+// container's side, waiting, and cleanup — which also runs after any failure, so a failed
+// start leaves nothing behind.
+import type { CanonicalSpec } from '../../spec/types.js';
+import type { LaunchPlan, Step } from '../../plan/types.js';
+import type { EventSink } from '../../events/types.js';
+import type { Sys } from '../sys/types.js';
+import { RuntimeFailure } from '../../errors.js';
+import { runHostStep, undoFor } from './host-steps.js';
+import { startStage, type StageHandle } from './stage.js';
+
+export interface RunOptions {
+  sys: Sys;
+  spec: CanonicalSpec;
+  emit?: EventSink;
+  /** stdio of the container: inherit the caller's (default) or explicit fds. */
+  stdio?: 'inherit' | 'pipe' | Array<'inherit' | 'pipe' | 'ignore' | number>;
+  /** Forward these signals received by this process to the container. */
+  forwardSignals?: NodeJS.Signals[];
+  /** Called once the container process exists. */
+  onStarted?: (h: StageHandle) => void;
+  /** Reads whether the cgroup saw an OOM kill (runtime/cgroup), before the cgroup is removed. */
+  oomCheck?: (plan: LaunchPlan) => boolean;
+  /** The stage launcher (tests pass a fake). */
+  startStage?: typeof startStage;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: number | null;
+  oomKilled: boolean;
+  /** Exit status as a shell reports it: code, or 128 + signal. */
+  status: number;
+}
+
+export const DEFAULT_FORWARD: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunResult> {
+  const emit = opts.emit ?? (() => {});
+  const c = plan.name;
+  const undo: Step[] = [];
+  const done = new Set<number>();
+  let handle: StageHandle | undefined;
+  const handlers: [NodeJS.Signals, () => void][] = [];
+  try {
+    emit({ type: 'plan', container: c, steps: plan.steps.length, warnings: plan.warnings });
+    for (const w of plan.warnings) emit({ type: 'warning', container: c, message: w });
+    emit({ type: 'phase', container: c, phase: 'prepare' });
+    for (const step of plan.steps.filter((s) => s.phase === 'prepare')) {
+      try {
+        await runHostStep(step, opts.sys, opts.spec, plan);
+        done.add(step.index);
+        const u = undoFor(step, plan);
+        if (u) undo.push(u);
+        emit({ type: 'step', container: c, index: step.index, op: step.op, ok: true });
+      } catch (e) {
+        emit({ type: 'step', container: c, index: step.index, op: step.op, ok: false, error: (e as Error).message });
+        throw stepFailure(step, e);
+      }
+    }
+    const t0 = performance.now();
+    emit({ type: 'phase', container: c, phase: 'stage' });
+    handle = (opts.startStage ?? startStage)(plan, { stdio: opts.stdio ?? 'inherit' });
+    for (const sig of opts.forwardSignals ?? []) {
+      const h = () => handle?.kill(sig);
+      process.on(sig, h);
+      handlers.push([sig, h]);
+    }
+    await handle.started;
+    const pid = await handle.pid;
+    emit({ type: 'started', container: c, pid, ms: performance.now() - t0 });
+    opts.onStarted?.(handle);
+    const ex = await handle.exited;
+    const oomKilled = opts.oomCheck ? safe(() => opts.oomCheck!(plan), false) : false;
+    emit({ type: 'exited', container: c, code: ex.code, signal: ex.signal, oomKilled });
+    return { ...ex, oomKilled, status: ex.signal !== null ? 128 + ex.signal : (ex.code ?? 1) };
+  } catch (e) {
+    if (handle) {
+      // The stage reports a failed start and exits by itself; make sure before cleanup.
+      await Promise.race([handle.exited.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+      handle.kill('SIGKILL');
+    }
+    throw e;
+  } finally {
+    for (const [sig, h] of handlers) process.off(sig, h);
+    await cleanup(plan, opts, undo, done, emit);
+  }
+}
+
+/** Cleanup: the plan's cleanup steps for what was created, then undo of anything else done. */
+async function cleanup(plan: LaunchPlan, opts: RunOptions, undo: Step[], done: Set<number>, emit: EventSink): Promise<void> {
+  const removed: string[] = [];
+  const failed: string[] = [];
+  const planned = plan.steps.filter((s) => s.phase === 'cleanup');
+  const covered = new Set(planned.filter((s) => s.op === 'rmdir').map((s) => (s as { path: string }).path));
+  const steps = [...planned, ...undo.reverse().filter((u) => !(u.op === 'rmdir' && covered.has(u.path)))];
+  for (const step of steps) {
+    // Remove only what this run created (a failed start may have stopped half way).
+    if (step.op === 'rmdir' && !wasCreated(step.path, plan, done)) continue;
+    if (step.op === 'hook' && !done.size) continue;
+    try {
+      await runHostStep(step, opts.sys, opts.spec, plan);
+      if (step.op === 'rmdir') removed.push(step.path);
+    } catch (e) {
+      failed.push(`${step.op} ${'path' in step ? step.path : ''}: ${(e as Error).message}`);
+    }
+  }
+  emit({ type: 'cleanup', container: plan.name, removed, failed });
+}
+
+function wasCreated(path: string, plan: LaunchPlan, done: Set<number>): boolean {
+  return plan.steps.some((s) => s.phase === 'prepare' && s.op === 'mkdir' && done.has(s.index) && (s.path === path || s.path.startsWith(path + '/')));
+}
+
+function stepFailure(step: Step, e: unknown): RuntimeFailure {
+  const msg = (e as Error).message;
+  return new RuntimeFailure('E_STEP', `${msg} — spec field ${step.field || '(default)'} (step ${step.index}, ${step.phase})`, { cause: e, field: step.field });
+}
+
+function safe<T>(f: () => T, d: T): T {
+  try { return f(); } catch { return d; }
+}

@@ -1,0 +1,64 @@
+// A recording fake Sys for unit tests: keeps an in-memory file tree, records every call,
+// and can fail the Nth call (or calls matching a predicate) with a chosen errno.
+import { SysError, type Sys } from './types.js';
+
+export interface FakeCall { call: keyof Sys; args: unknown[] }
+
+export class FakeSys implements Sys {
+  calls: FakeCall[] = [];
+  files = new Map<string, string>();
+  dirs = new Set<string>(['/']);
+  private failures: { match: (c: FakeCall, n: number) => boolean; errno: string }[] = [];
+
+  /** Fail the n-th call (1-based, over all calls) or every call the predicate matches. */
+  failOn(match: number | ((c: FakeCall) => boolean), errno = 'EPERM'): this {
+    this.failures.push({ match: typeof match === 'number' ? (_c, n) => n === match : (c) => match(c), errno });
+    return this;
+  }
+
+  private rec(call: keyof Sys, args: unknown[], arg: string): void {
+    const c = { call, args };
+    this.calls.push(c);
+    const f = this.failures.find((x) => x.match(c, this.calls.length));
+    if (f) throw new SysError(call, arg, f.errno);
+  }
+
+  mkdir(path: string, mode: number, recursive: boolean): void {
+    this.rec('mkdir', [path, mode, recursive], path);
+    if (this.dirs.has(path) && !recursive) throw new SysError('mkdir', path, 'EEXIST');
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = '/' + parts.slice(0, i).join('/');
+      if (i < parts.length && !this.dirs.has(p) && !recursive) throw new SysError('mkdir', path, 'ENOENT');
+      this.dirs.add(p);
+    }
+  }
+  rmdir(path: string): void {
+    this.rec('rmdir', [path], path);
+    if (!this.dirs.has(path)) throw new SysError('rmdir', path, 'ENOENT');
+    this.dirs.delete(path);
+  }
+  writeFile(path: string, data: string): void {
+    this.rec('writeFile', [path, data], path);
+    this.files.set(path, data);
+  }
+  readFile(path: string): string {
+    this.rec('readFile', [path], path);
+    const d = this.files.get(path);
+    if (d === undefined) throw new SysError('read', path, 'ENOENT');
+    return d;
+  }
+  exists(path: string): boolean {
+    return this.dirs.has(path) || this.files.has(path);
+  }
+  kill(pid: number, signal: NodeJS.Signals | number): boolean {
+    this.rec('kill', [pid, signal], String(pid));
+    return true;
+  }
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+    this.rec('mount', [source, target, fstype, flags, data], target);
+  }
+  umount2(target: string, flags: number): void {
+    this.rec('umount2', [target, flags], target);
+  }
+}

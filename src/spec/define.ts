@@ -1,0 +1,129 @@
+// The TypeScript DSL: defineContainer (typed identity) and a Haconiwa-style chaining builder.
+// Both produce the same plain ContainerSpec that a YAML file holds; loadSpec accepts either.
+import type {
+  BindMount, CapabilitySets, CgroupSpec, ContainerSpec, Hook, HookPoint, IdRef, MountSpec, NamespaceKind,
+  NamespaceOptions, Propagation, RlimitValue, SeccompSpec, TmpfsMount,
+} from './types.js';
+
+/** A spec as a plain, fully typed object (editors complete every field). */
+export function defineContainer(spec: ContainerSpec): ContainerSpec {
+  return spec;
+}
+
+type Size = string | number;
+
+/** Chaining builder: `container('web').unshare('pid', 'uts').memory('64M').command('/bin/sh').toSpec()`. */
+export class ContainerBuilder {
+  private s: ContainerSpec;
+  private ns: Partial<Record<NamespaceKind, NamespaceOptions | true>> | undefined;
+
+  constructor(name: string) {
+    this.s = { name, process: { args: [] } };
+  }
+
+  // --- root file system and root switch ---
+  /** Root file system: a directory (relative to the spec file) or {path|image, readonly}. */
+  rootfs(r: ContainerSpec['rootfs']): this { this.s.rootfs = r; return this; }
+  /** Switch root with pivot_root(2) (the default), optionally onto a directory rootfs. */
+  pivotRoot(dir?: string): this { this.s.root = 'pivot_root'; if (dir !== undefined) this.s.rootfs = dir; return this; }
+  /** Switch root with chroot(2), optionally onto a directory rootfs. */
+  chroot(dir?: string): this { this.s.root = 'chroot'; if (dir !== undefined) this.s.rootfs = dir; return this; }
+  /** Mount the root file system read-only. */
+  readonlyRoot(on = true): this {
+    const r = this.s.rootfs;
+    this.s.rootfs = typeof r === 'string' ? { path: r, readonly: on } : { ...(r ?? {}), readonly: on };
+    return this;
+  }
+
+  // --- namespaces ---
+  /** Create new namespaces of these kinds. */
+  unshare(...kinds: NamespaceKind[]): this { this.ns ??= {}; for (const k of kinds) this.ns[k] = true; return this; }
+  /** Join an existing namespace by path (/proc/PID/ns/KIND) or another container's by name. */
+  join(kind: NamespaceKind, target: { path: string } | { container: string }): this { this.ns ??= {}; this.ns[kind] = { ...target }; return this; }
+  /** A new time namespace with clock offsets in seconds. */
+  timeOffsets(offsets: { monotonic?: number; boottime?: number }): this { this.ns ??= {}; this.ns.time = { offsets }; return this; }
+  uidMap(containerId: number, hostId: number, size: number): this { (this.s.uid_map ??= []).push({ container_id: containerId, host_id: hostId, size }); return this; }
+  gidMap(containerId: number, hostId: number, size: number): this { (this.s.gid_map ??= []).push({ container_id: containerId, host_id: hostId, size }); return this; }
+  hostname(name: string): this { this.s.hostname = name; return this; }
+  domainname(name: string): this { this.s.domainname = name; return this; }
+
+  // --- process ---
+  /** The command: command('/bin/sh', '-c', 'echo hi') or command(['/bin/sh', '-c', 'echo hi']). */
+  command(...args: string[] | [string[]]): this { this.s.process.args = Array.isArray(args[0]) ? [...args[0]] : [...(args as string[])]; return this; }
+  /** Environment: env({A: '1'}) or env('A', '1'). */
+  env(vars: Record<string, string> | string, value?: string): this {
+    const e = (this.s.process.env ??= {});
+    if (typeof vars === 'string') e[vars] = value ?? ''; else Object.assign(e, vars);
+    return this;
+  }
+  envFile(path: string): this { (this.s.env_files ??= []).push(path); return this; }
+  cwd(dir: string): this { this.s.process.cwd = dir; return this; }
+  user(u: IdRef): this { this.s.process.user = u; return this; }
+  group(g: IdRef): this { this.s.process.group = g; return this; }
+  groups(...gs: IdRef[]): this { this.s.process.groups = [...gs]; return this; }
+  tty(on = true): this { this.s.process.tty = on; return this; }
+  init(on = true): this { this.s.process.init = on; return this; }
+
+  // --- mounts ---
+  mount(m: MountSpec): this { (this.s.mounts ??= []).push(m); return this; }
+  bind(source: string, target: string, opts: { readonly?: boolean; recursive?: boolean; propagation?: Propagation; options?: string[] } = {}): this {
+    const m: BindMount = { type: 'bind', source, target, ...opts };
+    return this.mount(m);
+  }
+  tmpfs(target: string, opts: { size?: Size; mode?: string | number; readonly?: boolean; options?: string[] } = {}): this {
+    const m: TmpfsMount = { type: 'tmpfs', target, ...opts };
+    return this.mount(m);
+  }
+  maskPaths(...paths: string[]): this { this.s.masked_paths = [...paths]; return this; }
+  readonlyPaths(...paths: string[]): this { this.s.readonly_paths = [...paths]; return this; }
+
+  // --- cgroup limits ---
+  cgroup(limits: CgroupSpec): this { this.s.cgroup = { ...(this.s.cgroup ?? {}), ...limits }; return this; }
+  memory(limit: Size): this { return this.cgroup({ memory: limit }); }
+  cpus(n: number | string): this { return this.cgroup({ cpus: n }); }
+  pids(max: number): this { return this.cgroup({ pids: max }); }
+
+  // --- privileges ---
+  capAllow(...caps: string[]): this { (this.s.capabilities ??= {}).allow = [...caps]; return this; }
+  capAdd(...caps: string[]): this { const c = (this.s.capabilities ??= {}); c.add = [...(c.add ?? []), ...caps]; return this; }
+  capDrop(...caps: string[]): this { const c = (this.s.capabilities ??= {}); c.drop = [...(c.drop ?? []), ...caps]; return this; }
+  capSets(sets: CapabilitySets): this { (this.s.capabilities ??= {}).sets = { ...sets }; return this; }
+  noNewPrivs(on = true): this { this.s.no_new_privs = on; return this; }
+  rlimit(name: string, value: RlimitValue): this { (this.s.rlimits ??= {})[name] = value; return this; }
+  seccomp(profile: SeccompSpec): this { this.s.seccomp = profile; return this; }
+  sysctl(key: string, value: string | number): this { (this.s.sysctls ??= {})[key] = value; return this; }
+  oomScoreAdj(n: number): this { this.s.oom_score_adj = n; return this; }
+
+  // --- hooks and metadata ---
+  /** A hook: a shell string, {command, optional, timeout}, or (TS only) a function. Repeats append. */
+  hook(point: HookPoint, hook: Hook): this {
+    const hooks = (this.s.hooks ??= {});
+    const cur = hooks[point];
+    hooks[point] = cur === undefined ? [hook] : [...(Array.isArray(cur) ? cur : [cur]), hook];
+    return this;
+  }
+  annotate(key: string, value: string): this { (this.s.annotations ??= {})[key] = value; return this; }
+
+  /** The plain spec (a fresh copy; functions in hooks are kept). */
+  toSpec(): ContainerSpec {
+    const out = copy(this.s) as ContainerSpec;
+    if (this.ns) {
+      const entries = Object.entries(this.ns) as [NamespaceKind, NamespaceOptions | true][];
+      out.namespaces = entries.every(([, v]) => v === true)
+        ? entries.map(([k]) => k)
+        : Object.fromEntries(entries.map(([k, v]) => [k, v === true ? {} : copy(v)]));
+    }
+    return out;
+  }
+}
+
+function copy<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(copy) as T;
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copy(x)])) as T;
+  return v;
+}
+
+/** Start a builder for a container named `name`. */
+export function container(name: string): ContainerBuilder {
+  return new ContainerBuilder(name);
+}

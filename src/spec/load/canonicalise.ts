@@ -1,0 +1,55 @@
+// Phase 4: a schema-valid ContainerSpec → CanonicalSpec (no shorthands, defaults applied,
+// units parsed, paths absolute). Each part is its own pure function; problems go to ctx.errors.
+import { DEFAULT_CWD, DEFAULT_NO_NEW_PRIVS } from '../defaults.js';
+import type { CanonicalSpec, ContainerSpec } from '../types.js';
+import { canonCapabilities } from './capabilities.js';
+import { canonCgroup } from './cgroup.js';
+import type { LoadContext } from './context.js';
+import { canonEnv } from './env.js';
+import { canonHooks } from './hooks.js';
+import { canonIdentity } from './identity.js';
+import { canonMounts, canonPaths } from './mounts.js';
+import { canonIdMaps, canonNamespaces } from './namespaces.js';
+import { canonRlimits } from './rlimits.js';
+import { canonRootfs } from './rootfs.js';
+import { canonSeccomp } from './seccomp.js';
+
+export async function canonicalise(spec: ContainerSpec, ctx: LoadContext): Promise<CanonicalSpec> {
+  const root = canonRootfs(spec, ctx);
+  const namespaces = canonNamespaces(spec, ctx);
+  const id = canonIdentity(spec, root.rootfs, ctx);
+  const p = spec.process;
+  const out: CanonicalSpec = {
+    name: spec.name,
+    file: ctx.file,
+    ...root,
+    namespaces,
+    ...canonIdMaps(spec, namespaces, ctx),
+    process: {
+      args: [...p.args],
+      env: canonEnv(spec, ctx, id.home),
+      cwd: p.cwd ?? DEFAULT_CWD,
+      uid: id.uid,
+      gid: id.gid,
+      groups: id.groups,
+      tty: p.tty ?? false,
+      init: p.init ?? false,
+    },
+    mounts: canonMounts(spec, ctx),
+    ...canonPaths(spec),
+    cgroup: canonCgroup(spec, ctx),
+    capabilities: canonCapabilities(spec, ctx),
+    noNewPrivs: spec.no_new_privs ?? DEFAULT_NO_NEW_PRIVS,
+    rlimits: canonRlimits(spec, ctx),
+    seccomp: await canonSeccomp(spec, ctx),
+    sysctls: Object.fromEntries(Object.entries(spec.sysctls ?? {}).map(([k, v]) => [k, String(v)])),
+    hooks: canonHooks(spec, ctx),
+    annotations: { ...(spec.annotations ?? {}) },
+    positions: ctx.positions,
+  };
+  if (p.user !== undefined) out.process.user = p.user;
+  if (spec.hostname !== undefined) out.hostname = spec.hostname;
+  if (spec.domainname !== undefined) out.domainname = spec.domainname;
+  if (spec.oom_score_adj !== undefined) out.oomScoreAdj = spec.oom_score_adj;
+  return out;
+}

@@ -1,0 +1,64 @@
+// What every load phase shares: the spec file, its directory, YAML positions and the error list.
+import { dirname } from 'node:path';
+import type { ErrorDetail } from '../../errors.js';
+import type { HookFn, SeccompProfile } from '../types.js';
+
+export type Positions = Record<string, { line: number; col: number }>;
+
+/** Options of loadSpec/loadSpecObject. Everything host-dependent can be injected for tests. */
+export interface LoadOptions {
+  /** Controllers the host has (from validate/host.ts); cgroup keys for others are errors. Omitted: not checked. */
+  hostCgroupControllers?: string[];
+  /** The host's root for the default rootfs's /etc/passwd and /etc/group (default '/'). */
+  hostRoot?: string;
+  /** The invoking user's euid/egid, for the default user-namespace map (default process.geteuid/getegid). */
+  hostUid?: number;
+  hostGid?: number;
+  /** Replaces the default seccomp profile (tests, before src/spec/seccomp-default.ts exists). */
+  defaultSeccompProfile?: SeccompProfile;
+  /** Existence check for host paths (bind sources, joined namespaces); default fs.existsSync. */
+  exists?: (path: string) => boolean;
+  /** Skip the cross-field rules (validate/consistency.ts). */
+  skipConsistency?: boolean;
+}
+
+export interface LoadContext {
+  /** Absolute spec path, or '<inline>'. */
+  file: string;
+  /** Directory relative paths in the spec are resolved against. */
+  dir: string;
+  positions: Positions;
+  /** Function hooks lifted out of a TS spec before schema validation, by dotted path. */
+  functions: Map<string, HookFn>;
+  errors: ErrorDetail[];
+  opts: LoadOptions;
+}
+
+export function newContext(file: string, opts: LoadOptions = {}, dir?: string): LoadContext {
+  return { file, dir: dir ?? (file === '<inline>' ? process.cwd() : dirname(file)), positions: {}, functions: new Map(), errors: [], opts };
+}
+
+/** The source position of a dotted path, or of its nearest ancestor that has one. */
+export function positionOf(positions: Positions, field: string): { line: number; col: number } | undefined {
+  let p = field;
+  for (;;) {
+    if (positions[p]) return positions[p];
+    if (!p) return undefined;
+    const i = p.lastIndexOf('.');
+    p = i < 0 ? '' : p.slice(0, i);
+  }
+}
+
+/** An ErrorDetail for `field`, located through the positions map. */
+export function detail(ctx: Pick<LoadContext, 'file' | 'positions'>, field: string, message: string, hint?: string): ErrorDetail {
+  const pos = positionOf(ctx.positions, field);
+  const d: ErrorDetail = { file: ctx.file, field: field || undefined, message };
+  if (pos) { d.line = pos.line; d.col = pos.col; }
+  if (hint) d.hint = hint;
+  return d;
+}
+
+/** Record a problem and go on: every phase reports all it finds. */
+export function report(ctx: LoadContext, field: string, message: string, hint?: string): void {
+  ctx.errors.push(detail(ctx, field, message, hint));
+}

@@ -1,0 +1,57 @@
+// The loader: a spec file or object → a validated CanonicalSpec, through named pure phases in
+// this order (compose-go style). Each phase reports every problem it finds; a phase with errors
+// stops the pipeline and they are thrown together as one UserError.
+//
+//   1. read          read.ts          YAML (+ dotted-path positions) or a TS module (tsx) → unknown
+//   2. plain         plain.ts         lift function hooks, drop undefined, reject other functions
+//   3. schema        validate/schema  JSON Schema (ajv, precompiled) → ContainerSpec
+//   4. canonicalise  canonicalise.ts  shorthands → canonical, defaults, units, paths, ids, caps …
+//   5. consistency   validate/consistency  cross-field rules on the CanonicalSpec (+ host paths)
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UserError, type ErrorDetail } from '../../errors.js';
+import { checkConsistency } from '../../validate/consistency.js';
+import { schemaErrors } from '../../validate/schema.js';
+import { sortDetails } from '../../validate/schema-errors.js';
+import type { CanonicalSpec, ContainerSpec } from '../types.js';
+import { canonicalise } from './canonicalise.js';
+import { newContext, type LoadContext, type LoadOptions } from './context.js';
+import { toPlain } from './plain.js';
+import { readSpecFile } from './read.js';
+import { unwrapSpecExport } from './read-ts.js';
+
+export type { LoadOptions } from './context.js';
+
+function fail(ctx: LoadContext, extra: ErrorDetail[] = []): never {
+  const all = sortDetails([...ctx.errors, ...extra]);
+  const n = all.length;
+  throw new UserError('E_SPEC_INVALID', `${ctx.file}: ${n} problem${n === 1 ? '' : 's'} in the spec`, all);
+}
+
+async function fromData(raw: unknown, ctx: LoadContext): Promise<CanonicalSpec> {
+  const data = toPlain(raw, ctx);
+  const schemaProblems = await schemaErrors(data, ctx.file, ctx.positions);
+  if (ctx.errors.length || schemaProblems.length) fail(ctx, schemaProblems);
+  const spec = await canonicalise(data as ContainerSpec, ctx);
+  if (ctx.errors.length) fail(ctx);
+  if (!ctx.opts.skipConsistency) {
+    const problems = checkConsistency(spec, { hostCgroupControllers: ctx.opts.hostCgroupControllers, exists: ctx.opts.exists ?? existsSync });
+    if (problems.length) fail(ctx, problems);
+  }
+  return spec;
+}
+
+/** Load, validate and canonicalise a spec file (.container.yaml or .container.ts). Throws UserError with every problem. */
+export async function loadSpec(file: string, opts: LoadOptions = {}): Promise<CanonicalSpec> {
+  const ctx = newContext(resolve(file), opts);
+  return fromData(await readSpecFile(ctx), ctx);
+}
+
+/**
+ * Load a spec given as an object (a ContainerSpec or a builder with toSpec()). `file` names it in
+ * messages and relative paths resolve against its directory ('<inline>': the current directory).
+ */
+export async function loadSpecObject(obj: ContainerSpec | { toSpec(): ContainerSpec } | unknown, file = '<inline>', opts: LoadOptions = {}): Promise<CanonicalSpec> {
+  const ctx = newContext(file === '<inline>' ? file : resolve(file), opts);
+  return fromData(unwrapSpecExport(obj, ctx.file), ctx);
+}

@@ -1,0 +1,36 @@
+// Phase 2: make the spec plain JSON data for the schema: lift function hooks out (TS only),
+// drop undefined values, reject other functions and non-plain values.
+import type { HookFn } from '../types.js';
+import { report, type LoadContext } from './context.js';
+
+/** What a lifted function hook looks like to the schema (a valid shell-string hook). */
+export const FUNCTION_HOOK_MARK = '[function hook]';
+
+const HOOK_PATH = /^hooks\.[a-z_]+(\.\d+)?$/;
+
+export function toPlain(value: unknown, ctx: LoadContext, path = ''): unknown {
+  if (typeof value === 'function') {
+    if (HOOK_PATH.test(path)) {
+      ctx.functions.set(path, value as HookFn);
+      return FUNCTION_HOOK_MARK;
+    }
+    report(ctx, path, 'a function is only allowed as a hook', 'use a plain value here; functions go under hooks.<point>');
+    return null;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => toPlain(v, ctx, path ? `${path}.${i}` : String(i)));
+  if (value instanceof Date) return value.toISOString();
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue;
+      out[k] = toPlain(v, ctx, path ? `${path}.${k}` : k);
+    }
+    return out;
+  }
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'symbol') {
+    report(ctx, path, 'a symbol is not a valid spec value');
+    return null;
+  }
+  return value;
+}
