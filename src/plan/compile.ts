@@ -32,7 +32,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   // prepare: hooks, then the cgroup (it must exist before the process is placed in it).
   phases.prepare.push(...hookSteps(spec, 'prepare'));
   if (spec.rootfs.kind === 'default' && spec.namespaces.mount) {
-    phases.prepare.push({ op: 'mkdir', path: rootDir, mode: 0o700, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'an empty directory the default root is mounted on inside the container\'s own mount namespace (the host never sees that mount)' });
+    phases.prepare.push({ op: 'mkdir', path: rootDir, mode: 0o755, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'an empty directory the default root is mounted on inside the container\'s own mount namespace (the host never sees that mount)' });
   }
   const cg = cgroupSteps(spec, host.cgroup, `niwa/${ctx.project}/${ctx.id}`);
   phases.prepare.push(...cg.prepare);
@@ -48,6 +48,8 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   const root = rootfsSteps(spec, host, rootDir);
   phases.child.push(
     { op: 'wait_parent', field: '', man: 'pipe(2)', why: 'wait until the parent has written the uid/gid maps and placed this process in its cgroups' },
+    ...(spec.namespaces.user?.mode === 'new' ? becomeNsRoot() : []),
+    ...ns.child,
     ...identitySteps(spec),
     ...root.steps,
     ...kernelSettingSteps(spec),
@@ -76,6 +78,19 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
     steps,
     warnings,
   };
+}
+
+/**
+ * After clone(CLONE_NEWUSER) the child still carries the host ids, which the new map does not
+ * contain: it would create files as the overflow id (EOVERFLOW). Switching to 0 inside the
+ * namespace makes it the namespace's root, with the full capability set of that namespace.
+ */
+function becomeNsRoot(): StepDraft[] {
+  const why = 'become root of the new user namespace now that the maps exist; until then the child has unmapped ids and cannot create files';
+  return [
+    { op: 'setresgid', gid: 0, field: 'uid_map', man: 'user_namespaces(7)', why },
+    { op: 'setresuid', uid: 0, field: 'uid_map', man: 'user_namespaces(7)', why },
+  ];
 }
 
 function hookSteps(spec: CanonicalSpec, phase: 'prepare' | 'cleanup'): StepDraft[] {

@@ -20,6 +20,12 @@ const PATTERN_PHRASES: Record<string, string> = {
   '^E[A-Z0-9]+$': 'an errno name like EPERM or a number',
   '^[0-9]+:[0-9]+$': 'a device as MAJOR:MINOR, like 8:0',
   '^[0-9]+(KB|MB|GB)$': 'a huge page size like 2MB or 1GB',
+  '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$': "a valid hostname (letters, digits and '-' in dot-separated labels)",
+  '^[a-z0-9_]+(\\.[A-Za-z0-9_-]+)+$': 'a sysctl name like net.ipv4.ip_forward',
+  '^[a-z0-9_]+\\.[a-z0-9_.]+$': 'a controller file name like memory.high',
+  '^[a-z0-9_]+(=[^,]*)?$': 'a mount option like nosuid or size=8m',
+  '^[a-z0-9_]+$': 'a system call name like openat',
+  '^[^=\\u0000]+$': "a variable name without '='",
 };
 
 /** Extra hints for particular fields, keyed by dotted path ('*' = any key or index). */
@@ -116,7 +122,7 @@ function translate(e: ErrorObject, c: Ctx): ErrorDetail | undefined {
       return undefined; // a missing tag is reported by `required`
     }
     case 'pattern': {
-      const what = PATTERN_PHRASES[String(p.pattern)] ?? desc ?? `text matching ${p.pattern}`;
+      const what = PATTERN_PHRASES[String(p.pattern)] ?? (desc ? `valid here (${lowerFirst(desc.replace(/\.$/, ''))})` : `text matching ${p.pattern}`);
       if (e.propertyName !== undefined) return detail(c, child(e.propertyName), `'${e.propertyName}' is not a valid key here: expected ${what}`, fieldHint(path) ?? desc);
       return detail(c, path, `${show(value)} is not ${what}`, fieldHint(path) ?? desc);
     }

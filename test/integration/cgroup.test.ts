@@ -193,3 +193,25 @@ test('v1 freezer freezes, and remove() kills what is left before rmdir', { skip:
   });
   assert.equal((await placed!.exited).signal, 'SIGKILL');
 });
+
+test('without cgroup.kill (v1 paths only): remove() freezes, SIGKILLs each pid and thaws', { skip: missing('freezer', 'memory') || (controllerOwner(layout!, 'freezer')?.version !== 'v1' ? 'freezer is not on v1 here' : false), timeout: 30000 }, async () => {
+  const rel = `${RUN}/v1kill`;
+  const plan = cgroupSteps(spec({}), layout!, rel);
+  const v1Paths = plan.cgroups.filter((c) => !layout!.unified || !c.startsWith(layout!.unified + '/'));
+  const m = createCgroupManager(layout!, v1Paths, { relPath: rel });
+  m.create();
+  const child = spawn('/bin/sh', ['-c', `read x; exec ${perl} -e 'fork() for 1..3; sleep 60'`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  try {
+    m.place(child.pid!);
+    child.stdin!.write('go\n');
+    await sleep(300);
+    const before = m.pids().length;
+    await m.remove();
+    console.log(`# v1 kill: ${before} processes killed via freezer + SIGKILL; cgroups removed`);
+    assert.equal(before, 8, 'perl forked 3 times: 8 processes');
+    for (const p of v1Paths) assert.equal(existsSync(p), false);
+  } finally {
+    child.kill('SIGKILL');
+    await m.remove();
+  }
+});

@@ -35,6 +35,8 @@ export interface NamespaceSteps {
   stage: StepDraft[];
   clone: StepDraft;
   parent: StepDraft[];
+  /** Child steps right after the parent released it (cgroup namespace). */
+  child: StepDraft[];
 }
 
 /** `resolveContainer` turns a container name into that container's pid (for container: joins). */
@@ -71,7 +73,7 @@ export function namespaceSteps(spec: CanonicalSpec, resolveContainer: (name: str
   }
   const flags: CloneFlag[] = [];
   const whys: string[] = [];
-  for (const kind of ['user', 'mount', 'uts', 'ipc', 'pid', 'net', 'cgroup'] as NamespaceKind[]) {
+  for (const kind of ['user', 'mount', 'uts', 'ipc', 'pid', 'net'] as NamespaceKind[]) {
     if (spec.namespaces[kind]?.mode === 'new') { flags.push(CLONE_FLAG[kind]); whys.push(kind); }
   }
   const clone: StepDraft = {
@@ -91,7 +93,13 @@ export function namespaceSteps(spec: CanonicalSpec, resolveContainer: (name: str
       why: 'map container gids to host gids (the parent is privileged, so setgroups stays allowed for the container)',
     });
   }
-  return { stage, clone, parent };
+  const child: StepDraft[] = [];
+  if (spec.namespaces.cgroup?.mode === 'new') {
+    // A cgroup namespace is rooted at the cgroup its creator is in at that moment: unshare it in
+    // the child after the parent placed it, so the container's own cgroup becomes its "/".
+    child.push({ op: 'unshare', flags: ['CLONE_NEWCGROUP'], field: 'namespaces.cgroup', man: 'cgroup_namespaces(7)', why: WHY_NEW.cgroup + '; unshared after placement so that its root is the container\'s own cgroup' });
+  }
+  return { stage, clone, parent, child };
 }
 
 export function mapText(m: { container_id: number; host_id: number; size: number }[]): string {

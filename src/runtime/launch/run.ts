@@ -6,7 +6,7 @@ import type { LaunchPlan, Step } from '../../plan/types.js';
 import type { EventSink } from '../../events/types.js';
 import type { Sys } from '../sys/types.js';
 import { RuntimeFailure } from '../../errors.js';
-import { runHostStep, undoFor } from './host-steps.js';
+import { runHostStep } from './host-steps.js';
 import { startStage, type StageHandle } from './stage.js';
 
 export interface RunOptions {
@@ -38,8 +38,7 @@ export const DEFAULT_FORWARD: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP',
 export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunResult> {
   const emit = opts.emit ?? (() => {});
   const c = plan.name;
-  const undo: Step[] = [];
-  const done = new Set<number>();
+  let prepared = 0;
   let handle: StageHandle | undefined;
   const handlers: [NodeJS.Signals, () => void][] = [];
   try {
@@ -49,9 +48,7 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
     for (const step of plan.steps.filter((s) => s.phase === 'prepare')) {
       try {
         await runHostStep(step, opts.sys, opts.spec, plan);
-        done.add(step.index);
-        const u = undoFor(step, plan);
-        if (u) undo.push(u);
+        prepared++;
         emit({ type: 'step', container: c, index: step.index, op: step.op, ok: true });
       } catch (e) {
         emit({ type: 'step', container: c, index: step.index, op: step.op, ok: false, error: (e as Error).message });
@@ -83,21 +80,20 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
     throw e;
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
-    await cleanup(plan, opts, undo, done, emit);
+    await cleanup(plan, opts, prepared, emit);
   }
 }
 
-/** Cleanup: the plan's cleanup steps for what was created, then undo of anything else done. */
-async function cleanup(plan: LaunchPlan, opts: RunOptions, undo: Step[], done: Set<number>, emit: EventSink): Promise<void> {
+/**
+ * Cleanup: the plan's cleanup steps, also after a failed start. Removing a cgroup that was never
+ * created is a no-op (removeCgroup is idempotent), and the leaf cgroup is unique to this run, so
+ * running every step is exact; only teardown hooks are skipped when nothing was prepared.
+ */
+async function cleanup(plan: LaunchPlan, opts: RunOptions, prepared: number, emit: EventSink): Promise<void> {
   const removed: string[] = [];
   const failed: string[] = [];
-  const planned = plan.steps.filter((s) => s.phase === 'cleanup');
-  const covered = new Set(planned.filter((s) => s.op === 'rmdir').map((s) => (s as { path: string }).path));
-  const steps = [...planned, ...undo.reverse().filter((u) => !(u.op === 'rmdir' && covered.has(u.path)))];
-  for (const step of steps) {
-    // Remove only what this run created (a failed start may have stopped half way).
-    if (step.op === 'rmdir' && !wasCreated(step.path, plan, done)) continue;
-    if (step.op === 'hook' && !done.size) continue;
+  for (const step of plan.steps.filter((s) => s.phase === 'cleanup')) {
+    if (step.op === 'hook' && prepared === 0) continue;
     try {
       await runHostStep(step, opts.sys, opts.spec, plan);
       if (step.op === 'rmdir') removed.push(step.path);
@@ -106,10 +102,6 @@ async function cleanup(plan: LaunchPlan, opts: RunOptions, undo: Step[], done: S
     }
   }
   emit({ type: 'cleanup', container: plan.name, removed, failed });
-}
-
-function wasCreated(path: string, plan: LaunchPlan, done: Set<number>): boolean {
-  return plan.steps.some((s) => s.phase === 'prepare' && s.op === 'mkdir' && done.has(s.index) && (s.path === path || s.path.startsWith(path + '/')));
 }
 
 function stepFailure(step: Step, e: unknown): RuntimeFailure {

@@ -1,5 +1,5 @@
 // Phase 2: make the spec plain JSON data for the schema: lift function hooks out (TS only),
-// drop undefined values, reject other functions and non-plain values.
+// drop undefined values, report (and drop) other functions and symbols.
 import type { HookFn } from '../types.js';
 import { report, type LoadContext } from './context.js';
 
@@ -15,22 +15,22 @@ export function toPlain(value: unknown, ctx: LoadContext, path = ''): unknown {
       return FUNCTION_HOOK_MARK;
     }
     report(ctx, path, 'a function is only allowed as a hook', 'use a plain value here; functions go under hooks.<point>');
-    return null;
+    return undefined;
   }
   if (Array.isArray(value)) return value.map((v, i) => toPlain(v, ctx, path ? `${path}.${i}` : String(i)));
   if (value instanceof Date) return value.toISOString();
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      if (v === undefined) continue;
-      out[k] = toPlain(v, ctx, path ? `${path}.${k}` : k);
+      const pv = v === undefined ? undefined : toPlain(v, ctx, path ? `${path}.${k}` : k);
+      if (pv !== undefined) out[k] = pv;
     }
     return out;
   }
   if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'symbol') {
     report(ctx, path, 'a symbol is not a valid spec value');
-    return null;
+    return undefined;
   }
   return value;
 }

@@ -27,6 +27,8 @@ export function readYaml(text: string, file: string): YamlRead {
   }
   const positions: Positions = {};
   const sources: Record<string, string> = {};
+  const start = (doc.contents as Node | null)?.range?.[0];
+  if (start !== undefined) positions[''] = lineCounter.linePos(start);
   if (!errors.length && doc.contents) walk(doc.contents as Node, '', positions, sources, lineCounter);
   if (errors.length) return { data: undefined, positions, errors };
   const data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
