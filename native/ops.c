@@ -276,7 +276,12 @@ static void init_loop(pid_t main_pid, const sigset_t *all) {
     siginfo_t si;
     int sig = sigwaitinfo(all, &si);
     if (sig < 0) continue;
-    if (sig != SIGCHLD) { kill(main_pid, sig); continue; }
+    /* A signal from the terminal (Ctrl-C, resize) was sent by the kernel to the whole
+     * foreground process group, the main process included: do not deliver it twice. */
+    if (sig != SIGCHLD) {
+      if (si.si_code != SI_KERNEL) kill(main_pid, sig);
+      continue;
+    }
     int st;
     pid_t w;
     while ((w = waitpid(-1, &st, WNOHANG)) > 0) {

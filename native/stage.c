@@ -148,7 +148,9 @@ static int shim(struct ctx *c, const sigset_t *sigs) {
           /* resizing the pty makes the kernel send SIGWINCH to the container's foreground group */
           struct winsize ws;
           if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(c->pty_master, TIOCSWINSZ, &ws);
-        } else {
+        } else if (si.ssi_code != SI_KERNEL || getpgid(c->child) != getpgrp()) {
+          /* (a terminal's Ctrl-C reaches our whole process group: if the container is in
+           * it, the kernel has already signalled it and forwarding would double it) */
           kill(c->child, sig);
         }
       }

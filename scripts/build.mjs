@@ -1,7 +1,7 @@
 // Build: compile the TypeScript sources to dist/ and the C stage to native/build/.
 // Runs at `npm install`/`npm ci` (the root package's own `prepare`), and before tests.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, existsSync, statSync, readdirSync } from 'node:fs';
+import { mkdirSync, existsSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,8 +19,11 @@ const out = join(root, 'native', 'build');
 mkdirSync(out, { recursive: true });
 const srcs = existsSync(join(root, 'native')) ? readdirSync(join(root, 'native')).filter((f) => f.endsWith('.c')) : [];
 if (srcs.length) {
-  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-o', join(out, 'niwa-stage'), ...srcs.map((s) => join(root, 'native', s))], { stdio: 'inherit' });
-  if (r.error || r.status !== 0) console.error(`niwa: could not build the native stage with '${cc}' (install a C compiler, e.g. apt-get install gcc); niwa run will not work until then`);
+  // Build to a temporary name and rename: a running `niwa run` never sees a half-written binary.
+  const tmp = join(out, `niwa-stage.${process.pid}.tmp`);
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-o', tmp, ...srcs.map((s) => join(root, 'native', s))], { stdio: 'inherit' });
+  if (!r.error && r.status === 0) renameSync(tmp, join(out, 'niwa-stage'));
+  else console.error(`niwa: could not build the native stage with '${cc}' (install a C compiler, e.g. apt-get install gcc); niwa run will not work until then`);
 }
 
 // 1b. The container schema, compiled ahead of time by ajv (see scripts/build-schema.mjs).

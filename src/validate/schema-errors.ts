@@ -30,6 +30,7 @@ const PATTERN_PHRASES: Record<string, string> = {
 
 /** Extra hints for particular fields, keyed by dotted path ('*' = any key or index). */
 const FIELD_HINTS: Record<string, string> = {
+  '': 'a spec is a mapping with at least `name:` and `process: {args: [...]}`; `niwa init` writes a starter',
   'process.args': 'a list, e.g. args: [/bin/sh, -c, "echo hello"]',
   'process.env': 'a mapping of NAME: value (quote numbers and booleans: "1", "true")',
   'process.env.*': 'environment values are strings; quote it, e.g. "1"',
@@ -45,6 +46,19 @@ const FIELD_HINTS: Record<string, string> = {
   'uid_map.*': 'e.g. {container_id: 0, host_id: 100000, size: 65536}',
   'gid_map.*': 'e.g. {container_id: 0, host_id: 100000, size: 65536}',
   'rlimits': 'e.g. rlimits: {nofile: 1024, nproc: {soft: 64, hard: 128}}',
+};
+
+/** Keys users bring from Docker/Compose/OCI, keyed by dotted path ('*' = anywhere): where niwa has it. */
+const KEY_ALIASES: Record<string, string> = {
+  'command': 'process.args', 'cmd': 'process.args', 'entrypoint': 'process.args', 'args': 'process.args',
+  'environment': 'process.env', 'env': 'process.env', 'user': 'process.user', 'working_dir': 'process.cwd',
+  'workdir': 'process.cwd', 'cwd': 'process.cwd', 'tty': 'process.tty', 'init': 'process.init',
+  'volumes': 'mounts', 'tmpfs': "mounts (with type: tmpfs)", 'image': 'rootfs: {image: ...}', 'cap_add': 'capabilities.add',
+  'cap_drop': 'capabilities.drop', 'ulimits': 'rlimits', 'mem_limit': 'cgroup.memory', 'memory': 'cgroup.memory',
+  'pids_limit': 'cgroup.pids', 'cpus': 'cgroup.cpus', 'security_opt': 'seccomp / no_new_privs', 'privileged': 'capabilities: {add: [ALL]}, seccomp: unconfined',
+  'labels': 'annotations', 'env_file': 'env_files', 'uidmap': 'uid_map', 'gidmap': 'gid_map',
+  'capabilities.remove': 'capabilities.drop', 'capabilities.cap_drop': 'capabilities.drop', 'capabilities.cap_add': 'capabilities.add',
+  'process.command': 'process.args', 'process.environment': 'process.env', 'process.workdir': 'process.cwd', 'process.working_dir': 'process.cwd',
 };
 
 const TYPE_WORDS: Record<string, string> = {
@@ -92,9 +106,13 @@ function translate(e: ErrorObject, c: Ctx): ErrorDetail | undefined {
       const k = String(p.additionalProperty);
       const known = Object.keys((sub.properties ?? {}) as object);
       const where = path ? ` in ${path}` : '';
-      return detail(c, child(k), `unknown field '${k}'${where}`, suggestHint(k, known, 'known fields'));
+      const alias = KEY_ALIASES[child(k)];
+      const near = closest(k, known);
+      const hint = near ? `did you mean '${near}'?` : alias ? `in niwa this is ${alias}` : `known fields: ${known.join(', ')}`;
+      return detail(c, child(k), `unknown field '${k}'${where}`, hint);
     }
     case 'type': {
+      if (!path && (value === null || value === undefined)) return detail(c, path, 'the spec is empty', fieldHint(''));
       const got = TYPE_WORDS[jsonType(value)] ?? jsonType(value);
       return detail(c, path, `expected ${typeWords(p.type)}, got ${got}${scalarShow(value)}`, hintFor(path));
     }

@@ -7,14 +7,14 @@ import type { EventSink } from '../../events/types.js';
 import type { Sys } from '../sys/types.js';
 import { RuntimeFailure } from '../../errors.js';
 import { runHostStep } from './host-steps.js';
-import { startStage, type StageHandle } from './stage.js';
+import { startStage, type StageHandle, type StageStdio } from './stage.js';
 
 export interface RunOptions {
   sys: Sys;
   spec: CanonicalSpec;
   emit?: EventSink;
   /** stdio of the container: inherit the caller's (default) or explicit fds. */
-  stdio?: 'inherit' | 'pipe' | Array<'inherit' | 'pipe' | 'ignore' | number>;
+  stdio?: StageStdio;
   /** Forward these signals received by this process to the container. */
   forwardSignals?: NodeJS.Signals[];
   /** Called once the container process exists. */

@@ -1,12 +1,11 @@
-// Phase 1: read a spec file by its extension (.yaml/.yml → YAML with positions; .ts/.mts/.js/.mjs → module).
+// Phase 1: read a spec file by its extension (.yaml/.yml/.json → YAML with positions; .ts/.mts/.js/.mjs → module).
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UserError } from '../../errors.js';
 import type { LoadContext } from './context.js';
 import { readTs } from './read-ts.js';
-import { readYaml } from './read-yaml.js';
 
-export const YAML_EXTS = ['.yaml', '.yml'];
+export const YAML_EXTS = ['.yaml', '.yml', '.json']; // JSON is YAML
 export const MODULE_EXTS = ['.ts', '.mts', '.cts', '.js', '.mjs'];
 
 export async function readSpecFile(ctx: LoadContext): Promise<unknown> {
@@ -18,6 +17,7 @@ export async function readSpecFile(ctx: LoadContext): Promise<unknown> {
     } catch (e) {
       throw new UserError('E_SPEC_READ', `cannot read ${ctx.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [], 'check the path of the spec file');
     }
+    const { readYaml } = await import('./read-yaml.js'); // the yaml package is ~40 ms to load; TS specs skip it
     const r = readYaml(text, ctx.file);
     if (r.errors.length) throw new UserError('E_SPEC_YAML', `${ctx.file} is not valid YAML`, r.errors);
     Object.assign(ctx.positions, r.positions);

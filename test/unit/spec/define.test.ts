@@ -1,0 +1,45 @@
+// The TS DSL (src/spec/define.ts): defineContainer is the identity; the builder yields the same plain spec.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { container, defineContainer } from '../../../src/spec/define.js';
+import { loadSpecObject } from '../../../src/spec/load/index.js';
+
+test('defineContainer returns its argument', () => {
+  const s = { name: 'a', process: { args: ['/bin/true'] } };
+  assert.equal(defineContainer(s), s);
+});
+
+test('the builder produces the plain object a user would write', () => {
+  const fn = () => {};
+  const b = container('web')
+    .unshare('mount', 'pid', 'uts')
+    .pivotRoot('./rootfs')
+    .hostname('web')
+    .command('/bin/sh', '-c', 'echo hi')
+    .env({ A: '1' }).env('B', '2')
+    .memory('64M').pids(10)
+    .tmpfs('/tmp', { size: '8M' })
+    .capDrop('NET_RAW').capDrop('MKNOD')
+    .rlimit('nofile', 1024)
+    .hook('before_start', 'echo a').hook('before_start', fn);
+  assert.deepEqual(b.toSpec(), {
+    name: 'web', root: 'pivot_root', rootfs: './rootfs', namespaces: ['mount', 'pid', 'uts'], hostname: 'web',
+    process: { args: ['/bin/sh', '-c', 'echo hi'], env: { A: '1', B: '2' } },
+    cgroup: { memory: '64M', pids: 10 }, mounts: [{ type: 'tmpfs', target: '/tmp', size: '8M' }],
+    capabilities: { drop: ['NET_RAW', 'MKNOD'] }, rlimits: { nofile: 1024 }, hooks: { before_start: ['echo a', fn] },
+  });
+});
+
+test('joins switch namespaces to the map form; toSpec returns a fresh copy', () => {
+  const b = container('x').command(['/bin/true']).unshare('mount').join('net', { path: '/proc/1/ns/net' });
+  const s = b.toSpec();
+  assert.deepEqual(s.namespaces, { mount: {}, net: { path: '/proc/1/ns/net' } });
+  s.process.args.push('mutated');
+  assert.deepEqual(b.toSpec().process.args, ['/bin/true']);
+});
+
+test('loadSpecObject accepts a builder directly', async () => {
+  const s = await loadSpecObject(container('b').command('/bin/true').hostname('b'));
+  assert.equal(s.name, 'b');
+  assert.equal(s.hostname, 'b');
+});
