@@ -73,3 +73,8 @@ export const DEFAULT_USERNS_MAP_SIZE = 1;
 
 /** Seconds a command hook may run before it is killed. */
 export const DEFAULT_HOOK_TIMEOUT = 30;
+
+/** Lifecycle defaults (as Docker's): stop with SIGTERM, SIGKILL after 10 s; health every 30 s. */
+export const DEFAULT_STOP_SIGNAL = 'SIGTERM';
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+export const DEFAULT_HEALTH = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 } as const;

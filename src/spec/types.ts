@@ -167,6 +167,24 @@ export interface HookCommand {
 }
 export type Hook = HookFn | HookCommand | string;
 
+/** A duration: seconds as a number, or a string like "500ms", "5s", "1m30s". */
+export type Duration = number | string;
+
+export interface HealthcheckSpec {
+  /** A command run inside the container (via exec); exit 0 = healthy. A string runs with /bin/sh -c. */
+  test?: string[] | string;
+  /** TCP connect to this port on the container's address (or "host:port"). */
+  tcp?: number | string;
+  /** HTTP GET of this URL; a 2xx/3xx answer = healthy. */
+  http?: string;
+  interval?: Duration;
+  timeout?: Duration;
+  retries?: number;
+  start_period?: Duration;
+}
+
+export type RestartPolicy = 'no' | 'always' | 'on-failure' | `on-failure:${number}` | 'unless-stopped';
+
 export interface ContainerSpec {
   name: string;
   /** Root filesystem: omitted = the embedded host-derived default; a directory path; or {path|image, readonly}. */
@@ -191,6 +209,12 @@ export interface ContainerSpec {
   hooks?: { [P in HookPoint]?: Hook | Hook[] };
   env_files?: string[];
   annotations?: Record<string, string>;
+  healthcheck?: HealthcheckSpec;
+  restart?: RestartPolicy;
+  /** Signal `niwa stop` sends first (default SIGTERM). */
+  stop_signal?: string;
+  /** How long `niwa stop` waits before SIGKILL (default 10s). */
+  stop_grace_period?: Duration;
 }
 
 // ---------------------------------------------------------------------------
@@ -303,6 +327,29 @@ export interface CanonicalSpec {
   oomScoreAdj?: number;
   hooks: CanonicalHook[];
   annotations: Record<string, string>;
+  lifecycle: CanonicalLifecycle;
   /** For messages: dotted path → source position (YAML). */
   positions?: Record<string, { line: number; col: number }>;
+}
+
+export interface CanonicalHealthcheck {
+  kind: 'exec' | 'tcp' | 'http';
+  /** exec: argv run inside the container. */
+  command?: string[];
+  /** tcp: host (default: the container's address or 127.0.0.1) and port. */
+  host?: string;
+  port?: number;
+  /** http: the URL. */
+  url?: string;
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+}
+
+export interface CanonicalLifecycle {
+  restart: { policy: 'no' | 'always' | 'on-failure' | 'unless-stopped'; maxRetries?: number };
+  stopSignal: string;
+  stopTimeoutMs: number;
+  healthcheck?: CanonicalHealthcheck;
 }

@@ -13,6 +13,7 @@ import { canonIdMaps, canonNamespaces } from './namespaces.js';
 import { canonRlimits } from './rlimits.js';
 import { canonRootfs } from './rootfs.js';
 import { canonSeccomp } from './seccomp.js';
+import { canonLifecycle } from './lifecycle.js';
 
 export async function canonicalise(spec: ContainerSpec, ctx: LoadContext): Promise<CanonicalSpec> {
   const root = canonRootfs(spec, ctx);
@@ -45,6 +46,7 @@ export async function canonicalise(spec: ContainerSpec, ctx: LoadContext): Promi
     sysctls: Object.fromEntries(Object.entries(spec.sysctls ?? {}).map(([k, v]) => [k, String(v)])),
     hooks: canonHooks(spec, ctx),
     annotations: { ...(spec.annotations ?? {}) },
+    lifecycle: canonLifecycle(spec, ctx),
     positions: ctx.positions,
   };
   if (p.user !== undefined) out.process.user = p.user;

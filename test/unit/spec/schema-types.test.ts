@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers.js';
 import { ALL_CAPS } from '../../../src/spec/capabilities.js';
-import {
+import { type HealthcheckSpec,
   HOOK_POINTS, NAMESPACE_KINDS,
   type BindMount, type CapabilitiesSpec, type CapabilitySets, type CgroupSpec, type ContainerSpec, type HookCommand,
   type IdMapping, type NamespaceKind, type NamespaceOptions, type ProcessSpec, type Propagation, type SeccompAction,
@@ -28,7 +28,11 @@ const SHAPES: Record<string, readonly string[]> = {
     name: true, rootfs: true, root: true, namespaces: true, uid_map: true, gid_map: true, hostname: true, domainname: true,
     process: true, mounts: true, masked_paths: true, readonly_paths: true, cgroup: true, capabilities: true, no_new_privs: true,
     rlimits: true, seccomp: true, sysctls: true, oom_score_adj: true, hooks: true, env_files: true, annotations: true,
+    healthcheck: true, restart: true, stop_signal: true, stop_grace_period: true,
   } satisfies Record<keyof ContainerSpec, true>),
+  '#/properties/healthcheck': Object.keys({
+    test: true, tcp: true, http: true, interval: true, timeout: true, retries: true, start_period: true,
+  } satisfies Record<keyof HealthcheckSpec, true>),
   '#/properties/rootfs': Object.keys({ path: true, image: true, readonly: true } satisfies Record<keyof RootfsObject, true>),
   '#/properties/namespaces': Object.keys(Object.fromEntries(NAMESPACE_KINDS.map((k) => [k, true])) as Record<NamespaceKind, true>),
   '#/properties/hooks': Object.keys(Object.fromEntries(HOOK_POINTS.map((k) => [k, true])) as Record<HookPoint, true>),
