@@ -58,8 +58,12 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
     const t0 = performance.now();
     emit({ type: 'phase', container: c, phase: 'stage' });
     handle = (opts.startStage ?? startStage)(plan, { stdio: opts.stdio ?? 'inherit' });
+    // Keyboard signals (Ctrl-C, Ctrl-\) reach a container that shares our terminal directly
+    // from the kernel; forwarding them too would deliver them twice. Catch them (so this process
+    // lives on to clean up) without forwarding. With a pty the terminal is raw: no such signals.
+    const fromKeyboard = (sig: NodeJS.Signals) => (sig === 'SIGINT' || sig === 'SIGQUIT') && !plan.tty && Boolean(process.stdin.isTTY) && opts.stdio === 'inherit';
     for (const sig of opts.forwardSignals ?? []) {
-      const h = () => handle?.kill(sig);
+      const h = fromKeyboard(sig) ? () => {} : () => handle?.kill(sig);
       process.on(sig, h);
       handlers.push([sig, h]);
     }
