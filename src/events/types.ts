@@ -1,5 +1,6 @@
 // The typed runtime event stream: the engine emits these and never prints; the Ink view,
 // the plain reporter and --json all read the same stream.
+import type { CgroupStats } from '../runtime/cgroup/types.js';
 
 export type RuntimeEvent =
   | { type: 'plan'; container: string; steps: number; warnings: string[] }
@@ -8,7 +9,20 @@ export type RuntimeEvent =
   | { type: 'started'; container: string; pid: number; ms: number }
   | { type: 'exited'; container: string; code: number | null; signal: number | null; oomKilled: boolean }
   | { type: 'warning'; container: string; message: string }
-  | { type: 'cleanup'; container: string; removed: string[]; failed: string[] };
+  | { type: 'cleanup'; container: string; removed: string[]; failed: string[] }
+  // Lifecycle kinds for supervised containers (compose up, the supervisor, the live view).
+  // `at` is epoch milliseconds when the emitter knows it; readers fall back to arrival time.
+  | { type: 'status'; container: string; state: ContainerState; pid?: number; at?: number; ports?: PublishedPort[] }
+  | { type: 'log'; container: string; stream: 'stdout' | 'stderr'; line: string; at?: number }
+  | { type: 'restart'; container: string; count: number; reason?: string; at?: number }
+  | { type: 'health'; container: string; status: HealthStatus; output?: string; at?: number }
+  | { type: 'stats'; container: string; stats: CgroupStats; at: number };
+
+/** Where a supervised container is in its life. */
+export type ContainerState = 'created' | 'starting' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';
+export type HealthStatus = 'none' | 'starting' | 'healthy' | 'unhealthy';
+/** A published port: host address:port forwarded to the container's port. */
+export interface PublishedPort { hostIp?: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }
 
 export type EventSink = (e: RuntimeEvent) => void;
 
