@@ -12,7 +12,9 @@ export type RuntimeEvent =
   | { type: 'cleanup'; container: string; removed: string[]; failed: string[] }
   // Lifecycle kinds for supervised containers (compose up, the supervisor, the live view).
   // `at` is epoch milliseconds when the emitter knows it; readers fall back to arrival time.
-  | { type: 'status'; container: string; state: ContainerState; pid?: number; at?: number; ports?: PublishedPort[] }
+  | { type: 'status'; container: string; state: ContainerState; pid?: number; at?: number; ports?: PublishedPort[]
+      /** The supervisor's precise status (runtime/status.ts: paused, stopped, oom-killed, ..., or 'removed') and exit. */
+      status?: string; exitCode?: number | null; signal?: number | null }
   | { type: 'log'; container: string; stream: 'stdout' | 'stderr'; line: string; at?: number }
   | { type: 'restart'; container: string; count: number; reason?: string; at?: number }
   | { type: 'health'; container: string; status: HealthStatus; output?: string; at?: number }

@@ -97,7 +97,15 @@ export type Op =
   | { op: 'init' }
   | { op: 'execve'; path: string; argv: string[]; env: string[] }
   // host-side TypeScript only
-  | { op: 'hook'; point: string; index: number; command?: string[]; optional: boolean };
+  | { op: 'hook'; point: string; index: number; command?: string[]; optional: boolean }
+  /**
+   * Host-side network plumbing (src/runtime/net/): one iproute2 command `ip ARGS…`, run on the host
+   * or, with `netns`, inside the network namespace bound at that path. `absentOk`: a device or
+   * address that is already gone is not an error (cleanup is idempotent).
+   */
+  | { op: 'ip'; args: string[]; netns?: string; absentOk?: boolean }
+  /** A network namespace kept alive by a bind mount on a file (`add`), or that mount and file removed (`delete`). */
+  | { op: 'netns'; action: 'add' | 'delete'; path: string };
 
 export type StepOp = Op['op'];
 

@@ -195,3 +195,21 @@ test('cgroup namespace: the container sees its own cgroup as /', { skip }, () =>
   assert.match(r.stdout, /^\d+:pids:\/$/m);
   assert.doesNotMatch(r.stdout, /niwa/);
 });
+
+test('signals sent to `niwa run` reach the container; its handler decides the exit', { skip }, async () => {
+  const { spawn } = await import('node:child_process');
+  const { niwaBin } = await import('../helpers.js');
+  const file = join(dir, 'sig.container.yaml');
+  writeFileSync(file, `name: sig\n${sh('trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.1; done')}`);
+  const child = spawn(process.execPath, [niwaBin, 'run', '--project', 'test', file], { env: { ...process.env, NIWA_STATE_ROOT: state }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const code = await new Promise<number | null>((resolve) => {
+    const t = setInterval(() => { if (out.includes('ready')) { clearInterval(t); child.kill('SIGTERM'); } }, 20);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('exit', (c) => { clearInterval(t); clearTimeout(guard); resolve(c); });
+  });
+  assert.match(out, /got-term/);
+  assert.equal(code, 42);
+  assert.deepEqual(niwaCgroups(), []);
+});

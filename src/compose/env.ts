@@ -1,0 +1,120 @@
+// The environment a compose project is interpolated with: the `.env` file of the project
+// directory (or the --env-file files instead, later ones winning), with the shell's environment
+// over it, as Compose does. Also the dotenv parser used for service `env_file:` entries.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UserError, type ErrorDetail } from '../errors.js';
+import { interpolateString } from './interpolate.js';
+
+export interface DotenvLine {
+  /** null = the line names a variable without `=`: its value comes from the environment. */
+  value: string | null;
+  line: number;
+}
+
+/**
+ * Parse dotenv text: `KEY=value`, `export KEY=value`, `# comments`, unquoted values (trimmed,
+ * ` #` starts a comment), 'single quotes' (literal), "double quotes" (escapes \n \t \\ \" and
+ * may span lines). Unquoted and double-quoted values are interpolated with the variables above
+ * them, then `lookup`. A bare `KEY` line inherits KEY from the environment.
+ */
+export function parseDotenv(text: string, file: string, lookup: (name: string) => string | undefined = () => undefined): { env: Record<string, string | null>; errors: ErrorDetail[] } {
+  const env: Record<string, string | null> = {};
+  const errors: ErrorDetail[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const look = (n: string) => (env[n] ?? undefined) ?? lookup(n);
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const raw = lines[i];
+    const t = raw.trim();
+    if (!t || t.startsWith('#')) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(=|$)(.*)$/s.exec(t);
+    if (!m) {
+      errors.push({ file, line: lineNo, col: 1, message: `not a KEY=VALUE line: ${JSON.stringify(raw)}`, hint: 'each line is NAME=value; comments start with #' });
+      continue;
+    }
+    const [, key, eq] = m;
+    if (!eq) { env[key] = null; continue; }
+    let rest = m[3].replace(/^\s+/, '');
+    let v: string;
+    if (rest.startsWith("'")) {
+      const end = rest.indexOf("'", 1);
+      if (end < 0) { errors.push({ file, line: lineNo, col: raw.indexOf("'") + 1, message: `unterminated single quote in ${key}` }); continue; }
+      v = rest.slice(1, end);
+    } else if (rest.startsWith('"')) {
+      // A double-quoted value may continue over the next lines until the closing quote.
+      let body = rest.slice(1);
+      let end = closingQuote(body);
+      while (end < 0 && i + 1 < lines.length) { body += '\n' + lines[++i]; end = closingQuote(body); }
+      if (end < 0) { errors.push({ file, line: lineNo, col: raw.indexOf('"') + 1, message: `unterminated double quote in ${key}` }); continue; }
+      v = unescape(body.slice(0, end));
+      v = interp(v, key, lineNo);
+    } else {
+      const hash = rest.search(/\s#/);
+      if (hash >= 0) rest = rest.slice(0, hash);
+      v = interp(rest.trim(), key, lineNo);
+    }
+    env[key] = v;
+  }
+  return { env, errors };
+
+  function interp(s: string, key: string, line: number): string {
+    const r = interpolateString(s, look);
+    for (const p of r.problems) if (p.kind !== 'missing') errors.push({ file, line, col: 1, field: key, message: p.message, hint: p.hint });
+    return r.value;
+  }
+}
+
+function closingQuote(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '\\') { i++; continue; }
+    if (s[i] === '"') return i;
+  }
+  return -1;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\(.)/gs, (_, c: string) => ({ n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\', $: '$$' } as Record<string, string>)[c] ?? `\\${c}`);
+}
+
+/** Read a dotenv file; a missing file is an error unless `optional`. */
+export function readDotenv(path: string, lookup: (name: string) => string | undefined, optional = false): { env: Record<string, string | null>; errors: ErrorDetail[]; missing?: boolean } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (optional && code === 'ENOENT') return { env: {}, errors: [], missing: true };
+    return { env: {}, errors: [{ file: path, message: `cannot read env file: ${code ?? (e as Error).message}` }], missing: true };
+  }
+  return parseDotenv(text, path, lookup);
+}
+
+export interface ProjectEnv {
+  /** What `${VAR}` sees: dotenv values with the shell's environment over them. */
+  vars: Record<string, string>;
+  /** The dotenv files read, in order. */
+  files: string[];
+}
+
+/**
+ * The interpolation environment: `envFiles` (relative to `cwd`; each must exist) or else
+ * `<projectDir>/.env` when it exists; `shell` wins over both.
+ */
+export function projectEnv(opts: { projectDir: string; cwd: string; envFiles?: string[]; shell: Record<string, string | undefined> }): ProjectEnv {
+  const shell = Object.fromEntries(Object.entries(opts.shell).filter((e): e is [string, string] => e[1] !== undefined));
+  const explicit = opts.envFiles && opts.envFiles.length > 0;
+  const files = explicit ? opts.envFiles!.map((f) => resolve(opts.cwd, f)) : [join(opts.projectDir, '.env')].filter((f) => existsSync(f));
+  const dot: Record<string, string> = {};
+  const errors: ErrorDetail[] = [];
+  for (const f of files) {
+    const r = readDotenv(f, (n) => shell[n] ?? dot[n]);
+    errors.push(...r.errors);
+    for (const [k, v] of Object.entries(r.env)) {
+      if (v !== null) dot[k] = v;
+      else if (shell[k] !== undefined) dot[k] = shell[k];
+    }
+  }
+  if (errors.length) throw new UserError('E_COMPOSE_ENV', `cannot use the env file${files.length > 1 ? 's' : ''}`, errors, explicit ? '--env-file paths are relative to the current directory' : undefined);
+  return { vars: { ...dot, ...shell }, files };
+}

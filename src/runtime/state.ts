@@ -1,0 +1,145 @@
+// Owns the on-disk state of containers that live on: the directory layout under the state root,
+// atomic reads and writes of state.json / plan.json / spec.json, and how the truth about a
+// container is derived from the host when no supervisor is there to say it.
+//
+//   ${stateRoot}/${project}/
+//     _supervisor.sock      the supervisor's unix socket (line-delimited JSON, see supervisor/protocol.ts)
+//     _supervisor.json      {pid, start}: which process is the supervisor (start time guards pid reuse)
+//     _supervisor.log       the supervisor's own stdout/stderr
+//     ${name}/
+//       state.json          ContainerState (below), rewritten atomically on every change
+//       plan.json           the compiled LaunchPlan: its cleanup steps are what `rm -f` runs without a supervisor
+//       spec.json           the CanonicalSpec as JSON (hook functions cannot be stored; see docs/lifecycle.md)
+//       container.log(.1)   timestamped stdout/stderr lines, rotated at a size cap
+//       stdout.fifo, stderr.fifo   the container's stdout/stderr (named, so a new supervisor can read them again)
+//
+// Names start with a letter or digit (schema), so the `_supervisor.*` files never clash with a container.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CanonicalSpec } from '../spec/types.js';
+import type { CgroupLayout, LaunchPlan } from '../plan/types.js';
+import { isLive, type Health, type Status } from './status.js';
+import { sameProcessAlive } from './proc.js';
+import { createCgroupManager } from './cgroup/manager.js';
+
+export interface ContainerState {
+  version: 1;
+  id: string;
+  name: string;
+  project: string;
+  status: Status;
+  /** Host pid of the container's process (the current run). */
+  pid?: number;
+  /** Pid of the native stage (the container's shim) and its start time (/proc/PID/stat field 22). */
+  stagePid?: number;
+  stageStart?: number;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number | null;
+  signal?: number | null;
+  oomKilled: boolean;
+  /** Restarts done by the restart policy. */
+  restarts: number;
+  health: Health;
+  /** Last health check output (trimmed). */
+  healthOutput?: string;
+  specFile: string;
+  cgroups: string[];
+  restart: CanonicalSpec['lifecycle']['restart'];
+  /** A user stopped it (stop, kill, rm): restart policies do not apply any more. */
+  stopRequested?: boolean;
+  /** The plan's cleanup steps ran after the last run (nothing but state and logs is left). */
+  cleaned?: boolean;
+  /** Why the last start failed. */
+  error?: string;
+  /** Next restart, when restarting. */
+  restartAt?: string;
+}
+
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export const projectDir = (root: string, project: string) => join(root, project);
+export const containerDir = (root: string, project: string, name: string) => join(root, project, name);
+export const socketPath = (root: string, project: string) => join(root, project, '_supervisor.sock');
+export const supervisorInfoPath = (root: string, project: string) => join(root, project, '_supervisor.json');
+export const supervisorLogPath = (root: string, project: string) => join(root, project, '_supervisor.log');
+export const logPath = (dir: string) => join(dir, 'container.log');
+
+/** Write a file atomically: a temporary file in the same directory, then rename(2). */
+export function writeAtomic(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+export function readJson<T>(path: string): T | undefined {
+  try { return JSON.parse(readFileSync(path, 'utf8')) as T; } catch { return undefined; }
+}
+
+export function writeState(dir: string, st: ContainerState): void {
+  writeAtomic(join(dir, 'state.json'), JSON.stringify(st, null, 2) + '\n');
+}
+export const readState = (dir: string) => readJson<ContainerState>(join(dir, 'state.json'));
+export const readPlan = (dir: string) => readJson<LaunchPlan>(join(dir, 'plan.json'));
+export const readSpec = (dir: string) => readJson<CanonicalSpec>(join(dir, 'spec.json'));
+
+/** Creates the container's directory with plan.json and spec.json; fails when the name is taken. */
+export function createContainerDir(root: string, project: string, plan: LaunchPlan, spec: CanonicalSpec): string {
+  mkdirSync(projectDir(root, project), { recursive: true, mode: 0o755 });
+  const dir = containerDir(root, project, plan.name);
+  mkdirSync(dir, { mode: 0o755 }); // EEXIST: the name is in use
+  writeAtomic(join(dir, 'plan.json'), JSON.stringify(plan) + '\n');
+  writeAtomic(join(dir, 'spec.json'), JSON.stringify(spec) + '\n');
+  return dir;
+}
+
+export function removeContainerDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Names of the containers of a project that have a state.json, sorted. */
+export function listNames(root: string, project: string): string[] {
+  const d = projectDir(root, project);
+  if (!existsSync(d)) return [];
+  return readdirSync(d, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && NAME_RE.test(e.name) && existsSync(join(d, e.name, 'state.json')))
+    .map((e) => e.name)
+    .sort();
+}
+
+/** Projects under the state root (directories with a valid name). */
+export function listProjects(root: string): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && NAME_RE.test(e.name)).map((e) => e.name).sort();
+}
+
+export interface SupervisorInfo { pid: number; start: number }
+
+/** The project's supervisor process, if it is alive. */
+export function liveSupervisor(root: string, project: string): SupervisorInfo | undefined {
+  const info = readJson<SupervisorInfo>(supervisorInfoPath(root, project));
+  return info && sameProcessAlive(info.pid, info.start) ? info : undefined;
+}
+
+/**
+ * The truth about a container when nobody supervises it: a live status is believed only if its
+ * stage (the shim) still runs — the same process, by start time — and then it is paused if the
+ * freezer says so; otherwise the container has ended, with the code the supervisor recorded (or
+ * unknown), and oom-killed if its memory cgroup still exists and counted an OOM kill.
+ */
+export function deriveState(st: ContainerState, layout: CgroupLayout | undefined): ContainerState {
+  if (!isLive(st.status)) return st;
+  if (st.status !== 'restarting' && sameProcessAlive(st.stagePid, st.stageStart)) {
+    if (!layout || !st.cgroups.length) return { ...st, status: 'running' };
+    let frozen = false;
+    try { frozen = createCgroupManager(layout, st.cgroups).events().frozen === true; } catch { /* cgroup gone */ }
+    return { ...st, status: frozen ? 'paused' : 'running' };
+  }
+  let oom = false;
+  if (layout && st.cgroups.length) {
+    try { oom = createCgroupManager(layout, st.cgroups).oomKilled(); } catch { /* cgroup gone */ }
+  }
+  if (st.status === 'restarting') return { ...st, status: 'exited' };
+  return { ...st, status: oom ? 'oom-killed' : 'exited', oomKilled: oom || st.oomKilled, exitCode: undefined, signal: undefined, pid: undefined };
+}

@@ -1,0 +1,52 @@
+// Owns the container status state machine: the statuses a container can be in and the only
+// moves between them. Every status change in the supervisor goes through `transition`.
+
+export const STATUSES = ['created', 'running', 'paused', 'restarting', 'stopped', 'exited', 'oom-killed'] as const;
+export type Status = (typeof STATUSES)[number];
+
+/** Health as the health checker reports it; 'none' = the spec has no healthcheck. */
+export type Health = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+/**
+ * Allowed moves. `created` is the state before the first start; `restarting` is the back-off
+ * wait of a restart policy; `stopped` means a user ended it (stop, kill, rm -f), `exited` that it
+ * ended by itself (with its code or signal), `oom-killed` that the OOM killer ended it.
+ */
+const ALLOWED: Record<Status, readonly Status[]> = {
+  created: ['running', 'exited', 'stopped'],
+  running: ['paused', 'stopped', 'exited', 'oom-killed'],
+  paused: ['running', 'stopped', 'exited', 'oom-killed'],
+  restarting: ['running', 'stopped', 'exited'],
+  exited: ['restarting'],
+  'oom-killed': ['restarting'],
+  stopped: [],
+};
+
+export class TransitionError extends Error {
+  constructor(readonly from: Status, readonly to: Status) {
+    super(`container status cannot move from ${from} to ${to}`);
+  }
+}
+
+export function canTransition(from: Status, to: Status): boolean {
+  return ALLOWED[from]?.includes(to) ?? false;
+}
+
+/** Returns `to`, or throws a TransitionError when the move is not allowed. */
+export function transition(from: Status, to: Status): Status {
+  if (!canTransition(from, to)) throw new TransitionError(from, to);
+  return to;
+}
+
+/** A process may exist in these statuses (the supervisor must watch it; ps must verify it). */
+export function isLive(s: Status): boolean {
+  return s === 'created' || s === 'running' || s === 'paused' || s === 'restarting';
+}
+
+/** The status as `niwa ps` prints it: exited(0), exited(137), exited(unknown). */
+export function describeStatus(s: { status: Status; exitCode?: number | null; signal?: number | null }): string {
+  if (s.status !== 'exited' && s.status !== 'stopped') return s.status;
+  if (s.signal != null) return `${s.status}(${128 + s.signal})`;
+  if (s.exitCode != null) return `${s.status}(${s.exitCode})`;
+  return s.status === 'exited' ? 'exited(unknown)' : 'stopped';
+}

@@ -1,0 +1,11 @@
+// Owns the key help line at the bottom, or the quitting notice once a stop-all is under way.
+import { Text } from 'ink';
+
+export interface HelpBarProps { quitting: 'no' | 'graceful' | 'force'; interactive: boolean }
+
+export function HelpBar({ quitting, interactive }: HelpBarProps) {
+  if (quitting === 'graceful') return <Text color="yellow">stopping everything… (Ctrl-C again to force)</Text>;
+  if (quitting === 'force') return <Text color="red">forcing: killing everything…</Text>;
+  if (!interactive) return <Text dimColor>Ctrl-C stop all</Text>;
+  return <Text dimColor>↑/↓ select · l logs · r restart · s stop · q quit (Ctrl-C twice forces)</Text>;
+}
