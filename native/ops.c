@@ -14,6 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
@@ -301,6 +305,94 @@ static void init_loop(pid_t main_pid, const sigset_t *all) {
   }
 }
 
+/* ------------------------------------------------------------ health probe */
+
+static long ms_left(const struct timespec *deadline) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+  return ms > 0 ? ms : 0;
+}
+
+/* Wait for `ev` on `fd` until the deadline; 0, or -1 with errno (ETIMEDOUT when it passed). */
+static int wait_fd(int fd, short ev, const struct timespec *deadline) {
+  struct pollfd pf = { fd, ev, 0 };
+  for (;;) {
+    int r = poll(&pf, 1, (int)ms_left(deadline));
+    if (r > 0) return 0;
+    if (r == 0) { errno = ETIMEDOUT; return -1; }
+    if (errno != EINTR) return -1;
+  }
+}
+
+/* The `probe` op of a health check, run in a process that joined only the container's network
+ * namespace: connect to addr:port (a numeric IPv4/IPv6 address the plan resolved); with a
+ * request (an HTTP GET the plan wrote out in full), send it and read the status line. One line
+ * on stdout says what happened; the result is the exit status: 0 healthy, 1 not. */
+static int probe(const char *addr, unsigned port, unsigned timeout_ms, const char *req) {
+  struct sockaddr_in6 a6;
+  struct sockaddr_in a4;
+  struct sockaddr *sa;
+  socklen_t sl;
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += timeout_ms / 1000;
+  deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+  if (deadline.tv_nsec >= 1000000000) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000; }
+  memset(&a4, 0, sizeof a4);
+  memset(&a6, 0, sizeof a6);
+  if (inet_pton(AF_INET, addr, &a4.sin_addr) == 1) {
+    a4.sin_family = AF_INET; a4.sin_port = htons((uint16_t)port); sa = (struct sockaddr *)&a4; sl = sizeof a4;
+  } else if (inet_pton(AF_INET6, addr, &a6.sin6_addr) == 1) {
+    a6.sin6_family = AF_INET6; a6.sin6_port = htons((uint16_t)port); sa = (struct sockaddr *)&a6; sl = sizeof a6;
+  } else {
+    dprintf(1, "probe: not a numeric address: %s\n", addr);
+    return 1;
+  }
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int err = 0;
+  socklen_t el = sizeof err;
+  if (fd < 0) err = errno;
+  else if (connect(fd, sa, sl) < 0) {
+    if (errno != EINPROGRESS) err = errno;
+    else if (wait_fd(fd, POLLOUT, &deadline) < 0) err = errno;
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+  }
+  if (err) {
+    dprintf(1, "connect %s port %u: %s\n", addr, port, strerror(err));
+    return 1;
+  }
+  if (!req) {
+    dprintf(1, "connected to %s port %u\n", addr, port);
+    return 0;
+  }
+  /* HTTP: send the request, read until the status line "HTTP/1.x NNN" is complete */
+  for (size_t off = 0, n = strlen(req); off < n;) {
+    ssize_t w = write(fd, req + off, n - off);
+    if (w > 0) { off += (size_t)w; continue; }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN && wait_fd(fd, POLLOUT, &deadline) == 0) continue;
+    dprintf(1, "send to %s port %u: %s\n", addr, port, strerror(errno));
+    return 1;
+  }
+  char line[256];
+  size_t got = 0;
+  while (got < sizeof line - 1 && !memchr(line, '\n', got)) {
+    ssize_t r = read(fd, line + got, sizeof line - 1 - got);
+    if (r > 0) { got += (size_t)r; continue; }
+    if (r == 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN && wait_fd(fd, POLLIN, &deadline) == 0) continue;
+    dprintf(1, "read from %s port %u: %s\n", addr, port, strerror(errno));
+    return 1;
+  }
+  line[got] = 0;
+  line[strcspn(line, "\r\n")] = 0;
+  int status = (got >= 12 && !strncmp(line, "HTTP/", 5)) ? atoi(strchr(line, ' ') ? strchr(line, ' ') + 1 : "0") : 0;
+  dprintf(1, "%s\n", got ? line : "no HTTP response");
+  return status >= 200 && status < 400 ? 0 : 1;
+}
+
 /* ------------------------------------------------------------------ the ops */
 
 int op_run(struct ctx *c, const struct step *s) {
@@ -545,6 +637,22 @@ int op_run(struct ctx *c, const struct step *s) {
     }
     break;
   }
+
+  case OP_HOOK: { /* pause while niwa runs a hook on the host: report "hook <index> <pid>" (pid 0
+                    * from the child, which does not know its host pid; Node has it from `pid`),
+                    * then wait for one byte of answer: 'y' = go on, anything else = the hook
+                    * failed (ECANCELED), end of file = niwa went away (EPIPE). */
+    char line[64], b;
+    int n = snprintf(line, sizeof line, "hook %u %d\n", s->index, s->phase == PH_PARENT ? (int)c->child : 0);
+    if (write_all(REPORT_FD, line, (size_t)n) < 0) return errno;
+    ssize_t r;
+    while ((r = read(ANSWER_FD, &b, 1)) < 0 && errno == EINTR) {}
+    if (r < 0) return errno;
+    return r == 0 ? EPIPE : b == 'y' ? 0 : ECANCELED;
+  }
+
+  case OP_PROBE: /* a health check's TCP/HTTP probe; like execve it does not return */
+    _exit(probe(fstr(s, 0), (unsigned)fu64(s, 1), (unsigned)fu64(s, 2), fstr(s, 3)));
 
   case OP_EXECVE: /* execve(2) with the plan's argv and environment */
     return do_execve(fstr(s, 0), s->f[1].strv, s->f[2].strv);

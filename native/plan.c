@@ -45,6 +45,8 @@ static const char *const SIG[OP_MAX] = {
   [OP_INIT] = "",
   [OP_EXECVE] = "SVV",        /* path, argv, envp */
   [OP_IFUP] = "S",            /* interface name */
+  [OP_HOOK] = "",             /* (pause while niwa runs a hook on the host) */
+  [OP_PROBE] = "SUUs",        /* address, port, timeout ms, HTTP request or null (plain TCP) */
 };
 
 static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }

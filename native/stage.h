@@ -16,6 +16,10 @@
 #define PLAN_VERSION 1
 #define PLAN_FLAG_TTY 0x1
 
+/* The report pipe (text lines to Node) and the answer pipe (Node's replies to `hook`). */
+#define REPORT_FD 4
+#define ANSWER_FD 5
+
 /* Phases, in the order the stage runs them. */
 enum phase { PH_STAGE = 1, PH_CLONE = 2, PH_PARENT = 3, PH_CHILD = 4 };
 
@@ -38,7 +42,7 @@ enum opcode {
   OP_SETRLIMIT = 20, OP_CAPBSET_DROP = 21, OP_KEEPCAPS = 22, OP_SETGROUPS = 23,
   OP_SETRESGID = 24, OP_SETRESUID = 25, OP_CAPSET = 26, OP_AMBIENT_RAISE = 27,
   OP_NO_NEW_PRIVS = 28, OP_SECCOMP = 29, OP_SETSID = 30, OP_SETCTTY = 31, OP_INIT = 32,
-  OP_EXECVE = 33, OP_IFUP = 34,
+  OP_EXECVE = 33, OP_IFUP = 34, OP_HOOK = 35, OP_PROBE = 36,
   OP_MAX
 };
 

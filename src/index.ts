@@ -3,3 +3,5 @@
 export { defineContainer, container, ContainerBuilder } from './spec/define.js';
 export type * from './spec/types.js';
 export { NAMESPACE_KINDS, HOOK_POINTS } from './spec/types.js';
+export { defineCompose } from './compose/native.js';
+export type { NativeCompose, NativeService } from './compose/native.js';

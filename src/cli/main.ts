@@ -11,22 +11,36 @@ export interface Verb {
 type VerbLoader = () => Promise<Verb>;
 
 /** The verb table. Add a verb: one file in src/cli/ exporting `verb`, one line here. */
-export const VERBS: Record<string, { summary: string; load: VerbLoader }> = {
+export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?: boolean }> = {
   validate: { summary: 'check a spec and report every problem in it', load: async () => (await import('./validate.js')).verb },
   plan: { summary: 'print the launch plan a spec compiles to (--json for data)', load: async () => (await import('./plan.js')).verb },
   run: { summary: 'run a container from a spec in the foreground', load: async () => (await import('./run.js')).verb },
+  diff: { summary: 'compare two specs primitive by primitive and say what each difference changes', load: async () => (await import('./diff.js')).verb },
+  exec: { summary: 'run a command inside a running container', load: async () => (await import('./exec.js')).verb },
   init: { summary: 'write a commented starter spec', load: async () => (await import('./init.js')).verb },
+  compose: { summary: 'multi-container projects from compose.yaml (config now; up/down/… soon)', load: async () => (await import('./compose.js')).verb },
+  ps: { summary: 'list the containers of a project', load: async () => (await import('./ps.js')).verb },
+  logs: { summary: 'print or follow the logs of a container', load: async () => (await import('./logs.js')).verb },
+  stop: { summary: 'stop containers (stop signal, then SIGKILL after the grace period)', load: async () => (await import('./stop.js')).verb },
+  kill: { summary: 'send a signal to containers', load: async () => (await import('./kill.js')).verb },
+  pause: { summary: 'freeze containers (cgroup freezer)', load: async () => (await import('./pause.js')).verb },
+  unpause: { summary: 'thaw paused containers', load: async () => (await import('./unpause.js')).verb },
+  rm: { summary: 'remove containers and every trace of them (-f: kill first)', load: async () => (await import('./rm.js')).verb },
+  stats: { summary: 'CPU, memory and pids of running containers', load: async () => (await import('./stats.js')).verb },
+  top: { summary: 'the processes of a running container', load: async () => (await import('./top.js')).verb },
+  __supervise: { summary: 'the per-project supervisor daemon (started on demand)', hidden: true, load: async () => (await import('./supervise.js')).verb },
+  '__ui-demo': { summary: 'the live view on a scripted project (tests, benchmarks)', hidden: true, load: async () => (await import('./ui-demo.js')).verb },
 };
 
 export function mainHelp(): string {
-  const w = Math.max(...Object.keys(VERBS).map((k) => k.length));
+  const w = Math.max(...Object.keys(VERBS).filter((k) => !VERBS[k].hidden).map((k) => k.length));
   return [
     'niwa — a declarative Linux container composer',
     '',
     'usage: niwa <command> [options]',
     '',
     'commands:',
-    ...Object.entries(VERBS).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`),
+    ...Object.entries(VERBS).filter(([, v]) => !v.hidden).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`),
     '',
     'Run `niwa <command> --help` for the options of each command.',
     'Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid spec.',

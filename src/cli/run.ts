@@ -9,28 +9,31 @@ import { probeHost } from '../validate/host.js';
 import { runPlan, DEFAULT_FORWARD } from '../runtime/launch/run.js';
 import { realSys } from '../runtime/sys/real.js';
 import { oomKilled } from '../runtime/cgroup/stats.js';
-import { plainReporter } from './reporter.js';
+import { plainReporter } from '../ui/plain.js';
 
 export const verb: Verb = {
   summary: 'run a container from a spec in the foreground; its exit status becomes niwa\'s (128+N for a signal)',
-  usage: 'niwa run SPEC [--name NAME] [--project NAME] [-v|--verbose] [-- CMD ARGS...]\n\n  -- CMD...     run CMD instead of process.args\n  --verbose     print each launch step as it happens (to stderr)',
+  usage: 'niwa run SPEC [-d|--detach] [--name NAME] [--project NAME] [-v|--verbose] [-- CMD ARGS...]\n\n  -- CMD...     run CMD instead of process.args\n  --verbose     print each launch step as it happens (to stderr)\n  -d            run in the background under the project\'s supervisor; print the container id\n  --state-root  where detached containers keep state (default: $NIWA_STATE_ROOT or /run/niwa)\n  --step        pause at each phase (before prepare, after clone, before/after the root switch, before execve,\n                after cleanup): what changed and how to look at it; Enter goes on',
   async run(argv) {
-    const a = parseArgs(argv, { values: { name: '', project: '' }, booleans: { verbose: 'v' } }, 'run');
+    const a = parseArgs(argv, { values: { name: '', project: '', 'state-root': '' }, booleans: { verbose: 'v', detach: 'd', step: '' } }, 'run');
     if (a.positionals.length !== 1) throw new UserError('E_USAGE', 'run: expected exactly one SPEC file', [], 'usage: niwa run SPEC [-- CMD...]');
-    const host = probeHost();
+    const host = probeHost(a.flags['state-root'] ? { stateRoot: String(a.flags['state-root']) } : {});
     const spec = await loadChecked(a.positionals[0], host);
     if (a.rest.length) spec.process.args = a.rest;
     if (a.flags.name) spec.name = String(a.flags.name);
     const id = `${spec.name}-${randomBytes(4).toString('hex')}`;
+    const stepper = a.flags.step ? (await import('../runtime/launch/step.js')).addStepPauses(spec) : undefined;
     const plan = compile(spec, host, { id, project: String(a.flags.project ?? 'default') });
+    stepper?.setPlan(plan);
+    if (a.flags.detach) return (await import('./run-detached.js')).runDetached(plan, spec, host);
     const r = await runPlan(plan, {
       sys: realSys,
       spec,
-      stdio: 'inherit',
+      stdio: stepper?.stdio ?? 'inherit',
       forwardSignals: DEFAULT_FORWARD,
       emit: plainReporter({ verbose: Boolean(a.flags.verbose), plan }),
       oomCheck: (p) => oomKilled(p.cgroups, host.cgroup),
-    });
+    }).finally(() => stepper?.close());
     if (r.oomKilled) process.stderr.write(`niwa: container '${spec.name}' was killed by the OOM killer (cgroup memory limit ${spec.cgroup.memory ?? '?'} bytes)\n`);
     return r.status;
   },

@@ -101,3 +101,21 @@ export function detailAt(root: unknown, path: (string | number)[], message: stri
   if (hint) d.hint = hint;
   return d;
 }
+
+/** Dotted path → {line, col} for every located key below `root` that lives in `file` (for the shared schema-error translator). */
+export function positionsOf(root: unknown, file?: string): Record<string, { line: number; col: number }> {
+  const out: Record<string, { line: number; col: number }> = {};
+  const s = selfLoc(root);
+  if (s && (!file || s.file === file)) out[''] = { line: s.line, col: s.col };
+  const walk = (node: unknown, path: string) => {
+    if (node === null || typeof node !== 'object') return;
+    for (const k of Object.keys(node)) {
+      const p = path ? `${path}.${k}` : k;
+      const l = getLoc(node, k);
+      if (l && (!file || l.file === file)) out[p] = { line: l.line, col: l.col };
+      walk((node as Record<string, unknown>)[k], p);
+    }
+  };
+  walk(root, '');
+  return out;
+}

@@ -15,19 +15,57 @@ export interface CompileContext {
   resolveContainer?: (name: string) => number | undefined;
 }
 
-/** Hook points that TypeScript runs on the host, and in which phase. */
-const HOOK_PHASE: Partial<Record<HookPoint, 'prepare' | 'cleanup'>> = {
-  before_fork: 'prepare',
-  create_runtime: 'prepare',
-  prestart: 'prepare',
-  teardown: 'cleanup',
-  poststop: 'cleanup',
+/**
+ * Where each hook point runs. Every hook runs on the host (TypeScript); at the points inside the
+ * container's setup (phases parent and child) the native stage pauses until niwa has run it.
+ *  - after_fork: the process exists, with its maps and cgroups, and waits (parent phase);
+ *  - prestart, create_runtime (OCI): the runtime environment (namespaces) exists, before the root switch;
+ *  - before_chroot, create_container: the mounts are in place, right before pivot_root/chroot;
+ *  - after_chroot: right after the root switch;
+ *  - start_container, before_start: the last pause before no_new_privs/seccomp and execve;
+ *  - after_start, poststart: once execve succeeded (phase started);
+ *  - system_failure: only when a start fails, before the rollback; teardown, poststop: at the end.
+ */
+export const HOOK_PLACE: Record<HookPoint, { phase: Phase; at?: 'parent' | 'before_switch' | 'after_switch' | 'before_exec' }> = {
+  before_fork: { phase: 'prepare' },
+  after_fork: { phase: 'parent', at: 'parent' },
+  prestart: { phase: 'parent', at: 'parent' },
+  create_runtime: { phase: 'parent', at: 'parent' },
+  before_chroot: { phase: 'child', at: 'before_switch' },
+  create_container: { phase: 'child', at: 'before_switch' },
+  after_chroot: { phase: 'child', at: 'after_switch' },
+  start_container: { phase: 'child', at: 'before_exec' },
+  before_start: { phase: 'child', at: 'before_exec' },
+  after_start: { phase: 'started' },
+  poststart: { phase: 'started' },
+  system_failure: { phase: 'cleanup' },
+  teardown: { phase: 'cleanup' },
+  poststop: { phase: 'cleanup' },
+};
+/** The order hooks run in (the order of HOOK_PLACE's keys). */
+export const HOOK_ORDER = Object.keys(HOOK_PLACE) as HookPoint[];
+
+const HOOK_WHY: Record<HookPoint, string> = {
+  before_fork: 'run the before_fork hook before the container process exists',
+  after_fork: 'the container process exists, has its maps and cgroups, and waits: the stage pauses while niwa runs the after_fork hook',
+  prestart: 'OCI prestart: the namespaces exist, the root is not switched yet; the stage pauses while niwa runs the hook',
+  create_runtime: 'OCI createRuntime: the namespaces exist, the root is not switched yet; the stage pauses while niwa runs the hook',
+  before_chroot: 'the mounts are in place, the root switch comes next: the child pauses while niwa runs the before_chroot hook',
+  create_container: 'OCI createContainer: before pivot_root, inside the container\'s namespaces; the child pauses while niwa runs the hook',
+  after_chroot: 'the root is switched: the child pauses while niwa runs the after_chroot hook',
+  start_container: 'OCI startContainer: just before the program runs; the child pauses while niwa runs the hook',
+  before_start: 'just before the program runs (privileges already dropped): the child pauses while niwa runs the before_start hook',
+  after_start: 'the program runs (execve succeeded): run the after_start hook',
+  poststart: 'OCI poststart: the program runs; run the hook before the start is reported done',
+  system_failure: 'only when the start failed: run the system_failure hook before the rollback',
+  teardown: 'the container is gone: run the teardown hook',
+  poststop: 'OCI poststop: the container is gone; run the hook',
 };
 
 export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContext): LaunchPlan {
   const warnings: string[] = [];
   const rootDir = `${host.stateRoot}/rootfs-mnt`;
-  const phases: Record<Phase, StepDraft[]> = { prepare: [], stage: [], clone: [], parent: [], child: [], cleanup: [] };
+  const phases: Record<Phase, StepDraft[]> = { prepare: [], stage: [], clone: [], parent: [], child: [], started: [], cleanup: [] };
 
   // prepare: hooks, then the cgroup (it must exist before the process is placed in it).
   phases.prepare.push(...hookSteps(spec, 'prepare'));
@@ -43,27 +81,36 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   phases.clone.push(ns.clone);
   // parent: maps first (the child needs them to have any capability in its namespace), then
   // cgroup placement, then release: the child runs no user code before it is limited.
-  phases.parent.push(...ns.parent, ...cg.parent, { op: 'release_child', field: '', man: 'pipe(2)', why: 'maps and cgroups are in place: let the child go on' });
+  phases.parent.push(...ns.parent, ...cg.parent, ...hookSteps(spec, 'parent'), { op: 'release_child', field: '', man: 'pipe(2)', why: 'maps and cgroups are in place: let the child go on' });
 
   const root = rootfsSteps(spec, host, rootDir);
+  const proc = processSteps(spec, host);
+  // the last setup steps before execve (no_new_privs, a late seccomp filter) come after before_start
+  let tail = proc.length - 1;
+  while (tail > 0 && (proc[tail - 1].op === 'no_new_privs' || proc[tail - 1].op === 'seccomp')) tail--;
   phases.child.push(
     { op: 'wait_parent', field: '', man: 'pipe(2)', why: 'wait until the parent has written the uid/gid maps and placed this process in its cgroups' },
     ...(spec.namespaces.user?.mode === 'new' ? becomeNsRoot() : []),
     ...ns.child,
     ...identitySteps(spec),
-    ...root.steps,
+    ...root.steps.slice(0, root.switchAt),
+    ...hookSteps(spec, 'child', 'before_switch'),
+    ...root.steps.slice(root.switchAt),
+    ...hookSteps(spec, 'child', 'after_switch'),
     ...kernelSettingSteps(spec),
     ...pathSteps(spec),
-    ...processSteps(spec, host),
+    ...proc.slice(0, tail),
+    ...hookSteps(spec, 'child', 'before_exec'),
+    ...proc.slice(tail),
   );
+  phases.started.push(...hookSteps(spec, 'started'));
 
-  phases.cleanup.push(...cg.cleanup, ...hookSteps(spec, 'cleanup'));
-  for (const h of spec.hooks) {
-    if (!HOOK_PHASE[h.point]) warnings.push(`${h.field}: hooks at '${h.point}' are accepted but not run by this version of niwa yet`);
-  }
+  // cleanup: system_failure hooks first (they run only after a failed start, before the rollback)
+  phases.cleanup.push(...hookSteps(spec, 'cleanup').filter((h) => h.op === 'hook' && h.point === 'system_failure'));
+  phases.cleanup.push(...cg.cleanup, ...hookSteps(spec, 'cleanup').filter((h) => h.op === 'hook' && h.point !== 'system_failure'));
 
   const steps: Step[] = [];
-  for (const phase of ['prepare', 'stage', 'clone', 'parent', 'child', 'cleanup'] as Phase[]) {
+  for (const phase of ['prepare', 'stage', 'clone', 'parent', 'child', 'started', 'cleanup'] as Phase[]) {
     for (const d of phases[phase]) steps.push({ ...d, phase, index: steps.length } as Step);
   }
   return {
@@ -93,12 +140,14 @@ function becomeNsRoot(): StepDraft[] {
   ];
 }
 
-function hookSteps(spec: CanonicalSpec, phase: 'prepare' | 'cleanup'): StepDraft[] {
+/** The hook steps of one phase (and position in it), in HOOK_ORDER, each point's hooks in spec order. */
+function hookSteps(spec: CanonicalSpec, phase: Phase, at?: (typeof HOOK_PLACE)[HookPoint]['at']): StepDraft[] {
   return spec.hooks
-    .map((h, index) => ({ h, index }))
-    .filter(({ h }) => HOOK_PHASE[h.point] === phase)
-    .map(({ h, index }): StepDraft => ({
-      op: 'hook', point: h.point, index, command: h.command, optional: h.optional, field: h.field,
-      why: h.point === 'teardown' || h.point === 'poststop' ? 'the container is gone: run the teardown hook' : `run the ${h.point} hook before the container process exists`,
+    .map((h, hook) => ({ h, hook }))
+    .filter(({ h }) => HOOK_PLACE[h.point].phase === phase && (at === undefined || HOOK_PLACE[h.point].at === at))
+    .sort((a, b) => HOOK_ORDER.indexOf(a.h.point) - HOOK_ORDER.indexOf(b.h.point) || a.hook - b.hook)
+    .map(({ h, hook }): StepDraft => ({
+      op: 'hook', point: h.point, hook, ...(h.command ? { command: h.command } : {}), optional: h.optional, field: h.field,
+      why: HOOK_WHY[h.point] + (h.fn ? ' (a function of the .container.ts spec, called with its HookContext)' : ''),
     }));
 }

@@ -122,6 +122,9 @@ export function lookFor(s: Step): Look[] {
     case 'init': return [host('cat /proc/$PID/comm  # niwa-init'), host('ps -o pid,comm --ppid $PID  # the program is its child')];
     case 'execve': return [host("tr '\\0' ' ' < /proc/$PID/cmdline; echo"), host("tr '\\0' '\\n' < /proc/$PID/environ"), host('ls -l /proc/$PID/exe')];
     case 'hook': return [host('# the hook\'s output and exit status appear in niwa\'s output (niwa run -v)')];
+    case 'probe': return [host('# the probe\'s one-line result is the health check output (niwa ps / the health events)')];
+    case 'ip': return s.netns ? [host(`nsenter --net=${sq(s.netns)} ip -brief addr; nsenter --net=${sq(s.netns)} ip route`), inside('ip -brief addr; ip route')] : [host('ip -brief link; ip -brief addr  # the nw… devices'), host('bridge link  # veths plugged into bridges')];
+    case 'netns': return [host(`grep ${sq(s.path)} /proc/self/mountinfo  # an nsfs bind mount keeps the namespace alive`), host(`nsenter --net=${sq(s.path)} ip link`)];
   }
 }
 
@@ -139,6 +142,7 @@ const PHASE_INTRO: Record<Phase, string> = {
   clone: 'clone — the container process is born, already inside its new namespaces. From here on it has a PID on the host: call it $PID (niwa run --step prints it).',
   parent: 'parent — the stage writes what the child cannot write itself (uid/gid maps, cgroup placement) while the child waits on a pipe.',
   child: 'child — inside the container process: mounts, root switch, hostname, limits, privileges, execve. Commands marked "inside" run in the container (e.g. as its program, or with nsenter -t $PID -a).',
+  started: 'started — niwa on the host, once the program runs: after_start and poststart hooks.',
   cleanup: 'cleanup — niwa on the host, after the container has exited.',
 };
 

@@ -7,6 +7,7 @@ const PHASE_TITLE: Record<Phase, string> = {
   clone: 'clone — the container process is created',
   parent: 'parent — the stage, while the child waits',
   child: 'child — inside the container process, up to execve',
+  started: 'started — on the host, once the program runs (niwa)',
   cleanup: 'cleanup — on the host, after the container is gone (niwa)',
 };
 
@@ -57,7 +58,8 @@ export function describeCall(s: Step): string {
     case 'setctty': return 'ioctl(pty, TIOCSCTTY); dup2(pty, 0/1/2)';
     case 'init': return 'fork() — a tiny init stays PID 1';
     case 'execve': return `execve(${q(s.path)}, [${s.argv.map(q).join(', ')}], ${s.env.length} env vars)`;
-    case 'hook': return `hook ${s.point}[${s.index}]${s.command ? ': ' + s.command.map(q).join(' ') : ' (function)'}${s.optional ? ' (optional)' : ''}`;
+    case 'hook': return `${s.phase === 'parent' || s.phase === 'child' ? 'pause: ' : ''}hook ${s.point}[${s.hook}]${s.command ? ': ' + s.command.map(q).join(' ') : ' (function)'}${s.optional ? ' (optional)' : ''}`;
+    case 'probe': return `connect(${q(s.address)}, ${s.port})${s.request ? ` + ${q(short(s.request.split('\r\n')[0]))}` : ''} — exit 0 if healthy`;
     case 'ip': return `${s.netns ? `nsenter --net=${q(s.netns)} ` : ''}ip ${s.args.map(q).join(' ')}${s.absentOk ? ' (already gone is fine)' : ''}`;
     case 'netns': return s.action === 'add' ? `unshare(CLONE_NEWNET); mount("/proc/self/ns/net", ${q(s.path)}, MS_BIND)` : `umount2(${q(s.path)}, MNT_DETACH); unlink(${q(s.path)})`;
   }

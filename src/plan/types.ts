@@ -9,10 +9,11 @@
  *  - parent:  the stage's parent side after clone, while the child waits (uid/gid maps,
  *             cgroup placement): done before the child runs any code of the user.
  *  - child:   inside the new process: mounts, root switch, hostname, limits, privileges, execve.
+ *  - started: TypeScript on the host once the program runs (after_start, poststart hooks).
  *  - cleanup: TypeScript after the container is gone (remove cgroups, teardown hooks).
  */
-export type Phase = 'prepare' | 'stage' | 'clone' | 'parent' | 'child' | 'cleanup';
-export const PHASES: Phase[] = ['prepare', 'stage', 'clone', 'parent', 'child', 'cleanup'];
+export type Phase = 'prepare' | 'stage' | 'clone' | 'parent' | 'child' | 'started' | 'cleanup';
+export const PHASES: Phase[] = ['prepare', 'stage', 'clone', 'parent', 'child', 'started', 'cleanup'];
 
 /** Mount flags by their kernel names (MS_*), resolved to numbers only in the encoder. */
 export type MountFlag =
@@ -97,7 +98,14 @@ export type Op =
   | { op: 'init' }
   | { op: 'execve'; path: string; argv: string[]; env: string[] }
   // host-side TypeScript only
-  | { op: 'hook'; point: string; index: number; command?: string[]; optional: boolean }
+  /**
+   * A hook (spec.hooks[hook]). In prepare/started/cleanup TypeScript runs it; in parent/child the
+   * native stage pauses there (reports `hook <index>`) until niwa has run it on the host.
+   */
+  | { op: 'hook'; point: string; hook: number; command?: string[]; optional: boolean }
+  /** Health check probe (child of an exec plan, in the container's net ns): TCP connect to a numeric
+   *  address, or with `request` an HTTP request whose status must be 2xx/3xx. Exits 0/1. */
+  | { op: 'probe'; address: string; port: number; timeoutMs: number; request: string | null }
   /**
    * Host-side network plumbing (src/runtime/net/): one iproute2 command `ip ARGS…`, run on the host
    * or, with `netns`, inside the network namespace bound at that path. `absentOk`: a device or

@@ -14,7 +14,7 @@
 //       stdout.fifo, stderr.fifo   the container's stdout/stderr (named, so a new supervisor can read them again)
 //
 // Names start with a letter or digit (schema), so the `_supervisor.*` files never clash with a container.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CanonicalSpec } from '../spec/types.js';
 import type { CgroupLayout, LaunchPlan } from '../plan/types.js';
@@ -106,6 +106,19 @@ export function listNames(root: string, project: string): string[] {
     .filter((e) => e.isDirectory() && NAME_RE.test(e.name) && existsSync(join(d, e.name, 'state.json')))
     .map((e) => e.name)
     .sort();
+}
+
+/**
+ * With no container and no live supervisor left, a project leaves nothing behind: its supervisor
+ * files (log included) and its directory go. Returns true when the directory is gone.
+ */
+export function pruneProject(root: string, project: string, self = false): boolean {
+  if (listNames(root, project).length) return false;
+  if (!self && liveSupervisor(root, project)) return false;
+  for (const f of [socketPath(root, project), supervisorInfoPath(root, project), supervisorLogPath(root, project)]) {
+    try { unlinkSync(f); } catch { /* not there */ }
+  }
+  try { rmdirSync(projectDir(root, project)); return true; } catch { return false; }
 }
 
 /** Projects under the state root (directories with a valid name). */

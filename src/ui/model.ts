@@ -61,7 +61,7 @@ export interface ViewState {
   verbose: boolean;
   /** 'graceful' after q / the first Ctrl-C; 'force' after the second Ctrl-C. */
   quitting: 'no' | 'graceful' | 'force';
-  /** Epoch ms of the last event or tick; uptime is measured against it. */
+  /** Epoch ms of the last ui:tick; uptime is measured against it (events alone do not move it, so they need no redraw). */
   now: number;
   title: string;
 }
@@ -107,6 +107,7 @@ const freshContainer = (name: string): ContainerView => ({ name, state: 'created
 function withContainer(s: ViewState, name: string, f: (c: ContainerView) => ContainerView): ViewState {
   const cur = s.containers[name];
   const next = f(cur ?? freshContainer(name));
+  if (next === cur) return s; // nothing changed: keep the same objects so the driver can skip a redraw
   return {
     ...s,
     order: cur ? s.order : [...s.order, name],
@@ -137,7 +138,7 @@ const NOT_LIVE: ContainerState[] = ['exited', 'failed'];
 /** The pure reducer: state + one event → next state. `now` is the arrival time when the event carries none. */
 export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number = state.now): ViewState {
   const at = ('at' in e && typeof e.at === 'number' ? e.at : now);
-  let s: ViewState = now > state.now ? { ...state, now } : state;
+  let s: ViewState = state;
   const line = (container: string | undefined, level: LineLevel, text: string) => { s = addLine(s, { at, container, level, text }); };
   switch (e.type) {
     case 'plan':
@@ -160,7 +161,7 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
       return s;
     case 'exited': {
       const failed = e.oomKilled || e.signal !== null || (e.code ?? 0) !== 0;
-      s = withContainer(s, e.container, (c) => ({ ...c, state: 'exited', exit: { code: e.code, signal: e.signal, oomKilled: e.oomKilled }, step: undefined, cpuPercent: undefined, cpuSample: undefined }));
+      s = withContainer(s, e.container, (c) => ({ ...c, state: 'exited', health: 'none', exit: { code: e.code, signal: e.signal, oomKilled: e.oomKilled }, step: undefined, cpuPercent: undefined, cpuSample: undefined }));
       line(e.container, failed ? 'error' : 'info', `exited ${formatExit(e.code, e.signal, e.oomKilled)}`);
       return s;
     }
@@ -180,11 +181,17 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
         startedAt: e.state === 'running' && (c.state !== 'running' || e.pid !== c.pid) ? at : c.startedAt,
         step: e.state === 'starting' ? c.step : undefined,
         ports: e.ports ?? c.ports,
-        ...(NOT_LIVE.includes(e.state) ? { cpuPercent: undefined, cpuSample: undefined } : {}),
+        ...(NOT_LIVE.includes(e.state) || e.state === 'restarting' ? { cpuPercent: undefined, cpuSample: undefined, health: 'none' as const } : {}),
+        ...(e.exitCode !== undefined || e.signal !== undefined
+          ? { exit: { code: e.exitCode ?? null, signal: e.signal ?? null, oomKilled: e.status === 'oom-killed' } } : {}),
       }));
       if (prev?.state !== e.state && e.state !== 'created' && e.state !== 'starting') {
-        const lvl: LineLevel = e.state === 'failed' ? 'error' : e.state === 'running' ? 'ok' : 'info';
-        line(e.container, lvl, e.state + (e.pid !== undefined && e.state === 'running' ? ` pid ${e.pid}` : ''));
+        const ex = s.containers[e.container].exit;
+        const failed = e.state === 'failed' || (NOT_LIVE.includes(e.state) && ex && (ex.oomKilled || ex.signal !== null || (ex.code ?? 0) !== 0));
+        const lvl: LineLevel = failed ? 'error' : e.state === 'running' ? 'ok' : 'info';
+        const what = e.status && e.status !== e.state ? `${e.state} (${e.status})` : e.state;
+        const how = NOT_LIVE.includes(e.state) && ex && (e.exitCode !== undefined || e.signal !== undefined) ? ' ' + formatExit(ex.code, ex.signal, ex.oomKilled) : '';
+        line(e.container, lvl, what + (e.pid !== undefined && e.state === 'running' ? ` pid ${e.pid}` : '') + how);
       }
       return s;
     }
@@ -197,7 +204,7 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
       return s;
     }
     case 'restart':
-      s = withContainer(s, e.container, (c) => ({ ...c, restarts: Math.max(c.restarts + 1, e.count), state: 'restarting' }));
+      s = withContainer(s, e.container, (c) => ({ ...c, restarts: Math.max(c.restarts + 1, e.count), state: 'restarting', health: 'none', pid: undefined }));
       line(e.container, 'warn', `restarting (restart ${s.containers[e.container].restarts}${e.reason ? ': ' + e.reason : ''})`);
       return s;
     case 'health': {
@@ -221,11 +228,12 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
       line(e.container, e.level, e.text);
       return s;
     case 'ui:action':
-      return applyAction(s, e.action, line);
+      return applyAction(s, e.action, at);
   }
 }
 
-function applyAction(s: ViewState, a: Action, line: (c: string | undefined, l: LineLevel, t: string) => void): ViewState {
+function applyAction(s: ViewState, a: Action, at: number): ViewState {
+  const line = (container: string | undefined, level: LineLevel, text: string) => addLine(s, { at, container, level, text });
   switch (a.type) {
     case 'select': {
       if (!s.order.length) return s;
@@ -236,18 +244,27 @@ function applyAction(s: ViewState, a: Action, line: (c: string | undefined, l: L
     case 'toggleLogs':
       return { ...s, logsVisible: { ...s.logsVisible, [a.name]: !s.logsVisible[a.name] } };
     case 'restart':
-      line(a.name, 'info', 'restart requested');
-      return s;
+      return line(a.name, 'info', 'restart requested');
     case 'stop':
-      line(a.name, 'info', 'stop requested');
-      return s;
+      return line(a.name, 'info', 'stop requested');
     case 'stopAll': {
       const quitting = a.force ? 'force' : s.quitting === 'no' ? 'graceful' : s.quitting;
       if (quitting === s.quitting) return s;
-      line(undefined, a.force ? 'warn' : 'info', a.force ? 'forcing: killing every container now' : 'stopping every container (Ctrl-C again to force)');
-      return { ...s, quitting };
+      return { ...line(undefined, a.force ? 'warn' : 'info', a.force ? 'forcing: killing every container now' : 'stopping every container (Ctrl-C again to force)'), quitting };
     }
   }
+}
+
+/**
+ * True when `next` would draw differently from `prev`. The reducer keeps unchanged parts identical,
+ * so a log line for a service whose logs are hidden (the bulk of events) costs no redraw.
+ */
+export function needsRedraw(prev: ViewState, next: ViewState): boolean {
+  if (prev === next) return false;
+  if (prev.containers !== next.containers || prev.order !== next.order || prev.finished !== next.finished
+    || prev.selected !== next.selected || prev.quitting !== next.quitting || prev.logsVisible !== next.logsVisible
+    || prev.now !== next.now || prev.title !== next.title) return true;
+  return next.order.some((n) => next.logsVisible[n] && prev.logTail[n] !== next.logTail[n]);
 }
 
 /** Take the finished lines out of the state (the driver writes them once, above the live rows). */
@@ -272,6 +289,23 @@ export function keyToAction(input: string, key: KeyInfo, s: ViewState): Action |
   if (input === 'r') return { type: 'restart', name: sel };
   if (input === 's') return { type: 'stop', name: sel };
   return null;
+}
+
+/**
+ * Re-aim an action at the state as it is now. A frame can be up to 1/fps old, and a burst of keys
+ * (↓ ↓ l in one read) is mapped against the same frame: selection-bound actions follow the current
+ * selection and a Ctrl-C while already stopping forces. Null when nothing is selected any more.
+ */
+export function retarget(a: Action, s: ViewState): Action | null {
+  switch (a.type) {
+    case 'toggleLogs': case 'restart': case 'stop':
+      if (a.type !== 'toggleLogs' && s.quitting !== 'no') return null;
+      return s.selected ? { ...a, name: s.selected } : null;
+    case 'stopAll':
+      return a.force || s.quitting === 'no' ? a : { type: 'stopAll', force: true };
+    default:
+      return a;
+  }
 }
 
 /** What fits on a terminal of `rows` lines: which table rows to show and how many log lines. */

@@ -16,7 +16,8 @@ export const DEFAULT_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tt
 
 const RO_REMOUNT: MountFlag[] = ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'];
 
-export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: string): { steps: StepDraft[]; root: string } {
+/** `switchAt`: index in `steps` where the root switch (chdir + pivot_root/chroot) begins; = steps.length when there is none. */
+export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: string): { steps: StepDraft[]; root: string; switchAt: number } {
   const s: StepDraft[] = [];
   const hasMountNs = spec.namespaces.mount !== undefined;
   if (!hasMountNs) {
@@ -26,7 +27,7 @@ export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: strin
       s.push({ op: 'chroot', path: '.', field: 'root', man: 'chroot(2)', why: 'change the root directory of the process; without a mount namespace the host mounts stay reachable' });
       s.push({ op: 'chdir', path: '/', field: 'root', man: 'chdir(2)', why: 'leave no working directory outside the new root' });
     }
-    return { steps: s, root: '/' };
+    return { steps: s, root: '/', switchAt: 0 };
   }
 
   s.push({
@@ -106,6 +107,7 @@ export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: strin
     });
   }
 
+  const switchAt = s.length;
   if (spec.root === 'pivot_root') {
     s.push({ op: 'chdir', path: root, field: 'root', man: 'chdir(2)', why: 'enter the new root so that pivot_root can use "." for both arguments' });
     s.push({ op: 'pivot_root', newRoot: '.', putOld: '.', field: 'root', man: 'pivot_root(2)', why: 'swap the root mount: the new root becomes /, the old root is stacked on top of it' });
@@ -116,7 +118,7 @@ export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: strin
     s.push({ op: 'chroot', path: '.', field: 'root', man: 'chroot(2)', why: 'change the root directory only: the old root stays mounted and reachable by a privileged process (the classic chroot escape)' });
     s.push({ op: 'chdir', path: '/', field: 'root', man: 'chdir(2)', why: 'leave no working directory outside the new root' });
   }
-  return { steps: s, root };
+  return { steps: s, root, switchAt };
 }
 
 /** Steps applied after the root switch: masked and read-only paths (absolute in the new root). */

@@ -20,6 +20,11 @@ export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, pla
       if (isCgroupPath(step.path, plan)) await removeCgroup(step.path, { bestEffort: step.bestEffort });
       else removeDir(sys, step.path);
       return;
+    case 'ip':
+    case 'netns':
+      // Network plumbing (runtime/net): iproute2 in the host or in a kept network namespace.
+      await (await import('../net/exec.js')).runNetSteps([step]);
+      return;
     case 'hook':
       await runHook(step, spec, plan);
       return;

@@ -8,6 +8,7 @@ import type { Sys } from '../sys/types.js';
 import { RuntimeFailure } from '../../errors.js';
 import { runHostStep } from './host-steps.js';
 import { startStage, type StageHandle, type StageStdio } from './stage.js';
+import { runHook, runStartedHooks, stageHookRunner } from './hooks.js';
 
 export interface RunOptions {
   sys: Sys;
@@ -23,6 +24,8 @@ export interface RunOptions {
   oomCheck?: (plan: LaunchPlan) => boolean;
   /** The stage launcher (tests pass a fake). */
   startStage?: typeof startStage;
+  /** The container's state directory, for hooks (default: under NIWA_STATE_ROOT). */
+  stateDir?: string;
 }
 
 export interface RunResult {
@@ -40,6 +43,9 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
   const c = plan.name;
   let prepared = 0;
   let handle: StageHandle | undefined;
+  let failed = false;
+  let pid: number | undefined;
+  const hookCtx = { stateDir: opts.stateDir, warn: (message: string) => emit({ type: 'warning', container: c, message }) };
   const handlers: [NodeJS.Signals, () => void][] = [];
   try {
     emit({ type: 'plan', container: c, steps: plan.steps.length, warnings: plan.warnings });
@@ -57,7 +63,7 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
     }
     const t0 = performance.now();
     emit({ type: 'phase', container: c, phase: 'stage' });
-    handle = (opts.startStage ?? startStage)(plan, { stdio: opts.stdio ?? 'inherit' });
+    handle = (opts.startStage ?? startStage)(plan, { stdio: opts.stdio ?? 'inherit', onHook: stageHookRunner(opts.spec, plan, hookCtx) });
     // Keyboard signals (Ctrl-C, Ctrl-\) reach a container that shares our terminal directly
     // from the kernel; forwarding them too would deliver them twice. Catch them (so this process
     // lives on to clean up) without forwarding. With a pty the terminal is raw: no such signals.
@@ -68,14 +74,18 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
       handlers.push([sig, h]);
     }
     await handle.started;
-    const pid = await handle.pid;
+    pid = await handle.pid;
     emit({ type: 'started', container: c, pid, ms: performance.now() - t0 });
+    // after_start / poststart hooks: a failing one stops the container (the start did not complete)
+    await runStartedHooks(opts.spec, plan, { ...hookCtx, pid }, (s, ok, error) => emit({ type: 'step', container: c, index: s.index, op: s.op, ok, error }))
+      .catch((e) => { handle?.kill('SIGKILL'); throw e; });
     opts.onStarted?.(handle);
     const ex = await handle.exited;
     const oomKilled = opts.oomCheck ? safe(() => opts.oomCheck!(plan), false) : false;
     emit({ type: 'exited', container: c, code: ex.code, signal: ex.signal, oomKilled });
     return { ...ex, oomKilled, status: ex.signal !== null ? 128 + ex.signal : (ex.code ?? 1) };
   } catch (e) {
+    failed = true;
     if (handle) {
       // The stage reports a failed start and exits by itself; make sure before cleanup.
       await Promise.race([handle.exited.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
@@ -84,7 +94,7 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
     throw e;
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
-    await cleanup(plan, opts, prepared, emit);
+    await cleanup(plan, opts, prepared, emit, { failed, pid, stateDir: opts.stateDir });
   }
 }
 
@@ -93,13 +103,15 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
  * created is a no-op (removeCgroup is idempotent), and the leaf cgroup is unique to this run, so
  * running every step is exact; only teardown hooks are skipped when nothing was prepared.
  */
-async function cleanup(plan: LaunchPlan, opts: RunOptions, prepared: number, emit: EventSink): Promise<void> {
+async function cleanup(plan: LaunchPlan, opts: RunOptions, prepared: number, emit: EventSink, run: { failed: boolean; pid?: number; stateDir?: string }): Promise<void> {
   const removed: string[] = [];
   const failed: string[] = [];
   for (const step of plan.steps.filter((s) => s.phase === 'cleanup')) {
-    if (step.op === 'hook' && prepared === 0) continue;
+    // system_failure hooks: only after a failed start; teardown hooks: only if something was prepared
+    if (step.op === 'hook' && (step.point === 'system_failure' ? !run.failed : prepared === 0)) continue;
     try {
-      await runHostStep(step, opts.sys, opts.spec, plan);
+      if (step.op === 'hook') await runHook(step, opts.spec, plan, { pid: run.pid, stateDir: run.stateDir });
+      else await runHostStep(step, opts.sys, opts.spec, plan);
       if (step.op === 'rmdir') removed.push(step.path);
     } catch (e) {
       failed.push(`${step.op} ${'path' in step ? step.path : ''}: ${(e as Error).message}`);

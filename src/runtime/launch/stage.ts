@@ -15,6 +15,8 @@ import { encodePlan } from './encode.js';
 export type StageEvent =
   | { type: 'pid'; pid: number }
   | { type: 'exec' }
+  /** The stage pauses at hook step `index` until answered (pid 0: from the child, see `pid`). */
+  | { type: 'hook'; index: number; pid: number }
   | { type: 'error'; index: number; errno: number }
   | { type: 'exit'; code: number }
   | { type: 'signal'; signal: number };
@@ -28,6 +30,12 @@ export interface StageOptions {
   env?: NodeJS.ProcessEnv;
   /** Called for every report line, in order. */
   onEvent?: (e: StageEvent) => void;
+  /**
+   * Runs a hook step of phase parent/child while the stage waits (see runtime/launch/hooks.ts,
+   * stageHookRunner). Resolving lets the stage go on; rejecting fails the start with that error.
+   * Without it, a plan with such a step fails there (hooks are never skipped silently).
+   */
+  onHook?: (step: Extract<Step, { op: 'hook' }>, pid: number) => Promise<void>;
 }
 
 export interface StageExit { code: number | null; signal: number | null }
@@ -108,6 +116,8 @@ export function keyArgument(s: Step): string | undefined {
     case 'sethostname': case 'setdomainname': case 'ifup': return s.name;
     case 'setrlimit': return s.resource;
     case 'execve': return s.path;
+    case 'hook': return s.point;
+    case 'probe': return `${s.address}:${s.port}`;
     case 'setresuid': return String(s.uid);
     case 'setresgid': return String(s.gid);
     case 'unshare': case 'clone': return s.flags.join('|');
@@ -139,6 +149,7 @@ export function parseReport(line: string): StageEvent | undefined {
   switch (w) {
     case 'pid': return Number.isNaN(n(a)) ? undefined : { type: 'pid', pid: n(a) };
     case 'exec': return { type: 'exec' };
+    case 'hook': return Number.isNaN(n(a)) ? undefined : { type: 'hook', index: n(a), pid: Number.isNaN(n(b)) ? 0 : n(b) };
     case 'error': return Number.isNaN(n(a)) || Number.isNaN(n(b)) ? undefined : { type: 'error', index: n(a), errno: n(b) };
     case 'exit': return Number.isNaN(n(a)) ? undefined : { type: 'exit', code: n(a) };
     case 'signal': return Number.isNaN(n(a)) ? undefined : { type: 'signal', signal: n(a) };
@@ -158,7 +169,8 @@ function deferred<T>() {
 export function startStage(plan: LaunchPlan, opts: StageOptions): StageHandle {
   const buf = encodePlan(plan.steps, { tty: plan.tty });
   const io: StdioOptions = typeof opts.stdio === 'string' ? [opts.stdio, opts.stdio, opts.stdio] : [...opts.stdio];
-  const child = spawn(stagePath(), [], { stdio: [...(io as unknown[]), 'pipe', 'pipe'] as StdioOptions, env: opts.env ?? {} });
+  // fd 3 plan, fd 4 reports, fd 5 answers to `hook` reports (native/README.md)
+  const child = spawn(stagePath(), [], { stdio: [...(io as unknown[]), 'pipe', 'pipe', 'pipe'] as StdioOptions, env: opts.env ?? {} });
   const pid = deferred<number>();
   const started = deferred<void>();
   const exited = deferred<StageExit>();
@@ -170,14 +182,32 @@ export function startStage(plan: LaunchPlan, opts: StageOptions): StageHandle {
   const reportPipe = child.stdio[4] as Readable | null;
   planPipe?.on('error', () => {}); // EPIPE if the stage died early: the exit handler reports it
   planPipe?.end(buf);
+  const answerPipe = (child.stdio as unknown as (Writable | null)[])[5] ?? null;
+  answerPipe?.on('error', () => {});
+  /** Errors of failed hooks by step index: the stage then reports `error <index> ECANCELED`. */
+  const hookErrors = new Map<number, RuntimeFailure>();
+  const runHookStep = async (index: number, hookPid: number) => {
+    const step = plan.steps.find((s) => s.index === index);
+    let ok = false;
+    try {
+      if (!step || step.op !== 'hook') throw new RuntimeFailure('E_STAGE', `the stage paused at step ${index}, which is not a hook`);
+      if (!opts.onHook) throw new RuntimeFailure('E_HOOK', `hook ${step.point}[${step.hook}]: this launcher was given no hook runner`, { field: step.field, hint: 'pass onHook (stageHookRunner) to startStage' });
+      await opts.onHook(step, hookPid || (await pid.promise));
+      ok = true;
+    } catch (e) {
+      hookErrors.set(index, e instanceof RuntimeFailure ? e : new RuntimeFailure('E_HOOK', (e as Error).message, { cause: e }));
+    }
+    answerPipe?.write(ok ? 'y' : 'n');
+  };
 
   const onEvent = (e: StageEvent) => {
     opts.onEvent?.(e);
     switch (e.type) {
       case 'pid': containerPid = e.pid; pid.resolve(e.pid); break;
       case 'exec': started.resolve(); break;
+      case 'hook': void runHookStep(e.index, e.pid); break;
       case 'error':
-        failure = stepError(plan, e.index, e.errno);
+        failure = hookErrors.get(e.index) ?? stepError(plan, e.index, e.errno);
         pid.reject(failure);
         started.reject(failure);
         break;

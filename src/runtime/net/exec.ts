@@ -82,7 +82,15 @@ async function runIpGroup(group: Extract<NetStep, { op: 'ip' }>[], host: NetHost
     : await host.run('ip', ipArgs, input);
   if (r.code === 0) return;
   const failures = parseBatchErrors(r.stderr);
-  if (!failures.length) throw new NetStepError(group[0], (r.stderr.trim() || `exit status ${r.code}`));
+  if (!failures.length) {
+    // ip exits at once, without "Command failed -:N", on an invalid argument: blame the first step that
+    // names an argument quoted in the message (iproute2 quotes it), else the first of the group.
+    const quoted = [...r.stderr.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+    const step = group.find((g) => g.args.some((a) => quoted.includes(a))) ?? group[0];
+    const message = r.stderr.trim().replace(/\n+/g, '; ') || `exit status ${r.code}`;
+    if (tolerant && ABSENT.test(message)) return;
+    throw new NetStepError(step, message);
+  }
   for (const f of failures) {
     const step = group[f.line - 1] ?? group[0];
     if (tolerant && ABSENT.test(f.message)) continue;

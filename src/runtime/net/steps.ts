@@ -43,13 +43,19 @@ export function bridgeSteps(n: BridgeInfo): HostSteps {
   };
 }
 
-/** The network namespace of a container, kept by a bind mount on a file, with loopback up. */
-export function sandboxSteps(netns: string): HostSteps {
+const loopbackUp = (netns: string): StepDraft => ({ op: 'ip', args: ['link', 'set', 'lo', 'up'], netns, field: 'namespaces.net', man: 'ip-link(8)', why: 'a new network namespace starts with loopback down: bring it up so 127.0.0.1 works' });
+
+/**
+ * The network namespace of a container, kept by a bind mount on a file. `loopback: false` leaves
+ * bringing lo up to the first attachment (attachSteps), so all commands run inside the namespace
+ * form one batch.
+ */
+export function sandboxSteps(netns: string, loopback = true): HostSteps {
   const field = 'namespaces.net';
   return {
     prepare: [
       { op: 'netns', action: 'add', path: netns, field, man: 'network_namespaces(7)', why: 'a network namespace of its own, prepared before the container exists; the container joins it by path (setns), as CNI and pods do' },
-      { op: 'ip', args: ['link', 'set', 'lo', 'up'], netns, field, man: 'ip-link(8)', why: 'a new network namespace starts with loopback down: bring it up so 127.0.0.1 works' },
+      ...(loopback ? [loopbackUp(netns)] : []),
     ],
     cleanup: [
       { op: 'netns', action: 'delete', path: netns, field, man: 'network_namespaces(7)', why: 'release the network namespace: with no process and no mount left, the kernel frees it and the veth ends inside it' },
@@ -57,14 +63,15 @@ export function sandboxSteps(netns: string): HostSteps {
   };
 }
 
-/** A veth pair from the bridge into the container's namespace, its address and routes. */
-export function attachSteps(a: AttachmentInfo, netns: string): HostSteps {
+/** A veth pair from the bridge into the container's namespace, its address and routes (and lo up when `loopback`). */
+export function attachSteps(a: AttachmentInfo, netns: string, loopback = false): HostSteps {
   const field = `networks.${a.network}`;
   const prefix = prefixOf(a.subnet);
   const prepare: StepDraft[] = [
     { op: 'ip', args: ['link', 'add', a.veth, 'type', 'veth', 'peer', 'name', a.ifname, 'netns', netns], field, man: 'veth(4)', why: `a veth pair: ${a.veth} stays on the host, ${a.ifname} is created directly inside the container's network namespace` },
     { op: 'ip', args: ['link', 'set', a.veth, 'master', a.bridge], field, man: 'ip-link(8)', why: `plug the host end into the bridge of ${a.network}` },
     { op: 'ip', args: ['link', 'set', a.veth, 'up'], field, man: 'ip-link(8)', why: 'bring the host end up' },
+    ...(loopback ? [loopbackUp(netns)] : []),
     { op: 'ip', args: ['addr', 'add', `${a.address}/${prefix}`, 'dev', a.ifname], netns, field, man: 'ip-address(8)', why: `the container's address on ${a.network}, leased from ${a.subnet}` },
     { op: 'ip', args: ['link', 'set', a.ifname, 'up'], netns, field, man: 'ip-link(8)', why: 'bring the container end up' },
   ];
@@ -84,7 +91,7 @@ export function attachSteps(a: AttachmentInfo, netns: string): HostSteps {
  * order given; the first with defaultRoute owns the default route). Cleanup runs in reverse.
  */
 export function networkSteps(netns: string, attachments: AttachmentInfo[]): HostSteps {
-  const parts = [sandboxSteps(netns), ...attachments.map((a) => attachSteps(a, netns))];
+  const parts = [sandboxSteps(netns, attachments.length === 0), ...attachments.map((a, i) => attachSteps(a, netns, i === 0))];
   return {
     prepare: parts.flatMap((p) => p.prepare),
     cleanup: parts.reverse().flatMap((p) => p.cleanup),

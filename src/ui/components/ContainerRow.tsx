@@ -36,7 +36,7 @@ export function ContainerRow({ c, selected, now, nameWidth }: ContainerRowProps)
       {right(live ? formatCpu(c.cpuPercent) : '-', COLS.cpu)}
       {right(live ? formatMemory(c.memCurrent, c.memLimit) : '-', COLS.mem)}
       <Text color={c.restarts ? 'magenta' : undefined}>{right(String(c.restarts), COLS.restarts)}</Text>
-      {' ' + formatPorts(c.ports)}
+      {formatPorts(c.ports)}
     </Text>
   );
 }
@@ -46,7 +46,7 @@ export function HeaderRow({ nameWidth }: { nameWidth: number }) {
     <Text dimColor wrap="truncate-end">
       {'  ' + 'NAME'.padEnd(nameWidth + 2) + 'STATE'.padEnd(COLS.state) + 'STEP/HEALTH'.padEnd(COLS.detail)
         + right('PID', COLS.pid) + right('UPTIME', COLS.uptime) + right('CPU', COLS.cpu) + right('MEM', COLS.mem)
-        + right('RST', COLS.restarts) + ' PORTS'}
+        + right('RST', COLS.restarts) + 'PORTS'}
     </Text>
   );
 }

@@ -72,7 +72,8 @@ test('unknown names and bad values throw, naming the step', () => {
   bad({ op: 'mkdir', path: '/a\0b', mode: 0o755 }, /NUL/);
   bad({ op: 'mkdir', path: '/a', mode: -1 }, /non-negative integer/);
   bad({ op: 'execve', path: 'x', argv: [], env: [] }, /argv is empty/);
-  bad({ op: 'hook', point: 'x', index: 0, optional: false }, /cannot run in the native stage/);
+  assert.throws(() => encodePlan(steps([['stage', { op: 'hook', point: 'x', hook: 0, optional: false }], ['clone', { op: 'clone', flags: [] }]]), { tty: false }), /hook belongs to phase parent or child/);
+  bad({ op: 'probe', address: '127.0.0.1', port: 70000, timeoutMs: 1, request: null }, /port out of range/);
   assert.throws(() => encodePlan(steps([['clone', { op: 'unshare', flags: ['CLONE_NEWNS_X' as 'CLONE_NEWNS'] }]]), { tty: false }), /clone must be/);
   assert.equal(rlimitNumber('nofile'), 7);
 });
@@ -114,6 +115,7 @@ test('opcodes and argument signatures agree with native/stage.h and native/plan.
     capset: { op: 'capset', effective: [], permitted: [], inheritable: [] }, ambient_raise: { op: 'ambient_raise', caps: [] },
     no_new_privs: { op: 'no_new_privs' }, seccomp: { op: 'seccomp', summary: '', filter: [[6, 0, 0, 0]] }, setsid: { op: 'setsid' },
     setctty: { op: 'setctty' }, init: { op: 'init' }, execve: { op: 'execve', path: '/x', argv: ['x'], env: [] }, ifup: { op: 'ifup', name: 'lo' },
+    hook: { op: 'hook', point: 'after_chroot', hook: 0, optional: false }, probe: { op: 'probe', address: '127.0.0.1', port: 80, timeoutMs: 1000, request: null },
   };
   for (const [name, letters] of Object.entries(sig)) {
     if (name === 'clone') continue;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   initialState, reduce, keyToAction, drainFinished, cpuPercent, createThrottle, layout, logPaneLines, allEnded,
-  FINISHED_CAP, LOG_TAIL, type ViewState, type Clock,
+  FINISHED_CAP, LOG_TAIL, needsRedraw, type ViewState, type Clock,
 } from '../../../src/ui/model.js';
 import type { RuntimeEvent } from '../../../src/events/types.js';
 import type { CgroupStats } from '../../../src/runtime/cgroup/types.js';
@@ -226,4 +226,34 @@ test('the throttle runs at most N times a second, leading and trailing, and coal
   th.cancel();
   clock.advance(1000);
   assert.ok(n <= before + 2);
+});
+
+test('retarget: keys mapped against an old frame act on the selection and quitting state as they are now', async () => {
+  const { retarget } = await import('../../../src/ui/model.js');
+  let s = run([{ type: 'plan', container: 'a', steps: 1, warnings: [] }, { type: 'plan', container: 'b', steps: 1, warnings: [] }]);
+  const frame = s; // what the user saw when pressing ↓ ↓ l in one burst
+  s = reduce(s, { type: 'ui:action', action: keyToAction('', { downArrow: true }, frame)! });
+  assert.deepEqual(retarget(keyToAction('l', {}, frame)!, s), { type: 'toggleLogs', name: 'b' });
+  assert.deepEqual(retarget(keyToAction('r', {}, frame)!, s), { type: 'restart', name: 'b' });
+  s = reduce(s, { type: 'ui:action', action: keyToAction('\u0003', {}, frame)! });
+  assert.deepEqual(retarget(keyToAction('\u0003', {}, frame)!, s), { type: 'stopAll', force: true }, 'second Ctrl-C from the same frame still forces');
+  assert.equal(retarget(keyToAction('s', {}, frame)!, s), null, 'no stops once stopping');
+  assert.equal(retarget({ type: 'restart', name: 'a' }, initialState()), null);
+});
+
+test('needsRedraw: hidden log lines cost no redraw; rows, lines, keys, ticks and visible logs do', () => {
+  let s = run([{ type: 'started', container: 'web', pid: 1, ms: 1 }, { type: 'started', container: 'db', pid: 2, ms: 1 }]);
+  s = drainFinished(s).state;
+  const log = (st: ViewState, c = 'web') => reduce(st, { type: 'log', container: c, stream: 'stdout', line: 'x' }, 5000);
+  const { needsRedraw: nr } = { needsRedraw };
+  assert.equal(nr(s, log(s)), false, 'a log line of a hidden service');
+  assert.equal(nr(s, reduce(s, { type: 'ui:tick', now: s.now + 1000 })), true, 'the clock moves uptimes');
+  assert.equal(nr(s, reduce(s, { type: 'health', container: 'web', status: 'healthy' })), true);
+  assert.equal(nr(s, reduce(s, { type: 'ui:action', action: { type: 'select', delta: 1 } })), true);
+  const shown = reduce(s, { type: 'ui:action', action: { type: 'toggleLogs', name: 'web' } });
+  assert.equal(nr(s, shown), true);
+  assert.equal(nr(shown, log(shown)), true, 'a log line in the open pane');
+  assert.equal(nr(shown, log(shown, 'db')), false, 'a log line of another, hidden service');
+  const attached = initialState({ attachLogs: true });
+  assert.equal(nr(attached, log(attached)), true, 'attached logs are written above');
 });

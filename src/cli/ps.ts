@@ -1,0 +1,72 @@
+// `niwa ps [--json]`: the containers of a project with status, pid, uptime, restarts and health.
+// Asks the supervisor; without one, derives the truth from state.json and the host (runtime/state.ts).
+import type { Verb } from './main.js';
+import { parseArgs } from './args.js';
+import { TARGET_FLAGS, TARGET_USAGE, formatDuration, table, targetOf } from './target.js';
+import { containerDir, deriveState, listNames, readState, type ContainerState } from '../runtime/state.js';
+import { describeStatus } from '../runtime/status.js';
+import { tryRequest, type Target } from '../runtime/supervisor/client.js';
+import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
+
+export interface PsRow {
+  id: string;
+  name: string;
+  project: string;
+  /** As shown: running, paused, exited(0), exited(unknown), stopped(143), oom-killed, ... */
+  status: string;
+  /** The raw status (runtime/status.ts). */
+  state: ContainerState['status'];
+  pid: number | null;
+  /** Seconds since the current run started (running or paused), else null. */
+  uptime: number | null;
+  restarts: number;
+  health: ContainerState['health'];
+  exitCode: number | null;
+  signal: number | null;
+  oomKilled: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  supervised: boolean;
+}
+
+export async function listContainers(t: Target): Promise<PsRow[]> {
+  const r = await tryRequest(t, { op: 'ps' }).catch(() => undefined);
+  let states: ContainerState[];
+  const supervised = Boolean(r?.ok);
+  if (r?.ok) states = (r as unknown as { containers: ContainerState[] }).containers;
+  else {
+    const layout = detectCgroupLayout();
+    states = listNames(t.root, t.project).flatMap((n) => {
+      const st = readState(containerDir(t.root, t.project, n));
+      return st ? [deriveState(st, layout)] : [];
+    });
+  }
+  const now = Date.now();
+  return states.map((s) => ({
+    id: s.id, name: s.name, project: s.project,
+    status: describeStatus(s), state: s.status,
+    pid: s.status === 'running' || s.status === 'paused' ? s.pid ?? null : null,
+    uptime: (s.status === 'running' || s.status === 'paused') && s.startedAt ? Math.max(0, (now - Date.parse(s.startedAt)) / 1000) : null,
+    restarts: s.restarts, health: s.health,
+    exitCode: s.exitCode ?? null, signal: s.signal ?? null, oomKilled: s.oomKilled,
+    createdAt: s.createdAt, startedAt: s.startedAt ?? null, finishedAt: s.finishedAt ?? null,
+    supervised,
+  }));
+}
+
+export const verb: Verb = {
+  summary: 'list the containers of a project (--json for data)',
+  usage: `niwa ps [--json] [--project NAME]\n\n${TARGET_USAGE}`,
+  async run(argv) {
+    const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { json: '' } }, 'ps');
+    const rows = await listContainers(targetOf(a.flags, 'ps'));
+    if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }
+    const out = [['NAME', 'ID', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'HEALTH']];
+    for (const r of rows) {
+      out.push([r.name, r.id, r.status, r.pid === null ? '-' : String(r.pid), r.uptime === null ? '-' : formatDuration(r.uptime * 1000), String(r.restarts), r.health === 'none' ? '-' : r.health]);
+    }
+    process.stdout.write(table(out));
+    return 0;
+  },
+};

@@ -1,0 +1,37 @@
+// `niwa rm [-f] NAME...`: remove ended containers (-f: kill running ones first). Every host
+// resource goes (cgroups, mounts, network, processes) and the state directory; works without a
+// supervisor too, from the plan's cleanup steps in plan.json.
+import type { Verb } from './main.js';
+import { parseArgs } from './args.js';
+import { UserError } from '../errors.js';
+import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
+import { containerDir, pruneProject, readState } from '../runtime/state.js';
+import { check, tryRequest } from '../runtime/supervisor/client.js';
+import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
+
+const USAGE = 'niwa rm [-f|--force] NAME...';
+
+export const verb: Verb = {
+  summary: 'remove containers and everything they left on the host (-f: kill them first)',
+  usage: `${USAGE}\n\n${TARGET_USAGE}`,
+  async run(argv) {
+    const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { force: 'f' } }, 'rm');
+    const names = namesOf(a.positionals, 'rm', USAGE);
+    const t = targetOf(a.flags, 'rm');
+    const force = Boolean(a.flags.force);
+    const status = await eachName(names, async (name) => {
+      const dir = containerDir(t.root, t.project, name);
+      if (!readState(dir)) throw new UserError('E_NO_CONTAINER', `rm: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
+      const r = await tryRequest(t, { op: 'rm', name, force });
+      if (r) check(r);
+      else {
+        const { removeUnsupervised } = await import('../runtime/supervisor/remove.js');
+        const failed = await removeUnsupervised(dir, detectCgroupLayout(), force);
+        if (failed.length) process.stderr.write(`niwa: rm ${name}: cleanup left: ${failed.join('; ')}\n`);
+      }
+      process.stdout.write(name + '\n');
+    });
+    pruneProject(t.root, t.project);
+    return status;
+  },
+};

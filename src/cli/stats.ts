@@ -1,0 +1,53 @@
+// `niwa stats [--json] [NAME...]`: CPU, memory and pids of running containers, from their cgroups
+// (two samples 250 ms apart for CPU %).
+import type { Verb } from './main.js';
+import { parseArgs } from './args.js';
+import { UserError } from '../errors.js';
+import { TARGET_FLAGS, TARGET_USAGE, formatBytes, table, targetOf } from './target.js';
+import { listContainers } from './ps.js';
+import { containerDir, readPlan } from '../runtime/state.js';
+import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
+import { readCgroupStats } from '../runtime/cgroup/stats.js';
+import type { CgroupStats } from '../runtime/cgroup/types.js';
+
+export interface StatsRow { name: string; cpuPercent: number | null; memory: CgroupStats['memory']; pids: CgroupStats['pids']; oomKills: number }
+
+export const verb: Verb = {
+  summary: 'CPU, memory and pids of running containers, from their cgroups (--json for data)',
+  usage: `niwa stats [--json] [NAME...]\n\n${TARGET_USAGE}`,
+  async run(argv) {
+    const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { json: '' } }, 'stats');
+    const t = targetOf(a.flags, 'stats');
+    const all = await listContainers(t);
+    for (const n of a.positionals) if (!all.some((r) => r.name === n)) throw new UserError('E_NO_CONTAINER', `stats: no container named '${n}' in project '${t.project}'`, [], 'see niwa ps');
+    const rows = all.filter((r) => (a.positionals.length ? a.positionals.includes(r.name) : true) && (r.state === 'running' || r.state === 'paused'));
+    const layout = detectCgroupLayout();
+    const cgroups = new Map(rows.map((r) => [r.name, readPlan(containerDir(t.root, t.project, r.name))?.cgroups ?? []]));
+    const read = () => new Map(rows.map((r) => [r.name, readCgroupStats(cgroups.get(r.name)!, layout)]));
+    const t0 = performance.now();
+    const first = read();
+    await new Promise((r) => setTimeout(r, 250));
+    const second = read();
+    const elapsedNs = (performance.now() - t0) * 1e6;
+    const out: StatsRow[] = rows.map((r) => {
+      const a0 = first.get(r.name)!.cpu.usageNs;
+      const s = second.get(r.name)!;
+      const cpu = a0 !== undefined && s.cpu.usageNs !== undefined ? (100 * (s.cpu.usageNs - a0)) / elapsedNs : null;
+      return { name: r.name, cpuPercent: cpu === null ? null : Math.max(0, cpu), memory: s.memory, pids: s.pids, oomKills: s.oomKills };
+    });
+    if (a.flags.json) { process.stdout.write(JSON.stringify(out, null, 2) + '\n'); return 0; }
+    const lines = [['NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'PIDS']];
+    for (const r of out) {
+      const lim = r.memory.limit;
+      lines.push([
+        r.name,
+        r.cpuPercent === null ? '-' : r.cpuPercent.toFixed(2) + '%',
+        `${formatBytes(r.memory.current)} / ${lim === null ? 'unlimited' : formatBytes(lim)}`,
+        lim && r.memory.current !== undefined ? ((100 * r.memory.current) / lim).toFixed(2) + '%' : '-',
+        r.pids.current === undefined ? '-' : String(r.pids.current),
+      ]);
+    }
+    process.stdout.write(table(lines));
+    return 0;
+  },
+};

@@ -1,0 +1,32 @@
+// `niwa stop [-t SECS] NAME...`: the stop signal, then SIGKILL after the grace period.
+import type { Verb } from './main.js';
+import { parseArgs } from './args.js';
+import { UserError } from '../errors.js';
+import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
+import { containerDir, deriveState, readState } from '../runtime/state.js';
+import { isLive } from '../runtime/status.js';
+import { check, request } from '../runtime/supervisor/client.js';
+import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
+
+const USAGE = 'niwa stop [-t|--time SECS] NAME...';
+
+export const verb: Verb = {
+  summary: 'stop containers: the stop signal, then SIGKILL after the grace period',
+  usage: `${USAGE}\n\n  -t SECS   grace period before SIGKILL (default: the spec's stop_grace_period, 10 s)\n${TARGET_USAGE}`,
+  async run(argv) {
+    const a = parseArgs(argv, { values: { ...TARGET_FLAGS, time: 't' } }, 'stop');
+    const names = namesOf(a.positionals, 'stop', USAGE);
+    const t = targetOf(a.flags, 'stop');
+    const secs = a.flags.time === undefined ? undefined : Number(a.flags.time);
+    if (secs !== undefined && !(secs >= 0)) throw new UserError('E_USAGE', `stop: -t expects seconds, got '${a.flags.time}'`);
+    const timeoutMs = secs === undefined ? undefined : Math.round(secs * 1000);
+    return eachName(names, async (name) => {
+      const st = readState(containerDir(t.root, t.project, name));
+      if (!st) throw new UserError('E_NO_CONTAINER', `stop: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
+      if (isLive(deriveState(st, detectCgroupLayout()).status) || isLive(st.status)) {
+        check(await request(t, { op: 'stop', name, timeoutMs }, undefined, (timeoutMs ?? 600_000) + 60_000));
+      }
+      process.stdout.write(name + '\n');
+    });
+  },
+};

@@ -1,0 +1,60 @@
+// Shared by the lifecycle verbs: --project and --state-root (or NIWA_STATE_ROOT), name checks,
+// and small formatting helpers for tables and durations.
+import { UserError } from '../errors.js';
+import { defaultStateRoot } from '../validate/host.js';
+import { NAME_RE } from '../runtime/state.js';
+import type { Target } from '../runtime/supervisor/client.js';
+
+/** Value flags every lifecycle verb accepts. */
+export const TARGET_FLAGS = { project: '', 'state-root': '' } as const;
+
+export const TARGET_USAGE = '  --project NAME      the project (default: default)\n  --state-root DIR    where state lives (default: $NIWA_STATE_ROOT or /run/niwa)';
+
+export function targetOf(flags: Record<string, unknown>, verb: string): Target {
+  const project = String(flags.project ?? 'default');
+  if (!NAME_RE.test(project)) throw new UserError('E_USAGE', `${verb}: invalid project name '${project}'`, [], 'letters, digits, _ . - (starting with a letter or digit)');
+  return { root: String(flags['state-root'] ?? defaultStateRoot()), project };
+}
+
+export function namesOf(positionals: string[], verb: string, usage: string): string[] {
+  if (!positionals.length) throw new UserError('E_USAGE', `${verb}: expected a container name`, [], `usage: ${usage}`);
+  for (const n of positionals) if (!NAME_RE.test(n)) throw new UserError('E_USAGE', `${verb}: invalid container name '${n}'`);
+  return positionals;
+}
+
+/** 3s, 5m12s, 2h3m, 4d1h. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}
+
+export function formatBytes(n: number | undefined | null): string {
+  if (n === undefined || n === null) return '-';
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return `${i ? v.toFixed(1) : v}${u[i]}`;
+}
+
+/** Left-aligned columns, two spaces apart. */
+export function table(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ')).join('\n') + '\n';
+}
+
+/** Runs `f` for each name; reports each failure and returns 1 if any failed (like docker stop a b c). */
+export async function eachName(names: string[], f: (name: string) => Promise<void>): Promise<number> {
+  let status = 0;
+  for (const n of names) {
+    try { await f(n); } catch (e) {
+      const { formatError, NiwaError } = await import('../errors.js');
+      process.stderr.write(formatError(e) + '\n');
+      status = Math.max(status, e instanceof NiwaError ? e.exitCode : 1);
+    }
+  }
+  return status;
+}

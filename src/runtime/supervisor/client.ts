@@ -1,0 +1,115 @@
+// Owns the CLI side of the supervisor socket: sending one request, reading its answer or stream,
+// and starting the project's supervisor on demand (a detached `niwa __supervise PROJECT`).
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { mkdirSync, openSync, closeSync, chmodSync } from 'node:fs';
+import { NiwaError, RuntimeFailure } from '../../errors.js';
+import { projectDir, socketPath, supervisorLogPath } from '../state.js';
+import type { Request, Response, StreamLine } from './protocol.js';
+
+export interface Target { root: string; project: string }
+
+/** Connection refused / no socket: nobody listens (no supervisor, or a stale socket). */
+const NOT_THERE = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
+
+class Unreachable extends Error {
+  constructor(readonly code: string) { super(`supervisor unreachable: ${code}`); }
+}
+
+function open(t: Target): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socketPath(t.root, t.project));
+    s.once('connect', () => { s.off('error', reject); resolve(s); });
+    s.once('error', (e: NodeJS.ErrnoException) => reject(NOT_THERE.has(e.code ?? '') ? new Unreachable(e.code!) : e));
+  });
+}
+
+/**
+ * Send one request; `onLine` receives stream lines. Rejects with Unreachable when nobody listens
+ * or the connection closed before any answer (the request was then not handled).
+ */
+function exchange(t: Target, req: Request, onLine?: (l: StreamLine) => void, timeoutMs = 120_000): Promise<Response> {
+  return open(t).then((s) => new Promise<Response>((resolve, reject) => {
+    let buf = '';
+    let first: Response | undefined;
+    const timer = setTimeout(() => { s.destroy(); reject(new RuntimeFailure('E_SUPERVISOR_TIMEOUT', `the supervisor did not answer '${req.op}' within ${timeoutMs / 1000} s`)); }, timeoutMs);
+    s.setEncoding('utf8');
+    s.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        const msg = JSON.parse(line);
+        if (!first) {
+          first = msg as Response;
+          clearTimeout(timer);
+          if (!onLine || !first.ok || !(first as Record<string, unknown>).stream) { s.end(); resolve(first); return; }
+        } else {
+          onLine!(msg as StreamLine);
+          if ((msg as { end?: boolean }).end) { s.end(); resolve(first); return; }
+        }
+      }
+    });
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(timer);
+      if (!first) reject(new Unreachable('ECONNRESET'));
+      else resolve(first);
+    });
+    s.write(JSON.stringify(req) + '\n');
+  }));
+}
+
+/** Throws the supervisor's error as a NiwaError with the same code, hint and exit code. */
+export function check<T extends Response>(r: T): Extract<T, { ok: true }> {
+  if (r.ok) return r as Extract<T, { ok: true }>;
+  const e = r.error;
+  throw new NiwaError(e.code, e.message, { hint: e.hint, exitCode: e.exitCode });
+}
+
+/** A request to a supervisor that may not exist: undefined when there is none (nothing is started). */
+export async function tryRequest(t: Target, req: Request, onLine?: (l: StreamLine) => void, timeoutMs?: number): Promise<Response | undefined> {
+  try { return await exchange(t, req, onLine, timeoutMs); } catch (e) {
+    if (e instanceof Unreachable) return undefined;
+    throw e;
+  }
+}
+
+/** A request that needs a supervisor: starts one when none answers (bounded retries). */
+export async function request(t: Target, req: Request, onLine?: (l: StreamLine) => void, timeoutMs?: number): Promise<Response> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const r = await tryRequest(t, req, onLine, timeoutMs);
+    if (r) return r;
+    await startSupervisor(t);
+  }
+  throw new RuntimeFailure('E_SUPERVISOR', `could not reach the supervisor of project '${t.project}'`, { hint: `see ${supervisorLogPath(t.root, t.project)}` });
+}
+
+/**
+ * Spawn `niwa __supervise PROJECT` detached (own session, stdio to _supervisor.log, cwd /) and wait
+ * until its socket answers. If another supervisor wins the race, the new one exits and we use that one.
+ */
+export async function startSupervisor(t: Target, timeoutMs = 10_000): Promise<void> {
+  mkdirSync(projectDir(t.root, t.project), { recursive: true, mode: 0o755 });
+  try { chmodSync(t.root, 0o755); } catch { /* not ours */ }
+  const log = openSync(supervisorLogPath(t.root, t.project), 'a', 0o644);
+  const script = process.argv[1];
+  const child = spawn(process.execPath, [...process.execArgv, script, '__supervise', t.project], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    cwd: '/',
+    env: { ...process.env, NIWA_STATE_ROOT: t.root },
+  });
+  closeSync(log);
+  child.on('error', () => {});
+  child.unref();
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 5; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+    const r = await tryRequest(t, { op: 'ping' }).catch(() => undefined);
+    if (r?.ok) return;
+    await new Promise((res) => setTimeout(res, delay));
+  }
+  throw new RuntimeFailure('E_SUPERVISOR', `the supervisor of project '${t.project}' did not start within ${timeoutMs / 1000} s`, { hint: `see ${supervisorLogPath(t.root, t.project)}` });
+}

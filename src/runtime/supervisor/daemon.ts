@@ -1,0 +1,291 @@
+// Owns the supervisor process (`niwa __supervise PROJECT`): one per project, holding the lock file
+// _supervisor.json, answering the socket protocol (protocol.ts), supervising every container of
+// the project (container.ts), adopting containers a killed supervisor left running, and exiting
+// once nothing is left to supervise.
+import { createServer, type Server, type Socket } from 'node:net';
+import { chmodSync, closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { EventBus, type RuntimeEvent } from '../../events/types.js';
+import { UserError } from '../../errors.js';
+import { detectCgroupLayout } from '../cgroup/detect.js';
+import { sameProcessAlive, startTime } from '../proc.js';
+import { isLive } from '../status.js';
+import {
+  containerDir, deriveState, listNames, projectDir, pruneProject, readJson, readPlan, readSpec, readState, socketPath,
+  supervisorInfoPath, NAME_RE, type ContainerState, type SupervisorInfo,
+} from '../state.js';
+import { readLogEntries, parseSince, DEFAULT_LOG_MAX_BYTES } from './logs.js';
+import { logPath } from '../state.js';
+import { Supervised, errorBody, type SupervisorContext } from './container.js';
+import { removeUnsupervised } from './remove.js';
+import type { Request, Response, StreamLine } from './protocol.js';
+import type { CanonicalSpec } from '../../spec/types.js';
+
+/** How long the supervisor lingers with nothing to supervise before it exits. */
+const IDLE_MS = Number(process.env.NIWA_SUPERVISOR_IDLE_MS ?? 1500);
+
+const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+
+export async function supervise(root: string, project: string): Promise<number> {
+  if (!NAME_RE.test(project)) throw new UserError('E_USAGE', `invalid project name '${project}'`);
+  mkdirSync(projectDir(root, project), { recursive: true, mode: 0o755 });
+  try { chmodSync(root, 0o755); } catch { /* not ours */ }
+  if (!(await acquireLock(root, project))) { log('another supervisor is running for this project; exiting'); return 0; }
+  const d = new Daemon(root, project);
+  await d.listen();
+  await d.adoptAll();
+  d.checkIdle();
+  return new Promise<number>((resolve) => { d.onExit = resolve; });
+}
+
+/** The lock is _supervisor.json created with O_EXCL; a stale one (its process gone) is replaced. */
+async function acquireLock(root: string, project: string): Promise<boolean> {
+  const path = supervisorInfoPath(root, project);
+  const me: SupervisorInfo = { pid: process.pid, start: startTime(process.pid) ?? 0 };
+  for (let i = 0; i < 100; i++) {
+    try {
+      const fd = openSync(path, 'wx', 0o644);
+      writeSync(fd, JSON.stringify(me) + '\n');
+      closeSync(fd);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const other = readJson<SupervisorInfo>(path);
+    if (other && sameProcessAlive(other.pid, other.start)) {
+      // Alive: a running supervisor (we are not needed), or one that is exiting (wait for it).
+      const { tryRequest } = await import('./client.js');
+      const r = await tryRequest({ root, project }, { op: 'ping' }).catch(() => undefined);
+      if (r?.ok) return false;
+    } else if (other || i > 3) {
+      // Gone (or a file that never got its content: a supervisor killed between open and write).
+      try { unlinkSync(path); } catch { /* someone else did */ }
+      continue;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
+
+/**
+ * Hook functions of a .container.ts spec cannot travel as JSON (the CLI sends the spec, state keeps
+ * spec.json): the supervisor loads them again from the spec file. Command hooks need nothing.
+ */
+async function withHookFunctions(spec: CanonicalSpec): Promise<CanonicalSpec> {
+  if (spec.hooks.every((h) => h.command)) return spec;
+  try {
+    const { loadSpec } = await import('../../spec/load/index.js');
+    const fresh = await loadSpec(spec.file, {});
+    return { ...spec, hooks: spec.hooks.map((h, i) => (h.command ? h : { ...h, fn: fresh.hooks[i]?.fn })) };
+  } catch (e) {
+    log(`${spec.name}: could not load hook functions from ${spec.file}: ${(e as Error).message}`);
+    return spec;
+  }
+}
+
+class Daemon {
+  private server?: Server;
+  private containers = new Map<string, Supervised>();
+  private bus = new EventBus();
+  private connections = new Set<Socket>();
+  private idleTimer?: NodeJS.Timeout;
+  private busy = 0;
+  private exiting = false;
+  private ctx: SupervisorContext;
+  onExit: (code: number) => void = () => {};
+
+  constructor(readonly root: string, readonly project: string) {
+    this.ctx = {
+      root, project,
+      layout: detectCgroupLayout(),
+      emit: (e: RuntimeEvent) => this.bus.emit(e),
+      log,
+      logMaxBytes: Number(process.env.NIWA_LOG_MAX_BYTES ?? DEFAULT_LOG_MAX_BYTES),
+      changed: () => this.checkIdle(),
+    };
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.on(sig, () => { log(`${sig}: leaving containers running, exiting`); void this.shutdown(true); });
+    }
+  }
+
+  listen(): Promise<void> {
+    const path = socketPath(this.root, this.project);
+    try { unlinkSync(path); } catch { /* none: fine */ } // stale: we hold the lock
+    this.server = createServer((s) => this.onConnection(s));
+    return new Promise((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(path, () => {
+        chmodSync(path, 0o600);
+        log(`supervisor ${process.pid} for project '${this.project}' listening on ${path}`);
+        resolve();
+      });
+    });
+  }
+
+  /** Containers on disk that a previous supervisor left live: supervise them again. */
+  async adoptAll(): Promise<void> {
+    for (const name of listNames(this.root, this.project)) {
+      const dir = containerDir(this.root, this.project, name);
+      const st = readState(dir);
+      const plan = readPlan(dir);
+      const spec = readSpec(dir);
+      if (!st || !plan || !spec || !isLive(st.status)) continue;
+      try { this.containers.set(name, Supervised.adopt(this.ctx, dir, plan, await withHookFunctions(spec), st)); } catch (e) { log(`${name}: adopt failed: ${(e as Error).message}`); }
+    }
+  }
+
+  checkIdle(): void {
+    if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = undefined; }
+    if (this.exiting || !this.idle()) return;
+    this.idleTimer = setTimeout(() => { if (this.idle()) void this.shutdown(true); }, IDLE_MS);
+  }
+
+  private idle(): boolean {
+    return this.connections.size === 0 && this.busy === 0 && ![...this.containers.values()].some((c) => c.isLive());
+  }
+
+  private async shutdown(leave: boolean): Promise<void> {
+    if (this.exiting) return;
+    this.exiting = true;
+    if (!leave) await Promise.all([...this.containers.values()].filter((c) => c.isLive()).map((c) => c.stop().catch(() => {})));
+    for (const c of this.containers.values()) c.detach();
+    try { unlinkSync(socketPath(this.root, this.project)); } catch { /* gone */ }
+    this.server?.close();
+    for (const s of this.connections) s.destroy();
+    log(`supervisor ${process.pid} exiting`);
+    if (!pruneProject(this.root, this.project, true)) {
+      try { unlinkSync(supervisorInfoPath(this.root, this.project)); } catch { /* gone */ }
+    }
+    this.onExit(0);
+  }
+
+  private onConnection(s: Socket): void {
+    this.connections.add(s);
+    if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = undefined; }
+    let buf = '';
+    let handled = false;
+    s.setEncoding('utf8');
+    s.on('error', () => {});
+    s.on('close', () => { this.connections.delete(s); this.checkIdle(); });
+    s.on('data', (chunk: string) => {
+      if (handled) return;
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) { if (buf.length > 64 * 1024 * 1024) s.destroy(); return; }
+      handled = true;
+      let req: Request;
+      try { req = JSON.parse(buf.slice(0, nl)); } catch { this.reply(s, { ok: false, error: { code: 'E_PROTOCOL', message: 'bad request line', exitCode: 1 } }); return; }
+      this.busy++;
+      this.handle(req, s)
+        .then((r) => { if (r) this.reply(s, r); })
+        .catch((e) => this.reply(s, { ok: false, error: errorBody(e) }))
+        .finally(() => { this.busy--; this.checkIdle(); });
+    });
+  }
+
+  private reply(s: Socket, r: Response): void {
+    if (!s.destroyed) s.end(JSON.stringify(r) + '\n');
+  }
+
+  private get(name: string): Supervised {
+    const c = this.containers.get(name);
+    if (c) return c;
+    throw new UserError('E_NO_CONTAINER', `no container named '${name}' in project '${this.project}'`, [], `see niwa ps${this.project === 'default' ? '' : ' --project ' + this.project}`);
+  }
+
+  /** Answers a request; undefined when the answer was streamed. */
+  private async handle(req: Request, s: Socket): Promise<Response | undefined> {
+    switch (req.op) {
+      case 'ping':
+        return { ok: true, pid: process.pid, project: this.project, containers: this.containers.size };
+      case 'run': {
+        if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
+        if (this.containers.has(req.plan.name)) this.get(req.plan.name); // (exists: create() reports the conflict)
+        const c = Supervised.create(this.ctx, req.plan, await withHookFunctions(req.spec));
+        this.containers.set(c.name, c);
+        try {
+          const r = await c.start();
+          return { ok: true, id: c.state.id, name: c.name, pid: r.pid, ms: r.ms };
+        } catch (e) {
+          this.containers.delete(c.name);
+          c.discard();
+          throw e;
+        }
+      }
+      case 'stop': {
+        const c = this.containers.get(req.name);
+        if (!c) { this.onDisk(req.name); throw new UserError('E_NOT_SUPERVISED', `stop: container '${req.name}' is not supervised`, [], 'it has ended; niwa rm removes it'); }
+        await c.stop(req.timeoutMs);
+        return { ok: true, status: c.state.status, exitCode: c.state.exitCode, signal: c.state.signal };
+      }
+      case 'kill': this.get(req.name).kill(req.signal); return { ok: true };
+      case 'pause': await this.get(req.name).pause(); return { ok: true };
+      case 'unpause': await this.get(req.name).unpause(); return { ok: true };
+      case 'rm': {
+        const c = this.containers.get(req.name);
+        if (c) {
+          await c.remove(req.force === true);
+          this.containers.delete(req.name);
+        } else {
+          const dir = this.onDisk(req.name);
+          const failed = await removeUnsupervised(dir, this.ctx.layout, req.force === true);
+          if (failed.length) log(`${req.name}: cleanup left: ${failed.join('; ')}`);
+        }
+        this.ctx.emit({ type: 'status', container: req.name, state: 'exited', status: 'removed', at: Date.now() });
+        return { ok: true };
+      }
+      case 'ps':
+        return { ok: true, containers: this.ps() };
+      case 'logs-follow':
+        this.followLogs(req, s);
+        return undefined;
+      case 'events':
+        this.streamEvents(req.container, s);
+        return undefined;
+      case 'shutdown':
+        setImmediate(() => void this.shutdown(req.leave === true));
+        return { ok: true };
+      default:
+        throw new UserError('E_PROTOCOL', `unknown request '${(req as { op: string }).op}'`);
+    }
+  }
+
+  private onDisk(name: string): string {
+    if (!NAME_RE.test(name) || !readState(containerDir(this.root, this.project, name))) this.get(name);
+    return containerDir(this.root, this.project, name);
+  }
+
+  ps(): ContainerState[] {
+    const out: ContainerState[] = [];
+    for (const name of listNames(this.root, this.project)) {
+      const c = this.containers.get(name);
+      if (c) { out.push(c.state); continue; }
+      const st = readState(containerDir(this.root, this.project, name));
+      if (st) out.push(deriveState(st, this.ctx.layout));
+    }
+    return out;
+  }
+
+  private send(s: Socket, l: StreamLine | Response): void {
+    if (!s.destroyed) s.write(JSON.stringify(l) + '\n');
+  }
+
+  private followLogs(req: Extract<Request, { op: 'logs-follow' }>, s: Socket): void {
+    const c = this.containers.get(req.name);
+    const dir = c?.dir ?? this.onDisk(req.name);
+    const since = req.since ? parseSince(req.since) : undefined;
+    this.send(s, { ok: true, stream: true });
+    // The file and the live feed are read in the same tick: the log writer is synchronous, so no
+    // line is lost or repeated between them.
+    for (const e of readLogEntries(logPath(dir), { tail: req.tail, since })) this.send(s, { log: e });
+    const end = () => { if (!s.destroyed) s.end(JSON.stringify({ end: true, status: c?.state.status }) + '\n'); };
+    if (!c) { end(); return; }
+    const off = c.follow((e) => this.send(s, { log: e }), end);
+    s.on('close', off);
+  }
+
+  private streamEvents(container: string | undefined, s: Socket): void {
+    this.send(s, { ok: true, stream: true });
+    const off = this.bus.on((e) => { if (!container || e.container === container) this.send(s, { event: e }); });
+    s.on('close', off);
+  }
+}

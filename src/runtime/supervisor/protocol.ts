@@ -1,0 +1,50 @@
+// Owns the supervisor's socket protocol: one unix socket per project
+// (`${stateRoot}/${project}/_supervisor.sock`), one request per connection, newline-delimited JSON.
+//
+//   client → {"op":"stop","name":"web","timeoutMs":2000}\n
+//   server → {"ok":true,"status":"stopped"}\n                      (then closes)
+//   server → {"ok":false,"error":{"code":"E_NO_CONTAINER","message":"...","hint":"...","exitCode":2}}\n
+//
+// Streaming requests (`logs-follow`, `events`) first answer {"ok":true,"stream":true}, then send
+// one JSON object per line until the stream ends ({"end":true,...}) or the client disconnects.
+import type { CanonicalSpec } from '../../spec/types.js';
+import type { LaunchPlan } from '../../plan/types.js';
+import type { RuntimeEvent } from '../../events/types.js';
+import type { ContainerState } from '../state.js';
+import type { LogEntry } from './logs.js';
+
+export type Request =
+  /** Who is there: {pid, project, containers}. */
+  | { op: 'ping' }
+  /** Start a compiled plan as a new container; answers once it runs ({id, pid, ms}) or failed (nothing left behind). */
+  | { op: 'run'; plan: LaunchPlan; spec: CanonicalSpec }
+  /** The stop signal, then SIGKILL after timeoutMs (default: the spec's grace period); answers when it has ended. */
+  | { op: 'stop'; name: string; timeoutMs?: number }
+  /** Send a signal (name like SIGHUP or HUP, or a number). */
+  | { op: 'kill'; name: string; signal: string }
+  | { op: 'pause'; name: string }
+  | { op: 'unpause'; name: string }
+  /** Remove a container that has ended; `force` kills it first. */
+  | { op: 'rm'; name: string; force?: boolean }
+  /** The supervisor's view of every container of the project ({containers: ContainerState[]}). */
+  | { op: 'ps' }
+  /** Stream: log entries ({log: LogEntry}) from the file (after `since`, last `tail`), then live, until the container ends ({end: true}). */
+  | { op: 'logs-follow'; name: string; tail?: number; since?: string }
+  /** Stream: every RuntimeEvent ({event}) from now on, optionally of one container only, until the client goes. */
+  | { op: 'events'; container?: string }
+  /** Stop every container (unless leave: true, then they live on unsupervised) and exit. */
+  | { op: 'shutdown'; leave?: boolean };
+
+export interface ErrorBody { code: string; message: string; hint?: string; exitCode: number }
+
+export type Response = ({ ok: true } & Record<string, unknown>) | { ok: false; error: ErrorBody };
+
+/** Lines of a stream after {"ok":true,"stream":true}. */
+export type StreamLine =
+  | { log: LogEntry }
+  | { event: RuntimeEvent }
+  | { end: true; status?: string };
+
+export interface PingReply { ok: true; pid: number; project: string; containers: number }
+export interface RunReply { ok: true; id: string; name: string; pid: number; ms: number }
+export interface PsReply { ok: true; containers: ContainerState[] }

@@ -1,0 +1,34 @@
+// Owns removing a container nobody supervises (its supervisor was killed, or it ended while
+// none ran): kill what is left of it, run its plan's cleanup steps from plan.json, delete its state.
+import type { CgroupLayout } from '../../plan/types.js';
+import type { CanonicalSpec } from '../../spec/types.js';
+import { UserError } from '../../errors.js';
+import { realSys } from '../sys/real.js';
+import { cleanupPlan } from '../launch/start.js';
+import { createCgroupManager } from '../cgroup/manager.js';
+import { sameProcessAlive } from '../proc.js';
+import { isLive } from '../status.js';
+import { deriveState, readPlan, readSpec, readState, removeContainerDir } from '../state.js';
+
+/** Returns what the cleanup could not undo (empty when everything is gone). */
+export async function removeUnsupervised(dir: string, layout: CgroupLayout, force: boolean): Promise<string[]> {
+  const st = readState(dir);
+  const plan = readPlan(dir);
+  if (!st || !plan) { removeContainerDir(dir); return []; }
+  const now = deriveState(st, layout);
+  if (isLive(now.status) && !force) {
+    throw new UserError('E_RUNNING', `rm: container '${st.name}' is ${now.status}`, [], `stop it first (niwa stop ${st.name}) or use rm -f`);
+  }
+  const mgr = createCgroupManager(layout, plan.cgroups);
+  if (sameProcessAlive(st.stagePid, st.stageStart)) {
+    try { await mgr.thaw(); } catch { /* not frozen, or no freezer */ }
+    try { await mgr.kill(); } catch { /* cleanup below retries */ }
+    try { process.kill(st.stagePid!, 'SIGKILL'); } catch { /* gone */ }
+    for (let i = 0; i < 200 && sameProcessAlive(st.stagePid, st.stageStart); i++) await new Promise((r) => setTimeout(r, 10));
+  }
+  const spec = readSpec(dir) ?? ({ name: st.name, hooks: [] } as unknown as CanonicalSpec);
+  // Cleanup steps are idempotent: running them after the supervisor already did is harmless.
+  const r = await cleanupPlan(plan, { sys: realSys, spec: { ...spec, hooks: spec.hooks ?? [] }, hooks: !st.cleaned });
+  removeContainerDir(dir);
+  return r.failed;
+}

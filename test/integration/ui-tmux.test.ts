@@ -1,0 +1,87 @@
+// The live view in a real terminal: tmux runs COMMAND, we send keys and read the screen.
+// Rows appear, states change, ↓ selects, `l` shows logs, `q` brings everything down and the program exits.
+// COMMAND is the one line to change to drive `niwa compose up` once orchestration exists.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { niwaBin, repoRoot } from '../helpers.js';
+
+/** The command under test (argv after `niwa`), and what it must leave behind (nothing, for the demo). */
+const COMMAND = ['__ui-demo', '--services', '6'];
+const leftovers = (): string[] => [];
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const socket = `niwa-ui-test-${process.pid}`;
+const session = 'ui';
+const dir = mkdtempSync(join(tmpdir(), 'niwa-ui-tmux-'));
+const exitFile = join(dir, 'exit');
+
+const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+const screen = () => tmux('capture-pane', '-p', '-t', session).stdout;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: RegExp | ((s: string) => boolean), ms = 10_000): Promise<string> {
+  const ok = typeof what === 'function' ? what : (s: string) => what.test(s);
+  const end = Date.now() + ms;
+  let s = '';
+  while (Date.now() < end) {
+    s = screen();
+    if (ok(s)) return s;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}; the screen was:\n${s}`);
+}
+
+/** A process that exists and is not a zombie (an exited pane can linger as one under a non-reaping pid 1). */
+function alive(pid: number): boolean {
+  try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z'; } catch { return false; }
+}
+
+after(() => {
+  tmux('kill-server');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('live view in tmux: rows, state changes, selection, logs, q exits cleanly', { skip: hasTmux ? false : 'tmux not installed', timeout: 60_000 }, async () => {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const cmd = `cd ${q(repoRoot)} && env -u CI TERM=xterm-256color ${q(process.execPath)} ${q(niwaBin)} ${COMMAND.map(q).join(' ')}; echo $? > ${q(exitFile)}`;
+  const r = tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
+  assert.equal(r.status, 0, r.stderr);
+  const panePid = Number(tmux('display-message', '-p', '-t', session, '#{pane_pid}').stdout.trim());
+
+  // Rows appear while services start, showing the launch step they are on.
+  await waitFor(/starting\s+\d+\/12 \w+/);
+  // States change: every service ends up running and healthy, with a pid and a published port for web.
+  const s1 = await waitFor((s) => /6\/6 running/.test(s) && (s.match(/running\s+healthy\s+\d+/g) ?? []).length === 6);
+  assert.match(s1, /› web\s+running\s+healthy\s+\d+\s+\d+s\s+\S+\s+.*8080→80\/tcp/);
+  assert.match(s1, /web\s+running pid \d+ \(started in [\d.]+ ms\)/, 'finished lines above the rows');
+  // The scripted crash: worker exits with code 1 and is restarted (RST column 1).
+  await waitFor(/worker\s+restarting \(restart 1/, 15_000);
+  await waitFor(/^ {2}worker\s+running\s+healthy\s+\d+.*\s1\s*$/m, 10_000);
+
+  // ↓ ↓ selects worker; l opens its logs below the table.
+  tmux('send-keys', '-t', session, 'Down', 'Down');
+  await waitFor(/› worker/);
+  assert.doesNotMatch(screen(), /── logs/);
+  tmux('send-keys', '-t', session, 'l');
+  const s2 = await waitFor(/── logs: worker[\s\S]*\nworker [|!] worker: /);
+  assert.match(s2, /↑\/↓ select · l logs/, 'help bar stays at the bottom');
+  tmux('send-keys', '-t', session, 'l');
+  await waitFor((s) => !/── logs/.test(s));
+
+  // q stops everything; the view shows it and the program exits 0 with nothing left.
+  tmux('send-keys', '-t', session, 'q');
+  await waitFor(/stopping every container/);
+  const s3 = await waitFor((s) => (s.match(/^. \S+\s+exited\s+code 0/gm) ?? []).length === 6);
+  assert.match(s3, /0\/6 running/);
+  const end = Date.now() + 10_000;
+  while (Date.now() < end && tmux('has-session', '-t', session).status === 0) await sleep(100);
+  assert.notEqual(tmux('has-session', '-t', session).status, 0, 'the tmux session ended with the program');
+  assert.ok(existsSync(exitFile), 'the program exited');
+  assert.equal(readFileSync(exitFile, 'utf8').trim(), '0');
+  assert.ok(!alive(panePid), 'the pane process is gone');
+  assert.deepEqual(leftovers(), []);
+});

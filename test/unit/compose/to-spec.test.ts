@@ -1,0 +1,274 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { shellSplit, dockerSeccomp } from '../../../src/compose/to-spec.js';
+import { formatDetail } from '../../../src/errors.js';
+import { load, loadError, project } from './helpers.js';
+
+const FULL = `
+services:
+  app:
+    x-niwa-rootfs: ./root
+    entrypoint: ["/bin/tini", "--"]
+    command: server --port "8 0" 'x y'
+    environment: [FROM_ENV, PLAIN=1]
+    env_file: [app.env, {path: missing.env, required: false}]
+    working_dir: /srv
+    user: "1000:100"
+    hostname: app-host
+    read_only: true
+    cap_add: [SYS_PTRACE]
+    cap_drop: [NET_RAW]
+    security_opt: ["no-new-privileges:false", "seccomp=profile.json"]
+    ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 64}
+    sysctls: {net.core.somaxconn: 1024}
+    mem_limit: 128m
+    mem_reservation: 64m
+    cpus: 0.5
+    pids_limit: 100
+    init: true
+    stop_signal: SIGINT
+    stop_grace_period: 1m30s
+    healthcheck: {test: "curl -f localhost", interval: 5s, timeout: 2s, retries: 4, start_period: 10s}
+    restart: on-failure:3
+    tmpfs: ["/run:size=8m,mode=1777", /tmp]
+    volumes:
+      - ./conf:/etc/app:ro
+      - type: volume
+        source: data
+        target: /data
+        volume: {subpath: sub}
+      - type: tmpfs
+        target: /cache
+        tmpfs: {size: 1048576}
+      - /anon
+    networks:
+      front: {aliases: [api]}
+      back:
+    ports: ["127.0.0.1:8080:80", {target: 443, published: "8443", protocol: tcp}]
+    expose: ["9000-9001", "53/udp"]
+    extra_hosts: ["db.local:10.0.0.2", "v6=::1"]
+    labels: {com.example.tier: app}
+    depends_on:
+      db: {condition: service_healthy, restart: true}
+      job: {condition: service_completed_successfully}
+  db:
+    command: [db]
+    deploy:
+      resources:
+        limits: {cpus: "1.5", memory: 256M, pids: 50}
+        reservations: {memory: 128M}
+      restart_policy: {condition: on-failure, max_attempts: 2}
+    networks: [back]
+  job:
+    command: [job]
+    network_mode: none
+  side:
+    command: [side]
+    network_mode: "service:db"
+    pid: "service:db"
+    ipc: host
+  hostnet:
+    command: [h]
+    network_mode: host
+networks:
+  front: {}
+  back: {name: custom-back}
+volumes:
+  data: {}
+`;
+
+test('every mapped key lands in the ContainerSpec and canonicalises', async () => {
+  const dir = project({
+    'compose.yaml': FULL,
+    'app.env': 'FROM_FILE=file\nPLAIN=from-file\n',
+    'profile.json': JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, syscalls: [{ names: ['read', 'write'], action: 'SCMP_ACT_ALLOW' }] }),
+    'root/.keep': '', 'conf/.keep': '',
+  });
+  const r = await load(dir, { env: { FROM_ENV: 'shell' }, load: { hostRoot: '/', skipConsistency: false } });
+  const app = r.services.get('app')!;
+  const s = app.spec;
+  assert.deepEqual(s.rootfs, { path: join(dir, 'root'), readonly: true });
+  assert.deepEqual(s.process.args, ['/bin/tini', '--', 'server', '--port', '8 0', 'x y']);
+  assert.deepEqual(s.process.env, { FROM_FILE: 'file', PLAIN: '1', FROM_ENV: 'shell' });
+  assert.equal(s.process.cwd, '/srv');
+  assert.equal(s.process.user, 1000);
+  assert.equal(s.process.group, 100);
+  assert.equal(s.process.init, true);
+  assert.equal(s.hostname, 'app-host');
+  assert.deepEqual(s.capabilities, { add: ['SYS_PTRACE'], drop: ['NET_RAW'] });
+  assert.equal(s.no_new_privs, false);
+  assert.deepEqual(s.seccomp, { default_action: 'errno', default_errno: 1, syscalls: [{ names: ['read', 'write'], action: 'allow' }] });
+  assert.deepEqual(s.rlimits, { nofile: { soft: 1024, hard: 2048 }, nproc: 64 });
+  assert.deepEqual(s.sysctls, { 'net.core.somaxconn': '1024' });
+  assert.deepEqual(s.cgroup, { memory: '128m', memory_reservation: '64m', cpus: 0.5, pids: 100 });
+  assert.equal(s.stop_signal, 'SIGINT');
+  assert.equal(s.stop_grace_period, '1m30s');
+  assert.deepEqual(s.healthcheck, { test: 'curl -f localhost', interval: '5s', timeout: '2s', start_period: '10s', retries: 4 });
+  assert.equal(s.restart, 'on-failure:3');
+  const data = join(dir, '.data', 'volumes');
+  assert.deepEqual(s.mounts, [
+    { type: 'bind', source: join(dir, 'conf'), target: '/etc/app', readonly: true },
+    { type: 'bind', source: join(data, 'proj_data', 'sub'), target: '/data' },
+    { type: 'tmpfs', target: '/cache', size: 1048576 },
+    { type: 'bind', source: s.mounts![3].type === 'bind' ? s.mounts![3].source : '', target: '/anon' },
+    { type: 'tmpfs', target: '/run', size: '8m', mode: '1777' },
+    { type: 'tmpfs', target: '/tmp' },
+  ]);
+  // the canonical spec: every container rule applied
+  const c = app.canonical!;
+  assert.ok(c, 'canonicalised');
+  assert.equal(c.process.env.FROM_ENV, 'shell');
+  assert.equal(c.lifecycle.stopTimeoutMs, 90_000);
+  assert.deepEqual(c.lifecycle.healthcheck?.command, ['/bin/sh', '-c', 'curl -f localhost']);
+  assert.deepEqual(c.lifecycle.restart, { policy: 'on-failure', maxRetries: 3 });
+  assert.equal(c.cgroup.memory, 128 * 1024 * 1024);
+  assert.ok(c.capabilities.bounding.includes('CAP_SYS_PTRACE') && !c.capabilities.bounding.includes('CAP_NET_RAW'));
+  assert.equal(c.readonlyRoot, true);
+  assert.equal(c.process.init, true);
+
+  // compose-level extras
+  const x = app.compose;
+  assert.equal(x.containerName, 'proj-app-1');
+  assert.deepEqual(x.dependsOn, [
+    { service: 'db', condition: 'service_healthy', restart: true, required: true },
+    { service: 'job', condition: 'service_completed_successfully', restart: false, required: true },
+  ]);
+  assert.deepEqual(x.networks, [{ name: 'front', fullName: 'proj_front', aliases: ['api'] }, { name: 'back', fullName: 'custom-back', aliases: [] }]);
+  assert.deepEqual(x.ports, [{ target: 80, published: '8080', hostIp: '127.0.0.1', protocol: 'tcp' }, { target: 443, published: '8443', protocol: 'tcp' }]);
+  assert.deepEqual(x.expose, [{ port: 9000, protocol: 'tcp' }, { port: 9001, protocol: 'tcp' }, { port: 53, protocol: 'udp' }]);
+  assert.deepEqual(x.extraHosts, [{ host: 'db.local', ip: '10.0.0.2' }, { host: 'v6', ip: '::1' }]);
+  assert.deepEqual(x.labels, { 'com.example.tier': 'app' });
+  assert.deepEqual(x.volumes.map((v) => [v.name, v.fullName, v.target, v.anonymous]), [['data', 'proj_data', '/data', false], [x.volumes[1].name, `proj_${x.volumes[1].name}`, '/anon', true]]);
+  assert.deepEqual(x.bindDirsToCreate, [join(dir, 'conf')]);
+
+  // deploy.resources and restart_policy
+  const db = r.services.get('db')!.spec;
+  assert.deepEqual(db.cgroup, { memory: '256M', memory_reservation: '128M', cpus: 1.5, pids: 50 });
+  assert.equal(db.restart, 'on-failure:2');
+  // network modes
+  assert.deepEqual(r.services.get('job')!.compose.networkMode, { kind: 'none' });
+  assert.deepEqual(r.services.get('job')!.compose.networks, []);
+  assert.equal(r.services.get('job')!.spec.namespaces, undefined, 'none: a new net namespace (the default set)');
+  const side = r.services.get('side')!;
+  assert.deepEqual(side.compose.networkMode, { kind: 'service', service: 'db' });
+  assert.deepEqual(side.spec.namespaces, { mount: true, uts: true, pid: { container: 'db' }, net: { container: 'db' } });
+  assert.deepEqual(r.services.get('hostnet')!.spec.namespaces, { mount: true, uts: true, ipc: true, pid: true });
+  assert.deepEqual(r.plan.levels, [['db', 'hostnet', 'job'], ['app', 'side']]);
+  assert.deepEqual(r.warnings, []);
+});
+
+test('unsupported keys: exactly one warning each, with its position', async () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  web:',
+      '    image: example/web:1',
+      '    build: .',
+      '    command: [serve]',
+      '    logging: {driver: syslog}',
+      '    devices: [/dev/fuse]',
+      '    secrets: [token]',
+      '    shm_size: 64m',
+      '    privileged: true',
+      '    security_opt: [apparmor=unconfined]',
+      '    deploy: {replicas: 3, placement: {constraints: []}}',
+      '    user: www-data',
+      'secrets:',
+      '  token: {file: ./token}',
+    ].join('\n') + '\n',
+  });
+  const r = await load(dir);
+  const lines = r.warnings.map((w) => `${w.line}:${w.col} ${w.field}: ${w.message}`);
+  assert.deepEqual(lines, [
+    "3:5 services.web.image: image 'example/web:1' is not used yet (niwa cannot pull images); the service runs on the embedded host rootfs",
+    "4:5 services.web.build: build is not supported (niwa does not build images); using image 'example/web:1'",
+    "6:5 services.web.logging: logging: logging drivers are not supported; niwa keeps each container's output in its own log; ignored",
+    "7:5 services.web.devices: devices: device mappings are not supported yet; the container gets niwa's minimal /dev; ignored",
+    '8:5 services.web.secrets: secrets: secrets are not supported yet; bind-mount the file with volumes instead; ignored',
+    '9:5 services.web.shm_size: shm_size: shm_size is not supported yet (no /dev/shm is mounted by default; add a tmpfs volume at /dev/shm); ignored',
+    '10:5 services.web.privileged: privileged: the container gets every capability, no seccomp filter, no masked or read-only /proc paths, and may gain privileges',
+    "11:20 services.web.security_opt.0: security_opt 'apparmor=unconfined' is not supported; ignored",
+    '12:5 services.web.deploy: 3 replicas asked for; niwa runs one container per service',
+    '12:27 services.web.deploy.placement: deploy.placement is for swarm orchestration; ignored',
+    "13:5 services.web.user: user 'www-data' names an account of image 'example/web:1', which is not used yet; running as root",
+  ]);
+  const c = r.services.get('web')!.canonical!;
+  assert.equal(c.seccomp, null, 'privileged: unconfined');
+  assert.equal(c.noNewPrivs, false);
+  assert.ok(c.capabilities.bounding.length > 30, 'privileged: every capability');
+});
+
+test('an image with no command loads, cannot run yet, and says so; no command and no image is an error', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  db:\n    image: postgres:16\n' });
+  const r = await load(dir);
+  assert.equal(r.services.get('db')!.canonical, undefined);
+  assert.ok(r.warnings.some((w) => /no command: it would come from image 'postgres:16'/.test(w.message)));
+  const bad = project({ 'compose.yaml': 'services:\n  db:\n    environment: {A: "1"}\n' });
+  assert.match((await loadError(bad)).text, /compose\.yaml:2:3: services\.db: the service has no command/);
+});
+
+test('references to undefined services, networks and volumes are errors', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    depends_on: [ghost]\n    networks: [nowhere]\n    volumes: ["vol:/v"]\n' });
+  const { text } = await loadError(dir);
+  assert.match(text, /4:18: services\.a\.depends_on\.ghost: depends on undefined service 'ghost'/);
+  assert.match(text, /5:16: services\.a\.networks\.nowhere: refers to network 'nowhere', which the top-level networks: does not define/);
+  assert.match(text, /6:15: services\.a\.volumes\.0: refers to volume 'vol', which the top-level volumes: does not define/);
+});
+
+test('container-loader problems point at the compose key that produced them', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    network_mode: host\n    sysctls: {net.ipv4.ip_forward: 1}\n  b:\n    command: [b]\n    cap_add: [NOT_A_CAP]\n' });
+  const { text } = await loadError(dir);
+  assert.match(text, /:5:15: services\.a\.sysctls\.net\.ipv4\.ip_forward: net\.ipv4\.ip_forward needs a new net namespace/);
+  assert.match(text, /:8:5: services\.b\.cap_add \(capabilities\.add\.0\): 'NOT_A_CAP' is not known/);
+});
+
+test('niwa\'s own form: services: of container specs, with compose-level keys beside them', async () => {
+  const dir = project({
+    'niwa-compose.yaml': [
+      'services:',
+      '  api:',
+      '    process: {args: [/bin/sh, -c, "echo api"]}',
+      '    namespaces: [mount, pid, net, uts, ipc]',
+      '    cgroup: {memory: 32M}',
+      '    ports: ["8080:80"]',
+      '    depends_on: [store]',
+      '  store:',
+      '    name: store',
+      '    process: {args: [/bin/true]}',
+      '    namespaces: [mount, pid]',
+    ].join('\n') + '\n',
+  });
+  const r = await load(dir, { files: ['niwa-compose.yaml'] });
+  assert.deepEqual(r.plan.levels, [['store'], ['api']]);
+  const api = r.services.get('api')!;
+  assert.equal(api.spec.name, 'api', 'name defaults to the key');
+  assert.deepEqual(api.spec.cgroup, { memory: '32M' });
+  assert.equal(api.canonical!.cgroup.memory, 32 * 1024 * 1024);
+  assert.deepEqual(api.compose.ports, [{ target: 80, published: '8080', protocol: 'tcp' }]);
+  assert.deepEqual(r.services.get('store')!.compose.networkMode, { kind: 'host' }, 'no net namespace: the host network');
+  const bad = project({ 'c.yaml': 'services:\n  api:\n    process: {args: []}\n    cgroup: {memroy: 1M}\n' });
+  const { text } = await loadError(bad, { files: ['c.yaml'] });
+  assert.match(text, /c\.yaml:4:14: services\.api\.cgroup\.memroy: unknown field 'memroy'/);
+});
+
+test('defineCompose in TypeScript', async () => {
+  const dir = project({
+    'compose.ts': `import { defineCompose } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};
+export default defineCompose({ services: { hello: { process: { args: ['/bin/echo', 'hi'] }, depends_on: ['base'] }, base: { process: { args: ['/bin/true'] } } } });
+`,
+  });
+  const r = await load(dir, { files: ['compose.ts'] });
+  assert.deepEqual(r.plan.order, ['base', 'hello']);
+  assert.deepEqual(r.services.get('hello')!.canonical!.process.args, ['/bin/echo', 'hi']);
+});
+
+test('shellSplit and the Docker seccomp format', () => {
+  assert.deepEqual(shellSplit(`a "b c" 'd e' f\\ g "h\\"i"`), ['a', 'b c', 'd e', 'f g', 'h"i']);
+  assert.equal(shellSplit('"open'), undefined);
+  assert.deepEqual(dockerSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['ptrace'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ' }] }] }),
+    { default_action: 'allow', syscalls: [{ names: ['ptrace'], action: 'errno', errno: 1, args: [{ index: 0, value: 1, op: 'eq' }] }] });
+  assert.match(String(dockerSeccomp({ defaultAction: 'NOPE' })), /not a seccomp action/);
+});
+
+void formatDetail;
