@@ -651,6 +651,21 @@ int op_run(struct ctx *c, const struct step *s) {
     return r == 0 ? EPIPE : b == 'y' ? 0 : ECANCELED;
   }
 
+  case OP_OPENPTY: { /* open the pty from this ptmx (e.g. /proc/PID/root/dev/ptmx: the container's
+                       * devpts, so the terminal has a name inside it); the slave via TIOCGPTPEER */
+    int unlock = 0;
+    if (c->pty_master >= 0) return EEXIST;
+    if ((fd = open(fstr(s, 0), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) return errno;
+    if (ioctl(fd, TIOCSPTLCK, &unlock) < 0 ||
+        (c->pty_slave = ioctl(fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+      err = errno;
+      close(fd);
+      return err;
+    }
+    c->pty_master = fd;
+    return 0;
+  }
+
   case OP_PROBE: /* a health check's TCP/HTTP probe; like execve it does not return */
     _exit(probe(fstr(s, 0), (unsigned)fu64(s, 1), (unsigned)fu64(s, 2), fstr(s, 3)));
 

@@ -47,6 +47,7 @@ static const char *const SIG[OP_MAX] = {
   [OP_IFUP] = "S",            /* interface name */
   [OP_HOOK] = "",             /* (pause while niwa runs a hook on the host) */
   [OP_PROBE] = "SUUs",        /* address, port, timeout ms, HTTP request or null (plain TCP) */
+  [OP_OPENPTY] = "S",         /* the ptmx to open (stage phase; the tty flag must be set) */
 };
 
 static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }

@@ -224,12 +224,13 @@ int main(void) {
   if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) fail(&c, cl->index, errno);
   c.sync_r = sp[0], c.sync_w = sp[1], c.err_r = ep[0], c.err_w = ep[1];
   if (plan.flags & PLAN_FLAG_TTY) {
-    /* The pty: the stage keeps the master, the child makes the slave its terminal (setctty). */
+    /* The pty: the stage keeps the master, the child makes the slave its terminal (setctty).
+     * An `openpty` step may already have opened it (exec: in the container's own devpts). */
     char name[64];
-    c.pty_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (c.pty_master < 0 || grantpt(c.pty_master) < 0 || unlockpt(c.pty_master) < 0 ||
+    if (c.pty_master < 0 && ((c.pty_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 ||
+        grantpt(c.pty_master) < 0 || unlockpt(c.pty_master) < 0 ||
         ptsname_r(c.pty_master, name, sizeof name) != 0 ||
-        (c.pty_slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+        (c.pty_slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0))
       fail(&c, cl->index, errno);
     struct winsize ws;
     if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(c.pty_master, TIOCSWINSZ, &ws);

@@ -62,7 +62,8 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
       if (format === 'json') process.stdout.write(JSON.stringify(data, null, 2) + '\n');
       else {
         const { stringify } = await import('yaml');
-        process.stdout.write(stringify(data, { lineWidth: 0 }));
+        // YAML 1.1 style quoting, so that values like "no" or "on" stay strings for every reader
+        process.stdout.write(stringify(data, { lineWidth: 0, version: '1.1' }));
       }
       return 0;
     },
@@ -80,10 +81,10 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   top: notYet('top', 'show the processes of services'),
 };
 
-function help(): string {
+function help(prefix = ''): string {
   const w = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));
   return [
-    'usage: niwa compose [-f FILE]... [--env-file F] [--profile P] [-p NAME] [--project-directory DIR] COMMAND [options]',
+    `${prefix}niwa compose [-f FILE]... [--env-file F] [--profile P] [-p NAME] [--project-directory DIR] COMMAND [options]`,
     '',
     'commands:',
     ...Object.entries(SUBCOMMANDS).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`),
@@ -99,7 +100,7 @@ export const verb: Verb = {
     if (i < 0) {
       const unknown = argv.find((x) => !x.startsWith('-'));
       if (unknown) throw new UserError('E_USAGE', `compose: unknown command '${unknown}'`, [], `commands: ${Object.keys(SUBCOMMANDS).join(', ')}`);
-      process.stdout.write(help() + '\n');
+      process.stdout.write(help('usage: ') + '\n');
       return 2;
     }
     const sub = SUBCOMMANDS[argv[i]];

@@ -4,7 +4,7 @@
 // names it: `a → b → a`.
 import { dirname, relative, resolve } from 'node:path';
 import type { ErrorDetail } from '../errors.js';
-import { cloneLoc, copyLoc, detailAt, locate } from './loc.js';
+import { cloneLoc, copyLoc, detailAt } from './loc.js';
 import { mergeService } from './merge.js';
 
 type Obj = Record<string, unknown>;
@@ -57,8 +57,7 @@ export class ExtendsResolver {
       try {
         targetData = target === file ? fileData : await this.load(target);
       } catch (e) {
-        const loc = locate(fileData, ['services', name, 'extends', 'file']);
-        this.errors.push({ ...detailAt(fileData, ['services', name, 'extends', 'file'], `cannot load ${target} for extends: ${(e as Error).message}`, undefined, file), ...(loc ? {} : {}) });
+        this.errors.push(detailAt(fileData, ['services', name, 'extends', 'file'], `cannot load ${target} for extends: ${(e as Error).message}`, undefined, file));
         result = undefined;
       }
       if (targetData) {

@@ -19,13 +19,13 @@ export function hostPath(p: string, dir: string): string {
   return isAbsolute(p) ? resolve(p) : resolve(dir, p);
 }
 
-/** list of "K=V" (or "K" alone = null) or a mapping → a mapping of strings. */
-function listOrDict(v: unknown, sep: '=' | ':=' = '=', nullForBare = true): Obj {
+/** list of "K=V" (or "K" alone: null, or "" when !nullForBare) or a mapping → a mapping of strings. */
+function listOrDict(v: unknown, nullForBare = true): Obj {
   const out: Obj = {};
   if (Array.isArray(v)) {
     v.forEach((item, i) => {
       const s = String(item);
-      const at = sep === '=' ? s.indexOf('=') : firstOf(s, ['=', ':']);
+      const at = s.indexOf('=');
       const k = at < 0 ? s : s.slice(0, at);
       out[k] = at < 0 ? (nullForBare ? null : '') : s.slice(at + 1);
       copyLoc(v, i, out, k);
@@ -39,7 +39,6 @@ function listOrDict(v: unknown, sep: '=' | ':=' = '=', nullForBare = true): Obj 
   setSelfLoc(out, selfLoc(v));
   return out;
 }
-const firstOf = (s: string, chars: string[]) => Math.min(...chars.map((c) => s.indexOf(c)).filter((i) => i >= 0), Infinity) === Infinity ? -1 : Math.min(...chars.map((c) => s.indexOf(c)).filter((i) => i >= 0));
 
 function stringOrList(v: unknown): string[] | unknown {
   if (typeof v === 'string') return [v];
@@ -140,7 +139,7 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
     if (l) setLoc(s, k, l);
     if (mark) setMark(s, k, mark);
   };
-  for (const k of ['environment', 'labels', 'annotations', 'sysctls']) if (s[k] !== undefined && s[k] !== null) keepLoc(k, listOrDict(s[k], '=', k === 'environment'));
+  for (const k of ['environment', 'labels', 'annotations', 'sysctls']) if (s[k] !== undefined && s[k] !== null) keepLoc(k, listOrDict(s[k], k === 'environment'));
   if (k(s, 'extra_hosts')) {
     const v = s.extra_hosts;
     const out: Obj = {};

@@ -106,6 +106,8 @@ export type Op =
   /** Health check probe (child of an exec plan, in the container's net ns): TCP connect to a numeric
    *  address, or with `request` an HTTP request whose status must be 2xx/3xx. Exits 0/1. */
   | { op: 'probe'; address: string; port: number; timeoutMs: number; request: string | null }
+  /** Stage phase, with the plan's tty flag: open the pty from this ptmx instead of the host's /dev/ptmx. */
+  | { op: 'openpty'; path: string }
   /**
    * Host-side network plumbing (src/runtime/net/): one iproute2 command `ip ARGS…`, run on the host
    * or, with `netns`, inside the network namespace bound at that path. `absentOk`: a device or

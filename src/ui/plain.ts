@@ -36,13 +36,14 @@ export interface TimestampedReporter {
 
 /**
  * Timestamped lines for many containers, the same lines the live view writes above its rows.
- * Log lines are included unless `logs: false`. `now` is injectable for tests.
+ * Log lines are included unless `logs: false`. `now` is injectable for tests; `names` sizes the name column.
  */
-export function timestampedReporter(opts: { out?: NodeJS.WritableStream; logs?: boolean; verbose?: boolean; now?: () => number } = {}): TimestampedReporter {
+export function timestampedReporter(opts: { out?: NodeJS.WritableStream; logs?: boolean; verbose?: boolean; now?: () => number; names?: string[] } = {}): TimestampedReporter {
   const out = opts.out ?? process.stdout;
   const now = opts.now ?? Date.now;
   let state = initialState({ attachLogs: opts.logs ?? true, verbose: opts.verbose ?? false, now: now() });
-  let width = 4;
+  // Known names up front (compose knows its services) keep the columns aligned from the first line.
+  let width = Math.max(4, ...(opts.names ?? []).map((n) => n.length));
   const sink = ((e: RuntimeEvent | UiEvent) => {
     const d = drainFinished(reduce(state, e, now()));
     state = d.state;

@@ -105,6 +105,19 @@ describe('niwa exec', { skip }, () => {
     assert.ok(missing instanceof Error && /execve `\/no\/such\/program`: ENOENT/.test(missing.message), String(missing));
   });
 
+  test('-t: a pseudo-terminal of the container\'s own devpts', async () => {
+    const c = await start('tty', box());
+    running.push(c);
+    const r = await sh(c, 'test -t 0 && test -t 1 && echo isatty; tty; ls /dev/pts | grep -v ptmx', { tty: true });
+    assert.equal(r.status, 0, r.stdout);
+    const lines = r.stdout!.split('\r\n');
+    assert.equal(lines[0], 'isatty', 'a terminal (its line discipline turns \\n into \\r\\n)');
+    assert.match(lines[1], /^\/dev\/pts\/\d+$/, 'named inside the container');
+    assert.equal(lines[2], lines[1].slice('/dev/pts/'.length), 'listed in the container\'s /dev/pts');
+    const plain = await sh(c, 'test -t 1 && echo tty || echo notty');
+    assert.equal(plain.stdout, 'notty\n');
+  });
+
   test('user namespace container: the command is root inside, mapped outside', async () => {
     const c = await start('userns', `namespaces: [user, mount, uts, ipc, pid, net]\nuid_map: [{container_id: 0, host_id: 200000, size: 65536}]\ngid_map: [{container_id: 0, host_id: 200000, size: 65536}]\nprocess:\n  args: [/bin/sh, -c, 'touch /marker; exec sleep 1000']\n`);
     running.push(c);

@@ -104,6 +104,7 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
     put(...comment(s, '  '));
     if (s.op === 'rmdir') put(`  rmdir ${q(s.path)} 2>/dev/null${s.bestEffort ? ' || true' : ` || { sleep 0.1; rmdir ${q(s.path)} 2>/dev/null; }`}`);
     else if (s.op === 'hook') put(hookLine(s, '  ') + ' || true');
+    else if (s.op === 'ip') put(ipLine(s, '  ') + ' 2>/dev/null || true');
   }
   put('  return 0', '}', 'trap cleanup EXIT', '');
 
@@ -114,6 +115,7 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
     if (s.op === 'mkdir') put(`mkdir -p -m ${s.mode.toString(8)} ${q(s.path)}`);
     else if (s.op === 'write') put(`echo ${q(s.data)} > ${q(s.path)}`);
     else if (s.op === 'hook') put(hookLine(s, ''));
+    else if (s.op === 'ip') put(ipLine(s, ''));
     else put(`# (not exported: ${s.op})`);
   }
   put('');
@@ -177,6 +179,10 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
   return out.join('\n') + '\n';
 }
 
+function ipLine(s: Step & { op: 'ip' }, indent: string): string {
+  return `${indent}${s.netns ? `nsenter --net=${q(s.netns)} ` : ''}ip ${s.args.map(q).join(' ')}`;
+}
+
 function hookLine(s: Step & { op: 'hook' }, indent: string): string {
   return s.command ? `${indent}${s.command.map(q).join(' ')}${s.optional ? ' || true' : ''}` : `${indent}: # a function hook of the TypeScript spec: not exportable`;
 }
@@ -227,6 +233,7 @@ function childFunction(child: Step[], spec: CanonicalSpec, root: string, arch: s
       }
       case 'setsid': case 'setctty': put('# (not emulated: the program uses the terminal this script runs in)'); break;
       case 'init': put('# (emulated: bash stays PID 1 and waits for the program instead of exec-ing it)'); break;
+      case 'hook': put('# (not exported: niwa runs this hook on the host while the child waits; run it by hand from another terminal)'); break;
       default: put(`# (not exported: ${s.op})`);
     }
   }

@@ -117,6 +117,7 @@ export function keyArgument(s: Step): string | undefined {
     case 'setrlimit': return s.resource;
     case 'execve': return s.path;
     case 'hook': return s.point;
+    case 'openpty': return s.path;
     case 'probe': return `${s.address}:${s.port}`;
     case 'setresuid': return String(s.uid);
     case 'setresgid': return String(s.gid);

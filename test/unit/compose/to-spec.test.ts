@@ -263,6 +263,15 @@ export default defineCompose({ services: { hello: { process: { args: ['/bin/echo
   assert.deepEqual(r.services.get('hello')!.canonical!.process.args, ['/bin/echo', 'hi']);
 });
 
+test('the example project canonicalises every service on the embedded host rootfs', async () => {
+  const r = await load(join(process.cwd(), 'examples', 'compose'));
+  assert.deepEqual(r.plan.levels, [['seed'], ['server'], ['client']]);
+  for (const [n, s] of r.services) assert.equal(s.canonical?.rootfs.kind, 'default', n);
+  assert.deepEqual(r.services.get('server')!.canonical!.lifecycle.healthcheck?.kind, 'exec');
+  assert.deepEqual(r.services.get('client')!.compose.dependsOn, [{ service: 'server', condition: 'service_healthy', restart: false, required: true }]);
+  assert.deepEqual(r.warnings, []);
+});
+
 test('shellSplit and the Docker seccomp format', () => {
   assert.deepEqual(shellSplit(`a "b c" 'd e' f\\ g "h\\"i"`), ['a', 'b c', 'd e', 'f g', 'h"i']);
   assert.equal(shellSplit('"open'), undefined);

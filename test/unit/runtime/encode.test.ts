@@ -116,13 +116,15 @@ test('opcodes and argument signatures agree with native/stage.h and native/plan.
     no_new_privs: { op: 'no_new_privs' }, seccomp: { op: 'seccomp', summary: '', filter: [[6, 0, 0, 0]] }, setsid: { op: 'setsid' },
     setctty: { op: 'setctty' }, init: { op: 'init' }, execve: { op: 'execve', path: '/x', argv: ['x'], env: [] }, ifup: { op: 'ifup', name: 'lo' },
     hook: { op: 'hook', point: 'after_chroot', hook: 0, optional: false }, probe: { op: 'probe', address: '127.0.0.1', port: 80, timeoutMs: 1000, request: null },
+    openpty: { op: 'openpty', path: '/dev/ptmx' },
   };
   for (const [name, letters] of Object.entries(sig)) {
     if (name === 'clone') continue;
     const op = sample[name];
     assert.ok(op, `sample for ${name}`);
-    const phase: Phase = name === 'release_child' ? 'parent' : 'child';
-    const d = decodePlan(encodePlan(steps([['clone', { op: 'clone', flags: [] }], [phase, op]]), { tty: false }));
-    assert.equal(d.steps[1].fields.length, letters.length, name);
+    const phase: Phase = name === 'release_child' ? 'parent' : name === 'openpty' ? 'stage' : 'child';
+    const parts: [Phase, Op][] = phase === 'stage' ? [[phase, op], ['clone', { op: 'clone', flags: [] }]] : [['clone', { op: 'clone', flags: [] }], [phase, op]];
+    const d = decodePlan(encodePlan(steps(parts), { tty: false }));
+    assert.equal(d.steps.find((s) => s.op === name)!.fields.length, letters.length, name);
   }
 });

@@ -55,12 +55,14 @@ test('status, health, restart and ports update the row; repeated states add no l
     { type: 'health', container: 'api', status: 'starting' },
     { type: 'health', container: 'api', status: 'healthy' },
     { type: 'health', container: 'api', status: 'healthy' },
-    { type: 'restart', container: 'api', count: 1, reason: 'exited code 1' },
   ]);
+  assert.equal(s.containers.api.health, 'healthy');
+  s = reduce(s, { type: 'restart', container: 'api', count: 1, reason: 'exited code 1' });
   const c = s.containers.api;
   assert.equal(c.startedAt, 2000);
   assert.deepEqual(c.ports, ports);
-  assert.equal(c.health, 'healthy');
+  assert.equal(c.health, 'none', 'health is of the process that ended');
+  assert.equal(c.pid, undefined);
   assert.equal(c.restarts, 1);
   assert.equal(c.state, 'restarting');
   assert.deepEqual(s.finished.map((l) => l.text), ['running pid 10', 'health: starting', 'health: healthy', 'restarting (restart 1: exited code 1)']);

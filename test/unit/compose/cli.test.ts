@@ -1,0 +1,57 @@
+// `niwa compose …` through the built CLI (npm test builds first).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'yaml';
+import { example, niwa } from '../../helpers.js';
+import { project } from './helpers.js';
+
+const EXAMPLE = example('compose', 'compose.yaml');
+
+test('compose config prints the resolved example project', () => {
+  const r = niwa(['compose', '-f', EXAMPLE, 'config'], { env: { ...process.env, GREETING_FROM: 'the test' } });
+  assert.equal(r.status, 0, r.stderr);
+  const doc = parse(r.stdout);
+  assert.equal(doc.name, 'niwa-demo');
+  assert.deepEqual(Object.keys(doc.services), ['client', 'seed', 'server']);
+  assert.deepEqual(doc.services.seed.command, ['/bin/sh', '-c', "echo 'hello from the test' > /data/index.html"]);
+  assert.equal(doc.services.seed.restart, 'no');
+  assert.deepEqual(doc.services.server.depends_on, { seed: { condition: 'service_completed_successfully', required: true } });
+  assert.deepEqual(doc.services.client.environment, { PYTHONUNBUFFERED: '1' }, 'the anchor is merged in');
+  assert.deepEqual(doc.services.server.ports, [{ mode: 'ingress', protocol: 'tcp', published: '8000', target: 8000 }]);
+  assert.ok(doc.volumes.site);
+});
+
+test('compose config --services lists services in start order; --format json', () => {
+  const s = niwa(['compose', 'config', '--services', '-f', EXAMPLE]);
+  assert.equal(s.status, 0, s.stderr);
+  assert.equal(s.stdout, 'seed\nserver\nclient\n');
+  const j = niwa(['compose', '-f', EXAMPLE, 'config', '--format', 'json']);
+  assert.equal(JSON.parse(j.stdout).services.server.healthcheck.retries, 10);
+});
+
+test('compose config: -p, --profile, --env-file, warnings on stderr, errors exit 2', () => {
+  const dir = project({
+    'compose.yaml': 'services:\n  a:\n    command: ["echo", "${WHO}"]\n    build: .\n  dbg:\n    command: [dbg]\n    profiles: [debug]\n',
+    'alt.env': 'WHO=alt\n',
+  });
+  const r = niwa(['compose', '-p', 'named', '--profile', 'debug', '--env-file', 'alt.env', 'config'], { cwd: dir });
+  assert.equal(r.status, 0, r.stderr);
+  const doc = parse(r.stdout);
+  assert.equal(doc.name, 'named');
+  assert.deepEqual(Object.keys(doc.services), ['a', 'dbg']);
+  assert.deepEqual(doc.services.a.command, ['echo', 'alt']);
+  assert.match(r.stderr, /warning: .*compose\.yaml:4:5: services\.a\.build: build: niwa does not build images/);
+  const bad = project({ 'compose.yaml': 'services:\n  a:\n    comand: [x]\n' });
+  const e = niwa(['compose', 'config'], { cwd: bad });
+  assert.equal(e.status, 2);
+  assert.match(e.stderr, /compose\.yaml:3:5: services\.a\.comand: unknown field 'comand' in services\.a\n\s+hint: did you mean 'command'\?/);
+});
+
+test('orchestration subcommands are marked stubs that exit 1', () => {
+  for (const sub of ['up', 'down', 'ps', 'logs', 'exec', 'run', 'start', 'stop', 'restart', 'kill', 'top']) {
+    const r = niwa(['compose', sub]);
+    assert.equal(r.status, 1, sub);
+    assert.match(r.stderr, new RegExp(`compose ${sub} is not implemented yet`));
+  }
+  assert.equal(niwa(['compose', 'nope']).status, 2);
+});
