@@ -20,6 +20,8 @@ export interface LiveControls {
 export interface LiveOptions {
   /** Redraws per second at most (default 4). */
   fps?: number;
+  /** CPU the drawing may use, as a fraction of one core (default 0.03); frames thin out when they cost more. */
+  cpuBudget?: number;
   /** Cgroup stats of the running containers by name; polled every statsIntervalMs (default 1000). */
   stats?: () => Promise<Record<string, CgroupStats>>;
   statsIntervalMs?: number;
@@ -103,10 +105,11 @@ export function startLiveView(source: EventSource, controls: LiveControls, opts:
     if (d.lines.length) { lines = d.lines; batch++; }
     ink?.rerender(element());
   };
-  const throttle = createThrottle(draw, fps);
+  const throttle = createThrottle(draw, fps, undefined, opts.cpuBudget ?? 0.03);
 
   let ink: Instance | undefined;
-  ink = render(element(), { stdout, stdin, exitOnCtrlC: false, patchConsole: true, maxFps: Math.max(fps, 1) });
+  // Our throttle is the only gate: Ink's own (maxFps) is set well above it so a rerender draws at once.
+  ink = render(element(), { stdout, stdin, exitOnCtrlC: false, patchConsole: true, maxFps: 60 });
   throttle.schedule();
 
   const unsubscribe = source.subscribe(update);

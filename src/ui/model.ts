@@ -364,32 +364,49 @@ export interface Clock {
   clearTimeout(t: unknown): void;
 }
 export const realClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.now(),
   setTimeout: (f, ms) => setTimeout(f, ms),
   clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
 };
 
 export interface Throttle {
-  /** Ask for a run: runs now if the last run was at least 1/maxPerSecond ago, else once at the end of that interval. */
+  /** Ask for a run: runs now if the last run was at least one interval ago, else once at the end of that interval. */
   schedule(): void;
   /** Run now if a run is pending (e.g. before exit). */
   flush(): void;
   cancel(): void;
   /** How many times fn ran. */
   readonly runs: number;
+  /** The current interval in ms (grows when runs are expensive and a CPU budget is set). */
+  readonly interval: number;
 }
 
-/** Coalesce calls so fn runs at most maxPerSecond times a second, leading and trailing edge. */
-export function createThrottle(fn: () => void, maxPerSecond: number, clock: Clock = realClock): Throttle {
-  const interval = 1000 / Math.max(0.001, maxPerSecond);
+/**
+ * Coalesce calls so fn runs at most maxPerSecond times a second, leading and trailing edge.
+ * With `cpuBudget` (a fraction of one core, e.g. 0.03), the interval also stretches to
+ * averageRunCost / cpuBudget, so a slow terminal or machine gets fewer frames instead of a busy CPU.
+ */
+export function createThrottle(fn: () => void, maxPerSecond: number, clock: Clock = realClock, cpuBudget?: number): Throttle {
+  const minInterval = 1000 / Math.max(0.001, maxPerSecond);
+  let interval = minInterval;
+  let avgCost: number | undefined;
   let last = -Infinity;
   let timer: unknown = undefined;
   let runs = 0;
   const run = () => {
     timer = undefined;
-    last = clock.now();
+    const start = clock.now();
+    last = start;
     runs++;
-    fn();
+    try {
+      fn();
+    } finally {
+      if (cpuBudget) {
+        const cost = clock.now() - start;
+        avgCost = avgCost === undefined ? cost : avgCost * 0.8 + cost * 0.2;
+        interval = Math.max(minInterval, avgCost / cpuBudget);
+      }
+    }
   };
   return {
     schedule() {
@@ -408,6 +425,7 @@ export function createThrottle(fn: () => void, maxPerSecond: number, clock: Cloc
       timer = undefined;
     },
     get runs() { return runs; },
+    get interval() { return interval; },
   };
 }
 

@@ -1,6 +1,7 @@
-// Starting and cleaning up a plan as two separate calls, for the supervisor (which starts a
-// container, returns, and reaps it later): prepare steps + native stage, and the cleanup steps.
-// A failed start is rolled back here, so the caller never sees a half-started container.
+// Starting and cleaning up a plan as two calls: prepare steps + the native stage (+ hooks) in
+// startPlan, the plan's cleanup steps in cleanupPlan. The foreground `niwa run` (run.ts) and
+// the supervisor both use them. A failed start is rolled back here, so a caller never sees a
+// half-started container and the host is left as it was.
 import type { CanonicalSpec } from '../../spec/types.js';
 import type { LaunchPlan, Step } from '../../plan/types.js';
 import type { EventSink } from '../../events/types.js';
@@ -8,6 +9,7 @@ import type { Sys } from '../sys/types.js';
 import { RuntimeFailure } from '../../errors.js';
 import { runHostStep } from './host-steps.js';
 import { startStage, type StageHandle, type StageStdio } from './stage.js';
+import { runHook, runStartedHooks, stageHookRunner } from './hooks.js';
 
 export interface StartOptions {
   sys: Sys;
@@ -16,7 +18,10 @@ export interface StartOptions {
   stdio: StageStdio;
   /** Called with the stage handle as soon as it exists (before the container has exec'd). */
   onStage?: (h: StageHandle) => void;
+  /** The stage launcher (tests pass a fake). */
   startStage?: typeof startStage;
+  /** The container's state directory, for hooks (default: under NIWA_STATE_ROOT). */
+  stateDir?: string;
 }
 
 export interface StartedContainer {
@@ -26,38 +31,57 @@ export interface StartedContainer {
   ms: number;
 }
 
+export interface CleanupOptions {
+  sys: Sys;
+  spec: CanonicalSpec;
+  emit?: EventSink;
+  /** Run teardown hooks (false when nothing was prepared, or they already ran). Default true. */
+  hooks?: boolean;
+  /** The start failed: run system_failure hooks. */
+  failed?: boolean;
+  pid?: number;
+  stateDir?: string;
+}
+
 export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<StartedContainer> {
   const emit = opts.emit ?? (() => {});
   const c = plan.name;
+  const hookCtx = { stateDir: opts.stateDir, warn: (message: string) => emit({ type: 'warning', container: c, message }) };
   let prepared = 0;
   let handle: StageHandle | undefined;
+  let pid: number | undefined;
   try {
+    for (const w of plan.warnings) emit({ type: 'warning', container: c, message: w });
     emit({ type: 'phase', container: c, phase: 'prepare' });
     for (const step of plan.steps.filter((s) => s.phase === 'prepare')) {
       try {
-        await runHostStep(step, opts.sys, opts.spec, plan);
+        if (step.op === 'hook') await runHook(step, opts.spec, plan, hookCtx);
+        else await runHostStep(step, opts.sys, opts.spec, plan);
         prepared++;
         emit({ type: 'step', container: c, index: step.index, op: step.op, ok: true });
       } catch (e) {
         emit({ type: 'step', container: c, index: step.index, op: step.op, ok: false, error: (e as Error).message });
-        throw stepFailure(step, e);
+        throw e instanceof RuntimeFailure ? e : stepFailure(step, e);
       }
     }
     const t0 = performance.now();
     emit({ type: 'phase', container: c, phase: 'stage' });
-    handle = (opts.startStage ?? startStage)(plan, { stdio: opts.stdio });
+    handle = (opts.startStage ?? startStage)(plan, { stdio: opts.stdio, onHook: stageHookRunner(opts.spec, plan, hookCtx) });
     opts.onStage?.(handle);
     await handle.started;
-    const pid = await handle.pid;
+    pid = await handle.pid;
     const ms = performance.now() - t0;
     emit({ type: 'started', container: c, pid, ms });
+    // after_start / poststart: a failing one stops the container (the start did not complete).
+    await runStartedHooks(opts.spec, plan, { ...hookCtx, pid }, (s, ok, error) => emit({ type: 'step', container: c, index: s.index, op: s.op, ok, error }));
     return { handle, pid, ms };
   } catch (e) {
     if (handle) {
-      await Promise.race([handle.exited.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+      // The stage reports a failed start and exits by itself; make sure before cleanup.
       handle.kill('SIGKILL');
+      await Promise.race([handle.exited.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
     }
-    await cleanupPlan(plan, { sys: opts.sys, spec: opts.spec, emit, hooks: prepared > 0 });
+    await cleanupPlan(plan, { sys: opts.sys, spec: opts.spec, emit, hooks: prepared > 0, failed: true, pid, stateDir: opts.stateDir });
     throw e;
   }
 }
@@ -65,15 +89,17 @@ export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<S
 /**
  * The plan's cleanup steps (cgroups, teardown hooks, and whatever else the plan undoes). Every
  * step is idempotent, so this can run after a failed start, after an exit, or again from `rm -f`.
- * Never throws: what could not be undone is reported in the result (and the cleanup event).
+ * system_failure hooks run only after a failed start. Never throws: what could not be undone is
+ * reported in the result (and the cleanup event).
  */
-export async function cleanupPlan(plan: LaunchPlan, opts: { sys: Sys; spec: CanonicalSpec; emit?: EventSink; hooks?: boolean }): Promise<{ removed: string[]; failed: string[] }> {
+export async function cleanupPlan(plan: LaunchPlan, opts: CleanupOptions): Promise<{ removed: string[]; failed: string[] }> {
   const removed: string[] = [];
   const failed: string[] = [];
   for (const step of plan.steps.filter((s) => s.phase === 'cleanup')) {
-    if (step.op === 'hook' && opts.hooks === false) continue;
+    if (step.op === 'hook' && (step.point === 'system_failure' ? !opts.failed : opts.hooks === false)) continue;
     try {
-      await runHostStep(step, opts.sys, opts.spec, plan);
+      if (step.op === 'hook') await runHook(step, opts.spec, plan, { pid: opts.pid, stateDir: opts.stateDir });
+      else await runHostStep(step, opts.sys, opts.spec, plan);
       if (step.op === 'rmdir') removed.push(step.path);
     } catch (e) {
       failed.push(`${step.op} ${'path' in step ? step.path : ''}: ${(e as Error).message}`);

@@ -259,3 +259,17 @@ test('needsRedraw: hidden log lines cost no redraw; rows, lines, keys, ticks and
   const attached = initialState({ attachLogs: true });
   assert.equal(nr(attached, log(attached)), true, 'attached logs are written above');
 });
+
+test('the throttle stretches its interval to keep expensive runs inside a CPU budget', () => {
+  const clock = fakeClock();
+  let n = 0;
+  // Each run costs 20 ms; a 5 % budget allows one run per 400 ms (2.5/s) although 4/s are allowed.
+  const th = createThrottle(() => { n++; clock.t += 20; }, 4, clock, 0.05);
+  for (let i = 0; i < 1000; i++) { clock.advance(10); th.schedule(); }
+  assert.ok(Math.abs(th.interval - 400) < 1, `interval ${th.interval}`);
+  assert.ok(n <= 10 * 2.5 + 2, `ran ${n} times in 10 s`);
+  assert.ok(n >= 10 * 2.5 - 3, `but still ran: ${n}`);
+  const cheap = createThrottle(() => {}, 4, clock, 0.05);
+  cheap.schedule();
+  assert.equal(cheap.interval, 250, 'cheap runs keep the fps cap');
+});
