@@ -9,6 +9,8 @@ import { formatExit } from './format.js';
 export interface ContainerView {
   name: string;
   state: ContainerState;
+  /** The supervisor's precise status when it says more than `state` (paused, stopped, oom-killed, removed). */
+  status?: string;
   /** While starting: the launch step or phase it is on ("12/40 mount"). */
   step?: string;
   stepsTotal?: number;
@@ -177,6 +179,7 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
       s = withContainer(s, e.container, (c) => ({
         ...c,
         state: e.state,
+        status: e.status && e.status !== e.state ? e.status : undefined,
         pid: e.pid ?? (NOT_LIVE.includes(e.state) ? undefined : c.pid),
         startedAt: e.state === 'running' && (c.state !== 'running' || e.pid !== c.pid) ? at : c.startedAt,
         step: e.state === 'starting' ? c.step : undefined,

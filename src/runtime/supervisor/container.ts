@@ -17,7 +17,10 @@ import { createCgroupManager } from '../cgroup/manager.js';
 import { sameProcessAlive, startTime } from '../proc.js';
 import { isLive, transition, type Status } from '../status.js';
 import { parseSignal } from '../signals.js';
-import { createContainerDir, logPath, removeContainerDir, writeState, type ContainerState } from '../state.js';
+import { createContainerDir, logPath, readJson, removeContainerDir, writeAtomic, writeState, type ContainerState } from '../state.js';
+import type { RunNet } from './protocol.js';
+import type { PortProxy } from '../net/ports.js';
+import type { PublishedPort } from '../../events/types.js';
 import { LineSplitter, LogWriter, type LogEntry, type LogStream } from './logs.js';
 import { nextDelay, shouldRestart } from './restart.js';
 
@@ -64,6 +67,9 @@ export class Supervised {
   private logListeners = new Set<(e: LogEntry) => void>();
   private endListeners = new Set<() => void>();
   private removed = false;
+  /** Compose networking: what the orchestrator attached, and the port proxy while the container lives. */
+  private net?: RunNet;
+  private proxy?: PortProxy;
 
   private constructor(private ctx: SupervisorContext, readonly dir: string, readonly plan: LaunchPlan, readonly spec: CanonicalSpec, public state: ContainerState) {
     this.writer = new LogWriter(logPath(dir), ctx.logMaxBytes);
@@ -71,8 +77,12 @@ export class Supervised {
 
   get name(): string { return this.state.name; }
 
-  /** A new container: its directory, plan, spec and state (created). Throws when the name is taken. */
-  static create(ctx: SupervisorContext, plan: LaunchPlan, spec: CanonicalSpec): Supervised {
+  /**
+   * A new container: its directory, plan, spec and state (created). Throws when the name is taken.
+   * `net`/`proxy`: compose networking (net.json is written; the proxy, already listening, is closed
+   * when the container ends for good or is removed).
+   */
+  static create(ctx: SupervisorContext, plan: LaunchPlan, spec: CanonicalSpec, net?: RunNet, proxy?: PortProxy): Supervised {
     let dir: string;
     try { dir = createContainerDir(ctx.root, ctx.project, plan, spec); } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
@@ -87,8 +97,38 @@ export class Supervised {
       specFile: spec.file, cgroups: plan.cgroups, restart: spec.lifecycle.restart,
     };
     const c = new Supervised(ctx, dir, plan, spec, state);
+    if (net) {
+      c.net = net;
+      c.proxy = proxy;
+      writeAtomic(join(dir, 'net.json'), JSON.stringify(net) + '\n');
+    }
     c.persist();
     return c;
+  }
+
+  /** Published ports as the view shows them. */
+  ports(): PublishedPort[] {
+    return (this.proxy?.published ?? []).map((p) => ({ hostIp: p.mapping.hostIp, hostPort: p.hostPort, containerPort: p.mapping.containerPort, protocol: p.mapping.protocol }));
+  }
+
+  /** Compose networking read back by a new supervisor: publish the ports again while the container lives. */
+  private async republish(): Promise<void> {
+    const net = readJson<RunNet>(join(this.dir, 'net.json'));
+    if (!net) return;
+    this.net = net;
+    if (!net.ports?.length || !net.address || !this.isLive()) return;
+    try {
+      const { publishPorts } = await import('../net/ports.js');
+      const proxy = await publishPorts(net.ports, net.address);
+      if (!this.isLive()) { await proxy.close(); return; }
+      this.proxy = proxy;
+    } catch (e) { this.ctx.log(`${this.name}: could not publish its ports again: ${(e as Error).message}`); }
+  }
+
+  private closeProxy(): void {
+    const p = this.proxy;
+    this.proxy = undefined;
+    if (p) void p.close().catch((e) => this.ctx.log(`${this.name}: closing its ports: ${(e as Error).message}`));
   }
 
   /**
@@ -100,9 +140,11 @@ export class Supervised {
     const c = new Supervised(ctx, dir, plan, spec, state);
     const { stagePid, stageStart, pid } = state;
     if (!sameProcessAlive(stagePid, stageStart)) {
+      c.net = readJson<RunNet>(join(dir, 'net.json'));
       void c.onExit({ code: null, signal: null });
       return c;
     }
+    void c.republish();
     for (const [f, stream] of [['stdout.fifo', 'stdout'], ['stderr.fifo', 'stderr']] as const) {
       try { c.attachReader(openSync(join(dir, f), fsc.O_RDONLY | fsc.O_NONBLOCK), stream); } catch { /* no fifo */ }
     }
@@ -131,12 +173,14 @@ export class Supervised {
     this.ctx.emit({
       type: 'status', container: this.name, state: viewState(to, this.state.error !== undefined && to === 'exited'),
       status: to, pid: this.state.pid, at: Date.now(),
+      ...(to === 'running' && this.proxy ? { ports: this.ports() } : {}),
       ...(to === 'exited' || to === 'stopped' || to === 'oom-killed' ? { exitCode: this.state.exitCode ?? null, signal: this.state.signal ?? null } : {}),
     });
     // Waiters and log followers hear about the end only if it is final: finishRun moves an exited
     // container on to 'restarting' synchronously, so by the microtask the status says which.
     queueMicrotask(() => {
       if (isLive(this.state.status)) return;
+      this.closeProxy();
       for (const w of this.waiters.splice(0)) w();
       for (const l of [...this.endListeners]) l();
       this.ctx.changed();
@@ -385,6 +429,8 @@ export class Supervised {
       if (!(await this.whenEnded(10_000))) throw new RuntimeFailure('E_RM', `rm: container '${this.name}' did not end after SIGKILL within 10 s`);
     }
     if (!this.state.cleaned) await this.cleanup();
+    this.closeProxy();
+    if (this.net?.networks.length) await detachNetworks(this.net, this.name, this.ctx.log);
     this.removed = true;
     this.writer.close();
     for (const r of this.readers) r.destroy();
@@ -395,6 +441,7 @@ export class Supervised {
 
   /** A first start failed: startPlan has undone everything on the host; forget the directory too. */
   discard(): void {
+    this.closeProxy();
     this.removed = true;
     this.writer.close();
     for (const r of this.readers) r.destroy();
@@ -419,6 +466,14 @@ export class Supervised {
     this.health?.stop();
     for (const r of this.readers) r.destroy();
     this.writer.close();
+  }
+}
+
+/** Takes a removed container off the project networks the orchestrator attached it to (its veth, lease, netns, hosts file). */
+export async function detachNetworks(net: RunNet, name: string, log: (msg: string) => void): Promise<void> {
+  const { detachContainer } = await import('../net/attach.js');
+  for (const n of net.networks) {
+    try { await detachContainer({ stateRoot: net.stateRoot }, net.project, n, name); } catch (e) { log(`${name}: leaving network ${n}: ${(e as Error).message}`); }
   }
 }
 

@@ -200,7 +200,13 @@ class Daemon {
       case 'run': {
         if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
         if (this.containers.has(req.plan.name)) this.get(req.plan.name); // (exists: create() reports the conflict)
-        const c = Supervised.create(this.ctx, req.plan, await withHookFunctions(req.spec));
+        const spec = await withHookFunctions(req.spec);
+        // Ports first: a port in use fails the request before anything exists.
+        const proxy = req.net?.ports?.length && req.net.address
+          ? await (await import('../net/ports.js')).publishPorts(req.net.ports, req.net.address)
+          : undefined;
+        let c: Supervised;
+        try { c = Supervised.create(this.ctx, req.plan, spec, req.net, proxy); } catch (e) { await proxy?.close(); throw e; }
         this.containers.set(c.name, c);
         try {
           const r = await c.start();

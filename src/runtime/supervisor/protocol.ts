@@ -12,12 +12,30 @@ import type { LaunchPlan } from '../../plan/types.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { ContainerState } from '../state.js';
 import type { LogEntry } from './logs.js';
+import type { PortMapping } from '../net/ports.js';
+
+/**
+ * Networking of a compose container that the supervisor holds for it: the published ports (a
+ * userspace proxy, which must live in a long-running process; published before the container
+ * starts, so a busy port starts nothing) and the project networks it leaves when it is removed.
+ * Kept in the container's directory as net.json, so a new supervisor publishes the ports again.
+ */
+export interface RunNet {
+  /** niwa's state root that networking uses (leases, netns and hosts files). */
+  stateRoot: string;
+  project: string;
+  /** Project networks the container was attached to by the orchestrator (detached on rm). */
+  networks: string[];
+  /** The container's address the published ports forward to. */
+  address?: string;
+  ports?: PortMapping[];
+}
 
 export type Request =
   /** Who is there: {pid, project, containers}. */
   | { op: 'ping' }
   /** Start a compiled plan as a new container; answers once it runs ({id, pid, ms}) or failed (nothing left behind). */
-  | { op: 'run'; plan: LaunchPlan; spec: CanonicalSpec }
+  | { op: 'run'; plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet }
   /** The stop signal, then SIGKILL after timeoutMs (default: the spec's grace period); answers when it has ended. */
   | { op: 'stop'; name: string; timeoutMs?: number }
   /** Send a signal (name like SIGHUP or HUP, or a number). */

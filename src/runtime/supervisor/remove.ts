@@ -8,7 +8,9 @@ import { cleanupPlan } from '../launch/start.js';
 import { createCgroupManager } from '../cgroup/manager.js';
 import { sameProcessAlive } from '../proc.js';
 import { isLive } from '../status.js';
-import { deriveState, readPlan, readSpec, readState, removeContainerDir } from '../state.js';
+import { deriveState, readJson, readPlan, readSpec, readState, removeContainerDir } from '../state.js';
+import { join } from 'node:path';
+import type { RunNet } from './protocol.js';
 
 /** Returns what the cleanup could not undo (empty when everything is gone). */
 export async function removeUnsupervised(dir: string, layout: CgroupLayout, force: boolean): Promise<string[]> {
@@ -29,6 +31,13 @@ export async function removeUnsupervised(dir: string, layout: CgroupLayout, forc
   const spec = readSpec(dir) ?? ({ name: st.name, hooks: [] } as unknown as CanonicalSpec);
   // Cleanup steps are idempotent: running them after the supervisor already did is harmless.
   const r = await cleanupPlan(plan, { sys: realSys, spec: { ...spec, hooks: spec.hooks ?? [] }, hooks: !st.cleaned });
+  // A compose container leaves the project networks it was attached to.
+  const net = readJson<RunNet>(join(dir, 'net.json'));
+  const failed = [...r.failed];
+  if (net?.networks.length) {
+    const { detachNetworks } = await import('./container.js');
+    await detachNetworks(net, st.name, (m) => failed.push(m));
+  }
   removeContainerDir(dir);
-  return r.failed;
+  return failed;
 }

@@ -23,9 +23,18 @@ export async function readTs(file: string): Promise<unknown> {
   } catch (e) {
     const err = e as Error;
     throw new UserError('E_SPEC_LOAD', `could not load ${file}`, [
-      { file, message: firstLines(err?.message ?? String(e)), hint: 'the spec module threw or does not compile; run it with `npx tsx` to see the full error' },
+      {
+        file, message: firstLines(err?.message ?? String(e)),
+        hint: /Cannot find (module|package) 'niwa'/.test(err?.message ?? '')
+          ? "the spec imports 'niwa' but this directory cannot resolve it: `npm install niwa` here, or write the spec as a plain object (export default { name: ..., process: ... })"
+          : 'the spec module threw or does not compile; run it with `npx tsx` to see the full error',
+      },
     ]);
   }
+  // A spec outside any `"type": "module"` package is compiled as CommonJS: its exports object
+  // arrives as the default export, with the real default one level down.
+  const d = mod.default as { default?: unknown; __esModule?: boolean } | undefined;
+  if (d && typeof d === 'object' && 'default' in d && (d.__esModule || Object.keys(d).every((k) => k === 'default'))) mod = { default: d.default };
   if (mod.default === undefined) {
     throw new UserError('E_SPEC_EXPORT', `${file} has no default export`, [
       { file, message: 'the spec module must `export default` the container spec', hint: 'export default defineContainer({ name: ..., process: { args: [...] } })' },

@@ -29,7 +29,7 @@ export function ContainerRow({ c, selected, now, nameWidth }: ContainerRowProps)
     <Text wrap="truncate-end">
       <Text color="cyan">{selected ? '› ' : '  '}</Text>
       <Text bold={selected}>{fit(c.name, nameWidth + 2)}</Text>
-      <Text color={failedExit ? 'red' : STATE_COLOR[c.state]}>{fit(c.state, COLS.state)}</Text>
+      <Text color={failedExit ? 'red' : STATE_COLOR[c.state]}>{fit(c.status ?? c.state, COLS.state)}</Text>
       <Text color={detailColor}>{fit(detail, COLS.detail)}</Text>
       {right(c.pid !== undefined && live ? String(c.pid) : '-', COLS.pid)}
       {right(live && c.startedAt !== undefined ? formatDuration(now - c.startedAt) : '-', COLS.uptime)}

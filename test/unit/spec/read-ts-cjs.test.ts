@@ -1,0 +1,26 @@
+// A .container.ts outside any ESM package is compiled as CommonJS by tsx: the loader must still
+// find its default export, and a missing 'niwa' import gets a hint instead of a stack.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSpec } from '../../../src/spec/load/index.js';
+import { UserError } from '../../../src/errors.js';
+
+test('a TS spec in a CommonJS directory loads', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'niwa-cjs-'));
+  try {
+    writeFileSync(join(dir, 'a.container.ts'), "export default { name: 'a', hostname: 'h', namespaces: ['mount', 'uts'], process: { args: ['/bin/true'] } };\n");
+    const s = await loadSpec(join(dir, 'a.container.ts'));
+    assert.equal(s.name, 'a');
+    assert.equal(s.hostname, 'h');
+    writeFileSync(join(dir, 'b.container.ts'), "import { defineContainer } from 'niwa';\nexport default defineContainer({ name: 'b', process: { args: ['/bin/true'] } });\n");
+    await assert.rejects(loadSpec(join(dir, 'b.container.ts')), (e: UserError) => {
+      assert.match(e.details[0].hint ?? '', /npm install niwa/);
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
