@@ -1,6 +1,7 @@
 // `niwa compose SUBCOMMAND`: the compose verb's own table. `config` prints the resolved project
 // (interpolated, merged, extends resolved, profiles applied) like `docker compose config`.
-// The orchestration subcommands are stubs until the engine lands: add one line each to SUBCOMMANDS.
+// The orchestration subcommands (up, down, ps, logs, exec, run, start, stop, restart, kill, top) live
+// in compose-verbs.ts and the engine in src/compose/up.ts; each is one entry of SUBCOMMANDS.
 import { formatDetail, UserError } from '../errors.js';
 import { parseArgs, type ArgSpec, type ParsedArgs } from './args.js';
 import type { Verb } from './main.js';
@@ -18,6 +19,8 @@ export interface Subcommand {
   /** Flags beyond PROJECT_FLAGS. */
   args?: ArgSpec;
   run(a: ParsedArgs, project: LoadComposeOptions): Promise<number>;
+  /** Options end at the first positional (SERVICE): the command after it keeps its own flags (exec, run). */
+  commandAfterService?: boolean;
 }
 
 /** The project options the shared flags give. */
@@ -32,13 +35,15 @@ export function projectOptions(a: ParsedArgs): LoadComposeOptions {
   return o;
 }
 
-const notYet = (name: string, summary: string): Subcommand => ({
+/** An orchestration subcommand: its code is in compose-verbs.ts, loaded only when it runs. */
+const orchestration = (name: keyof typeof import('./compose-verbs.js'), summary: string, usage: string, args?: ArgSpec, commandAfterService = false): Subcommand => ({
   summary,
-  usage: `niwa compose ${name} [SERVICE...]`,
-  async run() {
-    // STUB: the orchestration engine fills this in.
-    process.stderr.write(`niwa: compose ${name} is not implemented yet\n  hint: 'niwa compose config' shows the resolved project\n`);
-    return 1;
+  usage: `niwa compose ${name} ${usage}`,
+  args,
+  commandAfterService,
+  async run(a, project) {
+    const verbs = await import('./compose-verbs.js');
+    return verbs[name](a, project);
   },
 });
 
@@ -68,18 +73,36 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
       return 0;
     },
   },
-  up: notYet('up', 'create and start the services (in dependency order)'),
-  down: notYet('down', 'stop and remove the services, networks and containers'),
-  ps: notYet('ps', 'list the project\'s containers'),
-  logs: notYet('logs', 'show the services\' output'),
-  exec: notYet('exec', 'run a command in a running service'),
-  run: notYet('run', 'run a one-off command in a new container of a service'),
-  start: notYet('start', 'start existing services'),
-  stop: notYet('stop', 'stop services (reverse dependency order)'),
-  restart: notYet('restart', 'restart services'),
-  kill: notYet('kill', 'send a signal to services'),
-  top: notYet('top', 'show the processes of services'),
+  up: orchestration('up', 'create and start the services (in dependency order); foreground: follow them until Ctrl-C / q',
+    '[-d] [--wait] [--wait-timeout SECS] [--no-deps] [--progress auto|tty|plain|json] [--json] [-t SECS] [SERVICE...]',
+    { values: { progress: '', 'wait-timeout': '', timeout: 't' }, booleans: { detach: 'd', wait: '', 'no-deps': '', json: '', quiet: 'q', 'no-warnings': '' } }),
+  down: orchestration('down', 'stop and remove the containers and networks (-v: and the named volumes)', '[-v] [-t SECS]', { values: { timeout: 't' }, booleans: { volumes: 'v' } }),
+  ps: orchestration('ps', 'list the project\'s containers', '[--json] [-a] [SERVICE...]', { booleans: { json: '', all: 'a' } }),
+  logs: orchestration('logs', 'show the services\' output, prefixed by container (-f to follow)', '[-f] [--tail N] [-t] [--no-color] [SERVICE...]', { values: { tail: '' }, booleans: { follow: 'f', timestamps: 't', 'no-color': '' } }),
+  exec: orchestration('exec', 'run a command in a running service', '[-i] [-t] [-T] [-u USER] [-e K=V]... [-w DIR] [--privileged] SERVICE CMD [ARGS...]',
+    { values: { user: 'u', env: 'e', workdir: 'w' }, booleans: { interactive: 'i', tty: 't', 'no-tty': 'T', privileged: '', detach: 'd' }, repeat: ['env'] }, true),
+  run: orchestration('run', 'run a one-off command in a new container of a service, on the project\'s networks', '[--rm] [-d] [--no-deps] [--service-ports] [--name N] [-e K=V]... SERVICE [CMD...]',
+    { values: { name: '', env: 'e' }, booleans: { rm: '', detach: 'd', 'no-deps': '', 'service-ports': '', 'no-warnings': '' }, repeat: ['env'] }, true),
+  start: orchestration('start', 'start existing services', '[SERVICE...]', { booleans: { 'no-warnings': '' } }),
+  stop: orchestration('stop', 'stop services (reverse dependency order)', '[-t SECS] [SERVICE...]', { values: { timeout: 't' } }),
+  restart: orchestration('restart', 'restart services', '[-t SECS] [SERVICE...]', { values: { timeout: 't' }, booleans: { 'no-warnings': '' } }),
+  kill: orchestration('kill', 'send a signal to services (default SIGKILL)', '[-s SIG] [SERVICE...]', { values: { signal: 's' } }),
+  top: orchestration('top', 'show the processes of services', '[SERVICE...]'),
 };
+
+/** Index of the first word that is not an option or an option's value (-1 when none). */
+function firstPositional(words: string[], spec: ArgSpec): number {
+  const values = spec.values ?? {};
+  const shortValues = new Set(Object.values(values).filter(Boolean));
+  for (let j = 0; j < words.length; j++) {
+    const w = words[j];
+    if (w === '--') return j + 1 < words.length ? j + 1 : -1;
+    if (!w.startsWith('-') || w === '-') return j;
+    if (w.startsWith('--')) { if (!w.includes('=') && w.slice(2) in values) j++; continue; }
+    if (w.length === 2 && shortValues.has(w[1])) j++;
+  }
+  return -1;
+}
 
 function help(prefix = ''): string {
   const w = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));
@@ -109,7 +132,19 @@ export const verb: Verb = {
       booleans: { ...sub.args?.booleans },
       repeat: [...(PROJECT_FLAGS.repeat ?? []), ...(sub.args?.repeat ?? [])],
     };
-    const a = parseArgs([...argv.slice(0, i), ...argv.slice(i + 1)], spec, `compose ${argv[i]}`);
+    let words = [...argv.slice(0, i), ...argv.slice(i + 1)];
+    let command: string[] | undefined;
+    if (sub.commandAfterService) {
+      const cut = firstPositional(words, spec);
+      if (cut >= 0) {
+        command = words.slice(cut);
+        if (command[1] === '--') command.splice(1, 1);
+        words = words.slice(0, cut);
+      }
+    }
+    const a = parseArgs(words, spec, `compose ${argv[i]}`);
+    if (command) { a.positionals.push(...command); }
+    else if (sub.commandAfterService && a.rest.length) { a.positionals.push(...a.rest); a.rest = []; }
     return sub.run(a, projectOptions(a));
   },
 };

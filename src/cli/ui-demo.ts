@@ -8,18 +8,19 @@ import { progressMode, loadLiveView } from '../ui/progress.js';
 
 export const verb: Verb = {
   summary: 'show the live view on a scripted project (for tests and benchmarks)',
-  usage: 'niwa __ui-demo [--services N] [--speed X] [--duration S] [--progress auto|tty|plain|json] [--json]\n\n'
+  usage: 'niwa __ui-demo [--services N] [--speed X] [--duration S] [--grace S] [--progress auto|tty|plain|json] [--json]\n\n'
     + '  --services N   services in the scripted project (default 6)\n'
     + '  --speed X      run the script X times faster (default 1)\n'
-    + '  --duration S   stop everything after S seconds (default: run until q / Ctrl-C)',
+    + '  --duration S   stop everything after S seconds (default: run until q / Ctrl-C)\n'
+    + '  --grace S      a graceful stop takes S seconds (default about half a second)',
   async run(argv) {
-    const a = parseArgs(argv, { values: { services: '', speed: '', duration: '', progress: '' }, booleans: { json: '' } }, '__ui-demo');
+    const a = parseArgs(argv, { values: { services: '', speed: '', duration: '', progress: '', grace: '' }, booleans: { json: '' } }, '__ui-demo');
     const num = (k: string, d: number) => {
       const v = a.flags[k] === undefined ? d : Number(a.flags[k]);
       if (!Number.isFinite(v) || v <= 0) throw new UserError('E_USAGE', `__ui-demo: --${k} must be a positive number`);
       return v;
     };
-    const demo = createDemo({ services: Math.floor(num('services', 6)), speed: num('speed', 1) });
+    const demo = createDemo({ services: Math.floor(num('services', 6)), speed: num('speed', 1), graceMs: a.flags.grace === undefined ? undefined : num('grace', 1) * 1000 });
     const duration = a.flags.duration === undefined ? undefined : num('duration', 1);
     const mode = progressMode({ progress: a.flags.progress as string | undefined, json: Boolean(a.flags.json), stdoutIsTTY: Boolean(process.stdout.isTTY) });
 

@@ -16,6 +16,8 @@ export interface DemoOptions {
   logRate?: number;
   /** Crash and restart `worker` once, a few seconds in (default true). */
   crash?: boolean;
+  /** How long a graceful stop takes, in ms (default 300–700, at speed 1). */
+  graceMs?: number;
 }
 
 export interface Demo {
@@ -115,7 +117,7 @@ export function createDemo(opts: DemoOptions = {}): Demo {
     }
     emit({ type: 'status', container: s.name, state: 'stopping', pid: s.pid });
     const gen = s.gen;
-    later(force ? 50 : 300 + rand() * 400, () => {
+    later(force ? 50 : opts.graceMs ?? 300 + rand() * 400, () => {
       if (s.gen === gen) end(s, force ? null : 0, force ? 9 : null);
       resolve();
     });

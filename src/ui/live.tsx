@@ -42,8 +42,8 @@ export interface LiveView {
   waitUntilExit(): Promise<void>;
   /** Close the view now: flush the last frame, unmount, stop timers. */
   close(): void;
-  /** Feed an extra UI event (e.g. a message from the orchestrator). */
-  dispatch(e: UiEvent): void;
+  /** Feed an extra event (e.g. a message from the orchestrator) as if it came from the source. */
+  dispatch(e: RuntimeEvent | UiEvent): void;
   /** Frames drawn so far. */
   readonly redraws: number;
   readonly state: ViewState;

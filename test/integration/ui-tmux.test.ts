@@ -85,3 +85,33 @@ test('live view in tmux: rows, state changes, selection, logs, q exits cleanly',
   assert.ok(!alive(panePid), 'the pane process is gone');
   assert.deepEqual(leftovers(), []);
 });
+
+test('live view in tmux: Ctrl-C stops gracefully, a second Ctrl-C forces (signal 9), and the program exits', { skip: hasTmux ? false : 'tmux not installed', timeout: 60_000 }, async () => {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const exit2 = join(dir, 'exit2');
+  const cmd = `cd ${q(repoRoot)} && env -u CI TERM=xterm-256color ${q(process.execPath)} ${q(niwaBin)} ${[...COMMAND, '--speed', '3', '--grace', '30'].map(q).join(' ')}; echo $? > ${q(exit2)}`;
+  assert.equal(tmux('new-session', '-d', '-s', 'ui2', '-x', '120', '-y', '40', cmd).status, 0);
+  await waitForOn('ui2', (s) => /6\/6 running/.test(s));
+  tmux('send-keys', '-t', 'ui2', 'C-c');
+  await waitForOn('ui2', /stopping everything… \(Ctrl-C again to force\)/);
+  tmux('send-keys', '-t', 'ui2', 'C-c');
+  // The graceful stop would take 30 s (÷3); the forced one kills at once.
+  const s = await waitForOn('ui2', (x) => (x.match(/^. \S+\s+exited\s+signal 9/gm) ?? []).length === 6);
+  assert.match(s, /forcing: killing every container now/);
+  const end = Date.now() + 10_000;
+  while (Date.now() < end && !existsSync(exit2)) await sleep(100);
+  assert.equal(readFileSync(exit2, 'utf8').trim(), '0');
+  assert.notEqual(tmux('has-session', '-t', 'ui2').status, 0);
+});
+
+async function waitForOn(target: string, what: RegExp | ((s: string) => boolean), ms = 10_000): Promise<string> {
+  const ok = typeof what === 'function' ? what : (s: string) => what.test(s);
+  const end = Date.now() + ms;
+  let s = '';
+  while (Date.now() < end) {
+    s = tmux('capture-pane', '-p', '-t', target).stdout;
+    if (ok(s)) return s;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}; the screen was:\n${s}`);
+}

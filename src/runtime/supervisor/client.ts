@@ -62,6 +62,48 @@ function exchange(t: Target, req: Request, onLine?: (l: StreamLine) => void, tim
   }));
 }
 
+/**
+ * A stream request (`events`, `logs-follow`) that the caller ends: resolves once the supervisor
+ * accepted it (starting one if needed), with `close()` to hang up and `ended` settling when the
+ * stream is over (the supervisor ended it, or it went away).
+ */
+export async function openStream(t: Target, req: Request, onLine: (l: StreamLine) => void): Promise<{ close(): void; ended: Promise<void> }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let s: Socket;
+    try { s = await open(t); } catch (e) {
+      if (!(e instanceof Unreachable)) throw e;
+      await startSupervisor(t);
+      continue;
+    }
+    const sock = s;
+    const r = await new Promise<{ first?: Response; ended: Promise<void> }>((resolve) => {
+      let buf = '';
+      let first: Response | undefined;
+      let endedResolve!: () => void;
+      const ended = new Promise<void>((res) => { endedResolve = res; });
+      sock.setEncoding('utf8');
+      sock.on('data', (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          const msg = JSON.parse(line);
+          if (!first) { first = msg as Response; resolve({ first, ended }); } else onLine(msg as StreamLine);
+        }
+      });
+      sock.on('error', () => {});
+      sock.on('close', () => { endedResolve(); if (!first) resolve({ ended }); });
+      sock.write(JSON.stringify(req) + '\n');
+    });
+    if (!r.first) { await startSupervisor(t); continue; }
+    check(r.first);
+    return { close: () => sock.destroy(), ended: r.ended };
+  }
+  throw new RuntimeFailure('E_SUPERVISOR', `could not reach the supervisor of project '${t.project}'`, { hint: `see ${supervisorLogPath(t.root, t.project)}` });
+}
+
 /** Throws the supervisor's error as a NiwaError with the same code, hint and exit code. */
 export function check<T extends Response>(r: T): Extract<T, { ok: true }> {
   if (r.ok) return r as Extract<T, { ok: true }>;

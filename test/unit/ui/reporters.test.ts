@@ -82,3 +82,28 @@ test('progress mode: --json, --progress, then TTY/CI/TERM=dumb decide', () => {
   assert.equal(progressMode({ stdoutIsTTY: true, env: { CI: 'false' } }), 'tty');
   assert.throws(() => progressMode({ ...tty, progress: 'fancy' }), /--progress must be auto, tty, plain or json/);
 });
+
+test('stats view: successive listings become status, restart and health events for the same view', async () => {
+  const { listingEvents } = await import('../../../src/ui/stats-view.js');
+  const { initialState, reduce } = await import('../../../src/ui/model.js');
+  const now = 100_000;
+  const web = { name: 'web', state: 'running', pid: 10, uptime: 30, restarts: 0, health: 'healthy' as const };
+  const first = listingEvents(new Map(), [web], now);
+  assert.deepEqual(first, [
+    { type: 'status', container: 'web', state: 'running', status: 'running', pid: 10, at: 70_000 },
+    { type: 'health', container: 'web', status: 'healthy', at: now },
+  ]);
+  let s = first.reduce((st, e) => reduce(st, e, now), initialState({ now }));
+  assert.equal(s.containers.web.startedAt, 70_000, 'uptime comes from the listing');
+  assert.deepEqual(listingEvents(new Map([['web', web]]), [web], now), [], 'nothing changed, nothing said');
+  const again = { ...web, pid: 11, uptime: 1, restarts: 1 };
+  const evs = listingEvents(new Map([['web', web]]), [again], now);
+  assert.deepEqual(evs.map((e) => e.type), ['restart', 'status', 'health']);
+  s = evs.reduce((st, e) => reduce(st, e, now), s);
+  assert.deepEqual([s.containers.web.state, s.containers.web.pid, s.containers.web.restarts, s.containers.web.health], ['running', 11, 1, 'healthy']);
+  const paused = listingEvents(new Map([['web', again]]), [{ ...again, state: 'paused' }], now);
+  s = paused.reduce((st, e) => reduce(st, e, now), s);
+  assert.equal(s.containers.web.status, 'paused', 'the row shows paused');
+  const gone = listingEvents(new Map([['web', again]]), [], now);
+  assert.deepEqual(gone, [{ type: 'status', container: 'web', state: 'exited', status: 'removed', at: now }]);
+});

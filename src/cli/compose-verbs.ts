@@ -1,0 +1,304 @@
+// The orchestration subcommands of `niwa compose`: up, down, ps, logs, exec, run, start, stop,
+// restart, kill, top. Each loads the project, builds a ComposeEngine (src/compose/up.ts) and asks it;
+// the single-container verbs' code is reused where it fits (exec, top). Loaded only when one runs.
+import { randomBytes } from 'node:crypto';
+import { UserError, formatDetail, formatError } from '../errors.js';
+import type { ParsedArgs } from './args.js';
+import type { LoadComposeOptions, ComposeLoad } from '../compose/index.js';
+import { ComposeEngine, loadProject, withDependencies, type UpMessage } from '../compose/up.js';
+import { isLive } from '../runtime/status.js';
+import { describeStatus } from '../runtime/status.js';
+import { check, request, tryRequest } from '../runtime/supervisor/client.js';
+import { formatMapping } from '../runtime/net/ports.js';
+import { formatDuration, table } from './target.js';
+import type { RuntimeEvent } from '../events/types.js';
+
+type Run = (a: ParsedArgs, project: LoadComposeOptions) => Promise<number>;
+
+async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
+  const load = await loadProject({ ...project, canonical: o.canonical });
+  if (!a.flags['no-warnings'] && o.canonical !== false) for (const w of load.warnings) process.stderr.write(`warning: ${formatDetail(w)}\n`);
+  return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage }) };
+}
+
+const seconds = (a: ParsedArgs, flag: string): number | undefined => {
+  const v = a.flags[flag];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n >= 0)) throw new UserError('E_USAGE', `--${flag} expects seconds, got '${String(v)}'`);
+  return Math.round(n * 1000);
+};
+
+function checkServices(load: ComposeLoad, names: string[]): string[] {
+  for (const s of names) if (!load.services.has(s)) throw new UserError('E_NO_SERVICE', `no such service: ${s}`, [], `services: ${[...load.services.keys()].join(', ')}`);
+  return names;
+}
+
+const stderrMessage = (m: UpMessage) => process.stderr.write(`${m.container ? m.container + ': ' : ''}${m.text}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// up
+
+export const up: Run = async (a, project) => {
+  const services = a.positionals;
+  const detach = Boolean(a.flags.detach);
+  const waitTimeout = seconds(a, 'wait-timeout');
+  if (detach || a.flags.wait) {
+    const t0 = performance.now();
+    const { load, engine } = await open(a, project, { onMessage: a.flags.quiet ? undefined : stderrMessage });
+    checkServices(load, services);
+    try {
+      const started = await engine.up({ services, noDeps: Boolean(a.flags['no-deps']), wait: Boolean(a.flags.wait), timeoutMs: waitTimeout });
+      await engine.refresh();
+      for (const s of started) {
+        const st = engine.state(engine.name(s));
+        process.stderr.write(`${engine.name(s)}: ${st ? describeStatus(st) + (st.health !== 'none' ? ` (${st.health})` : '') : 'started'}\n`);
+      }
+      if (!a.flags.quiet) process.stderr.write(`project ${load.project.name}: ${started.length} service${started.length === 1 ? '' : 's'} up in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+    } finally { engine.close(); }
+    if (detach || !a.flags.wait) return 0;
+    return 0;
+  }
+  return upForeground(a, project, services);
+};
+
+async function upForeground(a: ParsedArgs, project: LoadComposeOptions, services: string[]): Promise<number> {
+  const { progressMode } = await import('../ui/progress.js');
+  const mode = progressMode({ progress: a.flags.progress as string | undefined, json: Boolean(a.flags.json), stdoutIsTTY: Boolean(process.stdout.isTTY) });
+  // The reporter exists before the engine so that every message reaches it.
+  let say: (m: UpMessage) => void = stderrMessage;
+  const { load, engine } = await open(a, project, { onMessage: (m) => say(m) });
+  checkServices(load, services);
+  const names = (services.length ? withDependencies(load, services) : load.plan.order).map((s) => engine.name(s));
+  const timeoutMs = seconds(a, 'timeout');
+
+  let stopping: Promise<void> | undefined;
+  const stopAll = (force: boolean): Promise<void> => {
+    if (force) return engine.stop({ force: true });
+    return (stopping ??= engine.stop({ timeoutMs }));
+  };
+  const controls = {
+    restart: async (name: string) => {
+      const s = engine.serviceOf(name);
+      if (!s) throw new Error(`${name} is not a service container`);
+      await engine.stop({ services: [s], timeoutMs });
+      await engine.up({ services: [s], noDeps: true });
+    },
+    stop: async (name: string) => { check(await request(engine.target, { op: 'stop', name, timeoutMs })); },
+    stopAll,
+  };
+  const allEnded = () => names.every((n) => { const st = engine.state(n); return st !== undefined && !isLive(st.status); });
+
+  await engine.open();
+  let status = 0;
+  if (mode === 'tty') {
+    const { loadLiveView } = await import('../ui/progress.js');
+    const { startLiveView } = await loadLiveView();
+    const view = startLiveView({ subscribe: (cb) => engine.bus.on(cb) }, controls, { title: `niwa compose up — ${load.project.name}`, attachLogs: true, exitWhenAllEnded: true });
+    say = (m) => view.dispatch({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
+    try { await engine.up({ services }); } catch (e) {
+      say({ level: 'error', text: formatError(e).replace(/^niwa: /, '') });
+      status = 1;
+      await stopAll(false).catch(() => {});
+      view.close();
+    }
+    await view.waitUntilExit();
+  } else {
+    let sink: (e: RuntimeEvent) => void;
+    if (mode === 'json') {
+      const { jsonReporter } = await import('../ui/json.js');
+      sink = jsonReporter();
+      say = (m) => process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), type: 'message', ...m }) + '\n');
+    } else {
+      const { timestampedReporter } = await import('../ui/plain.js');
+      const rep = timestampedReporter({ names });
+      sink = rep;
+      say = (m) => rep({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
+    }
+    const off = engine.bus.on(sink);
+    let interrupts = 0;
+    let finish!: () => void;
+    const done = new Promise<void>((r) => { finish = r; });
+    const onSigint = () => {
+      interrupts++;
+      say({ level: 'warn', text: interrupts > 1 ? 'killing every container' : 'stopping every container (Ctrl-C again to kill)' });
+      void stopAll(interrupts > 1).then(finish, finish);
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    const offChange = engine.onChange(() => { if (started && allEnded()) finish(); });
+    let started = false;
+    try {
+      await engine.up({ services });
+      started = true;
+      await engine.refresh();
+      if (allEnded()) finish();
+    } catch (e) {
+      say({ level: 'error', text: formatError(e).replace(/^niwa: /, '') });
+      status = 1;
+      await stopAll(false).catch(() => {});
+      finish();
+    }
+    await done;
+    if (stopping) await stopping.catch(() => {});
+    offChange();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    off();
+  }
+  engine.close();
+  return status;
+}
+
+// ---------------------------------------------------------------------------------------------
+// down, stop, start, restart, kill
+
+export const down: Run = async (a, project) => {
+  const { engine } = await open(a, project, { canonical: false, onMessage: stderrMessage });
+  await engine.down({ volumes: Boolean(a.flags.volumes), timeoutMs: seconds(a, 'timeout') });
+  return 0;
+};
+
+export const stop: Run = async (a, project) => {
+  const { load, engine } = await open(a, project, { canonical: false, onMessage: stderrMessage });
+  const services = checkServices(load, a.positionals);
+  await engine.stop({ services: services.length ? services : undefined, timeoutMs: seconds(a, 'timeout') });
+  engine.close();
+  return 0;
+};
+
+export const start: Run = async (a, project) => {
+  const { load, engine } = await open(a, project, { onMessage: stderrMessage });
+  const wanted = checkServices(load, a.positionals);
+  await engine.refresh();
+  const have = load.plan.order.filter((s) => (!wanted.length || wanted.includes(s)) && engine.state(engine.name(s)));
+  if (!have.length) throw new UserError('E_NO_CONTAINER', `start: no containers to start in project '${load.project.name}'`, [], 'create them with niwa compose up');
+  try { await engine.up({ services: have, noDeps: true }); } finally { engine.close(); }
+  return 0;
+};
+
+export const restart: Run = async (a, project) => {
+  const { load, engine } = await open(a, project, { onMessage: stderrMessage });
+  const wanted = checkServices(load, a.positionals);
+  await engine.refresh();
+  const have = load.plan.order.filter((s) => (!wanted.length || wanted.includes(s)) && engine.state(engine.name(s)));
+  if (!have.length) throw new UserError('E_NO_CONTAINER', `restart: no containers in project '${load.project.name}'`, [], 'create them with niwa compose up');
+  try {
+    await engine.stop({ services: have, timeoutMs: seconds(a, 'timeout') });
+    await engine.up({ services: have, noDeps: true });
+  } finally { engine.close(); }
+  return 0;
+};
+
+export const kill: Run = async (a, project) => {
+  const { load, engine } = await open(a, project, { canonical: false });
+  const services = checkServices(load, a.positionals);
+  const { parseSignal } = await import('../runtime/signals.js');
+  await engine.kill(parseSignal(String(a.flags.signal ?? 'SIGKILL')), services.length ? services : undefined);
+  return 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// ps, logs, top, exec
+
+export const ps: Run = async (a, project) => {
+  const { load, engine } = await open(a, project, { canonical: false });
+  const services = checkServices(load, a.positionals);
+  await engine.refresh();
+  const now = Date.now();
+  const rows = engine.containers()
+    .filter((c) => (a.flags.all || isLive(c.status) || engine.serviceOf(c.name)) && (!services.length || services.includes(engine.serviceOf(c.name) ?? '')))
+    .map((c) => ({
+      name: c.name, service: engine.serviceOf(c.name) ?? null, status: describeStatus(c), state: c.status, health: c.health,
+      pid: c.status === 'running' || c.status === 'paused' ? c.pid ?? null : null,
+      uptime: (c.status === 'running' || c.status === 'paused') && c.startedAt ? Math.max(0, (now - Date.parse(c.startedAt)) / 1000) : null,
+      restarts: c.restarts, exitCode: c.exitCode ?? null,
+      ports: engine.portsOfContainer(c.name).map(formatMapping),
+    }));
+  if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }
+  const out = [['NAME', 'SERVICE', 'STATUS', 'HEALTH', 'PID', 'UPTIME', 'PORTS']];
+  for (const r of rows) out.push([r.name, r.service ?? '-', r.status, r.health === 'none' ? '-' : r.health, r.pid === null ? '-' : String(r.pid), r.uptime === null ? '-' : formatDuration(r.uptime * 1000), r.ports.join(', ') || '-']);
+  process.stdout.write(table(out));
+  return 0;
+};
+
+export const logs: Run = async (a, project) => {
+  const { load, engine } = await open(a, project, { canonical: false });
+  const services = checkServices(load, a.positionals);
+  await engine.refresh();
+  const names = (services.length ? services : load.plan.order).map((s) => engine.name(s)).filter((n) => engine.state(n));
+  const tail = a.flags.tail === undefined || a.flags.tail === 'all' ? undefined : Number(a.flags.tail);
+  if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) throw new UserError('E_USAGE', `logs: --tail expects a number of lines, got '${String(a.flags.tail)}'`);
+  const colour = !a.flags['no-color'] && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  const { printLogs } = await import('../compose/logs.js');
+  await printLogs({ target: engine.target, names, follow: Boolean(a.flags.follow), tail, timestamps: Boolean(a.flags.timestamps), colour });
+  return 0;
+};
+
+export const top: Run = async (a, project) => {
+  const { load, engine } = await open(a, project, { canonical: false });
+  const services = checkServices(load, a.positionals);
+  await engine.refresh();
+  const { verb } = await import('./top.js');
+  let status = 0;
+  for (const s of services.length ? services : load.plan.order) {
+    const n = engine.name(s);
+    if (engine.state(n)?.status !== 'running') continue;
+    process.stdout.write(`${n}\n`);
+    status = Math.max(status, await verb.run(['--project', engine.project, '--state-root', engine.target.root, n]));
+    process.stdout.write('\n');
+  }
+  return status;
+};
+
+/** `compose exec [flags] SERVICE CMD...`: niwa exec on the service's container. */
+export const exec: Run = async (a, project) => {
+  const [service, ...cmd] = a.positionals;
+  if (!service || !cmd.length) throw new UserError('E_USAGE', 'compose exec: expected a SERVICE and a command', [], 'usage: niwa compose exec [-u USER] [-e K=V] [-w DIR] SERVICE CMD [ARGS...]');
+  const { load, engine } = await open(a, project, { canonical: false });
+  checkServices(load, [service]);
+  const argv = ['--project', engine.project];
+  if (a.flags.user) argv.push('--user', String(a.flags.user));
+  for (const e of (a.flags.env as string[] | undefined) ?? []) argv.push('--env', e);
+  if (a.flags.workdir) argv.push('--workdir', String(a.flags.workdir));
+  if (a.flags.interactive) argv.push('--interactive');
+  if (a.flags.tty) argv.push('--tty');
+  if (a.flags.privileged) argv.push('--privileged');
+  const { verb } = await import('./exec.js');
+  return verb.run([...argv, engine.name(service), '--', ...cmd]);
+};
+
+// ---------------------------------------------------------------------------------------------
+// run
+
+/** `compose run [--rm] [-d] [--no-deps] [-e K=V] [--name N] SERVICE [CMD...]`: a one-off container on the project's networks. */
+export const run: Run = async (a, project) => {
+  const [service, ...cmd] = a.positionals;
+  if (!service) throw new UserError('E_USAGE', 'compose run: expected a SERVICE', [], 'usage: niwa compose run [--rm] [-d] SERVICE [CMD...]');
+  const { load, engine } = await open(a, project, { onMessage: a.flags.detach ? stderrMessage : undefined });
+  checkServices(load, [service]);
+  const deps = withDependencies(load, [service]).filter((s) => s !== service);
+  const name = String(a.flags.name ?? `${service}-run-${randomBytes(3).toString('hex')}`);
+  const { parseEnv } = await import('./exec.js');
+  const env = parseEnv((a.flags.env as string[] | undefined) ?? []);
+  try {
+    if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps });
+    else await engine.open();
+    await engine.prepare([service]);
+    await engine.start(service, { name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), restart: 'no' });
+    if (a.flags.detach) { process.stdout.write(name + '\n'); return 0; }
+    // attached: the container's output, until it ends; Ctrl-C stops it
+    const onSigint = () => { void tryRequest(engine.target, { op: 'stop', name }).catch(() => {}); };
+    process.on('SIGINT', onSigint);
+    try {
+      await tryRequest(engine.target, { op: 'logs-follow', name }, (l) => {
+        if ('log' in l) (l.log.stream === 'stderr' ? process.stderr : process.stdout).write(l.log.line + '\n');
+      }, 30_000);
+    } finally { process.off('SIGINT', onSigint); }
+    await engine.refresh();
+    const st = engine.state(name);
+    const code = st?.signal != null ? 128 + st.signal : st?.exitCode ?? 1;
+    if (a.flags.rm) check(await request(engine.target, { op: 'rm', name, force: true }));
+    return code;
+  } finally { engine.close(); }
+};

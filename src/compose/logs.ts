@@ -1,0 +1,51 @@
+// Owns `compose logs`: every container's lines with a `name | ` prefix, one colour per container
+// (when the output is a terminal and NO_COLOR is unset), the files merged in time order, and
+// `-f` following each container live through the supervisor until every one has ended.
+import { containerDir, logPath } from '../runtime/state.js';
+import { readLogEntries, type LogEntry } from '../runtime/supervisor/logs.js';
+import { tryRequest, type Target } from '../runtime/supervisor/client.js';
+
+const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91];
+
+export interface Prefixer { (name: string, e: LogEntry): string }
+
+/** `server-1  | text`: names padded to the widest, each in its own colour when `colour`. */
+export function prefixer(names: string[], o: { colour: boolean; timestamps?: boolean }): Prefixer {
+  const width = Math.max(0, ...names.map((n) => n.length));
+  const colourOf = new Map(names.map((n, i) => [n, COLOURS[i % COLOURS.length]]));
+  return (name, e) => {
+    const label = `${name.padEnd(width)} |`;
+    const c = colourOf.get(name) ?? COLOURS[0];
+    const head = o.colour ? `\x1b[${c}m${label}\x1b[0m` : label;
+    return `${head} ${o.timestamps ? e.time + ' ' : ''}${e.line}\n`;
+  };
+}
+
+export interface LogsOptions {
+  target: Target;
+  /** Container names, in the order their colours are given. */
+  names: string[];
+  follow?: boolean;
+  tail?: number;
+  timestamps?: boolean;
+  colour: boolean;
+  out?: NodeJS.WritableStream;
+}
+
+/** Prints the logs; with `follow`, resolves once every followed container has ended. */
+export async function printLogs(o: LogsOptions): Promise<void> {
+  const out = o.out ?? process.stdout;
+  const fmt = prefixer(o.names, { colour: o.colour, timestamps: o.timestamps });
+  if (!o.follow) {
+    const all = o.names.flatMap((n) => readLogEntries(logPath(containerDir(o.target.root, o.target.project, n)), { tail: o.tail }).map((e) => ({ n, e })));
+    all.sort((a, b) => (a.e.time < b.e.time ? -1 : a.e.time > b.e.time ? 1 : 0));
+    for (const { n, e } of all) out.write(fmt(n, e));
+    return;
+  }
+  await Promise.all(o.names.map(async (n) => {
+    const r = await tryRequest(o.target, { op: 'logs-follow', name: n, tail: o.tail }, (l) => { if ('log' in l) out.write(fmt(n, l.log)); }, 30_000).catch(() => undefined);
+    if (r?.ok) return;
+    // no supervisor (nothing is running): what the file has
+    for (const e of readLogEntries(logPath(containerDir(o.target.root, o.target.project, n)), { tail: o.tail })) out.write(fmt(n, e));
+  }));
+}
