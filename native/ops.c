@@ -538,22 +538,30 @@ int op_run(struct ctx *c, const struct step *s) {
     if (prctl(PR_SET_KEEPCAPS, (unsigned long)fu64(s, 0), 0, 0, 0) < 0) return errno;
     return 0;
 
+  /* setgroups/setresgid/setresuid are raw syscalls, not the glibc wrappers: in a process glibc
+   * believes multi-threaded, the wrappers broadcast the change to every thread (setxid), which in
+   * a child cloned from a threaded process (native/lib/inproc.c clones from Node) would try to
+   * signal threads that only exist in the parent. For the single-threaded stage both are the
+   * same single syscall. (x86_64 and aarch64: 32-bit ids.) */
   case OP_SETGROUPS: { /* setgroups(2): the supplementary groups */
+    /* Up to SMALL_GROUPS on the stack, so the usual case allocates nothing after clone (the
+     * in-process launcher refuses larger lists before it clones). */
     uint32_t n = s->f[0].count;
-    gid_t *g = calloc(n ? n : 1, sizeof(gid_t));
+    gid_t small[SMALL_GROUPS];
+    gid_t *g = n <= SMALL_GROUPS ? small : calloc(n, sizeof(gid_t));
     if (!g) return ENOMEM;
     for (uint32_t i = 0; i < n; i++) { uint64_t v; memcpy(&v, s->f[0].p + 8 * i, 8); g[i] = (gid_t)v; }
-    if (setgroups(n, g) < 0) err = errno;
-    free(g);
+    if (syscall(SYS_setgroups, (size_t)n, g) < 0) err = errno;
+    if (g != small) free(g);
     return err;
   }
 
   case OP_SETRESGID:
-    if (setresgid((gid_t)fu64(s, 0), (gid_t)fu64(s, 0), (gid_t)fu64(s, 0)) < 0) return errno;
+    if (syscall(SYS_setresgid, (gid_t)fu64(s, 0), (gid_t)fu64(s, 0), (gid_t)fu64(s, 0)) < 0) return errno;
     return 0;
 
   case OP_SETRESUID:
-    if (setresuid((uid_t)fu64(s, 0), (uid_t)fu64(s, 0), (uid_t)fu64(s, 0)) < 0) return errno;
+    if (syscall(SYS_setresuid, (uid_t)fu64(s, 0), (uid_t)fu64(s, 0), (uid_t)fu64(s, 0)) < 0) return errno;
     return 0;
 
   case OP_CAPSET: { /* capset(2), version 3: two 32-bit words per set cover caps 0..63 */
@@ -578,10 +586,11 @@ int op_run(struct ctx *c, const struct step *s) {
     return 0;
 
   case OP_SECCOMP: { /* seccomp(2) SECCOMP_SET_MODE_FILTER with the plan's classic BPF program */
+    /* The program is copied to the stack (at most BPF_MAXINSNS x 8 bytes = 32 KiB), not the
+     * heap: this runs after clone, where the in-process launcher must not call malloc. */
     uint32_t n = s->f[0].len / 8;
     if (s->f[0].len % 8 || n == 0 || n > BPF_MAXINSNS) return EINVAL;
-    struct sock_filter *ins = calloc(n, sizeof *ins);
-    if (!ins) return ENOMEM;
+    struct sock_filter ins[BPF_MAXINSNS];
     const unsigned char *p = s->f[0].p; /* little-endian: u16 code, u8 jt, u8 jf, u32 k */
     for (uint32_t i = 0; i < n; i++, p += 8) {
       ins[i].code = (uint16_t)(p[0] | p[1] << 8);
@@ -593,7 +602,6 @@ int op_run(struct ctx *c, const struct step *s) {
     long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
     if (r < 0 && errno == ENOSYS) r = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
     if (r < 0) err = errno;
-    free(ins);
     return err;
   }
 

@@ -20,6 +20,10 @@
 #define REPORT_FD 4
 #define ANSWER_FD 5
 
+/* setgroups lists up to this many gids are copied on the stack (ops.c); native/lib/inproc.c
+ * refuses longer lists, since it must not allocate after clone. */
+#define SMALL_GROUPS 64
+
 /* Phases, in the order the stage runs them. */
 enum phase { PH_STAGE = 1, PH_CLONE = 2, PH_PARENT = 3, PH_CHILD = 4 };
 

@@ -26,6 +26,19 @@ if (srcs.length) {
   else console.error(`niwa: could not build the native stage with '${cc}' (install a C compiler, e.g. apt-get install gcc); niwa run will not work until then`);
 }
 
+// 1a. EXPERIMENT: the same stage core as a shared library for an in-process launch through koffi
+//     (native/lib/*.c + the stage's plan.c and ops.c, never its main; src/runtime/launch/inproc.ts).
+//     Measured in bench/inproc.mjs, not used by niwa (see native/README.md). Not fatal: niwa does
+//     not need it. Same temporary name + rename as the executable.
+const libSrcs = existsSync(join(root, 'native', 'lib')) ? readdirSync(join(root, 'native', 'lib')).filter((f) => f.endsWith('.c')) : [];
+if (libSrcs.length) {
+  const tmp = join(out, `libniwa-stage.so.${process.pid}.tmp`);
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-fPIC', '-shared', '-fvisibility=hidden', '-Wl,-z,defs', '-o', tmp,
+    ...libSrcs.map((s) => join(root, 'native', 'lib', s)), ...['plan.c', 'ops.c'].map((s) => join(root, 'native', s))], { stdio: 'inherit' });
+  if (!r.error && r.status === 0) renameSync(tmp, join(out, 'libniwa-stage.so'));
+  else console.error(`niwa: could not build the experimental in-process stage library (native/lib); niwa does not use it`);
+}
+
 // 1b. The container schema, compiled ahead of time by ajv (see scripts/build-schema.mjs).
 run(process.execPath, [join(root, 'scripts', 'build-schema.mjs')]);
 

@@ -89,20 +89,29 @@ async function upForeground(a: ParsedArgs, project: LoadComposeOptions, services
   };
   const allEnded = () => names.every((n) => { const st = engine.state(n); return st !== undefined && !isLive(st.status); });
 
-  await engine.open();
   let status = 0;
   if (mode === 'tty') {
     const { loadLiveView } = await import('../ui/progress.js');
     const { startLiveView } = await loadLiveView();
-    const view = startLiveView({ subscribe: (cb) => engine.bus.on(cb) }, controls, { title: `niwa compose up — ${load.project.name}`, attachLogs: true, exitWhenAllEnded: true });
+    const view = startLiveView({ subscribe: (cb) => engine.bus.on(cb) }, controls, { title: `niwa compose up — ${load.project.name}`, attachLogs: true });
     say = (m) => view.dispatch({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
-    try { await engine.up({ services }); } catch (e) {
+    // The view closes after q / Ctrl-C (stopAll), or once every container of the project has ended.
+    let started = false;
+    const offChange = engine.onChange(() => { if (started && allEnded()) view.close(); });
+    try {
+      await engine.up({ services });
+      started = true;
+      await engine.refresh();
+      if (allEnded()) view.close();
+    } catch (e) {
       say({ level: 'error', text: formatError(e).replace(/^niwa: /, '') });
       status = 1;
       await stopAll(false).catch(() => {});
       view.close();
     }
     await view.waitUntilExit();
+    offChange();
+    if (stopping) await stopping.catch(() => {});
   } else {
     let sink: (e: RuntimeEvent) => void;
     if (mode === 'json') {
@@ -213,7 +222,7 @@ export const ps: Run = async (a, project) => {
       pid: c.status === 'running' || c.status === 'paused' ? c.pid ?? null : null,
       uptime: (c.status === 'running' || c.status === 'paused') && c.startedAt ? Math.max(0, (now - Date.parse(c.startedAt)) / 1000) : null,
       restarts: c.restarts, exitCode: c.exitCode ?? null,
-      ports: engine.portsOfContainer(c.name).map(formatMapping),
+      ports: isLive(c.status) ? engine.portsOfContainer(c.name).map(formatMapping) : [],
     }));
   if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }
   const out = [['NAME', 'SERVICE', 'STATUS', 'HEALTH', 'PID', 'UPTIME', 'PORTS']];

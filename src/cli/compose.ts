@@ -132,7 +132,11 @@ export const verb: Verb = {
       booleans: { ...sub.args?.booleans },
       repeat: [...(PROJECT_FLAGS.repeat ?? []), ...(sub.args?.repeat ?? [])],
     };
-    let words = [...argv.slice(0, i), ...argv.slice(i + 1)];
+    // Before the subcommand only the project flags exist (-f is --file); after it the subcommand's
+    // own short flags win (`logs -f` follows), and the project flags' long forms still work.
+    const head = parseArgs(argv.slice(0, i), PROJECT_FLAGS, 'compose');
+    if (head.positionals.length) throw new UserError('E_USAGE', `compose: unexpected '${head.positionals[0]}' before '${argv[i]}'`);
+    let words = argv.slice(i + 1);
     let command: string[] | undefined;
     if (sub.commandAfterService) {
       const cut = firstPositional(words, spec);
@@ -143,6 +147,10 @@ export const verb: Verb = {
       }
     }
     const a = parseArgs(words, spec, `compose ${argv[i]}`);
+    for (const [k, v] of Object.entries(head.flags)) {
+      const mine = a.flags[k];
+      a.flags[k] = Array.isArray(v) && Array.isArray(mine) ? [...v, ...mine] : mine ?? v;
+    }
     if (command) { a.positionals.push(...command); }
     else if (sub.commandAfterService && a.rest.length) { a.positionals.push(...a.rest); a.rest = []; }
     return sub.run(a, projectOptions(a));

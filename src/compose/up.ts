@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { NiwaError, UserError } from '../errors.js';
+import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
 import { EventBus } from '../events/types.js';
 import type { HostFacts } from '../plan/types.js';
 import type { CanonicalMount, CanonicalSpec } from '../spec/types.js';
@@ -73,6 +73,8 @@ export class ComposeEngine implements Backend {
   private refreshing?: Promise<void>;
   private refreshAgain = false;
   private byName = new Map<string, string>();
+  /** Set when the supervisor's event stream ended without us closing it. */
+  private lost?: string;
 
   constructor(readonly load: ComposeLoad, private opts: EngineOptions = {}) {
     this.project = load.project.name;
@@ -94,10 +96,16 @@ export class ComposeEngine implements Backend {
   /** Starts (or finds) the supervisor and follows its events; the view and the waits read them. */
   async open(): Promise<void> {
     if (this.stream) return;
-    this.stream = await openStream(this.target, { op: 'events' }, (l) => {
+    const stream = await openStream(this.target, { op: 'events' }, (l) => {
       if (!('event' in l)) return;
       this.bus.emit(l.event);
-      if (l.event.type === 'status' || l.event.type === 'health' || l.event.type === 'exited') this.refresh();
+      if (l.event.type === 'status' || l.event.type === 'health' || l.event.type === 'exited') void this.refresh();
+    });
+    this.stream = stream;
+    void stream.ended.then(() => {
+      if (this.stream !== stream) return; // closed by us
+      this.lost = `the supervisor of project '${this.project}' went away (see ${join(this.target.root, this.project, '_supervisor.log')})`;
+      for (const l of [...this.listeners]) l();
     });
     await this.refresh();
     this.poll = setInterval(() => void this.refresh(), 500);
@@ -131,6 +139,7 @@ export class ComposeEngine implements Backend {
   containers(): ContainerState[] { return [...this.states.values()]; }
 
   observe(service: string): Observed | undefined {
+    if (this.lost) throw new RuntimeFailure('E_SUPERVISOR', this.lost);
     const s = this.states.get(this.name(service));
     return s && { status: s.status, health: s.health, exitCode: s.exitCode, signal: s.signal, error: s.error };
   }
@@ -146,7 +155,7 @@ export class ComposeEngine implements Backend {
   async preflight(services: string[]): Promise<void> {
     const problems: string[] = [];
     const seen = new Map<string, string>();
-    const toProbe: PortMapping[] = [];
+    const toProbe: [string, PortMapping[]][] = [];
     for (const s of services) {
       const svc = this.load.services.get(s)!;
       if (!svc.canonical) problems.push(`${s}: cannot start (no command to run)`);
@@ -160,17 +169,25 @@ export class ComposeEngine implements Backend {
         if (v.external && !existsSync(v.hostPath)) problems.push(`${s}: external volume '${v.fullName}' does not exist (${v.hostPath})`);
       }
       const live = this.states.get(this.name(s));
+      const mine: PortMapping[] = [];
+      toProbe.push([s, mine]);
       for (const m of this.portsOf(svc)) {
         if (m.hostPort === 0) continue;
         const other = seen.get(`${m.hostPort}/${m.protocol}`);
         if (other && other !== s) problems.push(`${s} and ${other} both publish port ${m.hostPort}/${m.protocol}`);
         seen.set(`${m.hostPort}/${m.protocol}`, s);
-        if (!(live && isLive(live.status))) toProbe.push(m);
+        if (!(live && isLive(live.status))) mine.push(m);
       }
     }
     if (problems.length) throw new UserError('E_COMPOSE_UP', `cannot start project '${this.project}'`, problems.map((message) => ({ message })));
     // A port someone else holds fails `up` before anything starts (the supervisor checks again at each start).
-    if (toProbe.length) await (await publishPorts(toProbe, '127.0.0.1')).close();
+    for (const [s, ports] of toProbe) {
+      if (!ports.length) continue;
+      try { await (await publishPorts(ports, '127.0.0.1')).close(); } catch (e) {
+        if (e instanceof NiwaError) throw new NiwaError(e.code, `service ${s}: ${e.message}`, { hint: `${e.hint ? e.hint + '; ' : ''}nothing of project '${this.project}' was started`, cause: e, exitCode: e.exitCode });
+        throw e;
+      }
+    }
   }
 
   portsOf(svc: LoadedService): PortMapping[] {
@@ -269,9 +286,10 @@ export class ComposeEngine implements Backend {
   async up(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number } = {}): Promise<string[]> {
     const services = o.services?.length ? (o.noDeps ? this.load.plan.order.filter((s) => o.services!.includes(s)) : withDependencies(this.load, o.services)) : [...this.load.plan.order];
     for (const s of o.services ?? []) if (!this.load.services.has(s)) throw new UserError('E_NO_SERVICE', `no such service: ${s}`, [], `services: ${[...this.load.services.keys()].join(', ')}`);
-    await this.open();
+    await this.refresh(); // what already runs (without starting a supervisor)
     await this.preflight(services);
     await this.prepare(services);
+    await this.open();
     const deps: Record<string, Dependency[]> = {};
     for (const s of services) deps[s] = this.load.services.get(s)!.compose.dependsOn.map((d) => ({ service: d.service, condition: d.condition, required: d.required }));
     const outcome = await startServices(this, {

@@ -64,7 +64,7 @@ export interface StageHandle {
 const FORWARDED = new Set<string>(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGWINCH']);
 
 /** The package root: the nearest directory above this file holding niwa's package.json. */
-function packageRoot(): string {
+export function packageRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pj = join(d, 'package.json');

@@ -125,6 +125,13 @@ export class Supervised {
     } catch (e) { this.ctx.log(`${this.name}: could not publish its ports again: ${(e as Error).message}`); }
   }
 
+  private leaving?: Promise<void>;
+  /** Detaches the container from the networks the orchestrator attached it to (once). */
+  private leaveNetworks(): Promise<void> {
+    if (!this.net?.networks.length) return Promise.resolve();
+    return (this.leaving ??= detachNetworks(this.net, this.name, this.ctx.log));
+  }
+
   private closeProxy(): void {
     const p = this.proxy;
     this.proxy = undefined;
@@ -180,7 +187,9 @@ export class Supervised {
     // container on to 'restarting' synchronously, so by the microtask the status says which.
     queueMicrotask(() => {
       if (isLive(this.state.status)) return;
+      // ended for good: its ports are free again and it leaves the project networks (its name stops resolving)
       this.closeProxy();
+      void this.leaveNetworks();
       for (const w of this.waiters.splice(0)) w();
       for (const l of [...this.endListeners]) l();
       this.ctx.changed();
@@ -281,7 +290,8 @@ export class Supervised {
 
   private async startHealth(pid: number): Promise<void> {
     if (!this.spec.lifecycle.healthcheck) return;
-    type HealthModule = { startHealthChecks(c: { name: string; pid: number; spec: CanonicalSpec; plan: LaunchPlan }, onResult: (healthy: boolean, output: string) => void): { stop(): void } };
+    type HealthResult = { healthy: boolean; status: 'starting' | 'healthy' | 'unhealthy'; output: string };
+    type HealthModule = { startHealthChecks(c: { name: string; pid: number; spec: CanonicalSpec; plan: LaunchPlan; address?: string }, onResult: (r: HealthResult | boolean, output?: string) => void): { stop(): void } };
     let mod: HealthModule | undefined;
     const path = '../health.js'; // written by the health-check work; loaded only when a spec asks for it
     try { mod = (await import(path)) as HealthModule; } catch (e) {
@@ -289,10 +299,11 @@ export class Supervised {
       return;
     }
     if (this.state.status !== 'running' || this.state.pid !== pid) return;
-    this.health = mod.startHealthChecks({ name: this.name, pid, spec: this.spec, plan: this.plan }, (healthy, output) => {
+    this.health = mod.startHealthChecks({ name: this.name, pid, spec: this.spec, plan: this.plan, ...(this.net?.address ? { address: this.net.address } : {}) }, (r, out) => {
       if (!isLive(this.state.status) || this.state.pid !== pid) return;
-      const health = healthy ? 'healthy' : 'unhealthy';
-      const text = output.trim().slice(-500);
+      // health.ts reports {healthy, status, output} (status stays 'starting' through start_period failures)
+      const health = typeof r === 'boolean' ? (r ? 'healthy' : 'unhealthy') : r.status;
+      const text = String((typeof r === 'boolean' ? out : r.output) ?? '').trim().slice(-500);
       if (health !== this.state.health || text !== this.state.healthOutput) {
         this.state = { ...this.state, health, healthOutput: text };
         this.persist();
@@ -430,7 +441,7 @@ export class Supervised {
     }
     if (!this.state.cleaned) await this.cleanup();
     this.closeProxy();
-    if (this.net?.networks.length) await detachNetworks(this.net, this.name, this.ctx.log);
+    await this.leaveNetworks();
     this.removed = true;
     this.writer.close();
     for (const r of this.readers) r.destroy();
