@@ -393,6 +393,29 @@ static int probe(const char *addr, unsigned port, unsigned timeout_ms, const cha
   return status >= 200 && status < 400 ? 0 : 1;
 }
 
+/* ------------------------------------------------------------------ seccomp */
+
+/* Load the plan's classic BPF program. It is converted on the stack (at most BPF_MAXINSNS x 8
+ * bytes = 32 KiB), not the heap: this runs after clone, where the in-process launcher
+ * (lib/inproc.c) must not call malloc. Its own function, never inlined, so that op_run's frame
+ * stays small on the deeper path-resolution calls (koffi's async calls run on a 128 KiB stack). */
+__attribute__((noinline)) static int load_seccomp(const struct step *s) {
+  uint32_t n = s->f[0].len / 8;
+  if (s->f[0].len % 8 || n == 0 || n > BPF_MAXINSNS) return EINVAL;
+  struct sock_filter ins[BPF_MAXINSNS];
+  const unsigned char *p = s->f[0].p; /* little-endian: u16 code, u8 jt, u8 jf, u32 k */
+  for (uint32_t i = 0; i < n; i++, p += 8) {
+    ins[i].code = (uint16_t)(p[0] | p[1] << 8);
+    ins[i].jt = p[2];
+    ins[i].jf = p[3];
+    ins[i].k = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+  }
+  struct sock_fprog prog = { (unsigned short)n, ins };
+  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+  if (r < 0 && errno == ENOSYS) r = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+  return r < 0 ? errno : 0;
+}
+
 /* ------------------------------------------------------------------ the ops */
 
 int op_run(struct ctx *c, const struct step *s) {
@@ -585,25 +608,8 @@ int op_run(struct ctx *c, const struct step *s) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return errno;
     return 0;
 
-  case OP_SECCOMP: { /* seccomp(2) SECCOMP_SET_MODE_FILTER with the plan's classic BPF program */
-    /* The program is copied to the stack (at most BPF_MAXINSNS x 8 bytes = 32 KiB), not the
-     * heap: this runs after clone, where the in-process launcher must not call malloc. */
-    uint32_t n = s->f[0].len / 8;
-    if (s->f[0].len % 8 || n == 0 || n > BPF_MAXINSNS) return EINVAL;
-    struct sock_filter ins[BPF_MAXINSNS];
-    const unsigned char *p = s->f[0].p; /* little-endian: u16 code, u8 jt, u8 jf, u32 k */
-    for (uint32_t i = 0; i < n; i++, p += 8) {
-      ins[i].code = (uint16_t)(p[0] | p[1] << 8);
-      ins[i].jt = p[2];
-      ins[i].jf = p[3];
-      ins[i].k = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-    }
-    struct sock_fprog prog = { (unsigned short)n, ins };
-    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
-    if (r < 0 && errno == ENOSYS) r = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
-    if (r < 0) err = errno;
-    return err;
-  }
+  case OP_SECCOMP: /* seccomp(2) SECCOMP_SET_MODE_FILTER with the plan's classic BPF program */
+    return load_seccomp(s);
 
   case OP_SETSID: /* a new session, so the pty can become its controlling terminal */
     if (setsid() < 0) return errno;

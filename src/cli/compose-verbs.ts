@@ -93,7 +93,11 @@ async function upForeground(a: ParsedArgs, project: LoadComposeOptions, services
   if (mode === 'tty') {
     const { loadLiveView } = await import('../ui/progress.js');
     const { startLiveView } = await loadLiveView();
-    const view = startLiveView({ subscribe: (cb) => engine.bus.on(cb) }, controls, { title: `niwa compose up — ${load.project.name}`, attachLogs: true });
+    const { readCgroupStats } = await import('../runtime/cgroup/stats.js');
+    const stats = async () => Object.fromEntries(engine.containers().filter((c) => c.status === 'running').flatMap((c) => {
+      try { return [[c.name, readCgroupStats(c.cgroups, engine.host.cgroup)]]; } catch { return []; }
+    }));
+    const view = startLiveView({ subscribe: (cb) => engine.bus.on(cb) }, controls, { title: `niwa compose up — ${load.project.name}`, attachLogs: true, stats });
     say = (m) => view.dispatch({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
     // The view closes after q / Ctrl-C (stopAll), or once every container of the project has ended.
     let started = false;

@@ -139,7 +139,7 @@ export async function startServices(backend: Backend, req: StartRequest): Promis
 
   const waitFor = async (service: string, d: Dependency): Promise<void> => {
     const own = starts.get(d.service);
-    if (own) await own; // rejects when its start failed
+    if (own) await own.catch((e: Error) => { throw e instanceof NotStarted ? e : new NotStarted(service, `${d.service} failed: ${e.message}`); });
     const what = `${service} depends on ${d.service} (${d.condition})`;
     if (d.condition !== 'service_started' || !own) {
       const v = verdict(d.condition, backend.observe(d.service), started.has(d.service));
@@ -158,18 +158,23 @@ export async function startServices(backend: Backend, req: StartRequest): Promis
         req.onMessage?.({ service, level: 'warn', text: `${d.service} is not required: starting anyway (${(r.reason as Error).message})` });
         return;
       }
-      throw r.reason instanceof NotStarted ? new NotStarted(service, `${d.service} was not started`) : r.reason;
+      throw r.reason;
     });
     if (firstFailure !== undefined) throw new NotStarted(service, `${firstFailure} failed`);
     await backend.start(service);
     started.add(service);
   };
 
+  // A service that others need only as `required: false` may fail without stopping the rest.
+  const optional = new Set(req.order.filter((s) => {
+    const uses = Object.values(req.deps).flat().filter((d) => d.service === s);
+    return uses.length > 0 && uses.every((d) => !d.required);
+  }));
   for (const s of req.order) {
     const p = startOne(s);
     p.catch((e: Error) => {
       failed.set(s, e);
-      if (!(e instanceof NotStarted)) firstFailure ??= s;
+      if (!(e instanceof NotStarted) && !optional.has(s)) firstFailure ??= s;
     });
     starts.set(s, p);
   }

@@ -2,6 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { example, niwa } from '../../helpers.js';
 import { project } from './helpers.js';
 
@@ -47,11 +50,15 @@ test('compose config: -p, --profile, --env-file, warnings on stderr, errors exit
   assert.match(e.stderr, /compose\.yaml:3:5: services\.a\.comand: unknown field 'comand' in services\.a\n\s+hint: did you mean 'command'\?/);
 });
 
-test('orchestration subcommands are marked stubs that exit 1', () => {
-  for (const sub of ['up', 'down', 'ps', 'logs', 'exec', 'run', 'start', 'stop', 'restart', 'kill', 'top']) {
-    const r = niwa(['compose', sub]);
-    assert.equal(r.status, 1, sub);
-    assert.match(r.stderr, new RegExp(`compose ${sub} is not implemented yet`));
-  }
+test('orchestration subcommands load the project first: no compose file is a usage error (exit 2)', () => {
+  const empty = mkdtempSync(join(tmpdir(), 'niwa-compose-none-'));
+  try {
+    for (const sub of ['up', 'down', 'ps', 'logs', 'start', 'stop', 'restart', 'kill', 'top']) {
+      const r = niwa(['compose', sub], { cwd: empty, env: { ...process.env, COMPOSE_FILE: '' } });
+      assert.equal(r.status, 2, `${sub}: ${r.stderr}`);
+      assert.match(r.stderr, /no compose file found/, sub);
+    }
+    for (const sub of ['exec', 'run']) assert.equal(niwa(['compose', sub], { cwd: empty }).status, 2, sub);
+  } finally { rmSync(empty, { recursive: true, force: true }); }
   assert.equal(niwa(['compose', 'nope']).status, 2);
 });
