@@ -5,8 +5,8 @@
 // orchestrate.ts's; this file is the Backend it drives. Containers are named `<service>-1` (or
 // container_name) inside the project; service name, alias and `<project>-<service>-1` resolve.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
 import { EventBus } from '../events/types.js';
 import type { HostFacts } from '../plan/types.js';
@@ -58,6 +58,20 @@ export function withDependencies(load: ComposeLoad, services: string[]): string[
 const hostsMount = (source: string): CanonicalMount => ({
   type: 'bind', source, target: '/etc/hosts', readonly: true, recursive: false, options: [], field: 'networks', sourceKind: 'file',
 });
+
+/**
+ * Project networks have no route out (no NAT), so the host's name servers are unreachable from
+ * them and every lookup of a name that /etc/hosts lacks (or of its IPv6 address) would wait for
+ * their timeouts. A resolv.conf without name servers makes such lookups fail at once
+ * (127.0.0.1:53 refuses) while service names keep resolving through /etc/hosts.
+ */
+const RESOLV_FILE = '_resolv.conf';
+const RESOLV_CONF = '# written by niwa: this project network has no route out; service names are in /etc/hosts\noptions timeout:1 attempts:1\n';
+function resolvMount(hostsFile: string): CanonicalMount {
+  const file = join(dirname(hostsFile), RESOLV_FILE);
+  writeFileSync(file, RESOLV_CONF);
+  return { type: 'bind', source: file, target: '/etc/resolv.conf', readonly: true, recursive: false, options: [], field: 'networks', sourceKind: 'file' };
+}
 
 export class ComposeEngine implements Backend {
   readonly project: string;
@@ -253,13 +267,14 @@ export class ComposeEngine implements Backend {
           hostsFile = att.hostsFile;
         }
         spec.namespaces.net = { mode: 'join', path: netns };
-        spec.mounts.push(hostsMount(hostsFile));
+        spec.mounts.push(hostsMount(hostsFile), resolvMount(hostsFile));
       } else if (mode.kind === 'service') {
         const other = this.load.services.get(mode.service);
         const otherName = this.name(mode.service);
         if (other?.compose.networkMode.kind === 'bridge' && other.compose.networks.length) {
           spec.namespaces.net = { mode: 'join', path: netnsPath(this.net.stateRoot, this.project, otherName) };
-          spec.mounts.push(hostsMount(hostsPath(this.net.stateRoot, this.project, otherName)));
+          const otherHosts = hostsPath(this.net.stateRoot, this.project, otherName);
+          spec.mounts.push(hostsMount(otherHosts), resolvMount(otherHosts));
         } else spec.namespaces.net = { mode: 'container', container: otherName };
       }
       const plan = compile(spec, this.host, {
@@ -349,6 +364,7 @@ export class ComposeEngine implements Backend {
     }
     this.close();
     await removeProjectNetworks(this.net, this.project);
+    rmSync(join(netStateDir(root), 'hosts', this.project, RESOLV_FILE), { force: true });
     for (const d of [join(netStateDir(root), 'ns', this.project), join(netStateDir(root), 'hosts', this.project)]) {
       try { if (!readdirSync(d).length) rmdirSync(d); } catch { /* not there */ }
     }

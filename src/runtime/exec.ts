@@ -97,7 +97,9 @@ async function runStagePlan(plan: ReturnType<typeof compileExec>, opts: ExecOpti
     const pid = await h.pid;
     const ex = await h.exited;
     // the streams end when the command (and whatever it started that still holds them) is gone
-    await Promise.race([Promise.all([out?.done, err?.done]), new Promise((r) => setTimeout(r, 1000))]);
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([out?.done, err?.done]), new Promise((r) => { grace = setTimeout(r, 1000); })]);
+    clearTimeout(grace); // a pending timer would keep this process alive for the rest of the second
     return {
       ...ex,
       status: ex.signal !== null ? 128 + ex.signal : (ex.code ?? 1),

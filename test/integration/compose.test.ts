@@ -123,6 +123,12 @@ test('names resolve inside the containers: the client fetched the page from "ser
   const g = compose(P1, ['exec', 'client', 'getent', 'ahostsv4', 'server']);
   assert.equal(g.status, 0, g.stderr);
   assert.match(g.stdout, new RegExp(`^${m![1].replace(/\./g, '\\.')}\\s+STREAM server`, 'm'));
+  // The plain lookup (IPv6 too) must not wait for the host's unreachable name servers.
+  const t0 = Date.now();
+  const plain = compose(P1, ['exec', 'client', 'getent', 'hosts', 'server']);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.ok(Date.now() - t0 < 3000, `getent hosts took ${Date.now() - t0} ms`);
+  assert.match(compose(P1, ['exec', 'client', 'cat', '/etc/resolv.conf']).stdout, /written by niwa/);
   // the server answers the client's address (its log names the peer)
   const addr = /^(\S+)\tclient-1\b/m.exec(compose(P1, ['exec', 'server', 'cat', '/etc/hosts']).stdout)?.[1];
   assert.ok(addr && logLines(P1, 'server-1').some((l) => l.includes(`${addr} - - `)), 'the server saw the client\'s request');
