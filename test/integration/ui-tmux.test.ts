@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { niwaBin, repoRoot } from '../helpers.js';
@@ -115,3 +115,51 @@ async function waitForOn(target: string, what: RegExp | ((s: string) => boolean)
   }
   assert.fail(`timed out waiting for ${what}; the screen was:\n${s}`);
 }
+
+// The same view driving a real project: `niwa compose up` of the integration fixture in tmux.
+const COMPOSE_FILE = join(repoRoot, 'test', 'fixtures', 'compose-up', 'compose.yaml');
+const isRoot = process.getuid?.() === 0;
+
+test('compose up in tmux: rows appear, states change, l shows a service\'s logs, q stops everything', {
+  skip: !hasTmux ? 'tmux not installed' : !isRoot ? 'needs root (real containers)' : false, timeout: 90_000,
+}, async () => {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const project = `uit${process.pid}`;
+  const root = join(dir, 'compose');
+  const port = 19000 + (process.pid % 1000);
+  const env = { NIWA_STATE_ROOT: join(root, 'state'), NIWA_DATA_ROOT: join(root, 'data'), PORT: String(port) };
+  spawnSync('mkdir', ['-p', '-m', '755', root]);
+  spawnSync('chmod', ['755', dir]);
+  const exit3 = join(dir, 'exit3');
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${q(v)}`).join(' ');
+  const cmd = `cd ${q(repoRoot)} && env -u CI TERM=xterm-256color ${envArgs} ${q(process.execPath)} ${q(niwaBin)} compose -f ${q(COMPOSE_FILE)} -p ${project} up; echo $? > ${q(exit3)}; sleep 20`; // the pane stays so the last frame can be read
+  const down = () => spawnSync(process.execPath, [niwaBin, 'compose', '-f', COMPOSE_FILE, '-p', project, 'down', '-v', '-t', '1'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const cgroups = () => readdirSync('/sys/fs/cgroup').filter((c) => existsSync(join('/sys/fs/cgroup', c, 'niwa', project)) && readdirSync(join('/sys/fs/cgroup', c, 'niwa', project)).length > 0);
+  try {
+    assert.equal(tmux('new-session', '-d', '-s', 'ui3', '-x', '130', '-y', '40', cmd).status, 0);
+    // Rows for the three services; the one-shot seed ends with code 0, then server turns healthy and client runs.
+    const s1 = await waitForOn('ui3', (s) => /seed-1\s+exited\s+code 0/.test(s) && /server-1\s+running\s+healthy\s+\d+/.test(s) && /client-1\s+running\s+\d+/.test(s), 30_000);
+    assert.match(s1, new RegExp(`server-1\\s+running.*127\\.0\\.0\\.1:${port}→8000/tcp`));
+    assert.match(s1, /2\/3 running/);
+    // ↓ ↓ selects client-1; l shows its log: the page it fetched from `server` by name.
+    tmux('send-keys', '-t', 'ui3', 'Down', 'Down');
+    await waitForOn('ui3', /› client-1/);
+    tmux('send-keys', '-t', 'ui3', 'l');
+    await waitForOn('ui3', /── logs: client-1[\s\S]*client-1 \| fetched: hello from niwa/);
+    // q stops every container (in reverse dependency order) and the program exits 0.
+    tmux('send-keys', '-t', 'ui3', 'q');
+    await waitForOn('ui3', /0\/3 running/, 20_000);
+    const end = Date.now() + 15_000;
+    while (Date.now() < end && !existsSync(exit3)) await sleep(100);
+    assert.equal(readFileSync(exit3, 'utf8').trim(), '0');
+    // Nothing runs any more: no cgroup of the project holds anything.
+    assert.deepEqual(cgroups(), []);
+  } finally {
+    tmux('kill-session', '-t', 'ui3');
+    const d = down();
+    assert.equal(d.status, 0, d.stderr);
+    assert.deepEqual(cgroups(), []);
+    assert.equal(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.includes(`nw-`) && existsSync(join(root, 'state', project)), false, 'down removed the project');
+    rmSync(root, { recursive: true, force: true });
+  }
+});
