@@ -48,7 +48,8 @@ export async function listContainers(t: Target): Promise<PsRow[]> {
     status: describeStatus(s), state: s.status,
     pid: s.status === 'running' || s.status === 'paused' ? s.pid ?? null : null,
     uptime: (s.status === 'running' || s.status === 'paused') && s.startedAt ? Math.max(0, (now - Date.parse(s.startedAt)) / 1000) : null,
-    restarts: s.restarts, health: s.health,
+    // Health describes a running container; an ended one has none (the last probe is stale).
+    restarts: s.restarts, health: s.status === 'running' || s.status === 'paused' ? s.health : 'none',
     exitCode: s.exitCode ?? null, signal: s.signal ?? null, oomKilled: s.oomKilled,
     createdAt: s.createdAt, startedAt: s.startedAt ?? null, finishedAt: s.finishedAt ?? null,
     supervised,

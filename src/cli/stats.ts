@@ -9,15 +9,21 @@ import { containerDir, readPlan } from '../runtime/state.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
 import { readCgroupStats } from '../runtime/cgroup/stats.js';
 import type { CgroupStats } from '../runtime/cgroup/types.js';
+import type { Target } from '../runtime/supervisor/client.js';
+import { progressMode } from '../ui/progress.js';
 
 export interface StatsRow { name: string; cpuPercent: number | null; memory: CgroupStats['memory']; pids: CgroupStats['pids']; oomKills: number }
 
 export const verb: Verb = {
   summary: 'CPU, memory and pids of running containers, from their cgroups (--json for data)',
-  usage: `niwa stats [--json] [NAME...]\n\n${TARGET_USAGE}`,
+  usage: `niwa stats [--json] [--no-stream] [NAME...]\n\n  --no-stream   print one sample and exit (the default when stdout is not a terminal)\n${TARGET_USAGE}`,
   async run(argv) {
-    const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { json: '' } }, 'stats');
+    const a = parseArgs(argv, { values: { ...TARGET_FLAGS, progress: '' }, booleans: { json: '', 'no-stream': '' } }, 'stats');
     const t = targetOf(a.flags, 'stats');
+    // On a terminal: the live view (Ink, loaded only here), refreshed every second until q.
+    if (!a.flags['no-stream'] && progressMode({ progress: a.flags.progress as string | undefined, json: Boolean(a.flags.json), stdoutIsTTY: Boolean(process.stdout.isTTY) }) === 'tty') {
+      return liveStats(t, a.positionals);
+    }
     const all = await listContainers(t);
     for (const n of a.positionals) if (!all.some((r) => r.name === n)) throw new UserError('E_NO_CONTAINER', `stats: no container named '${n}' in project '${t.project}'`, [], 'see niwa ps');
     const rows = all.filter((r) => (a.positionals.length ? a.positionals.includes(r.name) : true) && (r.state === 'running' || r.state === 'paused'));
@@ -51,3 +57,22 @@ export const verb: Verb = {
     return 0;
   },
 };
+
+/** `niwa stats` on a terminal: the live view over the project's containers; r restarts, s stops. */
+async function liveStats(t: Target, only: string[]): Promise<number> {
+  const { runStatsView } = await import('../ui/stats-view.js');
+  const { restartContainer } = await import('../runtime/supervisor/restart-container.js');
+  const { request } = await import('../runtime/supervisor/client.js');
+  const layout = detectCgroupLayout();
+  const pick = <T extends { name: string }>(xs: T[]) => (only.length ? xs.filter((x) => only.includes(x.name)) : xs);
+  await runStatsView({
+    title: `niwa stats — ${t.project}`,
+    list: async () => pick(await listContainers(t)).map((r) => ({
+      name: r.name, state: r.state, pid: r.pid, uptime: r.uptime, restarts: r.restarts, health: r.health ?? 'none', exitCode: r.exitCode, signal: r.signal,
+    })),
+    stats: async (names) => Object.fromEntries(names.map((n) => [n, readCgroupStats(readPlan(containerDir(t.root, t.project, n))?.cgroups ?? [], layout)])),
+    restart: async (name) => { await restartContainer(t, name); },
+    stop: async (name) => { await request(t, { op: 'stop', name }); },
+  });
+  return 0;
+}
