@@ -260,7 +260,7 @@ export class ComposeEngine implements Backend {
         let hostsFile = '';
         for (const [i, n] of nets.entries()) {
           const aliases = [...new Set([service, x.containerName, ...n.aliases].filter((a) => a !== name))];
-          const att = await attachContainer(this.net, { project: this.project, network: n.name, container: name, aliases, hostname: spec.hostname, address: n.ipv4Address, defaultRoute: i === 0 });
+          const att = await attachContainer(this.net, { project: this.project, network: n.name, container: name, aliases, hostname: spec.hostname, address: n.ipv4Address, defaultRoute: i === 0, extraHosts: x.extraHosts });
           attached.push(n.name);
           address ??= att.address;
           netns = att.netnsPath;

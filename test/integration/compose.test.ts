@@ -129,6 +129,9 @@ test('names resolve inside the containers: the client fetched the page from "ser
   assert.equal(plain.status, 0, plain.stderr);
   assert.ok(Date.now() - t0 < 3000, `getent hosts took ${Date.now() - t0} ms`);
   assert.match(compose(P1, ['exec', 'client', 'cat', '/etc/resolv.conf']).stdout, /written by niwa/);
+  // extra_hosts: the client's own addition, and only the client's
+  assert.match(hosts.stdout, /^192\.0\.2\.10\tregistry\.example$/m);
+  assert.doesNotMatch(compose(P1, ['exec', 'server', 'cat', '/etc/hosts']).stdout, /registry\.example/);
   // the server answers the client's address (its log names the peer)
   const addr = /^(\S+)\tclient-1\b/m.exec(compose(P1, ['exec', 'server', 'cat', '/etc/hosts']).stdout)?.[1];
   assert.ok(addr && logLines(P1, 'server-1').some((l) => l.includes(`${addr} - - `)), 'the server saw the client\'s request');

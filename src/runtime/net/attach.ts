@@ -47,6 +47,8 @@ export interface AttachOptions {
   address?: string;
   /** Whether this network provides the default route (default: true for the container's first network). */
   defaultRoute?: boolean;
+  /** Compose `extra_hosts`: extra /etc/hosts lines for this container. */
+  extraHosts?: { host: string; ip: string }[];
 }
 
 export interface Attachment {
@@ -122,7 +124,7 @@ export async function attachContainer(ctx: NetContext, o: AttachOptions): Promis
     const had = n.leases[container];
     const mine = Object.values(db.networks).filter((x) => x.project === project && x.leases[container] && x !== n);
     const ifname = had?.ifname ?? freeIfname(mine.map((x) => x.leases[container].ifname));
-    const r = reserveAddress(db, key, container, { address: o.address ?? had?.address, aliases: o.aliases ?? [], ifname, veth, netns, hostname: o.hostname });
+    const r = reserveAddress(db, key, container, { address: o.address ?? had?.address, aliases: o.aliases ?? [], ifname, veth, netns, hostname: o.hostname, extraHosts: o.extraHosts });
     return { db: r.db, result: { net: r.db.networks[key], lease: r.lease, fresh: !had, firstNetwork: mine.length === 0 } };
   });
   const info: AttachmentInfo = {

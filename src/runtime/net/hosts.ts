@@ -43,7 +43,11 @@ export function hostsFor(db: LeaseDb, project: string, container: string, hostna
     for (const [name, l] of Object.entries(n.leases)) {
       const entry = { address: l.address, names: [name, ...l.aliases] };
       if (name === container) {
-        if (!self) self = entry;
+        if (!self) {
+          self = entry;
+          // extra_hosts: this container's own additions, listed like the others
+          for (const x of l.extraHosts ?? []) others.push({ address: x.ip, names: [x.host] });
+        }
         continue;
       }
       const k = `${l.address} ${entry.names.join(' ')}`;

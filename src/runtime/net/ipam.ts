@@ -125,6 +125,8 @@ export interface Lease {
   netns: string;
   /** The container's hostname, listed with its own address in its /etc/hosts. */
   hostname?: string;
+  /** Compose `extra_hosts`: more lines for this container's /etc/hosts only. */
+  extraHosts?: { host: string; ip: string }[];
 }
 export interface NetworkRecord {
   project: string;
@@ -192,7 +194,10 @@ export function reserveAddress(
   } else {
     address = prev?.address ?? pickAddress(subnet, taken);
   }
-  const lease: Lease = { address, aliases: [...o.aliases], ifname: o.ifname, veth: o.veth, netns: o.netns, ...(o.hostname ? { hostname: o.hostname } : {}) };
+  const lease: Lease = {
+    address, aliases: [...o.aliases], ifname: o.ifname, veth: o.veth, netns: o.netns,
+    ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.extraHosts?.length ? { extraHosts: o.extraHosts } : {}),
+  };
   return { db: { ...db, networks: { ...db.networks, [key]: { ...net, leases: { ...net.leases, [container]: lease } } } }, lease };
 }
 
