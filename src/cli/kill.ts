@@ -4,6 +4,8 @@ import { parseArgs } from './args.js';
 import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
 import { parseSignal } from '../runtime/signals.js';
 import { check, request } from '../runtime/supervisor/client.js';
+import { containerDir, readState } from '../runtime/state.js';
+import { signalForeground } from '../runtime/foreground.js';
 
 const USAGE = 'niwa kill [-s|--signal SIG] NAME...';
 
@@ -16,7 +18,9 @@ export const verb: Verb = {
     const t = targetOf(a.flags, 'kill');
     const signal = parseSignal(String(a.flags.signal ?? 'SIGKILL'));
     return eachName(names, async (name) => {
-      check(await request(t, { op: 'kill', name, signal }));
+      const st = readState(containerDir(t.root, t.project, name));
+      if (st?.foreground) await signalForeground(st, signal); // owned by a foreground `niwa run`
+      else check(await request(t, { op: 'kill', name, signal }));
       process.stdout.write(name + '\n');
     });
   },

@@ -10,6 +10,7 @@ import { runPlan, DEFAULT_FORWARD } from '../runtime/launch/run.js';
 import { realSys } from '../runtime/sys/real.js';
 import { oomKilled } from '../runtime/cgroup/stats.js';
 import { plainReporter } from '../ui/plain.js';
+import { registerForeground } from '../runtime/foreground.js';
 
 export const verb: Verb = {
   summary: 'run a container from a spec in the foreground; its exit status becomes niwa\'s (128+N for a signal)',
@@ -26,6 +27,8 @@ export const verb: Verb = {
     const plan = compile(spec, host, { id, project: String(a.flags.project ?? 'default') });
     stepper?.setPlan(plan);
     if (a.flags.detach) return (await import('./run-detached.js')).runDetached(plan, spec, host);
+    // Registered like a supervised container, so ps/exec/stop/kill/rm work from another terminal.
+    const reg = registerForeground(host.stateRoot, plan, spec);
     const r = await runPlan(plan, {
       sys: realSys,
       spec,
@@ -33,7 +36,8 @@ export const verb: Verb = {
       forwardSignals: DEFAULT_FORWARD,
       emit: plainReporter({ verbose: Boolean(a.flags.verbose), plan }),
       oomCheck: (p) => oomKilled(p.cgroups, host.cgroup),
-    }).finally(() => stepper?.close());
+      onStarted: (h) => { void h.pid.then((pid) => reg.started(pid, h.process.pid)); },
+    }).finally(() => { stepper?.close(); reg.done(); });
     if (r.oomKilled) process.stderr.write(`niwa: container '${spec.name}' was killed by the OOM killer (cgroup memory limit ${spec.cgroup.memory ?? '?'} bytes)\n`);
     return r.status;
   },

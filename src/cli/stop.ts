@@ -3,7 +3,8 @@ import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
 import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
-import { containerDir, deriveState, readState } from '../runtime/state.js';
+import { containerDir, deriveState, readSpec, readState } from '../runtime/state.js';
+import { signalForeground } from '../runtime/foreground.js';
 import { isLive } from '../runtime/status.js';
 import { check, request } from '../runtime/supervisor/client.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
@@ -23,7 +24,12 @@ export const verb: Verb = {
     return eachName(names, async (name) => {
       const st = readState(containerDir(t.root, t.project, name));
       if (!st) throw new UserError('E_NO_CONTAINER', `stop: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
-      if (isLive(deriveState(st, detectCgroupLayout()).status) || isLive(st.status)) {
+      const now = deriveState(st, detectCgroupLayout());
+      if (st.foreground && isLive(now.status)) {
+        // Owned by a foreground `niwa run`, not by the supervisor: signal it directly.
+        const lc = readSpec(containerDir(t.root, t.project, name))?.lifecycle;
+        await signalForeground(now, lc?.stopSignal ?? 'SIGTERM', timeoutMs ?? lc?.stopTimeoutMs ?? 10_000);
+      } else if (isLive(now.status) || isLive(st.status)) {
         check(await request(t, { op: 'stop', name, timeoutMs }, undefined, (timeoutMs ?? 600_000) + 60_000));
       }
       process.stdout.write(name + '\n');

@@ -55,6 +55,8 @@ export interface ContainerState {
   error?: string;
   /** Next restart, when restarting. */
   restartAt?: string;
+  /** Run by a foreground `niwa run` (that process supervises it; no supervisor adopts it). */
+  foreground?: { ownerPid: number; ownerStart?: number };
 }
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;

@@ -128,7 +128,7 @@ class Daemon {
       const st = readState(dir);
       const plan = readPlan(dir);
       const spec = readSpec(dir);
-      if (!st || !plan || !spec || !isLive(st.status)) continue;
+      if (!st || !plan || !spec || !isLive(st.status) || st.foreground) continue; // a foreground niwa run owns it
       try { this.containers.set(name, Supervised.adopt(this.ctx, dir, plan, await withHookFunctions(spec), st)); } catch (e) { log(`${name}: adopt failed: ${(e as Error).message}`); }
     }
   }
