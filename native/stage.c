@@ -26,6 +26,9 @@
 #define EXIT_SETUP_FAILED 125
 
 static int report_fd = 4;
+/* Optional fd 6: a file where the final `exit N`/`signal N` line is written too, so the end of
+ * a container is known even when the process reading fd 4 (the supervisor) has died. */
+static int status_fd = 6;
 static struct termios saved_tty;
 static int tty_raw;
 
@@ -175,12 +178,12 @@ static int shim(struct ctx *c, const sigset_t *sigs) {
   /* the container is gone: drain what it wrote to the terminal */
   for (ssize_t n; m_open && (n = read(c->pty_master, buf, sizeof buf)) > 0;) put(1, buf, (size_t)n);
   restore_tty();
-  if (WIFSIGNALED(status)) {
-    report("signal %d\n", WTERMSIG(status));
-    return 128 + WTERMSIG(status);
-  }
-  report("exit %d\n", WEXITSTATUS(status));
-  return WEXITSTATUS(status);
+  char last[32];
+  int n = WIFSIGNALED(status) ? snprintf(last, sizeof last, "signal %d\n", WTERMSIG(status))
+                              : snprintf(last, sizeof last, "exit %d\n", WEXITSTATUS(status));
+  report("%s", last);
+  if (status_fd >= 0 && n > 0) while (write(status_fd, last, (size_t)n) < 0 && errno == EINTR) {}
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
 /* ------------------------------------------------------------------- main */
@@ -190,8 +193,9 @@ int main(void) {
   struct plan plan;
   size_t len = 0;
 
-  /* The report pipe must never reach the container. */
+  /* The report pipe (and the status file, if given) must never reach the container. */
   if (fcntl(report_fd, F_SETFD, FD_CLOEXEC) < 0) report_fd = -1;
+  if (fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) status_fd = -1;
 
   /* Block the signals we forward (and SIGCHLD) from the very start: one that arrives
    * during setup stays pending and is forwarded once the container runs; none is lost

@@ -38,8 +38,9 @@ export async function listContainers(t: Target): Promise<PsRow[]> {
   else {
     const layout = detectCgroupLayout();
     states = listNames(t.root, t.project).flatMap((n) => {
-      const st = readState(containerDir(t.root, t.project, n));
-      return st ? [deriveState(st, layout)] : [];
+      const dir = containerDir(t.root, t.project, n);
+      const st = readState(dir);
+      return st ? [deriveState(st, layout, dir)] : [];
     });
   }
   const now = Date.now();

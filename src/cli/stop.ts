@@ -24,7 +24,7 @@ export const verb: Verb = {
     return eachName(names, async (name) => {
       const st = readState(containerDir(t.root, t.project, name));
       if (!st) throw new UserError('E_NO_CONTAINER', `stop: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
-      const now = deriveState(st, detectCgroupLayout());
+      const now = deriveState(st, detectCgroupLayout(), containerDir(t.root, t.project, name));
       if (st.foreground && isLive(now.status)) {
         // Owned by a foreground `niwa run`, not by the supervisor: signal it directly.
         const lc = readSpec(containerDir(t.root, t.project, name))?.lifecycle;

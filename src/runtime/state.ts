@@ -67,6 +67,17 @@ export const socketPath = (root: string, project: string) => join(root, project,
 export const supervisorInfoPath = (root: string, project: string) => join(root, project, '_supervisor.json');
 export const supervisorLogPath = (root: string, project: string) => join(root, project, '_supervisor.log');
 export const logPath = (dir: string) => join(dir, 'container.log');
+/** Where the stage writes the container's final `exit N` / `signal N` (native/README.md, fd 6). */
+export const statusPath = (dir: string) => join(dir, 'exit.status');
+
+/** The final status the stage recorded, if the run has ended. */
+export function readExitStatus(dir: string): { exitCode: number | null; signal: number | null } | undefined {
+  let text: string;
+  try { text = readFileSync(statusPath(dir), 'utf8'); } catch { return undefined; }
+  const m = /^(exit|signal) (\d+)$/m.exec(text);
+  if (!m) return undefined;
+  return m[1] === 'exit' ? { exitCode: Number(m[2]), signal: null } : { exitCode: null, signal: Number(m[2]) };
+}
 
 /** Write a file atomically: a temporary file in the same directory, then rename(2). */
 export function writeAtomic(path: string, data: string): void {
@@ -143,7 +154,7 @@ export function liveSupervisor(root: string, project: string): SupervisorInfo | 
  * freezer says so; otherwise the container has ended, with the code the supervisor recorded (or
  * unknown), and oom-killed if its memory cgroup still exists and counted an OOM kill.
  */
-export function deriveState(st: ContainerState, layout: CgroupLayout | undefined): ContainerState {
+export function deriveState(st: ContainerState, layout: CgroupLayout | undefined, dir?: string): ContainerState {
   if (!isLive(st.status)) return st;
   if (st.status !== 'restarting' && sameProcessAlive(st.stagePid, st.stageStart)) {
     if (!layout || !st.cgroups.length) return { ...st, status: 'running' };
@@ -156,5 +167,8 @@ export function deriveState(st: ContainerState, layout: CgroupLayout | undefined
     try { oom = createCgroupManager(layout, st.cgroups).oomKilled(); } catch { /* cgroup gone */ }
   }
   if (st.status === 'restarting') return { ...st, status: 'exited' };
-  return { ...st, status: oom ? 'oom-killed' : 'exited', oomKilled: oom || st.oomKilled, exitCode: undefined, signal: undefined, pid: undefined };
+  // The stage wrote how the container ended (exit.status) even if no supervisor was there to hear it.
+  const ended = dir ? readExitStatus(dir) : undefined;
+  const status = oom ? 'oom-killed' : st.stopRequested ? 'stopped' : 'exited';
+  return { ...st, status, oomKilled: oom || st.oomKilled, exitCode: ended?.exitCode, signal: ended?.signal, pid: undefined };
 }

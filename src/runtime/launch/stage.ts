@@ -30,6 +30,8 @@ export interface StageOptions {
   env?: NodeJS.ProcessEnv;
   /** Called for every report line, in order. */
   onEvent?: (e: StageEvent) => void;
+  /** An open file (fd) the stage also writes its final `exit N`/`signal N` line to (its fd 6). */
+  statusFd?: number;
   /**
    * Runs a hook step of phase parent/child while the stage waits (see runtime/launch/hooks.ts,
    * stageHookRunner). Resolving lets the stage go on; rejecting fails the start with that error.
@@ -170,8 +172,9 @@ function deferred<T>() {
 export function startStage(plan: LaunchPlan, opts: StageOptions): StageHandle {
   const buf = encodePlan(plan.steps, { tty: plan.tty });
   const io: StdioOptions = typeof opts.stdio === 'string' ? [opts.stdio, opts.stdio, opts.stdio] : [...opts.stdio];
-  // fd 3 plan, fd 4 reports, fd 5 answers to `hook` reports (native/README.md)
-  const child = spawn(stagePath(), [], { stdio: [...(io as unknown[]), 'pipe', 'pipe', 'pipe'] as StdioOptions, env: opts.env ?? {} });
+  // fd 3 plan, fd 4 reports, fd 5 answers to `hook` reports, fd 6 the optional status file (native/README.md)
+  const extra: unknown[] = opts.statusFd !== undefined ? ['pipe', 'pipe', 'pipe', opts.statusFd] : ['pipe', 'pipe', 'pipe'];
+  const child = spawn(stagePath(), [], { stdio: [...(io as unknown[]), ...extra] as StdioOptions, env: opts.env ?? {} });
   const pid = deferred<number>();
   const started = deferred<void>();
   const exited = deferred<StageExit>();

@@ -22,6 +22,8 @@ export interface StartOptions {
   startStage?: typeof startStage;
   /** The container's state directory, for hooks (default: under NIWA_STATE_ROOT). */
   stateDir?: string;
+  /** An open file the stage writes the container's final status to (see stage.ts). */
+  statusFd?: number;
 }
 
 export interface StartedContainer {
@@ -66,7 +68,7 @@ export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<S
     }
     const t0 = performance.now();
     emit({ type: 'phase', container: c, phase: 'stage' });
-    handle = (opts.startStage ?? startStage)(plan, { stdio: opts.stdio, onHook: stageHookRunner(opts.spec, plan, hookCtx) });
+    handle = (opts.startStage ?? startStage)(plan, { stdio: opts.stdio, statusFd: opts.statusFd, onHook: stageHookRunner(opts.spec, plan, hookCtx) });
     opts.onStage?.(handle);
     await handle.started;
     pid = await handle.pid;

@@ -12,6 +12,7 @@ import type { RuntimeEvent, ContainerState as ViewState } from '../../events/typ
 import { NiwaError, RuntimeFailure, UserError } from '../../errors.js';
 import { realSys } from '../sys/real.js';
 import { startPlan, cleanupPlan } from '../launch/start.js';
+import { readExitStatus, statusPath } from '../state.js';
 import type { StageExit } from '../launch/stage.js';
 import { createCgroupManager } from '../cgroup/manager.js';
 import { sameProcessAlive, startTime } from '../proc.js';
@@ -146,9 +147,11 @@ export class Supervised {
   static adopt(ctx: SupervisorContext, dir: string, plan: LaunchPlan, spec: CanonicalSpec, state: ContainerState): Supervised {
     const c = new Supervised(ctx, dir, plan, spec, state);
     const { stagePid, stageStart, pid } = state;
+    // How the run ended, as the stage recorded it in exit.status (unknown if it has not ended).
+    const ended = () => { const x = readExitStatus(dir); return { code: x?.exitCode ?? null, signal: x?.signal ?? null }; };
     if (!sameProcessAlive(stagePid, stageStart)) {
       c.net = readJson<RunNet>(join(dir, 'net.json'));
-      void c.onExit({ code: null, signal: null });
+      void c.onExit(ended());
       return c;
     }
     void c.republish();
@@ -163,7 +166,7 @@ export class Supervised {
     const poll = setInterval(() => {
       if (sameProcessAlive(stagePid, stageStart)) return;
       clearInterval(poll);
-      void c.onExit({ code: null, signal: null });
+      void c.onExit(ended());
     }, 250);
     ctx.log(`${state.name}: adopted (stage pid ${stagePid}, container pid ${pid})`);
     return c;
@@ -249,7 +252,9 @@ export class Supervised {
 
   private async startRun(): Promise<{ pid: number; ms: number }> {
     const f = this.fifos();
-    const closeW = () => { for (const fd of [f.wOut, f.wErr]) { try { closeSync(fd); } catch { /* closed */ } } };
+    // The stage also writes the final status here: known even if this supervisor dies first.
+    const statusFd = openSync(statusPath(this.dir), 'w', 0o644);
+    const closeW = () => { for (const fd of [f.wOut, f.wErr, statusFd]) { try { closeSync(fd); } catch { /* closed */ } } };
     this.attachReader(f.rOut, 'stdout');
     this.attachReader(f.rErr, 'stderr');
     this.ctx.emit({ type: 'plan', container: this.name, steps: this.plan.steps.length, warnings: this.plan.warnings });
@@ -258,6 +263,7 @@ export class Supervised {
       started = await startPlan(this.plan, {
         sys: realSys, spec: this.spec, emit: this.ctx.emit,
         stdio: ['ignore', f.wOut, f.wErr],
+        statusFd,
         onStage: (h) => { this.signal = (sig) => h.kill(sig); closeW(); },
       });
     } catch (e) {

@@ -265,8 +265,9 @@ class Daemon {
     for (const name of listNames(this.root, this.project)) {
       const c = this.containers.get(name);
       if (c) { out.push(c.state); continue; }
-      const st = readState(containerDir(this.root, this.project, name));
-      if (st) out.push(deriveState(st, this.ctx.layout));
+      const dir = containerDir(this.root, this.project, name);
+      const st = readState(dir);
+      if (st) out.push(deriveState(st, this.ctx.layout, dir));
     }
     return out;
   }

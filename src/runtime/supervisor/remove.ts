@@ -17,7 +17,7 @@ export async function removeUnsupervised(dir: string, layout: CgroupLayout, forc
   const st = readState(dir);
   const plan = readPlan(dir);
   if (!st || !plan) { removeContainerDir(dir); return []; }
-  const now = deriveState(st, layout);
+  const now = deriveState(st, layout, dir);
   if (isLive(now.status) && !force) {
     throw new UserError('E_RUNNING', `rm: container '${st.name}' is ${now.status}`, [], `stop it first (niwa stop ${st.name}) or use rm -f`);
   }
