@@ -1,5 +1,6 @@
 // Owns the CLI side of the supervisor socket: sending one request, reading its answer or stream,
 // and starting the project's supervisor on demand (a detached `niwa __supervise PROJECT`).
+import { LineSplitter } from './logs.js';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { mkdirSync, openSync, closeSync, chmodSync } from 'node:fs';
@@ -30,16 +31,12 @@ function open(t: Target): Promise<Socket> {
  */
 function exchange(t: Target, req: Request, onLine?: (l: StreamLine) => void, timeoutMs = 120_000): Promise<Response> {
   return open(t).then((s) => new Promise<Response>((resolve, reject) => {
-    let buf = '';
+    const lines = new LineSplitter(Infinity);
     let first: Response | undefined;
     const timer = setTimeout(() => { s.destroy(); reject(new RuntimeFailure('E_SUPERVISOR_TIMEOUT', `the supervisor did not answer '${req.op}' within ${timeoutMs / 1000} s`)); }, timeoutMs);
     s.setEncoding('utf8');
     s.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
+      for (const line of lines.feed(chunk)) {
         if (!line) continue;
         const msg = JSON.parse(line);
         if (!first) {
@@ -77,17 +74,13 @@ export async function openStream(t: Target, req: Request, onLine: (l: StreamLine
     }
     const sock = s;
     const r = await new Promise<{ first?: Response; ended: Promise<void> }>((resolve) => {
-      let buf = '';
+      const lines = new LineSplitter(Infinity);
       let first: Response | undefined;
       let endedResolve!: () => void;
       const ended = new Promise<void>((res) => { endedResolve = res; });
       sock.setEncoding('utf8');
       sock.on('data', (chunk: string) => {
-        buf += chunk;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
+        for (const line of lines.feed(chunk)) {
           if (!line) continue;
           const msg = JSON.parse(line);
           if (!first) { first = msg as Response; resolve({ first, ended }); } else onLine(msg as StreamLine);

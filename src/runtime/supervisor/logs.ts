@@ -13,6 +13,8 @@ export const MAX_LINE = 16 * 1024;
 /** Cuts a byte stream into lines; keeps the unfinished tail until more data or flush(). */
 export class LineSplitter {
   private pending = '';
+  /** `maxLine`: longer lines are cut (log lines); Infinity keeps protocol lines whole. */
+  constructor(private readonly maxLine = MAX_LINE) {}
   feed(chunk: string): string[] {
     this.pending += chunk;
     const out: string[] = [];
@@ -21,9 +23,9 @@ export class LineSplitter {
       out.push(this.pending.slice(0, nl));
       this.pending = this.pending.slice(nl + 1);
     }
-    while (this.pending.length > MAX_LINE) {
-      out.push(this.pending.slice(0, MAX_LINE));
-      this.pending = this.pending.slice(MAX_LINE);
+    while (this.pending.length > this.maxLine) {
+      out.push(this.pending.slice(0, this.maxLine));
+      this.pending = this.pending.slice(this.maxLine);
     }
     return out;
   }
