@@ -213,3 +213,10 @@ test('signals sent to `niwa run` reach the container; its handler decides the ex
   assert.equal(code, 42);
   assert.deepEqual(niwaCgroups(), []);
 });
+
+test('a missing program fails at execve with a hint about the container\'s root, and nothing is left', { skip }, () => {
+  const r = run('noprog', 'process: {args: [/bin/no-such-program]}\n');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /execve `\/bin\/no-such-program`: ENOENT — spec field process\.args/);
+  assert.match(r.stderr, /hint: no such program inside the container/);
+});

@@ -47,7 +47,7 @@ after(() => {
 
 test('live view in tmux: rows, state changes, selection, logs, q exits cleanly', { skip: hasTmux ? false : 'tmux not installed', timeout: 60_000 }, async () => {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const cmd = `cd ${q(repoRoot)} && env -u CI TERM=xterm-256color ${q(process.execPath)} ${q(niwaBin)} ${COMMAND.map(q).join(' ')}; echo $? > ${q(exitFile)}`;
+  const cmd = `cd ${q(repoRoot)} && env -u CI TERM=xterm-256color ${q(process.execPath)} ${q(niwaBin)} ${COMMAND.map(q).join(' ')}; echo $? > ${q(exitFile)}; sleep 2`; // the pane outlives the program briefly, so its last frame can be read
   const r = tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
   assert.equal(r.status, 0, r.stderr);
   const panePid = Number(tmux('display-message', '-p', '-t', session, '#{pane_pid}').stdout.trim());

@@ -141,9 +141,28 @@ export function stepError(plan: LaunchPlan, index: number, errno: number): Runti
   const arg = keyArgument(step);
   const field = step.field ? `spec field ${step.field}` : 'a built-in default';
   const msg = `${step.op}${arg !== undefined ? ` \`${arg}\`` : ''}: ${en} — ${field} (step ${index}, ${step.phase})`;
-  const hint = [step.why, step.man ? `see ${step.man}` : ''].filter(Boolean).join('; ') || undefined;
+  const known = FAILURE_HINTS[`${step.op} ${en}`];
+  const hint = [known ?? step.why, step.man ? `see ${step.man}` : ''].filter(Boolean).join('; ') || undefined;
   return new RuntimeFailure('E_STEP', msg, { field: step.field, hint });
 }
+
+/** What a failure usually means, for the common ones ("op ERRNO" → hint); otherwise the step's why is shown. */
+const FAILURE_HINTS: Record<string, string> = {
+  'execve ENOENT': 'no such program inside the container: check process.args[0] (it is looked up in the container\'s root and PATH, not the host\'s), or a script\'s #! interpreter is missing there',
+  'execve EACCES': 'the program is not executable inside the container (mode, noexec mount, or a directory)',
+  'execve EPERM': 'the seccomp profile or no_new_privs forbids this program (e.g. a setuid binary under no_new_privs)',
+  'pivot_root EINVAL': 'the new root must be a mount point in a private mount namespace and not the current root; a directory rootfs must be a real directory (not a symlink)',
+  'chdir ENOENT': 'the directory does not exist inside the container: check process.cwd or the rootfs',
+  'mount ENOENT': 'the mount source or target does not exist (for a bind: the host path; for a target in a read-only root: it cannot be created)',
+  'mount EPERM': 'not permitted in this namespace: mounting this file system type needs the matching namespace (proc: pid, sysfs: net) or more capabilities',
+  'mount EROFS': 'the target is on a read-only file system: create it in the rootfs beforehand, or mount a tmpfs above it',
+  'write ENOENT': 'the kernel has no such file here: for sysctls, check the name (and that its namespace exists); for cgroups, the controller',
+  'write EINVAL': 'the kernel rejected the value written',
+  'sethostname EPERM': 'changing the hostname needs a new uts namespace',
+  'setns EINVAL': 'the path is not a namespace of the expected kind, or it cannot be joined from here',
+  'setresuid EINVAL': 'the uid is not mapped in the container\'s user namespace: check uid_map',
+  'setresgid EINVAL': 'the gid is not mapped in the container\'s user namespace: check gid_map',
+};
 
 /** Parses one report line; undefined for lines it does not know (ignored, for forward compatibility). */
 export function parseReport(line: string): StageEvent | undefined {
