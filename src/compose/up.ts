@@ -4,7 +4,7 @@
 // `down` (containers, networks, the supervisor, and volumes with -v). The order of starts is
 // orchestrate.ts's; this file is the Backend it drives. Containers are named `<service>-1` (or
 // container_name) inside the project; service name, alias and `<project>-<service>-1` resolve.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
@@ -14,7 +14,7 @@ import type { CanonicalMount, CanonicalSpec } from '../spec/types.js';
 import { compile } from '../plan/compile.js';
 import { probeHost } from '../validate/host.js';
 import { isLive } from '../runtime/status.js';
-import { containerDir, listNames, liveSupervisor, pruneProject, readJson, readState, type ContainerState } from '../runtime/state.js';
+import { containerDir, listNames, liveSupervisor, pruneProject, readJson, readSpec, readState, type ContainerState } from '../runtime/state.js';
 import { check, openStream, request, tryRequest, type Target } from '../runtime/supervisor/client.js';
 import type { RunNet } from '../runtime/supervisor/protocol.js';
 import { attachContainer, createNetwork, detachContainer, removeProjectNetworks, type NetContext } from '../runtime/net/attach.js';
@@ -65,12 +65,28 @@ const hostsMount = (source: string): CanonicalMount => ({
  * their timeouts. A resolv.conf without name servers makes such lookups fail at once
  * (127.0.0.1:53 refuses) while service names keep resolving through /etc/hosts.
  */
-const RESOLV_FILE = '_resolv.conf';
+const RESOLV_PREFIX = '_resolv';
 const RESOLV_CONF = '# written by niwa: this project network has no route out; service names are in /etc/hosts\noptions timeout:1 attempts:1\n';
-function resolvMount(hostsFile: string): CanonicalMount {
-  const file = join(dirname(hostsFile), RESOLV_FILE);
-  writeFileSync(file, RESOLV_CONF);
+/**
+ * The container's /etc/resolv.conf: one shared file without name servers for the project, or,
+ * for a service with compose `dns` / `dns_search`, a file of its own listing them.
+ */
+function resolvMount(hostsFile: string, container: string, x: { dns: string[]; dnsSearch: string[] }): CanonicalMount {
+  const own = x.dns.length || x.dnsSearch.length;
+  const file = join(dirname(hostsFile), own ? `${RESOLV_PREFIX}.${container}.conf` : `${RESOLV_PREFIX}.conf`);
+  const lines = own
+    ? ['# written by niwa from the service\'s dns / dns_search', ...x.dns.map((d) => `nameserver ${d}`), ...(x.dnsSearch.length ? [`search ${x.dnsSearch.join(' ')}`] : []), 'options timeout:1 attempts:1', '']
+    : [RESOLV_CONF];
+  writeFileSync(file, lines.join('\n'));
   return { type: 'bind', source: file, target: '/etc/resolv.conf', readonly: true, recursive: false, options: [], field: 'networks', sourceKind: 'file' };
+}
+
+/** Annotation holding the hash of the configuration a compose container was created from. */
+const CONFIG_HASH = 'niwa.compose.config-hash';
+function configHash(svc: LoadedService): string {
+  const { positions: _p, file: _f, ...spec } = svc.canonical!;
+  const { service: _s, ...compose } = svc.compose;
+  return createHash('sha256').update(JSON.stringify({ spec, compose })).digest('hex').slice(0, 16);
 }
 
 export class ComposeEngine implements Backend {
@@ -232,15 +248,24 @@ export class ComposeEngine implements Backend {
     if (!svc?.canonical) throw new UserError('E_COMPOSE_UP', `${service}: cannot start (no command to run)`);
     const x = svc.compose;
     const name = override?.name ?? this.name(service);
+    // What the service is configured as now; a running container made from another configuration
+    // is recreated (as `docker compose up` does after the compose file changed).
+    const hash = configHash(svc);
     const existing = this.states.get(name);
     if (existing && isLive(existing.status)) {
-      this.say({ level: 'info', container: name, text: 'already running' });
-      return;
+      const was = readSpec(containerDir(this.target.root, this.project, name))?.annotations?.[CONFIG_HASH];
+      if (override || was === hash) {
+        this.say({ level: 'info', container: name, text: 'already running' });
+        return;
+      }
+      this.say({ level: 'info', container: name, text: 'configuration changed: recreating' });
+      check(await request(this.target, { op: 'stop', name }, undefined, svc.canonical.lifecycle.stopTimeoutMs + 60_000));
     }
     if (existing) check(await request(this.target, { op: 'rm', name, force: true }));
 
     const spec: CanonicalSpec = structuredClone(svc.canonical);
     spec.name = name;
+    if (!override) spec.annotations = { ...spec.annotations, [CONFIG_HASH]: hash };
     if (override?.args) spec.process.args = override.args;
     if (override?.env) spec.process.env = { ...spec.process.env, ...override.env };
     if (override?.restart) spec.lifecycle = { ...spec.lifecycle, restart: { policy: 'no' } };
@@ -267,14 +292,14 @@ export class ComposeEngine implements Backend {
           hostsFile = att.hostsFile;
         }
         spec.namespaces.net = { mode: 'join', path: netns };
-        spec.mounts.push(hostsMount(hostsFile), resolvMount(hostsFile));
+        spec.mounts.push(hostsMount(hostsFile), resolvMount(hostsFile, name, x));
       } else if (mode.kind === 'service') {
         const other = this.load.services.get(mode.service);
         const otherName = this.name(mode.service);
         if (other?.compose.networkMode.kind === 'bridge' && other.compose.networks.length) {
           spec.namespaces.net = { mode: 'join', path: netnsPath(this.net.stateRoot, this.project, otherName) };
           const otherHosts = hostsPath(this.net.stateRoot, this.project, otherName);
-          spec.mounts.push(hostsMount(otherHosts), resolvMount(otherHosts));
+          spec.mounts.push(hostsMount(otherHosts), resolvMount(otherHosts, name, x));
         } else spec.namespaces.net = { mode: 'container', container: otherName };
       }
       const plan = compile(spec, this.host, {
@@ -364,7 +389,8 @@ export class ComposeEngine implements Backend {
     }
     this.close();
     await removeProjectNetworks(this.net, this.project);
-    rmSync(join(netStateDir(root), 'hosts', this.project, RESOLV_FILE), { force: true });
+    const hostsDir = join(netStateDir(root), 'hosts', this.project);
+    for (const f of existsSync(hostsDir) ? readdirSync(hostsDir) : []) if (f.startsWith(RESOLV_PREFIX)) rmSync(join(hostsDir, f), { force: true });
     for (const d of [join(netStateDir(root), 'ns', this.project), join(netStateDir(root), 'hosts', this.project)]) {
       try { if (!readdirSync(d).length) rmdirSync(d); } catch { /* not there */ }
     }

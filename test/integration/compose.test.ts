@@ -128,7 +128,8 @@ test('names resolve inside the containers: the client fetched the page from "ser
   const plain = compose(P1, ['exec', 'client', 'getent', 'hosts', 'server']);
   assert.equal(plain.status, 0, plain.stderr);
   assert.ok(Date.now() - t0 < 3000, `getent hosts took ${Date.now() - t0} ms`);
-  assert.match(compose(P1, ['exec', 'client', 'cat', '/etc/resolv.conf']).stdout, /written by niwa/);
+  assert.match(compose(P1, ['exec', 'server', 'cat', '/etc/resolv.conf']).stdout, /written by niwa: this project network has no route out/);
+  assert.match(compose(P1, ['exec', 'client', 'cat', '/etc/resolv.conf']).stdout, /^search corp\.example$/m, 'dns_search');
   // extra_hosts: the client's own addition, and only the client's
   assert.match(hosts.stdout, /^192\.0\.2\.10\tregistry\.example$/m);
   assert.doesNotMatch(compose(P1, ['exec', 'server', 'cat', '/etc/hosts']).stdout, /registry\.example/);
