@@ -676,6 +676,22 @@ int op_run(struct ctx *c, const struct step *s) {
       close(fd);
       return err;
     }
+    if (c->in_child) {
+      /* In the container (its own devpts is mounted): keep the slave for setctty and send the
+       * master to the stage, which relays it after execve. */
+      char cm[CMSG_SPACE(sizeof(int))] = { 0 };
+      char byte = 'p';
+      struct iovec iov = { &byte, 1 };
+      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm, .msg_controllen = sizeof cm };
+      struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+      h->cmsg_level = SOL_SOCKET, h->cmsg_type = SCM_RIGHTS, h->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(h), &fd, sizeof fd);
+      ssize_t n;
+      while ((n = sendmsg(c->pty_sock[1], &mh, 0)) < 0 && errno == EINTR) {}
+      err = n < 0 ? errno : 0;
+      close(fd);
+      return err;
+    }
     c->pty_master = fd;
     return 0;
   }

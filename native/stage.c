@@ -7,6 +7,7 @@
  * Then it stays as the container's shim: forwards signals, relays the pty if there is one,
  * reaps the container and reports how it ended. It decides nothing the plan could decide. */
 #include "stage.h"
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +103,8 @@ static void child_main(struct ctx *c, uint32_t first) {
   close(c->sync_w);
   close(c->err_r);
   if (c->pty_master >= 0) close(c->pty_master);
+  if (c->pty_sock[0] >= 0) close(c->pty_sock[0]);
+  c->in_child = 1;
   for (uint32_t i = first; i < c->plan->n; i++) {
     const struct step *s = &c->plan->steps[i];
     if (s->phase != PH_CHILD) continue;
@@ -165,7 +168,9 @@ static int shim(struct ctx *c, const sigset_t *sigs) {
         /* stdin ended: pass it on as end-of-file (VEOF) on the terminal */
         in_open = 0;
         struct termios t;
-        char eof = tcgetattr(c->pty_master, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
+        /* The master's own termios may not carry the slave's VEOF (it reads as 0 here, which
+         * would be echoed as ^@): fall back to the standard ^D. */
+        char eof = tcgetattr(c->pty_master, &t) == 0 && t.c_cc[VEOF] ? (char)t.c_cc[VEOF] : 4;
         put(c->pty_master, &eof, 1);
       }
     }
@@ -189,7 +194,7 @@ static int shim(struct ctx *c, const sigset_t *sigs) {
 /* ------------------------------------------------------------------- main */
 
 int main(void) {
-  struct ctx c = { .sync_r = -1, .sync_w = -1, .err_r = -1, .err_w = -1, .pty_master = -1, .pty_slave = -1 };
+  struct ctx c = { .sync_r = -1, .sync_w = -1, .err_r = -1, .err_w = -1, .pty_master = -1, .pty_slave = -1, .pty_sock = { -1, -1 } };
   struct plan plan;
   size_t len = 0;
 
@@ -227,7 +232,14 @@ int main(void) {
   int sp[2], ep[2];
   if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) fail(&c, cl->index, errno);
   c.sync_r = sp[0], c.sync_w = sp[1], c.err_r = ep[0], c.err_w = ep[1];
-  if (plan.flags & PLAN_FLAG_TTY) {
+  /* Does the child open the pty itself (an `openpty` step in phase child, after its devpts is
+   * mounted, so the terminal is one of the container's own /dev/pts)? Then it sends the master
+   * over pty_sock; otherwise the stage allocates it here. */
+  int child_pty = 0;
+  for (uint32_t k = i; k < plan.n; k++) if (plan.steps[k].phase == PH_CHILD && plan.steps[k].op == OP_OPENPTY) child_pty = 1;
+  if ((plan.flags & PLAN_FLAG_TTY) && child_pty) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.pty_sock) < 0) fail(&c, cl->index, errno);
+  } else if (plan.flags & PLAN_FLAG_TTY) {
     /* The pty: the stage keeps the master, the child makes the slave its terminal (setctty).
      * An `openpty` step may already have opened it (exec: in the container's own devpts). */
     char name[64];
@@ -262,6 +274,20 @@ int main(void) {
   if (n == (ssize_t)sizeof msg) fail(&c, msg[0], msg[1]);
   if (n != 0) fail(&c, -1, n < 0 ? errno : EIO);
   close(c.err_r);
+  if (c.pty_sock[0] >= 0) {
+    /* The child sent the master of its pty before execve: receive it and size it like ours. */
+    char cm[CMSG_SPACE(sizeof(int))], byte;
+    struct iovec iov = { &byte, 1 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm, .msg_controllen = sizeof cm };
+    close(c.pty_sock[1]);
+    while ((n = recvmsg(c.pty_sock[0], &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+    struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (!h || h->cmsg_type != SCM_RIGHTS) fail(&c, -1, EPROTO);
+    memcpy(&c.pty_master, CMSG_DATA(h), sizeof(int));
+    close(c.pty_sock[0]);
+    struct winsize ws;
+    if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(c.pty_master, TIOCSWINSZ, &ws);
+  }
   report("exec\n");
   free(buf); /* the steps point into it; the child has its own copy */
   return shim(&c, &sigs);

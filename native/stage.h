@@ -79,6 +79,8 @@ struct ctx {
   int sync_r, sync_w;      /* child blocks on sync_r until the parent writes sync_w */
   int err_r, err_w;        /* CLOEXEC: child writes (index, errno); EOF on err_r = execve done */
   int pty_master, pty_slave;
+  int pty_sock[2];         /* tty with a child-phase `openpty`: the child sends the master here */
+  int in_child;            /* set in the container process (ops that act differently there) */
   pid_t child;             /* host pid of the container process (stage side), 0 before clone */
   char pid_str[24];        /* the same as text, for {pid} */
   sigset_t orig_mask;      /* signal mask the stage was started with (the child restores it) */

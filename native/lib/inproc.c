@@ -133,7 +133,7 @@ static void kill_reap(int pidfd) {
  * failed step (-1: the launcher itself, e.g. an unsupported plan: EINVAL) and out[OUT_ERRNO].
  * Blocks the calling thread from clone to execve (a few ms for a plain plan). */
 EXPORT int niwa_inproc_launch(const unsigned char *buf, size_t len, int fd0, int fd1, int fd2, int32_t *out) {
-  struct ctx c = { .sync_r = -1, .sync_w = -1, .err_r = -1, .err_w = -1, .pty_master = -1, .pty_slave = -1 };
+  struct ctx c = { .sync_r = -1, .sync_w = -1, .err_r = -1, .err_w = -1, .pty_master = -1, .pty_slave = -1, .pty_sock = { -1, -1 } };
   struct plan plan;
   int err = 0, pidfd = -1;
   const int fds[3] = { fd0, fd1, fd2 };

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError, formatDetail, formatError } from '../errors.js';
 import type { ParsedArgs } from './args.js';
 import type { LoadComposeOptions, ComposeLoad } from '../compose/index.js';
-import { ComposeEngine, loadProject, withDependencies, type UpMessage } from '../compose/up.js';
+import { ComposeEngine, loadProject, withDependencies, type StartOverride, type UpMessage } from '../compose/up.js';
 import { isLive } from '../runtime/status.js';
 import { describeStatus } from '../runtime/status.js';
 import { check, request, tryRequest } from '../runtime/supervisor/client.js';
@@ -298,20 +298,39 @@ export const run: Run = async (a, project) => {
     if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps });
     else await engine.open();
     await engine.prepare([service]);
-    await engine.start(service, { name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), restart: 'no' });
-    if (a.flags.detach) { process.stdout.write(name + '\n'); return 0; }
-    // attached: the container's output, until it ends; Ctrl-C stops it
-    const onSigint = () => { void tryRequest(engine.target, { op: 'stop', name }).catch(() => {}); };
-    process.on('SIGINT', onSigint);
-    try {
-      await tryRequest(engine.target, { op: 'logs-follow', name }, (l) => {
-        if ('log' in l) (l.log.stream === 'stderr' ? process.stderr : process.stdout).write(l.log.line + '\n');
-      }, 30_000);
-    } finally { process.off('SIGINT', onSigint); }
-    await engine.refresh();
-    const st = engine.state(name);
-    const code = st?.signal != null ? 128 + st.signal : st?.exitCode ?? 1;
-    if (a.flags.rm) check(await request(engine.target, { op: 'rm', name, force: true }));
-    return code;
+    const base = { name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), restart: 'no' as const };
+    if (a.flags.detach) {
+      await engine.start(service, base);
+      process.stdout.write(name + '\n');
+      return 0;
+    }
+    // Attached: the one-off runs in this process with this terminal (stdin, and a pty when stdin
+    // and stdout are terminals, unless -T), like `niwa run`; registered so ps/exec/stop see it.
+    const tty = !a.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    let fg: Parameters<NonNullable<StartOverride['foreground']>>[0] | undefined;
+    await engine.start(service, { ...base, tty, foreground: (r) => { fg = r; } });
+    return await runAttached(fg!, engine.target.root);
   } finally { engine.close(); }
 };
+
+/** Runs a prepared one-off container in this process; its networks and state go when it ends. */
+async function runAttached(fg: Parameters<NonNullable<StartOverride['foreground']>>[0], stateRoot: string): Promise<number> {
+  const { runPlan, DEFAULT_FORWARD } = await import('../runtime/launch/run.js');
+  const { realSys } = await import('../runtime/sys/real.js');
+  const { registerForeground } = await import('../runtime/foreground.js');
+  const { publishPorts } = await import('../runtime/net/ports.js');
+  const proxy = fg.net?.ports?.length && fg.net.address ? await publishPorts(fg.net.ports, fg.net.address) : undefined;
+  let reg: ReturnType<typeof registerForeground> | undefined;
+  try {
+    reg = registerForeground(stateRoot, fg.plan, fg.spec);
+    const r = await runPlan(fg.plan, {
+      sys: realSys, spec: fg.spec, stdio: 'inherit', forwardSignals: DEFAULT_FORWARD,
+      onStarted: (h) => { void h.pid.then((pid) => reg!.started(pid, h.process.pid)); },
+    });
+    return r.status;
+  } finally {
+    await proxy?.close();
+    await fg.done();
+    reg?.done();
+  }
+}

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } 
 import { dirname, join } from 'node:path';
 import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
 import { EventBus } from '../events/types.js';
-import type { HostFacts } from '../plan/types.js';
+import type { HostFacts, LaunchPlan } from '../plan/types.js';
 import type { CanonicalMount, CanonicalSpec } from '../spec/types.js';
 import { compile } from '../plan/compile.js';
 import { probeHost } from '../validate/host.js';
@@ -79,6 +79,17 @@ function resolvMount(hostsFile: string, container: string, x: { dns: string[]; d
     : [RESOLV_CONF];
   writeFileSync(file, lines.join('\n'));
   return { type: 'bind', source: file, target: '/etc/resolv.conf', readonly: true, recursive: false, options: [], field: 'networks', sourceKind: 'file' };
+}
+
+export interface StartOverride {
+  name?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  ports?: boolean;
+  restart?: 'no';
+  tty?: boolean;
+  /** Hand the prepared container to the caller instead of the supervisor (it runs it, then calls done). */
+  foreground?: (run: { plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet; done: () => Promise<void> }) => void;
 }
 
 /** Annotation holding the hash of the configuration a compose container was created from. */
@@ -243,7 +254,7 @@ export class ComposeEngine implements Backend {
   // --- one service ------------------------------------------------------------------------------
 
   /** Backend.start: attach the container to its networks and have the supervisor run it. */
-  async start(service: string, override?: { name?: string; args?: string[]; env?: Record<string, string>; ports?: boolean; restart?: 'no' }): Promise<void> {
+  async start(service: string, override?: StartOverride): Promise<void> {
     const svc = this.load.services.get(service);
     if (!svc?.canonical) throw new UserError('E_COMPOSE_UP', `${service}: cannot start (no command to run)`);
     const x = svc.compose;
@@ -269,6 +280,7 @@ export class ComposeEngine implements Backend {
     if (override?.args) spec.process.args = override.args;
     if (override?.env) spec.process.env = { ...spec.process.env, ...override.env };
     if (override?.restart) spec.lifecycle = { ...spec.lifecycle, restart: { policy: 'no' } };
+    if (override?.tty !== undefined) spec.process.tty = override.tty;
     if (spec.namespaces.uts?.mode === 'new' && !spec.hostname) spec.hostname = service;
     // joins of another service's namespaces name that service's container
     for (const [kind, ns] of Object.entries(spec.namespaces)) {
@@ -309,6 +321,12 @@ export class ComposeEngine implements Backend {
       });
       const ports = override?.ports === false ? [] : this.portsOf(svc);
       const net: RunNet | undefined = attached.length || ports.length ? { stateRoot: this.net.stateRoot, project: this.project, networks: attached, ...(address ? { address } : {}), ...(ports.length ? { ports } : {}) } : undefined;
+      if (override?.foreground) {
+        // A one-off in this process (compose run, attached): the caller runs it and calls done().
+        const done = async () => { for (const n of attached) await detachContainer(this.net, this.project, n, name).catch(() => {}); };
+        override.foreground({ plan, spec, net, done });
+        return;
+      }
       check(await request(this.target, { op: 'run', plan, spec, ...(net ? { net } : {}) }));
     } catch (e) {
       for (const n of attached) await detachContainer(this.net, this.project, n, name).catch(() => {});

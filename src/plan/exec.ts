@@ -106,7 +106,7 @@ export function compileExec(spec: CanonicalSpec, target: ExecTarget, req: ExecRe
       init: false,
     },
   };
-  child.push(...processSteps(execSpec, host).map((s) => (s.op === 'execve' ? { ...s, field: 'exec', why: 'replace the stage with the command, inside the container' } : s)));
+  child.push(...processSteps(execSpec, host, { ptyInChild: false }).map((s) => (s.op === 'execve' ? { ...s, field: 'exec', why: 'replace the stage with the command, inside the container' } : s)));
 
   return assemble(spec, `${spec.name}-exec`, { stage, clone: [clone], parent, child }, execSpec.process.tty);
 }

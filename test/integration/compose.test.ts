@@ -189,6 +189,15 @@ test('/etc/hosts is kept current: a stopped service stops resolving, and resolve
   assert.equal(ps(P1)['client-1'].state, 'running');
 });
 
+test('run: a one-off on the project network, with stdin, exit status, and nothing left of it', { skip, timeout: 60_000 }, async () => {
+  const r = niwa(['compose', '-f', FILE, '-p', P1, 'run', '--rm', 'client', '/bin/sh', '-c', 'read line; echo "got $line"; getent ahostsv4 server | head -1; hostname; exit 3'], { env: env(), input: 'hello-stdin\n', timeout: 60_000 });
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stdout, /^got hello-stdin$/m, 'stdin reached the container');
+  assert.match(r.stdout, /^\d+\.\d+\.\d+\.\d+\s+STREAM server(-1)?$/m, "the service name resolves on the project network");
+  const names = (JSON.parse(compose(P1, ['ps', '--json']).stdout) as { name: string }[]).map((c) => c.name);
+  assert.ok(!names.some((n) => n.startsWith('client-run-')), `the one-off is gone: ${names.join(' ')}`);
+});
+
 test('down -v leaves nothing: containers, supervisor, cgroups, links, netns, listener, state, volume', { skip, timeout: 90_000 }, async () => {
   const sup = supervisorPid(P1);
   assert.ok(alive(sup), 'a supervisor ran');

@@ -27,13 +27,19 @@ export function kernelSettingSteps(spec: CanonicalSpec): StepDraft[] {
   return s;
 }
 
-export function processSteps(spec: CanonicalSpec, host: HostFacts): StepDraft[] {
+/** `ptyInChild`: with a tty, the child opens it in its own devpts (run); exec opens it in the stage. */
+export function processSteps(spec: CanonicalSpec, host: HostFacts, opts: { ptyInChild?: boolean } = {}): StepDraft[] {
   const s: StepDraft[] = [];
   const p = spec.process;
   for (const r of spec.rlimits) {
     s.push({ op: 'setrlimit', resource: r.type, soft: r.soft, hard: r.hard, field: `rlimits.${r.type.replace(/^RLIMIT_/, '').toLowerCase()}`, man: 'setrlimit(2)', why: 'limits are inherited across execve; raising a hard limit needs CAP_SYS_RESOURCE, so this comes before the capability drop' });
   }
   if (p.tty) {
+    // With its own /dev (a mount namespace, niwa's minimal /dev), the container opens the pty in
+    // its own devpts instance: the terminal is then one of its /dev/pts (ttyname works inside).
+    if ((opts.ptyInChild ?? true) && spec.namespaces.mount !== undefined && !spec.mounts.some((m) => m.target === '/dev' || m.target === '/dev/pts')) {
+      s.push({ op: 'openpty', path: '/dev/pts/ptmx', field: 'process.tty', man: 'pts(4)', why: 'open the pseudo-terminal in the container\'s own devpts instance and hand its master to the stage, which relays it to this terminal' });
+    }
     s.push({ op: 'setsid', field: 'process.tty', man: 'setsid(2)', why: 'a new session, so the pseudo-terminal can become the controlling terminal' });
     s.push({ op: 'setctty', field: 'process.tty', man: 'ioctl_tty(2)', why: 'make the pty the controlling terminal and stdin/stdout/stderr (job control, Ctrl-C)' });
   }

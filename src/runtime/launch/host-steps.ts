@@ -8,9 +8,15 @@ import { removeCgroup } from '../cgroup/remove.js';
 
 export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, plan: LaunchPlan): Promise<void> {
   switch (step.op) {
-    case 'mkdir':
+    case 'mkdir': {
+      // A new directory gets exactly the mode the plan shows (not masked by the umask); an existing
+      // one only gains the bits it lacks (e.g. search permission), never loses any (think /tmp).
+      const before = sys.modeOf(step.path);
       sys.mkdir(step.path, step.mode, step.parents ?? false);
+      if (before === undefined) sys.chmod(step.path, step.mode);
+      else if ((before & step.mode) !== step.mode) sys.chmod(step.path, before | step.mode);
       return;
+    }
     case 'write':
       sys.writeFile(step.path, step.data);
       return;

@@ -246,6 +246,8 @@ let chain: Promise<unknown> = Promise.resolve();
  */
 export function withLeases<T>(file: string, f: (db: LeaseDb) => { db: LeaseDb; result: T } | Promise<{ db: LeaseDb; result: T }>): Promise<T> {
   const run = async (): Promise<T> => {
+    // The state root stays traversable (0755): user-namespace containers reach their root mount point under it.
+    mkdirSync(dirname(dirname(file)), { recursive: true, mode: 0o755 });
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const lock = `${file}.lock`;
     await acquire(lock);

@@ -38,6 +38,13 @@ export class FakeSys implements Sys {
     if (!this.dirs.has(path)) throw new SysError('rmdir', path, 'ENOENT');
     this.dirs.delete(path);
   }
+  chmod(path: string, mode: number): void {
+    this.rec('chmod', [path, mode], path);
+    if (!this.dirs.has(path) && !this.files.has(path)) throw new SysError('chmod', path, 'ENOENT');
+  }
+  modeOf(path: string): number | undefined {
+    return this.dirs.has(path) || this.files.has(path) ? 0o755 : undefined;
+  }
   writeFile(path: string, data: string): void {
     this.rec('writeFile', [path, data], path);
     this.files.set(path, data);

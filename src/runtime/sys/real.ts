@@ -38,6 +38,8 @@ export const errnoName = (n: number) => ERRNO_NAME.get(n) ?? `errno ${n}`;
 export const realSys: Sys = {
   mkdir: (p, mode, recursive) => wrap('mkdir', p, () => { fs.mkdirSync(p, { mode, recursive }); }),
   rmdir: (p) => wrap('rmdir', p, () => fs.rmdirSync(p)),
+  chmod: (p, mode) => wrap('chmod', p, () => fs.chmodSync(p, mode)),
+  modeOf: (p) => { try { return fs.lstatSync(p).mode & 0o7777; } catch { return undefined; } },
   writeFile: (p, d) => wrap('write', p, () => fs.writeFileSync(p, d)),
   readFile: (p) => wrap('read', p, () => fs.readFileSync(p, 'utf8')),
   exists: (p) => fs.existsSync(p),

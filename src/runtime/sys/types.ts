@@ -4,6 +4,9 @@
 export interface Sys {
   mkdir(path: string, mode: number, recursive: boolean): void;
   rmdir(path: string): void;
+  chmod(path: string, mode: number): void;
+  /** Permission bits of a path (lstat), or undefined when it does not exist. */
+  modeOf(path: string): number | undefined;
   writeFile(path: string, data: string): void;
   readFile(path: string): string;
   exists(path: string): boolean;
