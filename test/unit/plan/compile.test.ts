@@ -14,7 +14,8 @@ import type { LaunchPlan, Step } from '../../../src/plan/types.js';
 const snapDir = join(repoRoot, 'test', 'snapshots');
 const update = process.env.UPDATE_SNAPSHOTS === '1';
 const host = genericHost();
-const examples = readdirSync(join(repoRoot, 'examples')).filter((f) => /\.container\.(ya?ml|ts)$/.test(f)).sort();
+/** Every container spec under examples/ (the course included), as paths relative to it. */
+const examples = ['', 'course'].flatMap((d) => readdirSync(join(repoRoot, 'examples', d)).filter((f) => /\.container\.(ya?ml|ts)$/.test(f)).map((f) => (d ? `${d}/${f}` : f))).sort();
 
 /** Paths in plans are absolute; make them independent of where the checkout lives. */
 const portable = (s: string) => s.split(repoRoot).join('<repo>');
@@ -26,7 +27,7 @@ for (const f of examples) {
     const text = portable(formatPlan(plan));
     const json = JSON.parse(JSON.stringify(plan)) as LaunchPlan; // must survive JSON
     assert.deepEqual(json, JSON.parse(JSON.stringify(plan)));
-    const snap = join(snapDir, f.replace(/\.container\.(ya?ml|ts)$/, '') + `.${f.split('.').pop()}.plan.txt`);
+    const snap = join(snapDir, f.replace(/\//g, '__').replace(/\.container\.(ya?ml|ts)$/, '') + `.${f.split('.').pop()}.plan.txt`);
     if (update || !existsSync(snap)) {
       mkdirSync(snapDir, { recursive: true });
       writeFileSync(snap, text);
