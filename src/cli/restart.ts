@@ -1,8 +1,7 @@
 // `niwa restart [-t SECS] NAME...`: stop, remove and run again from the stored spec.
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
-import { UserError } from '../errors.js';
-import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
+import { TARGET_FLAGS, TARGET_USAGE, eachName, graceMsOf, namesOf, targetOf } from './target.js';
 import { restartContainer } from '../runtime/supervisor/restart-container.js';
 
 const USAGE = 'niwa restart [-t|--time SECS] NAME...';
@@ -14,10 +13,9 @@ export const verb: Verb = {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS, time: 't' } }, 'restart');
     const names = namesOf(a.positionals, 'restart', USAGE);
     const t = targetOf(a.flags, 'restart');
-    const secs = a.flags.time === undefined ? undefined : Number(a.flags.time);
-    if (secs !== undefined && !(secs >= 0)) throw new UserError('E_USAGE', `restart: -t expects seconds, got '${a.flags.time}'`);
+    const timeoutMs = graceMsOf(a.flags, 'restart');
     return eachName(names, async (name) => {
-      const r = await restartContainer(t, name, secs === undefined ? undefined : Math.round(secs * 1000));
+      const r = await restartContainer(t, name, timeoutMs);
       process.stdout.write(`${name} ${r.id}\n`);
     });
   },

@@ -2,7 +2,7 @@
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
-import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
+import { TARGET_FLAGS, TARGET_USAGE, eachName, graceMsOf, namesOf, targetOf } from './target.js';
 import { containerDir, deriveState, readSpec, readState } from '../runtime/state.js';
 import { signalForeground } from '../runtime/foreground.js';
 import { isLive } from '../runtime/status.js';
@@ -18,9 +18,7 @@ export const verb: Verb = {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS, time: 't' } }, 'stop');
     const names = namesOf(a.positionals, 'stop', USAGE);
     const t = targetOf(a.flags, 'stop');
-    const secs = a.flags.time === undefined ? undefined : Number(a.flags.time);
-    if (secs !== undefined && !(secs >= 0)) throw new UserError('E_USAGE', `stop: -t expects seconds, got '${a.flags.time}'`);
-    const timeoutMs = secs === undefined ? undefined : Math.round(secs * 1000);
+    const timeoutMs = graceMsOf(a.flags, 'stop');
     return eachName(names, async (name) => {
       const st = readState(containerDir(t.root, t.project, name));
       if (!st) throw new UserError('E_NO_CONTAINER', `stop: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');

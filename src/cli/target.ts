@@ -22,6 +22,14 @@ export function namesOf(positionals: string[], verb: string, usage: string): str
   return positionals;
 }
 
+/** `-t SECS` of stop/restart as milliseconds (undefined: the spec's stop_grace_period). */
+export function graceMsOf(flags: Record<string, unknown>, verb: string): number | undefined {
+  if (flags.time === undefined) return undefined;
+  const secs = Number(flags.time);
+  if (!(secs >= 0)) throw new UserError('E_USAGE', `${verb}: -t expects seconds, got '${String(flags.time)}'`);
+  return Math.round(secs * 1000);
+}
+
 /** 3s, 5m12s, 2h3m, 4d1h. */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
