@@ -66,7 +66,7 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
       const data = projectToConfig(r.project);
       if (format === 'json') process.stdout.write(JSON.stringify(data, null, 2) + '\n');
       else {
-        const { stringify } = await import('yaml');
+        const { stringify } = await import('../vendor/yaml.js');
         // YAML 1.1 style quoting, so that values like "no" or "on" stay strings for every reader
         process.stdout.write(stringify(data, { lineWidth: 0, version: '1.1' }));
       }

@@ -3,7 +3,7 @@
 // `<<: *base` / `<<: [*a, *b]` fill in keys the mapping does not set itself, and the `!reset` /
 // `!override` tags are kept as merge markers for merge.ts.
 import { readFileSync } from 'node:fs';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from '../vendor/yaml.js';
 import { UserError, type ErrorDetail } from '../errors.js';
 import { setLoc, setMark, setSelfLoc, type Loc } from './loc.js';
 

@@ -1,5 +1,5 @@
 // Phase 1 (YAML): parse the text, keep a dotted-path → {line, col} map of every key and item.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from '../../vendor/yaml.js';
 import type { ErrorDetail } from '../../errors.js';
 import type { Positions } from './context.js';
 
