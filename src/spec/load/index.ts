@@ -7,7 +7,8 @@
 //   3. schema        validate/schema  JSON Schema (ajv, precompiled) → ContainerSpec
 //   4. canonicalise  canonicalise.ts  shorthands → canonical, defaults, units, paths, ids, caps …
 //   5. consistency   validate/consistency  cross-field rules on the CanonicalSpec (+ host paths)
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { locateInSource } from './ts-positions.js';
 import { resolve } from 'node:path';
 import { UserError, type ErrorDetail } from '../../errors.js';
 import { checkConsistency } from '../../validate/consistency.js';
@@ -23,9 +24,18 @@ import { unwrapSpecExport } from './read-ts.js';
 export type { LoadOptions } from './context.js';
 
 function fail(ctx: LoadContext, extra: ErrorDetail[] = []): never {
-  const all = sortDetails([...ctx.errors, ...extra]);
+  const all = sortDetails([...ctx.errors, ...extra].map((d) => withTsPosition(ctx.file, d)));
   const n = all.length;
   throw new UserError('E_SPEC_INVALID', `${ctx.file}: ${n} problem${n === 1 ? '' : 's'} in the spec`, all);
+}
+
+/** TS specs have no position map: find the field in the source text, if it can be found unambiguously. */
+function withTsPosition(file: string, d: ErrorDetail): ErrorDetail {
+  if (d.line !== undefined || !d.field || !/\.[cm]?ts$/.test(file)) return d;
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch { return d; }
+  const at = locateInSource(text, d.field);
+  return at ? { ...d, line: at.line, col: at.col } : d;
 }
 
 async function fromData(raw: unknown, ctx: LoadContext): Promise<CanonicalSpec> {
