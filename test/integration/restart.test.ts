@@ -43,3 +43,19 @@ test('restart runs the container again from its spec; stats reads its cgroup', {
   assert.equal(cli(['rm', '-f', 'w']).status, 0);
   assert.deepEqual(cgroupsLeft(), []);
 });
+
+test('ps -a lists the containers of every project, with their project', { skip, timeout: 60_000 }, () => {
+  const spec = join(dir, 'a.container.yaml');
+  writeFileSync(spec, 'name: a\nstop_grace_period: 1s\nprocess: {args: [/bin/sh, -c, "trap \\"exit 0\\" TERM; while :; do sleep 0.2; done"]}\n');
+  const other = `${project}b`;
+  try {
+    assert.equal(niwa(['run', '-d', '--project', project, spec], { env }).status, 0);
+    assert.equal(niwa(['run', '-d', '--project', other, spec], { env }).status, 0);
+    const rows = JSON.parse(niwa(['ps', '-a', '--json'], { env }).stdout) as { project: string; name: string; status: string }[];
+    assert.deepEqual(rows.map((r) => `${r.project}/${r.name}:${r.status}`).sort(), [`${project}/a:running`, `${other}/a:running`].sort());
+    assert.match(niwa(['ps', '--all'], { env }).stdout, /^PROJECT\s+NAME/);
+  } finally {
+    niwa(['rm', '-f', 'a', '--project', project], { env });
+    niwa(['rm', '-f', 'a', '--project', other], { env });
+  }
+});
