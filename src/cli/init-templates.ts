@@ -51,9 +51,11 @@ seccomp: default
 export function tsStarter(name: string): string {
   return `// A niwa container spec. Check it: niwa validate <file>; see every step: niwa plan <file>;
 // run it: niwa run <file>. Every field is optional except name and process.args.
-import { defineContainer } from 'niwa';
+// A type-only import: editors complete every field where niwa is installed, and the spec still
+// runs where it is not (the import disappears when the spec is compiled).
+import type { ContainerSpec } from 'niwa';
 
-export default defineContainer({
+export default {
   name: ${JSON.stringify(name)},
   // Root file system. Omitted: a read-only view of the host's /usr, /bin, /lib*, /etc on a
   // fresh tmpfs, so this runs with nothing downloaded. Or a directory: rootfs: './rootfs'.
@@ -82,6 +84,6 @@ export default defineContainer({
   seccomp: 'default',
   // rlimits: { nofile: 1024 },
   // hooks: { before_start: (ctx) => console.log('starting', ctx.name) },
-});
+} satisfies ContainerSpec;
 `;
 }
