@@ -51,11 +51,6 @@ export function compileExec(spec: CanonicalSpec, target: ExecTarget, req: ExecRe
   });
 
   const stage = kinds.filter(forChildren).map((k) => join(k, `join the container's ${k} namespace; it applies to the process cloned next, not to the stage itself`));
-  // -t: the terminal comes from the container's own devpts, so it has a name inside (tty, ps). In a
-  // user namespace its slave would belong to the host's root, unmapped there: then the host's pty.
-  if (req.tty && spec.namespaces.mount !== undefined && spec.namespaces.user === undefined) {
-    stage.push({ op: 'openpty', path: `/proc/${target.pid}/root/dev/ptmx`, field: 'exec', man: 'pts(4)', why: 'open the pseudo-terminal in the container\'s own devpts instance, so that it is one of its /dev/pts terminals' });
-  }
   const clone: StepDraft = { op: 'clone', flags: [], field: 'exec', man: 'clone(2)', why: 'fork the process that becomes the command (no new namespaces: it enters the container\'s)' };
   const parent: StepDraft[] = [
     ...target.cgroups.map((cg): StepDraft => ({
@@ -106,7 +101,9 @@ export function compileExec(spec: CanonicalSpec, target: ExecTarget, req: ExecRe
       init: false,
     },
   };
-  child.push(...processSteps(execSpec, host, { ptyInChild: false }).map((s) => (s.op === 'execve' ? { ...s, field: 'exec', why: 'replace the stage with the command, inside the container' } : s)));
+  // -t: with a mount namespace the command opens the terminal in the container's own devpts once it
+  // has joined it (as `niwa run` does), so it has a name inside (tty, ps) — in a user namespace too.
+  child.push(...processSteps(execSpec, host, { ptyInChild: true }).map((s) => (s.op === 'execve' ? { ...s, field: 'exec', why: 'replace the stage with the command, inside the container' } : s)));
 
   return assemble(spec, `${spec.name}-exec`, { stage, clone: [clone], parent, child }, execSpec.process.tty);
 }

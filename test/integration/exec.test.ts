@@ -131,6 +131,12 @@ describe('niwa exec', { skip }, () => {
     const r2 = await sh(c, 'sleep 0.2 & echo $!; wait');
     const inner = Number(r2.stdout!.trim());
     assert.ok(inner > 1);
+    // -t here too: the terminal is one of the container's own /dev/pts (its devpts belongs to the user namespace)
+    const t = await sh(c, 'tty; stat -c %u "$(tty)"', { tty: true });
+    assert.equal(t.status, 0, t.stdout);
+    const [name, owner] = t.stdout!.split('\r\n');
+    assert.match(name, /^\/dev\/pts\/\d+$/);
+    assert.equal(owner, '0', 'owned by root of the container');
   });
 
   test('chroot container: the command gets the container\'s root through /proc/PID/root', async () => {

@@ -27,21 +27,12 @@ export function kernelSettingSteps(spec: CanonicalSpec): StepDraft[] {
   return s;
 }
 
-/** `ptyInChild`: with a tty, the child opens it in its own devpts (run); exec opens it in the stage. */
+/** `ptyInChild`: with a tty, the child opens it in its own devpts (false: the stage allocates it). */
 export function processSteps(spec: CanonicalSpec, host: HostFacts, opts: { ptyInChild?: boolean } = {}): StepDraft[] {
   const s: StepDraft[] = [];
   const p = spec.process;
   for (const r of spec.rlimits) {
     s.push({ op: 'setrlimit', resource: r.type, soft: r.soft, hard: r.hard, field: `rlimits.${r.type.replace(/^RLIMIT_/, '').toLowerCase()}`, man: 'setrlimit(2)', why: 'limits are inherited across execve; raising a hard limit needs CAP_SYS_RESOURCE, so this comes before the capability drop' });
-  }
-  if (p.tty) {
-    // With its own /dev (a mount namespace, niwa's minimal /dev), the container opens the pty in
-    // its own devpts instance: the terminal is then one of its /dev/pts (ttyname works inside).
-    if ((opts.ptyInChild ?? true) && spec.namespaces.mount !== undefined && !spec.mounts.some((m) => m.target === '/dev' || m.target === '/dev/pts')) {
-      s.push({ op: 'openpty', path: '/dev/pts/ptmx', field: 'process.tty', man: 'pts(4)', why: 'open the pseudo-terminal in the container\'s own devpts instance and hand its master to the stage, which relays it to this terminal' });
-    }
-    s.push({ op: 'setsid', field: 'process.tty', man: 'setsid(2)', why: 'a new session, so the pseudo-terminal can become the controlling terminal' });
-    s.push({ op: 'setctty', field: 'process.tty', man: 'ioctl_tty(2)', why: 'make the pty the controlling terminal and stdin/stdout/stderr (job control, Ctrl-C)' });
   }
   if (p.init) {
     s.push({ op: 'init', field: 'process.init', man: 'wait(2)', why: 'PID 1 must reap orphans and forward signals: a tiny init forks here and the program runs as its child' });
@@ -60,6 +51,16 @@ export function processSteps(spec: CanonicalSpec, host: HostFacts, opts: { ptyIn
   s.push({ op: 'setgroups', gids: p.groups, field: 'process.groups', man: 'setgroups(2)', why: 'set supplementary groups before the gid and uid change, while CAP_SETGID is still held' });
   s.push({ op: 'setresgid', gid: p.gid, field: 'process.group', man: 'setresgid(2)', why: 'real, effective and saved gid; before the uid, because after it we could no longer change the gid' });
   s.push({ op: 'setresuid', uid: p.uid, field: 'process.user', man: 'setresuid(2)', why: 'real, effective and saved uid of the program' });
+  if (p.tty) {
+    // With its own /dev (a mount namespace, niwa's minimal /dev), the container opens the pty in
+    // its own devpts instance: the terminal is then one of its /dev/pts (ttyname works inside).
+    // Opened after the uid change, so the terminal belongs to the program's user (as at a login).
+    if ((opts.ptyInChild ?? true) && spec.namespaces.mount !== undefined && !spec.mounts.some((m) => m.target === '/dev' || m.target === '/dev/pts')) {
+      s.push({ op: 'openpty', path: '/dev/pts/ptmx', field: 'process.tty', man: 'pts(4)', why: 'open the pseudo-terminal in the container\'s own devpts instance and hand its master to the stage, which relays it to this terminal' });
+    }
+    s.push({ op: 'setsid', field: 'process.tty', man: 'setsid(2)', why: 'a new session, so the pseudo-terminal can become the controlling terminal' });
+    s.push({ op: 'setctty', field: 'process.tty', man: 'ioctl_tty(2)', why: 'make the pty the controlling terminal and stdin/stdout/stderr (job control, Ctrl-C)' });
+  }
   s.push({
     op: 'capset', effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable, field: 'capabilities', man: 'capset(2)',
     why: 'the capability sets the program starts with; after the uid change, because that clears the effective set',
