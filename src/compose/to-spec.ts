@@ -4,7 +4,7 @@
 // unsupported key gives exactly one warning for that service, with its file:line:col.
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { ErrorDetail } from '../errors.js';
 import type { ContainerSpec, MountSpec, NamespaceKind, NamespaceOptions, RlimitValue, SeccompAction, SeccompOp, SeccompProfile, SeccompRule } from '../spec/types.js';
 import { readDotenv } from './env.js';
@@ -38,6 +38,8 @@ export interface ServiceExtras {
   volumes: { name: string; fullName: string; hostPath: string; target: string; external: boolean; anonymous: boolean }[];
   /** Bind sources from the short syntax that Compose creates when missing. */
   bindDirsToCreate: string[];
+  /** Secrets and configs given by value (environment, content): written by `up`, mounted read-only. */
+  filesToWrite: { path: string; content: string }[];
   profiles: string[];
   /** Replicas asked for (deploy.replicas / scale); niwa runs one. */
   replicas: number;
@@ -96,8 +98,7 @@ export const KEYS: Record<string, Rule> = {
   logging: 'logging drivers are not supported; niwa keeps each container\'s output in its own log',
   platform: 'platform is not used: niwa runs native binaries only',
   pull_policy: 'pull_policy is not used until images are supported',
-  secrets: 'secrets are not supported yet; bind-mount the file with volumes instead',
-  configs: 'configs are not supported yet; bind-mount the file with volumes instead',
+  secrets: 'mapped', configs: 'mapped', shm_size: 'mapped',
   links: 'links are legacy; services reach each other by name on a shared network',
   external_links: 'external_links are not supported',
   volumes_from: 'volumes_from is not supported; name the volumes in each service',
@@ -107,7 +108,6 @@ export const KEYS: Record<string, Rule> = {
   isolation: 'isolation is a Windows option',
   mac_address: 'mac_address is not supported',
   storage_opt: 'storage_opt is not supported',
-  shm_size: 'shm_size is not supported yet (no /dev/shm is mounted by default; add a tmpfs volume at /dev/shm)',
   blkio_config: 'blkio_config is not supported yet',
   cpu_count: 'cpu_count is a Windows option',
   cpu_percent: 'cpu_percent is a Windows option',
@@ -329,6 +329,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   const mounts: MountSpec[] = [];
   const extrasVolumes: ServiceExtras['volumes'] = [];
   const bindDirsToCreate: string[] = [];
+  const filesToWrite: ServiceExtras['filesToWrite'] = [];
   (svc.volumes ?? []).forEach((v: ComposeVolumeMount, i) => {
     const at = mounts.length;
     const field = P('volumes', i);
@@ -378,6 +379,36 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     map(`mounts.${mounts.length}`, 'tmpfs', i);
     mounts.push(m);
   });
+  // --- secrets and configs: the file (or an environment variable's value, written to a file under
+  // the data root) bind-mounted read-only at /run/secrets/<name> (secrets) or /<name> (configs) ---
+  for (const kind of ['secrets', 'configs'] as const) {
+    const refs = (svc[kind] ?? []) as (string | { source: string; target?: string; mode?: number | string })[];
+    refs.forEach((ref, i) => {
+      const r = typeof ref === 'string' ? { source: ref } : ref;
+      const top = (project[kind] ?? {})[r.source] as { file?: string; environment?: string; content?: string; external?: unknown } | undefined;
+      const field = P(kind, i);
+      if (!top) { fail(field, `refers to ${kind.slice(0, -1)} '${r.source}', which the top-level ${kind}: does not define`, `add it: ${kind}: {${r.source}: {file: ./${r.source}.txt}} at the top level`); return; }
+      let source: string;
+      if (top.file) source = isAbsolute(top.file) ? top.file : join(project.workingDir, top.file);
+      else if (top.environment !== undefined || top.content !== undefined) {
+        // The value goes into a file of this project's data (written by `up`, not while loading),
+        // mounted like a file-based one.
+        source = join(o.dataRoot, kind, project.name, r.source);
+        const value = top.content ?? o.env[top.environment!] ?? '';
+        if (top.environment !== undefined && o.env[top.environment] === undefined) warn(field, `${kind.slice(0, -1)} '${r.source}' takes its value from \$${top.environment}, which is not set: it is empty`);
+        if (!filesToWrite.some((f) => f.path === source)) filesToWrite.push({ path: source, content: value });
+        createdPaths.push(source);
+      } else { warn(field, `${kind.slice(0, -1)} '${r.source}' is external or has no file/environment/content: not supported; ignored`); return; }
+      const target = r.target ? (r.target.startsWith('/') ? r.target : (kind === 'secrets' ? `/run/secrets/${r.target}` : `/${r.target}`)) : (kind === 'secrets' ? `/run/secrets/${r.source}` : `/${r.source}`);
+      map(`mounts.${mounts.length}`, kind, i);
+      mounts.push({ type: 'bind', source, target, readonly: true });
+    });
+  }
+  // --- shm_size: a /dev/shm of that size above niwa's default one ---
+  if (svc.shm_size !== undefined) {
+    map(`mounts.${mounts.length}`, 'shm_size');
+    mounts.push({ type: 'tmpfs', target: '/dev/shm', size: svc.shm_size as string | number, mode: '1777' });
+  }
   if (mounts.length) spec.mounts = mounts;
 
   // --- privileges ---
@@ -561,6 +592,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     labels: { ...(svc.labels ?? {}) },
     volumes: extrasVolumes,
     bindDirsToCreate,
+    filesToWrite,
     profiles: [...(svc.profiles ?? [])],
     replicas,
     stdinOpen: truthy(svc.stdin_open),

@@ -243,6 +243,10 @@ export class ComposeEngine implements Backend {
       const x = this.load.services.get(s)!.compose;
       for (const v of x.volumes) if (!v.external) mkdirSync(v.hostPath, { recursive: true, mode: 0o755 });
       for (const d of x.bindDirsToCreate) mkdirSync(d, { recursive: true, mode: 0o755 });
+      for (const f of x.filesToWrite) { // secrets/configs given by value: readable by root only on the host
+        mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
+        writeFileSync(f.path, f.content, { mode: 0o600 });
+      }
       for (const n of x.networks) nets.set(n.name, this.load.project.networks[n.name]?.ipam?.config?.[0]?.subnet);
     }
     for (const [n, subnet] of nets) {
@@ -276,6 +280,8 @@ export class ComposeEngine implements Backend {
 
     const spec: CanonicalSpec = structuredClone(svc.canonical);
     spec.name = name;
+    // secrets/configs given by value exist only once prepare() wrote them: bind them as files
+    for (const m of spec.mounts) if (m.type === 'bind' && x.filesToWrite.some((f) => f.path === m.source)) m.sourceKind = 'file';
     if (!override) spec.annotations = { ...spec.annotations, [CONFIG_HASH]: hash };
     if (override?.args) spec.process.args = override.args;
     if (override?.env) spec.process.env = { ...spec.process.env, ...override.env };
@@ -411,6 +417,13 @@ export class ComposeEngine implements Backend {
     for (const f of existsSync(hostsDir) ? readdirSync(hostsDir) : []) if (f.startsWith(RESOLV_PREFIX)) rmSync(join(hostsDir, f), { force: true });
     for (const d of [join(netStateDir(root), 'ns', this.project), join(netStateDir(root), 'hosts', this.project)]) {
       try { if (!readdirSync(d).length) rmdirSync(d); } catch { /* not there */ }
+    }
+    // secrets and configs written from values: derived data, gone with the project
+    for (const svc of this.load.services.values()) {
+      for (const f of svc.compose.filesToWrite) {
+        rmSync(f.path, { force: true });
+        try { rmdirSync(dirname(f.path)); } catch { /* other files, or gone */ }
+      }
     }
     if (o.volumes) {
       for (const svc of this.load.services.values()) {

@@ -33,7 +33,7 @@ const freePort = () => new Promise<number>((resolve, reject) => {
   s.once('error', reject);
   s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)); });
 });
-const env = () => ({ ...process.env, NIWA_STATE_ROOT: state, NIWA_DATA_ROOT: data, PORT: String(port), NIWA_SUPERVISOR_IDLE_MS: '300' });
+const env = () => ({ ...process.env, NIWA_STATE_ROOT: state, NIWA_DATA_ROOT: data, PORT: String(port), API_TOKEN: 's3cret-token', NIWA_SUPERVISOR_IDLE_MS: '300' });
 const compose = (p: string, args: string[], timeout = 90_000): CliResult => niwa(['compose', '-f', FILE, '-p', p, ...args], { env: env(), timeout });
 const supervisorPid = (p: string): number | undefined => { try { return JSON.parse(readFileSync(join(state, p, '_supervisor.json'), 'utf8')).pid; } catch { return undefined; } };
 const alive = (pid: number | undefined) => { if (!pid) return false; try { return !/^\S+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; } };
@@ -130,6 +130,12 @@ test('names resolve inside the containers: the client fetched the page from "ser
   assert.ok(Date.now() - t0 < 3000, `getent hosts took ${Date.now() - t0} ms`);
   assert.match(compose(P1, ['exec', 'server', 'cat', '/etc/resolv.conf']).stdout, /written by niwa: this project network has no route out/);
   assert.match(compose(P1, ['exec', 'client', 'cat', '/etc/resolv.conf']).stdout, /^search corp\.example$/m, 'dns_search');
+  // secrets (from the environment) and configs (from a file): read-only files at their targets
+  const sec = compose(P1, ['exec', 'client', '/bin/sh', '-c', 'cat /run/secrets/api_token; echo; cat /etc/greeting.txt; (echo x > /run/secrets/api_token) 2>&1; df -k /dev/shm | tail -1']);
+  assert.match(sec.stdout, /^s3cret-token$/m);
+  assert.match(sec.stdout, /^hello from a config file$/m);
+  assert.match(sec.stdout, /Read-only file system/);
+  assert.match(sec.stdout, /\s16384\s/, 'shm_size: a 16 MiB /dev/shm');
   // extra_hosts: the client's own addition, and only the client's
   assert.match(hosts.stdout, /^192\.0\.2\.10\tregistry\.example$/m);
   assert.doesNotMatch(compose(P1, ['exec', 'server', 'cat', '/etc/hosts']).stdout, /registry\.example/);
@@ -214,6 +220,7 @@ test('down -v leaves nothing: containers, supervisor, cgroups, links, netns, lis
   const leases = JSON.parse(readFileSync(join(state, 'net', 'leases.json'), 'utf8')) as { networks: Record<string, unknown> };
   assert.ok(!Object.keys(leases.networks).some((k) => k.startsWith(`${P1}/`)), 'no network lease');
   assert.ok(!existsSync(join(data, 'volumes', `${P1}_site`)), 'volume removed');
+  assert.ok(!existsSync(join(data, 'secrets', P1)), 'secret files removed');
   // nothing listens on the port any more
   await new Promise<void>((resolve, reject) => {
     const s = createServer();

@@ -239,3 +239,12 @@ test('tty: the container gets a terminal of its own devpts (also in a user names
     assert.deepEqual(niwaCgroups(), []);
   }
 });
+
+test('a file bound onto a file: the target is created as a file, read-only', { skip }, () => {
+  const f = join(dir, 'single.conf');
+  writeFileSync(f, 'one file\n');
+  const r = run('filebind', `mounts: [{type: bind, source: ${f}, target: /etc/app/single.conf, readonly: true}]\n${sh('cat /etc/app/single.conf; test -f /etc/app/single.conf && echo is-file; (echo x >> /etc/app/single.conf) 2>&1; true')}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^one file\nis-file\n.*Read-only file system/m);
+  assert.equal(readFileSync(f, 'utf8'), 'one file\n');
+});

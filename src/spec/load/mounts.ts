@@ -1,5 +1,6 @@
 // Canonicalise mounts: bind sources absolute (relative to the spec file), targets normalised,
 // tmpfs size/mode parsed, defaults for readonly/recursive; plus masked and read-only paths.
+import { statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../defaults.js';
 import type { CanonicalMount, CanonicalSpec, ContainerSpec } from '../types.js';
@@ -13,7 +14,12 @@ export function canonMounts(spec: ContainerSpec, ctx: LoadContext): CanonicalMou
     const field = `mounts.${i}`;
     const base = { target: normTarget(m.target), readonly: m.readonly ?? false, options: [...(m.options ?? [])], field };
     if (m.type === 'bind') {
-      return { type: 'bind', source: resolve(ctx.dir, m.source), ...base, recursive: m.recursive ?? true, ...(m.propagation ? { propagation: m.propagation } : {}) };
+      const source = resolve(ctx.dir, m.source);
+      // A file is bound onto a file: the target is created as the same kind (a missing source is
+      // reported by the consistency rules; it counts as a directory here).
+      let sourceKind: 'file' | 'dir' = 'dir';
+      try { if (!statSync(source).isDirectory()) sourceKind = 'file'; } catch { /* missing */ }
+      return { type: 'bind', source, ...base, recursive: m.recursive ?? true, ...(m.propagation ? { propagation: m.propagation } : {}), sourceKind };
     }
     if (m.type === 'tmpfs') {
       const out: CanonicalMount = { type: 'tmpfs', source: 'tmpfs', ...base, recursive: false };
