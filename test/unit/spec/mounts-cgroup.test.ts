@@ -12,15 +12,17 @@ rootfs: {path: ./rootfs, readonly: true}
 process: {args: [/bin/true]}
 mounts:
   - {type: bind, source: ./data, target: /data/, readonly: true}
+  - {type: bind, source: ./data/f, target: /etc/f}
   - {type: tmpfs, target: /tmp, size: 8M, mode: "1777", options: [nosuid]}
   - {type: proc, target: /proc}
 ` });
   const s = await loadSpec(join(d, 'spec.container.yaml'));
   assert.deepEqual(s.rootfs, { kind: 'dir', path: join(d, 'rootfs') });
   assert.equal(s.readonlyRoot, true);
-  assert.deepEqual(s.mounts[0], { type: 'bind', source: join(d, 'data'), target: '/data', readonly: true, recursive: true, options: [], field: 'mounts.0' });
-  assert.deepEqual(s.mounts[1], { type: 'tmpfs', source: 'tmpfs', target: '/tmp', readonly: false, recursive: false, size: 8 * 1024 * 1024, mode: 0o1777, options: ['nosuid'], field: 'mounts.1' });
-  assert.deepEqual(s.mounts[2], { type: 'proc', source: 'proc', target: '/proc', readonly: false, recursive: false, options: [], field: 'mounts.2' });
+  assert.deepEqual(s.mounts[0], { type: 'bind', source: join(d, 'data'), target: '/data', readonly: true, recursive: true, options: [], field: 'mounts.0', sourceKind: 'dir' });
+  assert.deepEqual(s.mounts[1], { type: 'bind', source: join(d, 'data', 'f'), target: '/etc/f', readonly: false, recursive: true, options: [], field: 'mounts.1', sourceKind: 'file' });
+  assert.deepEqual(s.mounts[2], { type: 'tmpfs', source: 'tmpfs', target: '/tmp', readonly: false, recursive: false, size: 8 * 1024 * 1024, mode: 0o1777, options: ['nosuid'], field: 'mounts.2' });
+  assert.deepEqual(s.mounts[3], { type: 'proc', source: 'proc', target: '/proc', readonly: false, recursive: false, options: [], field: 'mounts.3' });
 });
 
 test('rootfs: omitted = default, image = image ref', async () => {
