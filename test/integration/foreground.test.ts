@@ -41,6 +41,11 @@ test('a foreground run is listed by ps, entered by exec, refused twice, stopped 
     const ex = niwa(['exec', '--project', project, 'fg', '--', '/bin/sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "'], { env });
     assert.equal(ex.status, 0, ex.stderr);
     assert.match(ex.stdout, /^fg-box\n\/bin\/sh -c echo up/);
+    // pause / unpause from outside: the freezer holds the container (ps says paused), then lets go
+    assert.equal(niwa(['pause', '--project', project, 'fg'], { env }).status, 0);
+    assert.equal((JSON.parse(niwa(['ps', '--json', '--project', project], { env }).stdout) as { status: string }[])[0].status, 'paused');
+    assert.equal(niwa(['unpause', '--project', project, 'fg'], { env }).status, 0);
+    assert.equal((JSON.parse(niwa(['ps', '--json', '--project', project], { env }).stdout) as { status: string }[])[0].status, 'running');
     const twice = niwa(['run', '--project', project, spec], { env });
     assert.equal(twice.status, 2);
     assert.match(twice.stderr, /already exists in project/);
