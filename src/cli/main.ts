@@ -14,11 +14,11 @@ type VerbLoader = () => Promise<Verb>;
 export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?: boolean }> = {
   validate: { summary: 'check a spec and report every problem in it', load: async () => (await import('./validate.js')).verb },
   plan: { summary: 'print the launch plan a spec compiles to (--json for data)', load: async () => (await import('./plan.js')).verb },
-  run: { summary: 'run a container from a spec in the foreground', load: async () => (await import('./run.js')).verb },
+  run: { summary: 'run a container from a spec (in the foreground, or -d under the project supervisor)', load: async () => (await import('./run.js')).verb },
   diff: { summary: 'compare two specs primitive by primitive and say what each difference changes', load: async () => (await import('./diff.js')).verb },
   exec: { summary: 'run a command inside a running container', load: async () => (await import('./exec.js')).verb },
   init: { summary: 'write a commented starter spec', load: async () => (await import('./init.js')).verb },
-  compose: { summary: 'multi-container projects from compose.yaml (config now; up/down/… soon)', load: async () => (await import('./compose.js')).verb },
+  compose: { summary: 'multi-container projects from Compose files: up, down, ps, logs, exec, run, config, …', load: async () => (await import('./compose.js')).verb },
   ps: { summary: 'list the containers of a project', load: async () => (await import('./ps.js')).verb },
   logs: { summary: 'print or follow the logs of a container', load: async () => (await import('./logs.js')).verb },
   restart: { summary: 'restart containers: stop, then run again from the same spec', load: async () => (await import('./restart.js')).verb },
