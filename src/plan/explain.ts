@@ -41,7 +41,7 @@ function capsLook(field: string): Look[] {
 export function lookFor(s: Step): Look[] {
   switch (s.op) {
     case 'mkdir':
-      if (s.path.startsWith('/sys/fs/cgroup')) return [host(`ls ${sq(s.path)}`), host(`ls -d ${sq(s.path)}  # the controller files the kernel created in it`)];
+      if (s.path.startsWith('/sys/fs/cgroup')) return [host(`ls ${sq(s.path)}  # the controller files the kernel created in it`), host(`cat ${sq(s.path)}/cgroup.procs  # the container's processes, once it runs`)];
       return s.inRoot ? [inside(`ls -ld ${sq(s.path)}`)] : [host(`ls -ld ${sq(s.path)}`)];
     case 'rmdir': return [host(`ls -d ${sq(s.path)}  # "No such file or directory" once the container is gone`)];
     case 'write': {
