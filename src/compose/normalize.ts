@@ -240,7 +240,7 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
 }
 const k = (s: Obj, key: string) => s[key] !== undefined && s[key] !== null;
 
-/** Normalise a whole file: services, and null top-level networks/volumes entries → {}. */
+/** Normalise a whole file: services, null top-level networks/volumes entries → {}, secret and config files → absolute. */
 export function normalizeFile(data: Obj, dir: string, errors: ErrorDetail[]): Obj {
   const out = cloneLoc(data);
   if (isObj(out.services)) {
@@ -253,7 +253,11 @@ export function normalizeFile(data: Obj, dir: string, errors: ErrorDetail[]): Ob
   for (const top of ['networks', 'volumes', 'secrets', 'configs']) {
     const m = out[top];
     if (!isObj(m)) continue;
-    for (const [name, v] of Object.entries(m)) if (v === null) m[name] = {};
+    for (const [name, v] of Object.entries(m)) {
+      if (v === null) m[name] = {};
+      // a secret's or config's file is relative to the directory of the project that defines it (an included one's own)
+      else if ((top === 'secrets' || top === 'configs') && isObj(v) && typeof v.file === 'string') v.file = hostPath(v.file, dir);
+    }
   }
   return out;
 }
