@@ -23,7 +23,11 @@ export const verb: Verb = {
     const since = sinceText === undefined ? undefined : parseSince(sinceText);
     if (sinceText !== undefined && !since) throw new UserError('E_USAGE', `logs: --since expects a time or a duration, got '${sinceText}'`, [], 'e.g. 2026-01-02T15:04:05Z, 1767366245, 10s, 5m');
     const dir = containerDir(t.root, t.project, name);
-    if (!readState(dir)) throw new UserError('E_NO_CONTAINER', `no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
+    const st = readState(dir);
+    if (!st) throw new UserError('E_NO_CONTAINER', `no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
+    if (st.foreground) {
+      throw new UserError('E_NO_LOGS', `logs: '${name}' runs in the foreground (niwa run, pid ${st.foreground.ownerPid}): its output goes to that terminal, not to a log`, [], 'run it with niwa run -d to keep its output in a log');
+    }
     const print = (e: LogEntry) => {
       const text = (a.flags.timestamps ? `${e.time} ${e.stream} ` : '') + e.line + '\n';
       (e.stream === 'stderr' ? process.stderr : process.stdout).write(text);

@@ -46,6 +46,9 @@ test('a foreground run is listed by ps, entered by exec, refused twice, stopped 
     assert.equal((JSON.parse(niwa(['ps', '--json', '--project', project], { env }).stdout) as { status: string }[])[0].status, 'paused');
     assert.equal(niwa(['unpause', '--project', project, 'fg'], { env }).status, 0);
     assert.equal((JSON.parse(niwa(['ps', '--json', '--project', project], { env }).stdout) as { status: string }[])[0].status, 'running');
+    const logs = niwa(['logs', '--project', project, 'fg'], { env });
+    assert.equal(logs.status, 2);
+    assert.match(logs.stderr, /runs in the foreground .*its output goes to that terminal/);
     const twice = niwa(['run', '--project', project, spec], { env });
     assert.equal(twice.status, 2);
     assert.match(twice.stderr, /already exists in project/);
