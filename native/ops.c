@@ -665,10 +665,11 @@ int op_run(struct ctx *c, const struct step *s) {
     return r == 0 ? EPIPE : b == 'y' ? 0 : ECANCELED;
   }
 
-  case OP_OPENPTY: { /* open the pty from this ptmx (e.g. /proc/PID/root/dev/ptmx: the container's
-                       * devpts, so the terminal has a name inside it); the slave via TIOCGPTPEER */
+  case OP_OPENPTY: { /* in the container, once its own devpts is reachable: open a pty there (the
+                       * slave via TIOCGPTPEER, kept for setctty) and send the master to the stage,
+                       * which relays it after execve; so the terminal has a name inside */
     int unlock = 0;
-    if (c->pty_master >= 0) return EEXIST;
+    if (!c->in_child || c->pty_sock[1] < 0) return EINVAL;
     if ((fd = open(fstr(s, 0), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) return errno;
     if (ioctl(fd, TIOCSPTLCK, &unlock) < 0 ||
         (c->pty_slave = ioctl(fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
@@ -676,24 +677,18 @@ int op_run(struct ctx *c, const struct step *s) {
       close(fd);
       return err;
     }
-    if (c->in_child) {
-      /* In the container (its own devpts is mounted): keep the slave for setctty and send the
-       * master to the stage, which relays it after execve. */
-      char cm[CMSG_SPACE(sizeof(int))] = { 0 };
-      char byte = 'p';
-      struct iovec iov = { &byte, 1 };
-      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm, .msg_controllen = sizeof cm };
-      struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-      h->cmsg_level = SOL_SOCKET, h->cmsg_type = SCM_RIGHTS, h->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(h), &fd, sizeof fd);
-      ssize_t n;
-      while ((n = sendmsg(c->pty_sock[1], &mh, 0)) < 0 && errno == EINTR) {}
-      err = n < 0 ? errno : 0;
-      close(fd);
-      return err;
-    }
-    c->pty_master = fd;
-    return 0;
+    char cm[CMSG_SPACE(sizeof(int))] = { 0 };
+    char byte = 'p';
+    struct iovec iov = { &byte, 1 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm, .msg_controllen = sizeof cm };
+    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+    h->cmsg_level = SOL_SOCKET, h->cmsg_type = SCM_RIGHTS, h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &fd, sizeof fd);
+    ssize_t n;
+    while ((n = sendmsg(c->pty_sock[1], &mh, 0)) < 0 && errno == EINTR) {}
+    err = n < 0 ? errno : 0;
+    close(fd);
+    return err;
   }
 
   case OP_PROBE: /* a health check's TCP/HTTP probe; like execve it does not return */

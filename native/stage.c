@@ -240,10 +240,9 @@ int main(void) {
   if ((plan.flags & PLAN_FLAG_TTY) && child_pty) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.pty_sock) < 0) fail(&c, cl->index, errno);
   } else if (plan.flags & PLAN_FLAG_TTY) {
-    /* The pty: the stage keeps the master, the child makes the slave its terminal (setctty).
-     * An `openpty` step may already have opened it (exec: in the container's own devpts). */
+    /* The pty: the stage keeps the master, the child makes the slave its terminal (setctty). */
     char name[64];
-    if (c.pty_master < 0 && ((c.pty_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 ||
+    if (((c.pty_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 ||
         grantpt(c.pty_master) < 0 || unlockpt(c.pty_master) < 0 ||
         ptsname_r(c.pty_master, name, sizeof name) != 0 ||
         (c.pty_slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0))

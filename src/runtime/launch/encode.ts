@@ -101,7 +101,7 @@ function checkOrder(steps: Step[]): void {
     if ((s.op === 'clone') !== (s.phase === 'clone')) throw new Error(`encodePlan: step ${s.index}: clone must be the (only) step of phase clone`);
     if (s.op === 'release_child' && s.phase !== 'parent') throw new Error(`encodePlan: step ${s.index}: release_child belongs to phase parent`);
     if (s.op === 'wait_parent' && s.phase !== 'child') throw new Error(`encodePlan: step ${s.index}: wait_parent belongs to phase child`);
-    if (s.op === 'openpty' && s.phase !== 'stage' && s.phase !== 'child') throw new Error(`encodePlan: step ${s.index}: openpty belongs to phase stage (exec) or child (after the container's devpts is mounted)`);
+    if (s.op === 'openpty' && s.phase !== 'child') throw new Error(`encodePlan: step ${s.index}: openpty belongs to phase child (once the container's devpts is reachable)`);
     if (s.op === 'hook' && s.phase !== 'parent' && s.phase !== 'child') throw new Error(`encodePlan: step ${s.index}: a stage hook belongs to phase parent or child`);
   }
   const clones = steps.filter((s) => s.op === 'clone').length;

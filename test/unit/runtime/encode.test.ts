@@ -122,8 +122,8 @@ test('opcodes and argument signatures agree with native/stage.h and native/plan.
     if (name === 'clone') continue;
     const op = sample[name];
     assert.ok(op, `sample for ${name}`);
-    const phase: Phase = name === 'release_child' ? 'parent' : name === 'openpty' ? 'stage' : 'child';
-    const parts: [Phase, Op][] = phase === 'stage' ? [[phase, op], ['clone', { op: 'clone', flags: [] }]] : [['clone', { op: 'clone', flags: [] }], [phase, op]];
+    const phase: Phase = name === 'release_child' ? 'parent' : 'child';
+    const parts: [Phase, Op][] = [['clone', { op: 'clone', flags: [] }], [phase, op]];
     const d = decodePlan(encodePlan(steps(parts), { tty: false }));
     assert.equal(d.steps.find((s) => s.op === name)!.fields.length, letters.length, name);
   }
