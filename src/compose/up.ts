@@ -19,6 +19,7 @@ import { check, openStream, request, tryRequest, type Target } from '../runtime/
 import type { RunNet } from '../runtime/supervisor/protocol.js';
 import { attachContainer, createNetwork, detachContainer, removeProjectNetworks, type NetContext } from '../runtime/net/attach.js';
 import { hostsPath, netnsPath, netStateDir } from '../runtime/net/names.js';
+import { removeResolvConfs, writeResolvConf } from '../runtime/net/hosts.js';
 import { parsePort, publishPorts, type PortMapping } from '../runtime/net/ports.js';
 import type { ComposeLoad, LoadComposeOptions, LoadedService } from './index.js';
 import { readiness, startError, startServices, waitUntil, type Backend, type Dependency, type Observed } from './orchestrate.js';
@@ -59,25 +60,9 @@ const hostsMount = (source: string): CanonicalMount => ({
   type: 'bind', source, target: '/etc/hosts', readonly: true, recursive: false, options: [], field: 'networks', sourceKind: 'file',
 });
 
-/**
- * Project networks have no route out (no NAT), so the host's name servers are unreachable from
- * them and every lookup of a name that /etc/hosts lacks (or of its IPv6 address) would wait for
- * their timeouts. A resolv.conf without name servers makes such lookups fail at once
- * (127.0.0.1:53 refuses) while service names keep resolving through /etc/hosts.
- */
-const RESOLV_PREFIX = '_resolv';
-const RESOLV_CONF = '# written by niwa: this project network has no route out; service names are in /etc/hosts\noptions timeout:1 attempts:1\n';
-/**
- * The container's /etc/resolv.conf: one shared file without name servers for the project, or,
- * for a service with compose `dns` / `dns_search`, a file of its own listing them.
- */
+/** The container's /etc/resolv.conf (written by runtime/net: see writeResolvConf), bound read-only. */
 function resolvMount(hostsFile: string, container: string, x: { dns: string[]; dnsSearch: string[] }): CanonicalMount {
-  const own = x.dns.length || x.dnsSearch.length;
-  const file = join(dirname(hostsFile), own ? `${RESOLV_PREFIX}.${container}.conf` : `${RESOLV_PREFIX}.conf`);
-  const lines = own
-    ? ['# written by niwa from the service\'s dns / dns_search', ...x.dns.map((d) => `nameserver ${d}`), ...(x.dnsSearch.length ? [`search ${x.dnsSearch.join(' ')}`] : []), 'options timeout:1 attempts:1', '']
-    : [RESOLV_CONF];
-  writeFileSync(file, lines.join('\n'));
+  const file = writeResolvConf(dirname(hostsFile), container, x);
   return { type: 'bind', source: file, target: '/etc/resolv.conf', readonly: true, recursive: false, options: [], field: 'networks', sourceKind: 'file' };
 }
 
@@ -414,7 +399,7 @@ export class ComposeEngine implements Backend {
     this.close();
     await removeProjectNetworks(this.net, this.project);
     const hostsDir = join(netStateDir(root), 'hosts', this.project);
-    for (const f of existsSync(hostsDir) ? readdirSync(hostsDir) : []) if (f.startsWith(RESOLV_PREFIX)) rmSync(join(hostsDir, f), { force: true });
+    removeResolvConfs(hostsDir);
     for (const d of [join(netStateDir(root), 'ns', this.project), join(netStateDir(root), 'hosts', this.project)]) {
       try { if (!readdirSync(d).length) rmdirSync(d); } catch { /* not there */ }
     }

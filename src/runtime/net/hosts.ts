@@ -2,8 +2,8 @@
 // container on the networks it is attached to by name, service name and aliases. The file lives
 // in the state dir and is bind-mounted read-only at /etc/hosts; it is rewritten in place (same
 // inode: write, then truncate) so the bind mount sees each update as services come and go.
-import { closeSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { BindMount } from '../../spec/types.js';
 import type { LeaseDb } from './ipam.js';
 
@@ -76,3 +76,31 @@ export function writeInPlace(path: string, content: string): void {
 export function hostsMount(path: string): BindMount {
   return { type: 'bind', source: path, target: '/etc/hosts', readonly: true };
 }
+
+const RESOLV_PREFIX = '_resolv';
+
+/**
+ * Project networks have no route out (no NAT), so the host's name servers are unreachable from
+ * them and every lookup of a name that /etc/hosts lacks (or of its IPv6 address) would wait for
+ * their timeouts. A resolv.conf without name servers makes such lookups fail at once
+ * (127.0.0.1:53 refuses) while service names keep resolving through /etc/hosts. A service with
+ * compose `dns` / `dns_search` gets a file of its own listing them. Returns the file's path.
+ */
+export function writeResolvConf(dir: string, container: string, o: { dns: string[]; dnsSearch: string[] }): string {
+  const own = o.dns.length > 0 || o.dnsSearch.length > 0;
+  const file = join(dir, own ? `${RESOLV_PREFIX}.${container}.conf` : `${RESOLV_PREFIX}.conf`);
+  const lines = own
+    ? ['# written by niwa from the service\'s dns / dns_search', ...o.dns.map((d) => `nameserver ${d}`), ...(o.dnsSearch.length ? [`search ${o.dnsSearch.join(' ')}`] : []), 'options timeout:1 attempts:1', '']
+    : ['# written by niwa: this project network has no route out; service names are in /etc/hosts', 'options timeout:1 attempts:1', ''];
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  writeFileSync(file, lines.join('\n'));
+  return file;
+}
+
+/** Removes the resolv.conf files of a project's hosts directory (on down). */
+export function removeResolvConfs(dir: string): void {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const f of names) if (f.startsWith(RESOLV_PREFIX)) rmSync(join(dir, f), { force: true });
+}
+
