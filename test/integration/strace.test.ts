@@ -4,9 +4,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { niwa, niwaBin, needsRoot, needsStage } from '../helpers.js';
 import type { LaunchPlan, Step } from '../../src/plan/types.js';
 
@@ -17,20 +17,37 @@ after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
 interface Call { pid: number; name: string; args: string; ret: string }
 
-/** Calls of the stage and its descendants (the container), in order. */
-function stageCalls(trace: string): Call[] {
-  const calls: Call[] = [];
-  const ours = new Set<number>();
-  for (const line of trace.split('\n')) {
-    const m = /^(\d+) (\w+)\((.*)\) += (.+)$/.exec(line);
+/**
+ * Calls of the stage and its descendants (the container). strace -ff writes one file per process,
+ * so no call is split into "unfinished"/"resumed" halves by another process's; the stage's file
+ * comes first, then each child's, in the order the stage created them.
+ */
+function stageCalls(prefix: string): Call[] {
+  const dirOf = dirname(prefix);
+  const base = basename(prefix);
+  const files = new Map<number, Call[]>();
+  for (const f of readdirSync(dirOf)) {
+    const m = new RegExp(`^${base}\\.(\\d+)$`).exec(f);
     if (!m) continue;
-    const c: Call = { pid: Number(m[1]), name: m[2], args: m[3], ret: m[4] };
-    if (c.name === 'execve' && c.args.includes('niwa-stage')) ours.add(c.pid);
-    if (!ours.has(c.pid)) continue;
-    if ((c.name === 'clone' || c.name === 'clone3') && /^\d+/.test(c.ret)) ours.add(Number(c.ret));
-    calls.push(c);
+    const pid = Number(m[1]);
+    const calls: Call[] = [];
+    for (const line of readFileSync(join(dirOf, f), 'utf8').split('\n')) {
+      const c = /^(\w+)\((.*)\) += (.+)$/.exec(line);
+      if (c) calls.push({ pid, name: c[1], args: c[2], ret: c[3] });
+    }
+    files.set(pid, calls);
   }
-  return calls;
+  const stage = [...files.entries()].find(([, cs]) => cs.some((c) => c.name === 'execve' && c.args.includes('niwa-stage')));
+  assert.ok(stage, 'the stage was traced');
+  const out: Call[] = [];
+  const walk = (pid: number) => {
+    for (const c of files.get(pid) ?? []) {
+      out.push(c);
+      if ((c.name === 'clone' || c.name === 'clone3') && /^\d+$/.test(c.ret)) walk(Number(c.ret));
+    }
+  };
+  walk(stage![0]);
+  return out;
 }
 
 const SPEC = `name: traced
@@ -54,13 +71,13 @@ test('strace of niwa run matches niwa plan: namespaces, mounts, root switch, pri
   const p = niwa(['plan', '--json', spec], { env });
   assert.equal(p.status, 0, p.stderr);
   const plan = JSON.parse(p.stdout) as LaunchPlan;
-  const out = join(dir, 'trace.txt');
-  const r = spawnSync('strace', ['-f', '-qq', '-s', '256', '-o', out, '-e',
+  const out = join(dir, 'trace');
+  const r = spawnSync('strace', ['-ff', '-qq', '-s', '256', '-o', out, '-e',
     'trace=execve,clone,clone3,unshare,setns,mount,umount2,pivot_root,chroot,chdir,sethostname,setrlimit,prlimit64,prctl,setgroups,setresgid,setresuid,capset,seccomp',
     process.execPath, niwaBin, 'run', spec], { env, encoding: 'utf8', timeout: 50_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^inside$/m);
-  const calls = stageCalls(readFileSync(out, 'utf8'));
+  const calls = stageCalls(out);
   const child = plan.steps.filter((s) => s.phase === 'child');
   const of = <K extends Step['op']>(op: K) => child.filter((s) => s.op === op) as Extract<Step, { op: K }>[];
 
@@ -97,7 +114,7 @@ test('strace of niwa run matches niwa plan: namespaces, mounts, root switch, pri
   }
 
   // identity and privileges, in plan order
-  const seq = (names: string[]) => calls.filter((c) => names.includes(c.name) && c.pid !== calls[0].pid).map((c) => c.name);
+  const seq = (names: string[]) => calls.filter((c) => names.includes(c.name) && !(c.name === 'execve' && c.args.includes('niwa-stage'))).map((c) => c.name);
   assert.deepEqual(calls.filter((c) => c.name === 'sethostname').map((c) => c.args), [`"traced-box", 10`]);
   const dropped = calls.filter((c) => c.name === 'prctl' && c.args.startsWith('PR_CAPBSET_DROP')).map((c) => c.args.split(', ')[1]);
   assert.deepEqual(dropped, of('capbset_drop')[0].caps);

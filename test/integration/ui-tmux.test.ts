@@ -89,7 +89,7 @@ test('live view in tmux: rows, state changes, selection, logs, q exits cleanly',
 test('live view in tmux: Ctrl-C stops gracefully, a second Ctrl-C forces (signal 9), and the program exits', { skip: hasTmux ? false : 'tmux not installed', timeout: 60_000 }, async () => {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const exit2 = join(dir, 'exit2');
-  const cmd = `cd ${q(repoRoot)} && env -u CI TERM=xterm-256color ${q(process.execPath)} ${q(niwaBin)} ${[...COMMAND, '--speed', '3', '--grace', '30'].map(q).join(' ')}; echo $? > ${q(exit2)}`;
+  const cmd = `cd ${q(repoRoot)} && env -u CI TERM=xterm-256color ${q(process.execPath)} ${q(niwaBin)} ${[...COMMAND, '--speed', '3', '--grace', '30'].map(q).join(' ')}; echo $? > ${q(exit2)}; sleep 2`; // the last frame stays readable briefly
   assert.equal(tmux('new-session', '-d', '-s', 'ui2', '-x', '120', '-y', '40', cmd).status, 0);
   await waitForOn('ui2', (s) => /6\/6 running/.test(s));
   tmux('send-keys', '-t', 'ui2', 'C-c');
@@ -101,7 +101,9 @@ test('live view in tmux: Ctrl-C stops gracefully, a second Ctrl-C forces (signal
   const end = Date.now() + 10_000;
   while (Date.now() < end && !existsSync(exit2)) await sleep(100);
   assert.equal(readFileSync(exit2, 'utf8').trim(), '0');
-  assert.notEqual(tmux('has-session', '-t', 'ui2').status, 0);
+  const gone = Date.now() + 10_000;
+  while (Date.now() < gone && tmux('has-session', '-t', 'ui2').status === 0) await sleep(100);
+  assert.notEqual(tmux('has-session', '-t', 'ui2').status, 0, 'the session ended with the program');
 });
 
 async function waitForOn(target: string, what: RegExp | ((s: string) => boolean), ms = 10_000): Promise<string> {
