@@ -110,12 +110,14 @@ async function waitForOn(target: string, what: RegExp | ((s: string) => boolean)
   const ok = typeof what === 'function' ? what : (s: string) => what.test(s);
   const end = Date.now() + ms;
   let s = '';
+  let seen = '';
   while (Date.now() < end) {
     s = tmux('capture-pane', '-p', '-t', target).stdout;
+    if (s.trim()) seen = s;
     if (ok(s)) return s;
     await sleep(100);
   }
-  assert.fail(`timed out waiting for ${what}; the screen was:\n${s}`);
+  assert.fail(`timed out waiting for ${what}; the last screen seen was:\n${seen}`);
 }
 
 // The same view driving a real project: `niwa compose up` of the integration fixture in tmux.
