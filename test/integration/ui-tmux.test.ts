@@ -94,13 +94,26 @@ test('live view in tmux: Ctrl-C stops gracefully, a second Ctrl-C forces (signal
   await waitForOn('ui2', (s) => /6\/6 running/.test(s));
   tmux('send-keys', '-t', 'ui2', 'C-c');
   await waitForOn('ui2', /stopping everything… \(Ctrl-C again to force\)/);
+  const forcedAt = Date.now();
   tmux('send-keys', '-t', 'ui2', 'C-c');
-  // The graceful stop would take 30 s (÷3); the forced one kills at once.
-  const s = await waitForOn('ui2', (x) => (x.match(/^. \S+\s+exited\s+signal 9/gm) ?? []).length === 6);
-  assert.match(s, /forcing: killing every container now/);
-  const end = Date.now() + 10_000;
-  while (Date.now() < end && !existsSync(exit2)) await sleep(100);
+  // The graceful stop would take 30 s (÷3); the forced one kills at once. Read the screen until
+  // the program has exited (the pane outlives it by 2 s), keeping the last frame it drew.
+  let last = '';
+  for (let until = Date.now() + 15_000; Date.now() < until && !existsSync(exit2);) {
+    const x = tmux('capture-pane', '-p', '-t', 'ui2').stdout;
+    if (x.trim()) last = x;
+    await sleep(100);
+  }
+  const x = tmux('capture-pane', '-p', '-t', 'ui2').stdout;
+  if (x.trim()) last = x;
+  assert.ok(existsSync(exit2), `the program exited; the last screen was:\n${last}`);
+  assert.ok(Date.now() - forcedAt < 8_000, 'forced, not the 10 s graceful stop');
   assert.equal(readFileSync(exit2, 'utf8').trim(), '0');
+  assert.match(last, /forcing: killing every container now/);
+  assert.match(last, /0\/6 running/);
+  // every row ended; those still running at the second Ctrl-C were killed (the scripted worker may be between runs)
+  assert.doesNotMatch(last, /^. \S+\s+(running|starting|restarting)\b/m, last);
+  assert.ok((last.match(/^. \S+\s+exited\s+signal 9/gm) ?? []).length >= 5, last);
   const gone = Date.now() + 10_000;
   while (Date.now() < gone && tmux('has-session', '-t', 'ui2').status === 0) await sleep(100);
   assert.notEqual(tmux('has-session', '-t', 'ui2').status, 0, 'the session ended with the program');
