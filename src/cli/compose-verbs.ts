@@ -180,22 +180,27 @@ export const stop: Run = async (a, project) => {
   return 0;
 };
 
-export const start: Run = async (a, project) => {
+/** The services (of those named, or all) that have a container already, in start order. */
+async function existing(a: ParsedArgs, project: LoadComposeOptions, verb: string) {
   const { load, engine } = await open(a, project, { onMessage: stderrMessage });
   const wanted = checkServices(load, a.positionals);
   await engine.refresh();
   const have = load.plan.order.filter((s) => (!wanted.length || wanted.includes(s)) && engine.state(engine.name(s)));
-  if (!have.length) throw new UserError('E_NO_CONTAINER', `start: no containers to start in project '${load.project.name}'`, [], 'create them with niwa compose up');
+  if (!have.length) {
+    engine.close();
+    throw new UserError('E_NO_CONTAINER', `${verb}: no containers in project '${load.project.name}'`, [], 'create them with niwa compose up');
+  }
+  return { load, engine, have };
+}
+
+export const start: Run = async (a, project) => {
+  const { load, engine, have } = await existing(a, project, 'start');
   try { await engine.up({ services: have, noDeps: true }); } finally { engine.close(); }
   return 0;
 };
 
 export const restart: Run = async (a, project) => {
-  const { load, engine } = await open(a, project, { onMessage: stderrMessage });
-  const wanted = checkServices(load, a.positionals);
-  await engine.refresh();
-  const have = load.plan.order.filter((s) => (!wanted.length || wanted.includes(s)) && engine.state(engine.name(s)));
-  if (!have.length) throw new UserError('E_NO_CONTAINER', `restart: no containers in project '${load.project.name}'`, [], 'create them with niwa compose up');
+  const { engine, have } = await existing(a, project, 'restart');
   try {
     await engine.stop({ services: have, timeoutMs: seconds(a, 'timeout') });
     await engine.up({ services: have, noDeps: true });

@@ -98,6 +98,23 @@ export interface ProjectEnv {
 }
 
 /**
+ * Variables of dotenv files read in order, later ones winning; a bare `KEY` takes its value from
+ * `outer` (the shell, or the including project), which also serves `${VAR}` inside the files.
+ */
+export function readEnvFiles(files: string[], outer: Record<string, string>, errors: ErrorDetail[]): Record<string, string> {
+  const dot: Record<string, string> = {};
+  for (const f of files) {
+    const r = readDotenv(f, (n) => outer[n] ?? dot[n]);
+    errors.push(...r.errors);
+    for (const [k, v] of Object.entries(r.env)) {
+      if (v !== null) dot[k] = v;
+      else if (outer[k] !== undefined) dot[k] = outer[k];
+    }
+  }
+  return dot;
+}
+
+/**
  * The interpolation environment: `envFiles` (relative to `cwd`; each must exist) or else
  * `<projectDir>/.env` when it exists; `shell` wins over both.
  */
@@ -105,16 +122,8 @@ export function projectEnv(opts: { projectDir: string; cwd: string; envFiles?: s
   const shell = Object.fromEntries(Object.entries(opts.shell).filter((e): e is [string, string] => e[1] !== undefined));
   const explicit = opts.envFiles && opts.envFiles.length > 0;
   const files = explicit ? opts.envFiles!.map((f) => resolve(opts.cwd, f)) : [join(opts.projectDir, '.env')].filter((f) => existsSync(f));
-  const dot: Record<string, string> = {};
   const errors: ErrorDetail[] = [];
-  for (const f of files) {
-    const r = readDotenv(f, (n) => shell[n] ?? dot[n]);
-    errors.push(...r.errors);
-    for (const [k, v] of Object.entries(r.env)) {
-      if (v !== null) dot[k] = v;
-      else if (shell[k] !== undefined) dot[k] = shell[k];
-    }
-  }
+  const dot = readEnvFiles(files, shell, errors);
   if (errors.length) throw new UserError('E_COMPOSE_ENV', `cannot use the env file${files.length > 1 ? 's' : ''}`, errors, explicit ? '--env-file paths are relative to the current directory' : undefined);
   return { vars: { ...dot, ...shell }, files };
 }

@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { ErrorDetail } from '../errors.js';
-import { readDotenv } from './env.js';
+import { readEnvFiles } from './env.js';
 import { cloneLoc, copyLoc, detailAt, locate, setSelfLoc, type Loc } from './loc.js';
 import { hostPath } from './normalize.js';
 
@@ -86,16 +86,7 @@ export function parseIncludes(data: Obj, file: string, dir: string, errors: Erro
  */
 export function includeEnv(entry: IncludeEntry, parent: Record<string, string>, errors: ErrorDetail[]): Record<string, string> {
   const files = entry.envFiles ?? [join(entry.projectDir, '.env')].filter((f) => existsSync(f));
-  const dot: Record<string, string> = {};
-  for (const f of files) {
-    const r = readDotenv(f, (n) => parent[n] ?? dot[n]);
-    errors.push(...r.errors);
-    for (const [k, v] of Object.entries(r.env)) {
-      if (v !== null) dot[k] = v;
-      else if (parent[k] !== undefined) dot[k] = parent[k];
-    }
-  }
-  return { ...dot, ...parent };
+  return { ...readEnvFiles(files, parent, errors), ...parent };
 }
 
 /** The cycle `chain[at] → … → target` if `target` is already in the chain of including files. */

@@ -5,6 +5,7 @@
 // container has never been healthy. Probes: exec (a command inside the container, with its
 // restrictions), tcp and http (from the host to an address, or inside the container's network
 // namespace through the stage's probe op when the target is the container's own loopback).
+import { realClock, type Clock } from '../clock.js';
 import { connect } from 'node:net';
 import { request as httpGet } from 'node:http';
 import { request as httpsGet } from 'node:https';
@@ -37,16 +38,7 @@ export interface ProbeOutcome { ok: boolean; output: string }
 /** One check. It should stop when `signal` aborts (the timeout passed). */
 export type Probe = (signal: AbortSignal) => Promise<ProbeOutcome>;
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(t: unknown): void;
-}
-export const realClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
-};
+export { realClock, type Clock };
 
 export interface HealthDeps {
   /** Replaces the probe the spec asks for (tests). */

@@ -1,6 +1,7 @@
 // Owns the live view's logic as plain functions: the ViewState, the reducer over RuntimeEvents and
 // UI events, key → action mapping, the layout budget, CPU % from samples, and the render throttle.
 // Nothing here imports Ink or React; the components only format what this computes.
+import { realClock, type Clock } from '../clock.js';
 import type { ContainerState, HealthStatus, PublishedPort, RuntimeEvent } from '../events/types.js';
 import type { CgroupStats } from '../runtime/cgroup/types.js';
 import { formatExit } from './format.js';
@@ -361,16 +362,7 @@ export function allEnded(s: ViewState): boolean {
   return s.order.every((n) => NOT_LIVE.includes(s.containers[n].state));
 }
 
-export interface Clock {
-  now(): number;
-  setTimeout(f: () => void, ms: number): unknown;
-  clearTimeout(t: unknown): void;
-}
-export const realClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (f, ms) => setTimeout(f, ms),
-  clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
-};
+export { realClock, type Clock };
 
 export interface Throttle {
   /** Ask for a run: runs now if the last run was at least one interval ago, else once at the end of that interval. */

@@ -1,6 +1,7 @@
 // The parent side of the native stage: finds the executable, spawns it with the encoded
 // plan on fd 3, reads its reports from fd 4 and turns them into promises and typed errors.
 // The stage itself (native/stage.c) does clone..execve and stays as the container's shim.
+import { errnoName } from '../../plan/errno.js';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -92,17 +93,9 @@ export function stagePath(): string {
   return p;
 }
 
-const ERRNO_NAMES: Map<number, string> = (() => {
-  const m = new Map<number, string>();
-  for (const [name, n] of Object.entries(osConstants.errno)) if (!m.has(n)) m.set(n, name);
-  return m;
-})();
 const SIGNAL_NAMES: Map<number, string> = new Map(Object.entries(osConstants.signals).map(([k, v]) => [v, k]));
 
-/** EINVAL for 22; `errno 999` for unknown numbers. */
-export function errnoName(n: number): string {
-  return ERRNO_NAMES.get(n) ?? `errno ${n}`;
-}
+export { errnoName };
 export function signalName(n: number): string {
   return SIGNAL_NAMES.get(n) ?? `signal ${n}`;
 }

@@ -31,9 +31,7 @@ async function loadLibc(): Promise<Libc> {
 /** Call before mount/umount2 (koffi is imported lazily to keep start-up lean). */
 export const prepareNative = loadLibc;
 
-import { constants } from 'node:os';
-const ERRNO_NAME = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v as number, k]));
-export const errnoName = (n: number) => ERRNO_NAME.get(n) ?? `errno ${n}`;
+import { errnoName } from '../../plan/errno.js';
 
 export const realSys: Sys = {
   mkdir: (p, mode, recursive) => wrap('mkdir', p, () => { fs.mkdirSync(p, { mode, recursive }); }),
