@@ -51,6 +51,10 @@ export const realSys: Sys = {
     if (!libc) throw new Error('prepareNative() must be awaited before mount');
     if (libc.mount(s, t, f, fl, d) !== 0) throw new SysError('mount', t, errnoName(libc.errno()));
   },
+  rmtree: (p) => wrap('rmtree', p, () => {
+    if (!p.startsWith('/') || p.split('/').filter((x) => x && x !== '.' && x !== '..').length < 3 || p.includes('/../')) throw Object.assign(new Error('refusing to remove a shallow path'), { code: 'EINVAL' });
+    fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 });
+  }),
   umount2: (t, fl) => {
     if (!libc) throw new Error('prepareNative() must be awaited before umount2');
     if (libc.umount2(t, fl) !== 0) throw new SysError('umount2', t, errnoName(libc.errno()));

@@ -16,6 +16,8 @@ export interface Sys {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   /** umount2(2); koffi. */
   umount2(target: string, flags: number): void;
+  /** Remove a directory tree without following symlinks; already gone is fine. Refuses paths shallower than /a/b/c. */
+  rmtree(path: string): void;
 }
 
 /** A failed system call: names the call, its argument and the errno, as crun does. */
