@@ -1,5 +1,5 @@
-// Platforms: this host's os/architecture/variant as OCI names them, and choosing one manifest
-// from an image index or Docker manifest list for it.
+// The host's image platform (OCI os/architecture/variant names: Node's x64 is amd64, an arm variant
+// from /proc/cpuinfo) and choosing an index or manifest-list entry for a platform.
 import { readFileSync } from 'node:fs';
 import { RuntimeFailure, UserError } from '../errors.js';
 import type { Descriptor, ImageIndex, Platform } from './types.js';
@@ -62,19 +62,30 @@ function acceptableVariants(p: Platform): (string | undefined)[] {
   return p.variant ? [p.variant, undefined] : [undefined];
 }
 
+/** True when an image for `p` runs on `host` (arm64's variant may be left out, as registries often do). */
+export function platformMatches(p: Platform | undefined, host: Platform = hostPlatform()): boolean {
+  if (!p || p.os !== host.os || p.architecture !== host.architecture) return false;
+  return acceptableVariants(host).includes(p.variant || undefined) || !host.variant;
+}
+
+/** The index entry for the host (an exact variant preferred, then the best compatible one), or undefined; attestation manifests (unknown/unknown) never match. */
+export function pickManifest(manifests: Descriptor[], host: Platform = hostPlatform()): Descriptor | undefined {
+  const same = manifests.filter((d) => d.platform && d.platform.os === host.os && d.platform.architecture === host.architecture);
+  for (const v of acceptableVariants(host)) {
+    const hit = same.find((d) => (d.platform!.variant || undefined) === v);
+    if (hit) return hit;
+  }
+  return !host.variant ? same[0] : undefined;
+}
+
 /**
  * The manifest of an index for a platform: same os and architecture, the exact variant when there
  * is one, else the best compatible one. Throws a RuntimeFailure listing what the index offers.
  */
 export function selectManifest(index: ImageIndex, want: Platform, what: string): Descriptor {
   const usable = index.manifests.filter((d) => d.platform && d.platform.os !== 'unknown' && d.platform.architecture !== 'unknown');
-  const same = usable.filter((d) => d.platform!.os === want.os && d.platform!.architecture === want.architecture);
-  for (const v of acceptableVariants(want)) {
-    const hit = same.find((d) => (d.platform!.variant || undefined) === v);
-    if (hit) return hit;
-  }
-  // No variant preference matched: a variant we did not ask for (with no variant asked) is fine.
-  if (!want.variant && same.length) return same[0];
+  const hit = pickManifest(usable, want);
+  if (hit) return hit;
   const available = [...new Set(usable.map((d) => formatPlatform(d.platform)))];
   throw new RuntimeFailure('E_IMAGE_PLATFORM', `${what} has no image for ${formatPlatform(want)}; it offers ${available.length ? available.join(', ') : 'no platform at all'}`, {
     hint: available.length ? `pick one with --platform (e.g. --platform ${available[0]}), or use an image built for ${formatPlatform(want)}` : undefined,
