@@ -56,9 +56,10 @@ export function parseRef(input: string): ImageRef {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!ANY_DIGEST_RE.test(digest)) throw refused(input, `'${digest}' is not a digest`, 'a digest is sha256: followed by 64 lowercase hex digits');
     if (!isDigest(digest)) {
-      throw refused(input, `unsupported digest '${digest}'`, digest.startsWith('sha256:') ? 'a sha256 digest has exactly 64 lowercase hex digits' : 'niwa accepts sha256 digests only');
+      if (digest.startsWith('sha256:')) throw refused(input, `unsupported digest '${digest}'`, 'a sha256 digest has exactly 64 lowercase hex digits');
+      if (ANY_DIGEST_RE.test(digest)) throw refused(input, `unsupported digest '${digest}'`, 'niwa accepts sha256 digests only');
+      throw refused(input, `'${digest}' is not a digest`, 'a digest is sha256: followed by 64 lowercase hex digits');
     }
   }
   if (!rest) throw refused(input, 'the name is missing');
