@@ -248,7 +248,7 @@ export class RegistryClient {
     }
     const ctype = (r.headers.get('content-type') ?? '').split(';')[0].trim();
     const mediaType = (typeof json.mediaType === 'string' ? json.mediaType : '') || ctype;
-    if (json.schemaVersion === 1 || /manifest\.v1\+/.test(mediaType)) {
+    if (json.schemaVersion === 1 || mediaType.startsWith('application/vnd.docker.distribution.manifest.v1+')) {
       throw new RegistryError('E_IMAGE_MANIFEST', `${what}: Docker schema 1 manifests are not supported`, { hint: 'push the image again with a current docker/skopeo/buildah (schema 2 or OCI)' });
     }
     const kind = manifestKind(mediaType, json);
