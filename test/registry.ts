@@ -23,8 +23,10 @@ export interface TestRegistry {
   dir: string;
   /** Everything the registry printed so far (its access log included). */
   log(): string;
-  /** Blob GETs in the access log so far (count before and after to measure one pull). */
-  blobGets(): number;
+  /** Blob GETs in the access log so far (count before and after to measure one pull); waits for the log to settle. */
+  blobGets(): Promise<number>;
+  /** Every request in the access log so far; waits for the log to settle. */
+  requests(): Promise<string[]>;
   /** Where the registry keeps a blob's bytes (to corrupt it). */
   blobFile(digest: string): string;
   /** Token requests the token server answered (token auth only). */
@@ -173,10 +175,16 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     await new Promise((r) => setTimeout(r, 50));
   }
   const creds = opts.htpasswd ?? opts.token;
+  // The access log arrives on a pipe: wait until it has been quiet for a moment.
+  const settle = async () => {
+    let len = -1;
+    while (len !== out.length) { len = out.length; await new Promise((r) => setTimeout(r, 100)); }
+  };
   return {
     host, dir,
     log: () => out,
-    blobGets: () => (out.match(/"GET \/v2\/[^ ]+\/blobs\/sha256:[a-f0-9]{64} HTTP/g) ?? []).length,
+    blobGets: async () => { await settle(); return (out.match(/"GET \/v2\/[^ ]+\/blobs\/sha256:[a-f0-9]{64} HTTP/g) ?? []).length; },
+    requests: async () => { await settle(); return [...out.matchAll(/"((?:GET|HEAD|PUT|POST|PATCH|DELETE) [^ ]+) HTTP/g)].map((m) => m[1]); },
     blobFile: (digest) => join(dir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7), 'data'),
     tokenRequests: () => token?.requests() ?? [],
     push(layoutDir, tag, repoTag, o = {}) {

@@ -159,6 +159,14 @@ async function inspect(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** archive.ts (offline sources), loaded by path so this file builds before it exists on every branch. */
+interface ArchiveModule {
+  loadArchive(store: ImageStore, file: string): Promise<unknown>;
+  importLayout(store: ImageStore, dir: string, name?: string): Promise<unknown>;
+}
+const ARCHIVE_MODULE = '../image/archive.js';
+const archive = async () => (await import(ARCHIVE_MODULE)) as ArchiveModule;
+
 function describeLoaded(r: unknown): string[] {
   const list = (Array.isArray(r) ? r : [r]).filter(Boolean) as Partial<StoredImage>[];
   return list.map((i) => `Loaded: ${i.names?.length ? i.names.join(', ') : '<no name>'} (${i.digest ?? '?'})`);
@@ -169,9 +177,8 @@ async function load(argv: string[]): Promise<number> {
   const a = parseArgs(argv, { values: { input: 'i' } }, 'image load');
   const file = (a.flags.input as string | undefined) ?? a.positionals[0];
   if (!file || a.positionals.length > (a.flags.input ? 0 : 1)) throw new UserError('E_USAGE', 'image load: expected one archive file', [], `usage: ${LOAD_USAGE}`);
-  const { loadArchive } = await import('../image/archive.js');
-  const s = await store();
-  const r = await loadArchive(s as Parameters<typeof loadArchive>[0], file);
+  const { loadArchive } = await archive();
+  const r = await loadArchive(await store(), file);
   process.stdout.write(describeLoaded(r).map((l) => l + '\n').join(''));
   return 0;
 }
@@ -180,9 +187,8 @@ const IMPORT_USAGE = 'niwa image import DIR [NAME]   (an OCI image layout direct
 async function importDir(argv: string[]): Promise<number> {
   const a = parseArgs(argv, {}, 'image import');
   if (a.positionals.length < 1 || a.positionals.length > 2) throw new UserError('E_USAGE', 'image import: expected a layout directory and maybe a name', [], `usage: ${IMPORT_USAGE}`);
-  const { importLayout } = await import('../image/archive.js');
-  const s = await store();
-  const r = await importLayout(s as Parameters<typeof importLayout>[0], a.positionals[0], a.positionals[1]);
+  const { importLayout } = await archive();
+  const r = await importLayout(await store(), a.positionals[0], a.positionals[1]);
   process.stdout.write(describeLoaded(r).map((l) => l + '\n').join(''));
   return 0;
 }

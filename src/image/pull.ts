@@ -157,72 +157,81 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
     });
     emit({ type: 'resolve', ref: shown, digest: manifestDigest, layers: manifest.layers.length });
 
-    let downloaded = 0;
-    // 2. The config (small: into memory, then the store).
-    const cfgDesc = manifest.config;
-    if (!store.hasBlob(cfgDesc.digest)) {
-      await retry('config', async () => {
-        const { body } = await client.getBlob(repo, cfgDesc.digest, { signal, what: `config ${cfgDesc.digest} of ${shown}` });
-        downloaded += await store.putBlob(cfgDesc.digest, cfgDesc.size, counted(body, cfgDesc, () => undefined));
-      });
-    }
-    let config: ImageConfigFile;
-    try { config = JSON.parse(store.readBlob(cfgDesc.digest).toString('utf8')) as ImageConfigFile; } catch (e) {
-      throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the image config ${cfgDesc.digest} is not valid JSON`, { cause: e });
-    }
-    const diffIds = config?.rootfs?.diff_ids;
-    if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
-      throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the config lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} layer diff_ids for ${manifest.layers.length} layers`);
-    }
-    diffIds.forEach((d, i) => { if (!isDigest(d)) throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: rootfs.diff_ids[${i}] '${d}' is not a sha256 digest`); });
-    const layers: LayerRecord[] = manifest.layers.map((l, i) => ({ digest: l.digest, diffId: diffIds[i], mediaType: l.mediaType, size: l.size }));
-
-    // 3. The layers: download what is missing (in parallel), unpack each as soon as it is stored.
-    const unique = [...new Map(layers.map((l) => [l.digest, l])).values()];
-    const downloads = limiter(Math.max(1, opts.concurrency ?? 4));
-    const unpacks = limiter(2);
-    const layerEvent = (l: LayerRecord, state: Extract<PullEvent, { type: 'layer' }>['state'], extra: { current?: number; total?: number; message?: string } = {}) =>
-      emit({ type: 'layer', ref: shown, digest: l.digest, state, ...extra });
-    for (const l of unique) layerEvent(l, store.hasBlob(l.digest) && store.hasLayer(l.diffId) ? 'exists' : 'waiting', { total: l.size });
-    const work = unique.map(async (l) => {
-      if (store.hasBlob(l.digest) && store.hasLayer(l.diffId)) return;
-      if (!store.hasBlob(l.digest)) {
-        await downloads(() => retry(`layer ${l.digest}`, async () => {
-          if (store.hasBlob(l.digest)) return; // another pull stored it meanwhile
-          signal.throwIfAborted();
-          layerEvent(l, 'downloading', { current: 0, total: l.size });
-          const { body } = await client.getBlob(repo, l.digest, { signal, what: `layer ${l.digest} of ${shown}` });
-          let last = 0;
-          const stream = counted(body, l, (n) => {
-            const now = Date.now();
-            if (now - last >= 100 || n === l.size) { last = now; layerEvent(l, n === l.size ? 'verifying' : 'downloading', { current: n, total: l.size }); }
-          });
-          downloaded += await store.putBlob(l.digest, l.size, stream);
-        }, (attempt, e) => layerEvent(l, 'retry', { message: `attempt ${attempt + 1} of ${retries + 1} after: ${(e as Error).message}` })));
-      }
-      if (!store.hasLayer(l.diffId)) {
-        await unpacks(async () => {
-          signal.throwIfAborted();
-          layerEvent(l, 'unpacking');
-          await store.unpackLayer(l);
+    // Keep what this pull writes safe from a concurrent `image prune` until the name exists.
+    const lease = (store as ImageStore & { lease?: (d?: string[]) => { add(d: string): void; release(): void } }).lease?.([
+      manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest),
+    ]);
+    try {
+      let downloaded = 0;
+      // 2. The config (small: into memory, then the store).
+      const cfgDesc = manifest.config;
+      if (!store.hasBlob(cfgDesc.digest)) {
+        await retry('config', async () => {
+          const { body } = await client.getBlob(repo, cfgDesc.digest, { signal, what: `config ${cfgDesc.digest} of ${shown}` });
+          downloaded += await store.putBlob(cfgDesc.digest, cfgDesc.size, counted(body, cfgDesc, () => undefined));
         });
       }
-      layerEvent(l, 'done', { current: l.size, total: l.size });
-    });
-    const results = await Promise.allSettled(work.map((p) => p.catch((e) => { abort.abort(e); throw e; })));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof Error && r.reason.name === 'AbortError'));
-    if (failed) throw failed.reason;
-    const anyFailed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (anyFailed) throw anyFailed.reason;
+      let config: ImageConfigFile;
+      try { config = JSON.parse(store.readBlob(cfgDesc.digest).toString('utf8')) as ImageConfigFile; } catch (e) {
+        throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the image config ${cfgDesc.digest} is not valid JSON`, { cause: e });
+      }
+      const diffIds = config?.rootfs?.diff_ids;
+      if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
+        throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the config lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} layer diff_ids for ${manifest.layers.length} layers`);
+      }
+      diffIds.forEach((d, i) => { if (!isDigest(d)) throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: rootfs.diff_ids[${i}] '${d}' is not a sha256 digest`); });
+      const layers: LayerRecord[] = manifest.layers.map((l, i) => ({ digest: l.digest, diffId: diffIds[i], mediaType: l.mediaType, size: l.size }));
+      for (const d of diffIds) lease?.add(d);
 
-    // 4. The manifest last, then the name: the image exists only when everything it needs does.
-    if (!store.hasBlob(manifestDigest)) await store.putBlob(manifestDigest, top.bytes.length, top.bytes);
-    const name = storeName(ref);
-    store.tag(name, manifestDigest);
-    const img = store.resolve(name) ?? store.resolve(manifestDigest);
-    if (!img) throw new RuntimeFailure('E_IMAGE_STORE', `${shown}: stored as ${manifestDigest} but the store cannot resolve it`);
-    emit({ type: 'done', ref: shown, digest: manifestDigest, downloadedBytes: downloaded, ms: Date.now() - started });
-    return img;
+      // 3. The layers: download what is missing (in parallel), unpack each as soon as it is stored.
+      const unique = [...new Map(layers.map((l) => [l.digest, l])).values()];
+      const downloads = limiter(Math.max(1, opts.concurrency ?? 4));
+      const unpacks = limiter(2);
+      const layerEvent = (l: LayerRecord, state: Extract<PullEvent, { type: 'layer' }>['state'], extra: { current?: number; total?: number; message?: string } = {}) =>
+        emit({ type: 'layer', ref: shown, digest: l.digest, state, ...extra });
+      for (const l of unique) layerEvent(l, store.hasBlob(l.digest) && store.hasLayer(l.diffId) ? 'exists' : 'waiting', { total: l.size });
+      const work = unique.map(async (l) => {
+        if (store.hasBlob(l.digest) && store.hasLayer(l.diffId)) return;
+        if (!store.hasBlob(l.digest)) {
+          await downloads(() => retry(`layer ${l.digest}`, async () => {
+            if (store.hasBlob(l.digest)) return; // another pull stored it meanwhile
+            signal.throwIfAborted();
+            layerEvent(l, 'downloading', { current: 0, total: l.size });
+            const { body } = await client.getBlob(repo, l.digest, { signal, what: `layer ${l.digest} of ${shown}` });
+            let last = 0;
+            const stream = counted(body, l, (n) => {
+              const now = Date.now();
+              if (now - last >= 100 || n === l.size) { last = now; layerEvent(l, n === l.size ? 'verifying' : 'downloading', { current: n, total: l.size }); }
+            });
+            downloaded += await store.putBlob(l.digest, l.size, stream);
+          }, (attempt, e) => layerEvent(l, 'retry', { message: `attempt ${attempt + 1} of ${retries + 1} after: ${(e as Error).message}` })));
+        }
+        if (!store.hasLayer(l.diffId)) {
+          await unpacks(async () => {
+            signal.throwIfAborted();
+            layerEvent(l, 'unpacking');
+            await store.unpackLayer(l);
+          });
+        }
+        layerEvent(l, 'done', { current: l.size, total: l.size });
+      });
+      const results = await Promise.allSettled(work.map((p) => p.catch((e) => { abort.abort(e); throw e; })));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof Error && r.reason.name === 'AbortError'));
+      if (failed) throw failed.reason;
+      const anyFailed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (anyFailed) throw anyFailed.reason;
+
+      // 4. The manifest last, then the name: the image exists only when everything it needs does.
+      if (!store.hasBlob(manifestDigest)) await store.putBlob(manifestDigest, top.bytes.length, top.bytes);
+      const name = storeName(ref);
+      store.tag(name, manifestDigest);
+      const img = store.resolve(name) ?? store.resolve(manifestDigest);
+      if (!img) throw new RuntimeFailure('E_IMAGE_STORE', `${shown}: stored as ${manifestDigest} but the store cannot resolve it`);
+      emit({ type: 'done', ref: shown, digest: manifestDigest, downloadedBytes: downloaded, ms: Date.now() - started });
+      return img;
+    } finally {
+      lease?.release();
+    }
   } catch (e) {
     const err = signal.aborted && opts.signal?.aborted ? opts.signal.reason : e;
     emit({ type: 'error', ref: shown, message: err instanceof Error ? err.message : String(err) });

@@ -16,6 +16,9 @@ export const MANIFEST_ACCEPT = [MEDIA.ociManifest, MEDIA.ociIndex, MEDIA.dockerM
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const USER_AGENT = 'niwa/0.1';
 
+/** Connection failures worth another try (a refused connection or an unknown host is not). */
+const TRANSIENT = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
+
 /** A registry answered with an error (or could not be reached). `retryable`: worth trying again. */
 export class RegistryError extends RuntimeFailure {
   readonly status?: number;
@@ -105,7 +108,7 @@ export class RegistryClient {
     const unknownHost = code === 'ENOTFOUND' || code === 'EAI_AGAIN';
     return new RegistryError('E_REGISTRY_UNREACHABLE', `cannot connect to registry ${this.registry}${this.host !== this.registry ? ` (${this.host})` : ''}: ${why}`, {
       cause: e,
-      retryable: !refused && !unknownHost && code !== 'CERT_HAS_EXPIRED' && !/certificate/i.test(why),
+      retryable: TRANSIENT.has(code),
       hint: refused ? `nothing listens at ${url.replace(/\/v2\/.*$/, '')}: is the registry running, and is the port right?`
         : unknownHost ? `check the registry host name '${this.host}' (and the network/DNS)`
           : /certificate|self.signed|TLS|SSL/i.test(why) ? `the registry's TLS certificate was refused; for a registry without valid TLS, list it in NIWA_INSECURE_REGISTRIES=${this.registry}` : undefined,
