@@ -35,14 +35,16 @@ export function pullReporter(opts: { out: NodeJS.WritableStream & { columns?: nu
   const lastPlain = new Map<string, { state: LayerState; at: number }>();
 
   const line = (r: Row): string => {
-    const width = Math.max(40, Math.min(out.columns ?? 80, 120));
-    const label = LABEL[r.state].padEnd(15);
+    const width = Math.min(out.columns || 80, 120);
+    const label = LABEL[r.state].padEnd(16);
     let tail = '';
     if (r.state === 'downloading' || r.state === 'verifying') {
-      const barW = Math.max(10, width - 12 - 2 - 15 - 24);
+      const sizes = `${humanBytes(r.current)}/${humanBytes(r.total)}`;
+      // The bar takes what is left of the line (none on a narrow terminal).
+      const barW = Math.min(50, width - 1 - 12 - 2 - 16 - 3 - 15);
       const f = r.total ? Math.min(1, r.current / r.total) : 0;
       const n = Math.round(f * barW);
-      tail = `[${'='.repeat(Math.max(0, n - 1))}${n ? '>' : ''}${' '.repeat(barW - n)}] ${humanBytes(r.current)}/${humanBytes(r.total)}`;
+      tail = barW >= 10 ? `[${'='.repeat(Math.max(0, n - 1))}${n ? '>' : ''}${' '.repeat(barW - n)}] ${sizes}` : sizes;
     } else if (r.state === 'retry' && r.message) tail = r.message;
     else if (r.state === 'done' || r.state === 'exists') tail = humanBytes(r.total);
     return `${short(r.digest)}  ${label}${tail}`.slice(0, width - 1);
