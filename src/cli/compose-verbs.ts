@@ -17,8 +17,8 @@ type Run = (a: ParsedArgs, project: LoadComposeOptions) => Promise<number>;
 
 async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
   // Verbs that start containers load canonical specs: their images are pulled first (all at once).
-  const progress = o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).pullProgress(process.stderr);
-  const load = await loadProject({ ...project, canonical: o.canonical, onPull: progress?.onEvent }).finally(() => progress?.close());
+  const progress = o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).pullReporter({ out: process.stderr, tty: Boolean(process.stderr.isTTY) });
+  const load = await loadProject({ ...project, canonical: o.canonical, onPull: progress?.onEvent }).finally(() => progress?.finish());
   if (!a.flags['no-warnings'] && o.canonical !== false) for (const w of load.warnings) process.stderr.write(`warning: ${formatDetail(w)}\n`);
   return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage }) };
 }

@@ -29,6 +29,11 @@ export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?:
   rm: { summary: 'remove containers and every trace of them (-f: kill first)', load: async () => (await import('./rm.js')).verb },
   stats: { summary: 'CPU, memory and pids of running containers', load: async () => (await import('./stats.js')).verb },
   top: { summary: 'the processes of a running container', load: async () => (await import('./top.js')).verb },
+  image: { summary: 'images: pull, ls, rm, inspect, load, import, prune', load: async () => (await import('./image.js')).verb },
+  pull: { summary: 'download an image from a registry (= image pull)', load: async () => (await import('./image.js')).pullVerb },
+  images: { summary: 'list the images in the store (= image ls)', load: async () => (await import('./image.js')).imagesVerb },
+  login: { summary: 'log in to a registry (checked, then saved where docker and podman look)', load: async () => (await import('./login.js')).verb },
+  logout: { summary: 'remove the stored credentials of a registry', load: async () => (await import('./login.js')).logoutVerb },
   __supervise: { summary: 'the per-project supervisor daemon (started on demand)', hidden: true, load: async () => (await import('./supervise.js')).verb },
   '__ui-demo': { summary: 'the live view on a scripted project (tests, benchmarks)', hidden: true, load: async () => (await import('./ui-demo.js')).verb },
 };

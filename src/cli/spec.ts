@@ -17,11 +17,11 @@ export async function loadChecked(file: string, host: HostFacts, opts: LoadCheck
   const controllers = [...host.cgroup.v2Controllers, ...Object.keys(host.cgroup.v1)];
   const image: LoadOptions['image'] = async (ref, pull) => {
     const { imageResolver } = await import('../image/resolve.js');
-    const progress = opts.quiet ? undefined : (await import('./pull-progress.js')).pullProgress(process.stderr);
+    const progress = opts.quiet ? undefined : (await import('./pull-progress.js')).pullReporter({ out: process.stderr, tty: Boolean(process.stderr.isTTY) });
     try {
       return await imageResolver({ root: host.dataRoot, policy: opts.pull, onEvent: progress?.onEvent })(ref, pull);
     } finally {
-      progress?.close();
+      progress?.finish();
     }
   };
   return loadSpec(file, { hostCgroupControllers: controllers, image });

@@ -73,4 +73,22 @@ export class FakeSys implements Sys {
   umount2(target: string, flags: number): void {
     this.rec('umount2', [target, flags], target);
   }
+  /** Device nodes made, by path: the mode (type + permissions) and dev. */
+  nodes = new Map<string, { mode: number; dev: number }>();
+  /** Extended attributes set, by path then name. */
+  xattrs = new Map<string, Map<string, Buffer>>();
+  mknod(path: string, mode: number, dev: number): void {
+    this.rec('mknod', [path, mode, dev], path);
+    if (this.nodes.has(path)) throw new SysError('mknod', path, 'EEXIST');
+    this.nodes.set(path, { mode, dev });
+  }
+  lsetxattr(path: string, name: string, value: Uint8Array | string): void {
+    this.rec('lsetxattr', [path, name, value], `${path} ${name}`);
+    if (!this.xattrs.has(path)) this.xattrs.set(path, new Map());
+    this.xattrs.get(path)!.set(name, Buffer.from(value));
+  }
+  lgetxattr(path: string, name: string): Buffer | undefined {
+    this.rec('lgetxattr', [path, name], `${path} ${name}`);
+    return this.xattrs.get(path)?.get(name);
+  }
 }

@@ -1,4 +1,5 @@
-// The real Sys: node:fs for file operations, koffi (loaded lazily, only here) for mount/umount2.
+// The real Sys: node:fs for file operations, koffi (loaded lazily, only here) for mount/umount2,
+// mknod and the l*xattr calls (which Node lacks).
 import * as fs from 'node:fs';
 import { SysError, type Sys } from './types.js';
 
@@ -14,6 +15,9 @@ function wrap<T>(call: string, arg: string, f: () => T): T {
 interface Libc {
   mount: (s: string | null, t: string, f: string | null, fl: number, d: string | null) => number;
   umount2: (t: string, fl: number) => number;
+  mknod: (p: string, mode: number, dev: number) => number;
+  lsetxattr: (p: string, name: string, value: Uint8Array, size: number, flags: number) => number;
+  lgetxattr: (p: string, name: string, value: Uint8Array | null, size: number) => number;
   errno: () => number;
 }
 let libc: Libc | undefined;
@@ -24,11 +28,28 @@ async function loadLibc(): Promise<Libc> {
   libc = {
     mount: lib.func('int mount(const char *, const char *, const char *, unsigned long, const char *)'),
     umount2: lib.func('int umount2(const char *, int)'),
+    mknod: mknodOf(koffi, lib),
+    lsetxattr: lib.func('int lsetxattr(const char *, const char *, const void *, size_t, int)'),
+    lgetxattr: lib.func('intptr_t lgetxattr(const char *, const char *, void *, size_t)'),
     errno: () => koffi.errno(),
   };
   return libc;
 }
-/** Call before mount/umount2 (koffi is imported lazily to keep start-up lean). */
+type Koffi = typeof import('koffi').default;
+/** mknod is a real symbol from glibc 2.33; before that only __xmknod(_MKNOD_VER = 0, path, mode, &dev) exists. */
+function mknodOf(koffi: Koffi, lib: ReturnType<Koffi['load']>): Libc['mknod'] {
+  try {
+    return lib.func('int mknod(const char *, uint32_t, uint64_t)');
+  } catch {
+    const x = lib.func('int __xmknod(int, const char *, uint32_t, uint64_t *)');
+    return (p, mode, dev) => x(0, p, mode, [dev]);
+  }
+}
+function native(call: string): Libc {
+  if (!libc) throw new Error(`prepareNative() must be awaited before ${call}`);
+  return libc;
+}
+/** Call before mount/umount2/mknod/lsetxattr/lgetxattr (koffi is imported lazily to keep start-up lean). */
 export const prepareNative = loadLibc;
 
 import { errnoName } from '../../plan/errno.js';
@@ -48,15 +69,38 @@ export const realSys: Sys = {
     }
   },
   mount: (s, t, f, fl, d) => {
-    if (!libc) throw new Error('prepareNative() must be awaited before mount');
-    if (libc.mount(s, t, f, fl, d) !== 0) throw new SysError('mount', t, errnoName(libc.errno()));
+    const c = native('mount');
+    if (c.mount(s, t, f, fl, d) !== 0) throw new SysError('mount', t, errnoName(c.errno()));
   },
   rmtree: (p) => wrap('rmtree', p, () => {
     if (!p.startsWith('/') || p.split('/').filter((x) => x && x !== '.' && x !== '..').length < 3 || p.includes('/../')) throw Object.assign(new Error('refusing to remove a shallow path'), { code: 'EINVAL' });
     fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 });
   }),
   umount2: (t, fl) => {
-    if (!libc) throw new Error('prepareNative() must be awaited before umount2');
-    if (libc.umount2(t, fl) !== 0) throw new SysError('umount2', t, errnoName(libc.errno()));
+    const c = native('umount2');
+    if (c.umount2(t, fl) !== 0) throw new SysError('umount2', t, errnoName(c.errno()));
+  },
+  mknod: (p, mode, dev) => {
+    const c = native('mknod');
+    if (c.mknod(p, mode, dev) !== 0) throw new SysError('mknod', p, errnoName(c.errno()));
+  },
+  lsetxattr: (p, name, value) => {
+    const c = native('lsetxattr');
+    const v = typeof value === 'string' ? Buffer.from(value) : value;
+    if (c.lsetxattr(p, name, v, v.byteLength, 0) !== 0) throw new SysError('lsetxattr', `${p} ${name}`, errnoName(c.errno()));
+  },
+  lgetxattr: (p, name) => {
+    const c = native('lgetxattr');
+    for (;;) {
+      const size = c.lgetxattr(p, name, null, 0);
+      const e = size < 0 ? errnoName(c.errno()) : '';
+      if (e === 'ENODATA') return undefined;
+      if (e) throw new SysError('lgetxattr', `${p} ${name}`, e);
+      const buf = Buffer.alloc(size);
+      const n = c.lgetxattr(p, name, buf, size);
+      if (n >= 0) return buf.subarray(0, n);
+      if (errnoName(c.errno()) !== 'ERANGE') throw new SysError('lgetxattr', `${p} ${name}`, errnoName(c.errno()));
+      // the value grew between the two calls: ask again
+    }
   },
 };

@@ -18,6 +18,22 @@ export interface Sys {
   umount2(target: string, flags: number): void;
   /** Remove a directory tree without following symlinks; already gone is fine. Refuses paths shallower than /a/b/c. */
   rmtree(path: string): void;
+  /** mknod(2): `mode` holds the file type (S_IFCHR, S_IFBLK, S_IFIFO) and permission bits; `dev` from makedev(). koffi. */
+  mknod(path: string, mode: number, dev: number): void;
+  /** lsetxattr(2): set an extended attribute on the path itself (never a symlink's target). koffi. */
+  lsetxattr(path: string, name: string, value: Uint8Array | string): void;
+  /** lgetxattr(2): the attribute's value, or undefined when the path does not carry it (ENODATA). koffi. */
+  lgetxattr(path: string, name: string): Buffer | undefined;
+}
+
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+
+/** glibc's makedev(3): major and minor device numbers → dev_t (as a number; exact below 2^53). */
+export function makedev(major: number, minor: number): number {
+  // ((major & 0xfff) << 8) | ((major & ~0xfff) << 32) | (minor & 0xff) | ((minor & ~0xff) << 12), without 32-bit JS bit ops
+  return Math.floor(major / 0x1000) * 2 ** 44 + Math.floor(minor / 0x100) * 2 ** 20 + (major % 0x1000) * 0x100 + (minor % 0x100);
 }
 
 /** A failed system call: names the call, its argument and the errno, as crun does. */

@@ -1,0 +1,438 @@
+// The content store under <data root>/images (layout in types.ts): verified blobs, layers unpacked
+// once, names → manifest digests, pruning. Safe against a second niwa process doing the same thing at
+// the same time and against being killed half-way: blobs and layers are written under tmp/ with a
+// name that carries the writer's pid, and appear under blobs/ or layers/ only by rename, complete.
+//
+// Concurrency, in short:
+// - two writers of the same blob or layer both finish; the second rename replaces an identical blob
+//   or, for a layer dir, fails (ENOTEMPTY/EEXIST) and the loser drops its copy;
+// - repositories.json is read-modified-written under an O_EXCL lock file holding the pid (stale when
+//   that pid is dead), written to tmp/ and renamed;
+// - prune holds the same lock for its whole run and keeps what live leases (tmp/<pid>.*.lease, see
+//   `lease`) name, so a pull in progress in another process loses nothing it has written so far.
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { RuntimeFailure, UserError } from '../errors.js';
+import { prepareNative, realSys } from '../runtime/sys/real.js';
+import type { Sys } from '../runtime/sys/types.js';
+import { isDigest, type ImageConfigFile, type ImageManifest, type ImageStore, type LayerRecord, type StoredImage } from './types.js';
+import { unpackLayerTo } from './unpack.js';
+
+/** A record of repositories.json: canonical name → the manifest it points at. */
+export interface NameRecord { digest: string; pulledAt: string }
+
+/** Digests a writer is about to make reachable; prune keeps them while the lease's process lives. */
+export interface Lease {
+  add(digest: string): void;
+  release(): void;
+}
+
+export interface Store extends ImageStore {
+  /** Every name and what it points at. */
+  names(): Record<string, NameRecord>;
+  /**
+   * Protects manifest, config, blob and layer digests from a concurrent prune until release() (or until
+   * this process dies). A pull should take one before its first putBlob and release it after tag().
+   * A manifest digest covers its config and layers once the manifest blob is stored.
+   */
+  lease(digests?: string[]): Lease;
+}
+
+export interface StoreOptions {
+  /** Syscalls Node lacks (mknod, lsetxattr) for unpacking; default the real one. */
+  sys?: Sys;
+  /** How long tag/untag/prune wait for the repositories lock before giving up (ms); default 10 s. */
+  lockTimeoutMs?: number;
+}
+
+const MAX_MANIFEST = 4 << 20;
+
+const badDigest = (d: string) => new RuntimeFailure('E_IMAGE_BAD_DIGEST', `not a sha256 digest: ${JSON.stringify(d)}`, { hint: 'digests are written sha256:<64 lowercase hex digits>' });
+const hexOf = (d: string): string => {
+  if (!isDigest(d)) throw badDigest(d);
+  return d.slice('sha256:'.length);
+};
+
+/** True while a process with this pid exists (EPERM means it exists but is not ours). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Names of tmp/ entries: `<pid>.<random>.<kind>`; the pid says whether the entry is still being written. */
+const tmpName = (kind: string) => `${process.pid}.${randomBytes(6).toString('hex')}.${kind}`;
+const tmpOwner = (name: string): number => Number(name.split('.')[0]);
+
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try { return fs.lstatSync(p); } catch { return undefined; }
+}
+
+/** Bytes under a path (files' sizes; directories themselves count nothing). */
+function du(p: string): number {
+  const st = lstatOrUndefined(p);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  let n = 0;
+  for (const f of fs.readdirSync(p)) n += du(join(p, f));
+  return n;
+}
+
+function fsyncDir(d: string): void {
+  const fd = fs.openSync(d, 'r');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}
+
+/** Writes a file atomically: tmp file, fsync, rename. */
+function writeAtomic(tmpDir: string, dest: string, data: string): void {
+  const tmp = join(tmpDir, tmpName('json'));
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, dest);
+}
+
+export function openStore(dataRoot: string, opts: StoreOptions = {}): Store {
+  const sys = opts.sys ?? realSys;
+  const lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+  const root = join(dataRoot, 'images');
+  const blobsDir = join(root, 'blobs', 'sha256');
+  const layersDir = join(root, 'layers', 'sha256');
+  const tmpDir = join(root, 'tmp');
+  const reposFile = join(root, 'repositories.json');
+  const lockFile = join(root, 'repositories.lock');
+  const inflight = new Map<string, Promise<void>>();
+
+  /** Makes the store's directories: layers/ traversable (0711) so containers in a user namespace reach their lower dirs; the rest 0700. */
+  function ensure(): void {
+    if (fs.existsSync(tmpDir) && fs.existsSync(layersDir) && fs.existsSync(blobsDir)) return;
+    if (!fs.existsSync(dataRoot)) { fs.mkdirSync(dataRoot, { recursive: true, mode: 0o711 }); fs.chmodSync(dataRoot, 0o711); }
+    for (const [d, mode] of [[root, 0o711], [join(root, 'blobs'), 0o700], [blobsDir, 0o700], [join(root, 'layers'), 0o711], [layersDir, 0o711], [tmpDir, 0o700]] as const) {
+      try { fs.mkdirSync(d, { mode }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; continue; }
+      fs.chmodSync(d, mode); // umask
+    }
+  }
+
+  const blobPath = (d: string) => join(blobsDir, hexOf(d));
+  const layerDir = (d: string) => join(layersDir, hexOf(d));
+  const hasBlob = (d: string) => isDigest(d) && fs.existsSync(blobPath(d));
+  const hasLayer = (d: string) => isDigest(d) && fs.existsSync(layerDir(d));
+
+  function readBlob(d: string): Buffer {
+    try {
+      return fs.readFileSync(blobPath(d));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new RuntimeFailure('E_IMAGE_MISSING_BLOB', `blob ${d} is not in the store (${root})`, { hint: 'pull or load the image again' });
+    }
+  }
+
+  async function putBlob(digest: string, size: number | undefined, data: Uint8Array | AsyncIterable<Uint8Array>): Promise<number> {
+    const hex = hexOf(digest);
+    ensure();
+    const tmp = join(tmpDir, tmpName('blob'));
+    const hash = createHash('sha256');
+    let written = 0;
+    const fd = fs.openSync(tmp, 'wx', 0o600);
+    try {
+      try {
+        for await (const c of data instanceof Uint8Array ? [data] : data) {
+          hash.update(c);
+          fs.writeSync(fd, c);
+          written += c.byteLength;
+          if (size !== undefined && written > size) break; // no need to read the rest of a too-long blob
+        }
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const actual = 'sha256:' + hash.digest('hex');
+      if (size !== undefined && written !== size) {
+        throw new RuntimeFailure('E_IMAGE_DIGEST', `blob ${digest}: expected ${size} bytes, got ${written}${written > size ? ' or more' : ''}`, { hint: 'the download was cut short or the source is corrupt; try again' });
+      }
+      if (actual !== digest) {
+        throw new RuntimeFailure('E_IMAGE_DIGEST', `blob content does not match its digest: expected ${digest}, got ${actual}`, { hint: 'the source sent different bytes than its manifest promised; try again, and distrust the source if it persists' });
+      }
+      fs.renameSync(tmp, join(blobsDir, hex));
+      fsyncDir(blobsDir);
+      return written;
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async function unpackOnce(layer: LayerRecord): Promise<void> {
+    const dest = layerDir(layer.diffId);
+    if (fs.existsSync(dest)) return;
+    if (!hasBlob(layer.digest)) throw new RuntimeFailure('E_IMAGE_MISSING_BLOB', `layer blob ${layer.digest} is not in the store; it must be stored before it is unpacked`);
+    ensure();
+    if (sys === realSys) await prepareNative();
+    const tmp = join(tmpDir, tmpName('layer'));
+    try {
+      await unpackLayerTo(fs.createReadStream(blobPath(layer.digest)), tmp, { sys, diffId: layer.diffId });
+    } catch (e) {
+      if (e instanceof RuntimeFailure) throw new RuntimeFailure(e.code, `layer ${layer.digest} (diff_id ${layer.diffId}): ${e.message}`, { hint: e.hint, cause: e });
+      throw e;
+    }
+    try {
+      fs.renameSync(tmp, dest);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && fs.existsSync(dest)) return; // another process won the race
+      throw e;
+    }
+  }
+
+  function unpackLayer(layer: LayerRecord): Promise<void> {
+    hexOf(layer.diffId);
+    hexOf(layer.digest);
+    const running = inflight.get(layer.diffId);
+    if (running) return running;
+    const p = unpackOnce(layer).finally(() => inflight.delete(layer.diffId));
+    inflight.set(layer.diffId, p);
+    return p;
+  }
+
+  // --- names ---
+
+  function readNames(): Record<string, NameRecord> {
+    let text: string;
+    try { text = fs.readFileSync(reposFile, 'utf8'); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return Object.create(null) as Record<string, NameRecord>;
+      throw e;
+    }
+    try {
+      const v = JSON.parse(text) as Record<string, NameRecord>;
+      // no prototype: a name is only ever an own key (`__proto__` included)
+      if (v && typeof v === 'object' && !Array.isArray(v)) return Object.assign(Object.create(null) as Record<string, NameRecord>, v);
+    } catch { /* reported below */ }
+    throw new RuntimeFailure('E_IMAGE_STORE', `${reposFile} is not valid JSON`, { hint: 'restore it, or remove it (the names are lost; the images stay until pruned)' });
+  }
+
+  /** Runs f holding the repositories lock (an O_EXCL file holding our pid; stale when that pid is dead). */
+  function withLock<T>(f: () => T): T {
+    ensure();
+    const deadline = Date.now() + lockTimeoutMs;
+    let fd: number | undefined;
+    for (let wait = 5; fd === undefined; wait = Math.min(wait * 2, 100)) {
+      try {
+        fd = fs.openSync(lockFile, 'wx', 0o600);
+        fs.writeSync(fd, String(process.pid));
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const st = lstatOrUndefined(lockFile);
+      let owner = NaN;
+      try { owner = Number(fs.readFileSync(lockFile, 'utf8')); } catch { /* gone meanwhile */ }
+      // an empty lock is one being written right now, unless it has stayed empty for a while
+      const stale = st && (Number.isInteger(owner) && owner > 0 ? !pidAlive(owner) : Date.now() - st.mtimeMs > 5_000);
+      if (stale && st.ino === lstatOrUndefined(lockFile)?.ino) {
+        fs.rmSync(lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new RuntimeFailure('E_IMAGE_LOCKED', `the image store is locked by process ${Number.isNaN(owner) ? '?' : owner} (${lockFile})`, { hint: `another niwa is changing image names; if no niwa process is running, remove ${lockFile}` });
+      }
+      sleepSync(wait);
+    }
+    try {
+      return f();
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(lockFile, { force: true });
+    }
+  }
+
+  function checkName(name: string): void {
+    if (!name || /[\s\0]/.test(name) || name.length > 1024) throw new UserError('E_IMAGE_NAME', `invalid image name ${JSON.stringify(name)}`);
+  }
+
+  function manifestOf(digest: string): ImageManifest | undefined {
+    if (!hasBlob(digest)) return undefined;
+    if (fs.statSync(blobPath(digest)).size > MAX_MANIFEST) return undefined;
+    try {
+      const m = JSON.parse(readBlob(digest).toString('utf8')) as ImageManifest;
+      return m && typeof m === 'object' && m.config && isDigest(m.config.digest) && Array.isArray(m.layers) ? m : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function configOf(m: ImageManifest): ImageConfigFile | undefined {
+    if (!hasBlob(m.config.digest)) return undefined;
+    try {
+      const c = JSON.parse(readBlob(m.config.digest).toString('utf8')) as ImageConfigFile;
+      return c && c.rootfs && Array.isArray(c.rootfs.diff_ids) ? c : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The layers of a manifest, paired with the config's diff_ids (a mismatch in count is a broken image). */
+  function layersOf(m: ImageManifest, c: ImageConfigFile): LayerRecord[] {
+    if (m.layers.length !== c.rootfs.diff_ids.length) {
+      throw new RuntimeFailure('E_IMAGE_INVALID', `the manifest lists ${m.layers.length} layers but the config ${m.config.digest} has ${c.rootfs.diff_ids.length} diff_ids`);
+    }
+    return m.layers.map((l, i) => ({ digest: l.digest, diffId: c.rootfs.diff_ids[i], mediaType: l.mediaType, size: l.size }));
+  }
+
+  function tag(name: string, manifestDigest: string): void {
+    checkName(name);
+    hexOf(manifestDigest);
+    withLock(() => {
+      // checked under the lock: a concurrent prune cannot remove a piece between this check and the write
+      const m = manifestOf(manifestDigest);
+      if (!m) throw new RuntimeFailure('E_IMAGE_INCOMPLETE', `cannot name ${name}: manifest ${manifestDigest} is not stored (or is not an image manifest)`);
+      const c = configOf(m);
+      if (!c) throw new RuntimeFailure('E_IMAGE_INCOMPLETE', `cannot name ${name}: config ${m.config.digest} is not stored`);
+      for (const l of layersOf(m, c)) {
+        if (!hasBlob(l.digest)) throw new RuntimeFailure('E_IMAGE_INCOMPLETE', `cannot name ${name}: layer blob ${l.digest} is not stored`);
+        if (!hasLayer(l.diffId)) throw new RuntimeFailure('E_IMAGE_INCOMPLETE', `cannot name ${name}: layer ${l.diffId} is not unpacked`);
+      }
+      const names = readNames();
+      names[name] = { digest: manifestDigest, pulledAt: new Date().toISOString() };
+      writeAtomic(tmpDir, reposFile, JSON.stringify(names, null, 2) + '\n');
+    });
+  }
+
+  function untag(name: string): boolean {
+    if (!fs.existsSync(reposFile)) return false;
+    return withLock(() => {
+      const names = readNames();
+      if (!(name in names)) return false;
+      delete names[name];
+      writeAtomic(tmpDir, reposFile, JSON.stringify(names, null, 2) + '\n');
+      return true;
+    });
+  }
+
+  function image(digest: string, names: Record<string, NameRecord>): StoredImage | undefined {
+    const m = manifestOf(digest);
+    const c = m && configOf(m);
+    if (!m || !c) return undefined;
+    const mine = Object.entries(names).filter(([, r]) => r.digest === digest).sort(([a], [b]) => a.localeCompare(b));
+    const pulledAt = mine.map(([, r]) => r.pulledAt).sort().pop() ?? fs.statSync(blobPath(digest)).mtime.toISOString();
+    const layers = layersOf(m, c);
+    return { digest, names: mine.map(([n]) => n), configDigest: m.config.digest, config: c, layers, size: layers.reduce((s, l) => s + l.size, 0), pulledAt };
+  }
+
+  function resolve(ref: string): StoredImage | undefined {
+    const names = readNames();
+    if (names[ref]) return image(names[ref].digest, names);
+    const at = ref.lastIndexOf('@');
+    if (at > 0 && isDigest(ref.slice(at + 1))) return image(ref.slice(at + 1), names);
+    if (isDigest(ref)) return image(ref, names);
+    const prefix = /^(?:sha256:)?([a-f0-9]{12,64})$/.exec(ref)?.[1];
+    if (!prefix) return undefined;
+    const matches = [...new Set(Object.values(names).map((r) => r.digest))].filter((d) => d.slice(7).startsWith(prefix));
+    if (matches.length > 1) throw new UserError('E_IMAGE_AMBIGUOUS', `image ID prefix ${ref} matches ${matches.length} images`, [], 'give more of the digest');
+    return matches.length ? image(matches[0], names) : undefined;
+  }
+
+  function list(): StoredImage[] {
+    const names = readNames();
+    const digests = [...new Set(Object.values(names).map((r) => r.digest))];
+    return digests.flatMap((d) => image(d, names) ?? []).sort((a, b) => (a.names[0] ?? '').localeCompare(b.names[0] ?? ''));
+  }
+
+  // --- leases and prune ---
+
+  function lease(initial: string[] = []): Lease {
+    ensure();
+    const file = join(tmpDir, tmpName('lease'));
+    const held = new Set<string>();
+    const save = () => writeAtomic(tmpDir, file, JSON.stringify([...held]));
+    const l: Lease = {
+      add(d) { hexOf(d); if (!held.has(d)) { held.add(d); save(); } },
+      release() { fs.rmSync(file, { force: true }); },
+    };
+    for (const d of initial) hexOf(d);
+    initial.forEach((d) => held.add(d));
+    save();
+    return l;
+  }
+
+  function liveLeases(): string[] {
+    if (!fs.existsSync(tmpDir)) return [];
+    return fs.readdirSync(tmpDir).filter((f) => f.endsWith('.lease') && pidAlive(tmpOwner(f))).flatMap((f) => {
+      try { return JSON.parse(fs.readFileSync(join(tmpDir, f), 'utf8')) as string[]; } catch { return []; }
+    });
+  }
+
+  function prune(keep: Set<string>): { blobs: number; layers: number; bytes: number } {
+    const freed = { blobs: 0, layers: 0, bytes: 0 };
+    if (!fs.existsSync(root)) return freed;
+    return withLock(() => {
+      // leases first, then names: a pull that tags and releases in between is seen in one of the two
+      const roots = [...liveLeases(), ...keep, ...Object.values(readNames()).map((r) => r.digest)].filter(isDigest);
+      const blobs = new Set<string>(roots);
+      const layers = new Set<string>(roots);
+      for (const d of roots) {
+        const m = manifestOf(d);
+        if (!m) continue;
+        blobs.add(m.config.digest);
+        m.layers.forEach((l) => blobs.add(l.digest));
+        configOf(m)?.rootfs.diff_ids.forEach((id) => layers.add(id));
+      }
+      const trash: string[] = [];
+      for (const hex of fs.existsSync(blobsDir) ? fs.readdirSync(blobsDir) : []) {
+        if (blobs.has('sha256:' + hex)) continue;
+        freed.bytes += du(join(blobsDir, hex));
+        fs.rmSync(join(blobsDir, hex), { force: true });
+        freed.blobs++;
+      }
+      for (const hex of fs.existsSync(layersDir) ? fs.readdirSync(layersDir) : []) {
+        if (layers.has('sha256:' + hex)) continue;
+        // out of layers/ in one rename, so no one sees half a layer, then removed
+        const t = join(tmpDir, tmpName('trash'));
+        fs.renameSync(join(layersDir, hex), t);
+        trash.push(t);
+        freed.bytes += du(t);
+        freed.layers++;
+      }
+      for (const f of fs.existsSync(tmpDir) ? fs.readdirSync(tmpDir) : []) {
+        const p = join(tmpDir, f);
+        if (trash.includes(p)) continue;
+        if (pidAlive(tmpOwner(f))) continue; // still being written
+        freed.bytes += du(p);
+        fs.rmSync(p, { recursive: true, force: true });
+      }
+      for (const t of trash) fs.rmSync(t, { recursive: true, force: true });
+      return freed;
+    });
+  }
+
+  return {
+    root,
+    hasBlob,
+    blobPath,
+    readBlob,
+    putBlob,
+    hasLayer,
+    layerDir,
+    unpackLayer,
+    tag,
+    untag,
+    resolve,
+    list,
+    prune,
+    names: readNames,
+    lease,
+  };
+}

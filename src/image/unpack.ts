@@ -1,0 +1,380 @@
+// Unpacking one layer tar (gzip, zstd or plain, sniffed) into a fresh directory that overlayfs can use
+// as a lower dir: OCI whiteouts become 0/0 character devices, opaque markers the
+// trusted.overlay.opaque=y xattr. The uncompressed stream is hashed and must equal the diff_id.
+//
+// Safety: an entry never lands outside the layer dir. Names are normalised as Docker does (leading
+// `/` and `./` dropped, so `/etc/x` is `etc/x` in the layer); a name or hard link target with a `..`
+// component refuses the whole layer (E_IMAGE_UNSAFE), as does any entry whose parent path goes
+// through a symlink or a non-directory within the layer (a tar made from a real tree never has one).
+// Every path is reached by walking its components with lstat from the layer root, which is fresh,
+// private (0700 until done) and written only by us, so nothing can change under the walk.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import tar, { type Header } from 'tar-stream';
+import { RuntimeFailure } from '../errors.js';
+import { SysError, S_IFBLK, S_IFCHR, S_IFIFO, makedev, type Sys } from '../runtime/sys/types.js';
+import type { Compression } from './types.js';
+
+export interface UnpackResult {
+  /** Non-directory entries made: regular files, symlinks, hard links, fifos and device nodes. */
+  files: number;
+  /** Bytes of regular file content written. */
+  bytes: number;
+  /** Device nodes not made because the kernel refused mknod (EPERM, e.g. in a user namespace). */
+  skippedDevices: number;
+  /** Whiteouts (`.wh.NAME` → 0/0 char device) and opaque markers (`.wh..wh..opq` → xattr). */
+  whiteouts: number;
+  /** Compression found by sniffing the first bytes. */
+  compression: Compression;
+  /** The sha256 of the uncompressed tar. */
+  diffId: string;
+  /** One line per thing skipped (a device node, an xattr the filesystem refused, an unknown entry type). */
+  notes: string[];
+}
+
+export interface UnpackOptions {
+  /** The syscalls Node lacks (mknod, lsetxattr); prepareNative() must have been awaited for the real one. */
+  sys: Sys;
+  /** sha256:… the uncompressed tar must hash to; a mismatch refuses the layer (E_IMAGE_DIGEST). */
+  diffId?: string;
+}
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+/** Which compression a stream starts with: gzip (1f 8b), zstd (28 b5 2f fd), else none. */
+export function sniffCompression(head: Uint8Array): Compression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+const unsafe = (msg: string, hint?: string) => new RuntimeFailure('E_IMAGE_UNSAFE', msg, { hint: hint ?? 'the layer tar tries to write outside its own directory; it was refused and nothing was kept' });
+const badLayer = (msg: string, cause?: unknown) => new RuntimeFailure('E_IMAGE_LAYER', msg, { cause, hint: 'the layer blob is damaged or not a tar archive; remove the image and pull it again' });
+
+/** Reads the first 4 bytes (or all, if fewer), then hands back every byte, uncompressed. */
+async function* decompress(src: AsyncIterable<Uint8Array>, found: (c: Compression) => void): AsyncGenerator<Uint8Array> {
+  const it = src[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let n = 0;
+  let ended = false;
+  while (n < 4) {
+    const r = await it.next();
+    if (r.done) { ended = true; break; }
+    head.push(r.value);
+    n += r.value.byteLength;
+  }
+  const first = Buffer.concat(head);
+  const compression = sniffCompression(first);
+  found(compression);
+  async function* all(): AsyncGenerator<Uint8Array> {
+    yield first;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  if (compression === 'none') {
+    yield* all();
+  } else if (compression === 'gzip') {
+    try {
+      for await (const c of Readable.from(all(), { objectMode: false }).pipe(createGunzip())) yield c as Buffer;
+    } catch (e) {
+      throw badLayer(`gzip: ${(e as Error).message}`, e);
+    }
+  } else {
+    let out: Uint8Array[] = [];
+    const z = new Decompress((chunk) => { out.push(chunk.slice()); }); // fzstd may reuse its window: copy
+    try {
+      for await (const c of all()) {
+        z.push(c);
+        yield* out;
+        out = [];
+      }
+      z.push(new Uint8Array(0), true);
+    } catch (e) {
+      throw badLayer(`zstd: ${(e as Error).message}`, e);
+    }
+    yield* out;
+  }
+}
+
+/** `./a//b/` → ['a', 'b']; leading `/` dropped (Docker's behaviour); any `..` refuses the layer. */
+export function entryParts(name: string, what = 'entry'): string[] {
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw unsafe(`layer ${what} \`${name}\` has a '..' component`);
+  if (parts.some((p) => p.includes('\0'))) throw unsafe(`layer ${what} \`${name}\` has a NUL byte`);
+  return parts;
+}
+
+interface DirMeta { path: string; mode: number; uid: number; gid: number; mtime?: Date }
+
+class LayerWriter {
+  readonly result: UnpackResult;
+  /** Directory metadata is applied last, deepest first: entries written later would change mtimes, and a 0555 dir must stay writable until then. */
+  private dirs = new Map<string, DirMeta>();
+
+  constructor(readonly root: string, private sys: Sys, result: UnpackResult) {
+    this.result = result;
+  }
+
+  /** The directory that will hold `parts`' last component, made (0755, root) where missing; refuses symlinks and non-dirs on the way. */
+  private parent(parts: string[], name: string): string {
+    let p = this.root;
+    for (const c of parts.slice(0, -1)) {
+      p = join(p, c);
+      const st = lstat(p);
+      if (!st) {
+        fs.mkdirSync(p, { mode: 0o755 });
+        fs.chmodSync(p, 0o755); // umask
+      } else if (st.isSymbolicLink()) {
+        throw unsafe(`layer entry \`${name}\` goes through the symlink \`${parts.slice(0, parts.indexOf(c) + 1).join('/')}\``);
+      } else if (!st.isDirectory()) {
+        throw badLayer(`layer entry \`${name}\`: \`${parts.slice(0, parts.indexOf(c) + 1).join('/')}\` is not a directory`);
+      }
+    }
+    return p;
+  }
+
+  /** Removes what is at `p` so a new entry can take its place (a directory stays when the new entry is one too). */
+  private clear(p: string, keepDir: boolean): boolean {
+    const st = lstat(p);
+    if (!st) return false;
+    if (st.isDirectory()) {
+      if (keepDir) return true;
+      fs.rmSync(p, { recursive: true, force: true });
+      for (const d of this.dirs.keys()) if (d === p || d.startsWith(p + '/')) this.dirs.delete(d);
+    } else {
+      fs.unlinkSync(p);
+    }
+    return false;
+  }
+
+  async entry(h: Header, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const parts = entryParts(h.name);
+    if (parts.length === 0) {
+      // the layer root itself (`./`): only its metadata matters
+      if (h.type === 'directory') this.dirs.set(this.root, { path: this.root, mode: h.mode ?? 0o755, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime });
+      return;
+    }
+    const base = parts[parts.length - 1];
+    if (base.startsWith(WHITEOUT)) return this.whiteout(parts, h.name);
+    const p = join(this.parent(parts, h.name), base);
+    const type = h.type ?? 'file';
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    switch (type) {
+      case 'directory': {
+        if (!this.clear(p, true)) fs.mkdirSync(p, { mode: 0o700 });
+        this.dirs.set(p, { path: p, mode, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime });
+        this.xattrs(p, h);
+        return;
+      }
+      case 'file':
+      case 'contiguous-file': {
+        this.clear(p, false);
+        const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        try {
+          for await (const c of body) {
+            fs.writeSync(fd, c);
+            this.result.bytes += c.byteLength;
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+        break;
+      }
+      case 'symlink':
+        this.clear(p, false);
+        fs.symlinkSync(h.linkname ?? '', p);
+        break;
+      case 'link': {
+        const target = this.linkTarget(h);
+        this.clear(p, false);
+        fs.linkSync(target, p);
+        this.result.files++;
+        return; // the inode already has its metadata
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        this.clear(p, false);
+        const kind = type === 'fifo' ? S_IFIFO : type === 'block-device' ? S_IFBLK : S_IFCHR;
+        try {
+          this.sys.mknod(p, kind | mode, type === 'fifo' ? 0 : makedev(h.devmajor ?? 0, h.devminor ?? 0));
+        } catch (e) {
+          if (e instanceof SysError && e.errno === 'EPERM' && type !== 'fifo') {
+            this.result.skippedDevices++;
+            this.result.notes.push(`${h.name}: device node ${h.devmajor}:${h.devminor} not made (mknod: EPERM)`);
+            return;
+          }
+          throw e;
+        }
+        break;
+      }
+      default:
+        this.result.notes.push(`${h.name}: entry type ${type} skipped`);
+        return;
+    }
+    this.result.files++;
+    // chown first (it clears setuid/setgid and file capabilities), then xattrs, mode, times
+    fs.lchownSync(p, h.uid ?? 0, h.gid ?? 0);
+    this.xattrs(p, h);
+    if (type !== 'symlink') fs.chmodSync(p, mode);
+    const t = h.mtime ?? new Date(0);
+    fs.lutimesSync(p, t, t);
+  }
+
+  /** A hard link's target: inside the layer, reached without a symlink, already unpacked, not a directory. */
+  private linkTarget(h: Header): string {
+    const parts = entryParts(h.linkname ?? '', `hard link target (of \`${h.name}\`)`);
+    if (!parts.length) throw unsafe(`layer entry \`${h.name}\` is a hard link to the layer root`);
+    let p = this.root;
+    for (const [i, c] of parts.entries()) {
+      p = join(p, c);
+      const st = lstat(p);
+      if (!st) throw badLayer(`layer entry \`${h.name}\` is a hard link to \`${h.linkname}\`, which is not in the layer (before it)`);
+      const last = i === parts.length - 1;
+      if (!last && st.isSymbolicLink()) throw unsafe(`layer entry \`${h.name}\` is a hard link through the symlink \`${parts.slice(0, i + 1).join('/')}\``);
+      if (!last && !st.isDirectory()) throw badLayer(`layer entry \`${h.name}\`: hard link target \`${h.linkname}\` is not reachable`);
+      if (last && st.isDirectory()) throw badLayer(`layer entry \`${h.name}\` is a hard link to a directory (\`${h.linkname}\`)`);
+    }
+    return p;
+  }
+
+  private whiteout(parts: string[], name: string): void {
+    const base = parts[parts.length - 1];
+    if (base === OPAQUE) {
+      // the marker's directory may come before or after it as an entry; parent() makes it when missing
+      this.sys.lsetxattr(parts.length === 1 ? this.root : this.parent(parts, name), OPAQUE_XATTR, 'y');
+      this.result.whiteouts++;
+      return;
+    }
+    if (base.startsWith(WHITEOUT + WHITEOUT)) {
+      this.result.notes.push(`${name}: ${WHITEOUT}${WHITEOUT} meta entry skipped`);
+      return;
+    }
+    const target = base.slice(WHITEOUT.length);
+    if (target === '' || target === '.' || target === '..') throw unsafe(`layer whiteout \`${name}\` names no file`);
+    const p = join(this.parent(parts, name), target);
+    this.clear(p, false);
+    this.sys.mknod(p, S_IFCHR, makedev(0, 0));
+    this.result.whiteouts++;
+  }
+
+  private xattrs(p: string, h: Header): void {
+    const pax = (h.pax ?? {}) as Record<string, string>;
+    for (const [k, v] of Object.entries(pax)) {
+      if (!k.startsWith('SCHILY.xattr.')) continue;
+      const name = k.slice('SCHILY.xattr.'.length);
+      if (name.startsWith('trusted.overlay.')) {
+        // overlayfs reads these from lower dirs (redirects, opaque, metacopy): a layer may not set them
+        this.result.notes.push(`${h.name}: xattr ${name} refused (overlayfs's own)`);
+        continue;
+      }
+      if (v.includes('\ufffd')) {
+        // tar-stream decodes PAX values as UTF-8; a binary value (e.g. some security.capability) is lost
+        this.result.notes.push(`${h.name}: xattr ${name} not kept (binary value)`);
+        continue;
+      }
+      try {
+        this.sys.lsetxattr(p, name, Buffer.from(v, 'utf8'));
+      } catch (e) {
+        if (e instanceof SysError && ['ENOTSUP', 'EOPNOTSUPP', 'EPERM'].includes(e.errno)) {
+          this.result.notes.push(`${h.name}: xattr ${name} not kept (${e.errno})`);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Directory metadata, deepest first, after every entry is in place. */
+  finish(): void {
+    const dirs = [...this.dirs.values()].sort((a, b) => b.path.length - a.path.length);
+    for (const d of dirs) {
+      fs.lchownSync(d.path, d.uid, d.gid);
+      fs.chmodSync(d.path, d.mode);
+      if (d.mtime) fs.utimesSync(d.path, d.mtime, d.mtime);
+    }
+  }
+
+  hasRootMeta(): boolean {
+    return this.dirs.has(this.root);
+  }
+}
+
+function lstat(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Unpacks a layer into `dest`, which must not exist (its parent must). On any failure — a damaged
+ * stream, an unsafe entry, a diff_id mismatch — `dest` is removed before the error is thrown.
+ * The root ends 0755 unless the tar carries a `./` entry saying otherwise.
+ */
+export async function unpackLayerTo(data: Uint8Array | AsyncIterable<Uint8Array>, dest: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const source = data instanceof Uint8Array ? (async function* () { yield data; })() : data;
+  fs.mkdirSync(dest, { mode: 0o700 });
+  fs.chmodSync(dest, 0o700);
+  const result: UnpackResult = { files: 0, bytes: 0, skippedDevices: 0, whiteouts: 0, compression: 'none', diffId: '', notes: [] };
+  const w = new LayerWriter(dest, opts.sys, result);
+  const hash = createHash('sha256');
+  const ex = tar.extract();
+  // drain, or close when the reader below gave up (then the feeder stops too)
+  const writable = () => new Promise<void>((res) => {
+    const done = () => { ex.off('drain', done); ex.off('close', done); res(); };
+    ex.on('drain', done);
+    ex.on('close', done);
+  });
+  const feed = (async () => {
+    for await (const c of decompress(source, (c) => { result.compression = c; })) {
+      if (ex.destroying) return;
+      hash.update(c);
+      if (!ex.write(c) && !ex.destroying) await writable();
+    }
+    ex.end(null);
+  })();
+  feed.catch((e) => ex.destroy(e)); // the reader sees the feeder's error (a bad gzip stream, say) as its own
+  try {
+    try {
+      for await (const e of ex) {
+        try {
+          await w.entry(e.header, e as AsyncIterable<Uint8Array>);
+        } finally {
+          e.resume(); // drain what the entry did not read (links, dirs, skipped types)
+        }
+      }
+    } catch (e) {
+      throw e instanceof RuntimeFailure || e instanceof SysError ? e
+        : typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).syscall
+          ? new RuntimeFailure('E_IMAGE_UNPACK', `unpacking a layer into ${dest}: ${(e as Error).message}`, { cause: e })
+          : badLayer(`the layer is not a valid tar: ${(e as Error).message}`, e);
+    }
+    await feed;
+    result.diffId = 'sha256:' + hash.digest('hex');
+    if (opts.diffId && opts.diffId !== result.diffId) {
+      throw new RuntimeFailure('E_IMAGE_DIGEST', `layer content does not match its diff_id: expected ${opts.diffId}, got ${result.diffId}`, {
+        hint: 'the layer blob or the image config is corrupt; remove the image and pull it again',
+      });
+    }
+    w.finish();
+    if (!w.hasRootMeta()) fs.chmodSync(dest, 0o755);
+    return result;
+  } catch (e) {
+    if (!ex.destroying) ex.destroy();
+    fs.rmSync(dest, { recursive: true, force: true });
+    throw e;
+  }
+}
