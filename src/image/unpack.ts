@@ -57,8 +57,8 @@ export function sniffCompression(head: Uint8Array): Compression {
 const unsafe = (msg: string, hint?: string) => new RuntimeFailure('E_IMAGE_UNSAFE', msg, { hint: hint ?? 'the layer tar tries to write outside its own directory; it was refused and nothing was kept' });
 const badLayer = (msg: string, cause?: unknown) => new RuntimeFailure('E_IMAGE_LAYER', msg, { cause, hint: 'the layer blob is damaged or not a tar archive; remove the image and pull it again' });
 
-/** Reads the first 4 bytes (or all, if fewer), then hands back every byte, uncompressed. */
-async function* decompress(src: AsyncIterable<Uint8Array>, found: (c: Compression) => void): AsyncGenerator<Uint8Array> {
+/** Reads the first 4 bytes (or all, if fewer), then hands back every byte, uncompressed (gzip, zstd or as is). */
+export async function* decompress(src: AsyncIterable<Uint8Array>, found: (c: Compression) => void = () => {}): AsyncGenerator<Uint8Array> {
   const it = src[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let n = 0;
