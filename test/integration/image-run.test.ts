@@ -13,7 +13,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, niwa, needsRoot, needsStage, type CliResult } from '../helpers.js';
-import { writeOciLayout, shellImageEntries, type FixtureEntry } from '../image-fixtures.js';
+import { hostFiles, writeOciLayout, shellImageEntries, type FixtureEntry } from '../image-fixtures.js';
 import { startRegistry, hasRegistryTools, freePort, type TestRegistry } from '../registry.js';
 import { cgroupsLeft } from './running.js';
 
@@ -74,7 +74,8 @@ before(async () => {
   data = join(work, 'data');
   mkdirSync(state);
   reg = await startRegistry();
-  const base = await writeOciLayout(join(work, 'base'), { layers: [shellImageEntries(), LOWER, UPPER], config: CONFIG, tag: '1' });
+  const tools = hostFiles(['/bin/head', '/bin/tr', '/bin/grep', '/bin/cut', '/bin/touch', '/bin/sed', '/bin/sleep'].filter((p) => existsSync(p)));
+  const base = await writeOciLayout(join(work, 'base'), { layers: [[...shellImageEntries(), ...tools], LOWER, UPPER], config: CONFIG, tag: '1' });
   reg.push(base.dir, '1', 'test/base:1');
   reg.push(base.dir, '1', 'test/base-v2s2:1', { format: 'v2s2' });
   const z = await writeOciLayout(join(work, 'zstd'), { layers: [shellImageEntries(), UPPER], compression: 'zstd', config: { Cmd: ['/bin/cat', '/srv/greeting'] }, tag: '1' });
@@ -106,7 +107,7 @@ test('niwa run pulls on demand and runs the image: layers, whiteouts, opaque dir
       echo "root:$(grep ' / / ' /proc/self/mountinfo | grep -o 'overlay' | head -1)"
       echo "suid:$(ls -l /usr/local/bin/suid-marker | cut -c1-10)"
       touch /tmp/written-by-container && echo wrote
-      mount | grep -c ' /data ' | sed 's/^/data-mounts:/'
+      grep -c ' /data ' /proc/self/mountinfo | sed 's/^/data-mounts:/'
 `);
   const r = run(['run', f]);
   assert.equal(r.status, 0, r.stderr + r.stdout);

@@ -14,12 +14,12 @@ export interface ImageRootLayout {
   /** <data root>/containers/<project>/<id> */
   dir: string;
   /** How the root is assembled, and why (for the plan). */
-  mode: 'overlay' | 'overlay-relative' | 'bind-layer' | 'copy';
+  mode: 'overlay' | 'overlay-relative' | 'copy';
   reason: string;
   /** overlay: the mount data; overlay-relative: the directory the child enters first. */
   data?: string;
   chdir?: string;
-  /** copy / bind-layer: the directory bound as the root. */
+  /** copy: the directory bound as the root. */
   source?: string;
 }
 
@@ -27,18 +27,19 @@ export function containerDataDir(host: HostFacts, project: string, id: string): 
   return `${host.dataRoot ?? '/var/lib/niwa'}/containers/${project}/${id}`;
 }
 
-/** Decide how to assemble the root: pure, from the layers, the read-only flag and the host facts. */
-export function imageRootLayout(img: ResolvedImageRoot, readonly: boolean, host: HostFacts, dir: string): ImageRootLayout {
+/**
+ * Decide how to assemble the root: pure, from the layers and the host facts. A read-only root has
+ * an upper dir too: mount points and /etc/hosts are created in it during setup, then the whole
+ * root is remounted read-only (rootfs.readonly), as runc and Docker do.
+ */
+export function imageRootLayout(img: ResolvedImageRoot, host: HostFacts, dir: string): ImageRootLayout {
   const lowers = [...img.layers].reverse(); // overlay lists the top layer first
-  const rw = readonly ? '' : `,upperdir=${dir}/upper,workdir=${dir}/work`;
+  const rw = `,upperdir=${dir}/upper,workdir=${dir}/work`;
   if (host.snapshotter === 'copy') {
     return { dir, mode: 'copy', source: `${dir}/rootfs`, reason: 'overlayfs is not available here (or NIWA_SNAPSHOTTER=copy): the layers are copied into a private root' };
   }
-  if (readonly && lowers.length === 1) {
-    return { dir, mode: 'bind-layer', source: lowers[0], reason: 'a read-only root of a one-layer image: the layer itself, bound read-only (overlayfs needs two lower dirs without an upper dir)' };
-  }
   const abs = `lowerdir=${lowers.join(':')}${rw}`;
-  if (abs.length <= MOUNT_DATA_MAX) return { dir, mode: 'overlay', data: abs, reason: `an overlay of the image's ${lowers.length} layer${lowers.length === 1 ? '' : 's'}${readonly ? ' (read-only: no upper dir)' : ' with a private upper dir: the image stays untouched'}` };
+  if (abs.length <= MOUNT_DATA_MAX) return { dir, mode: 'overlay', data: abs, reason: `an overlay of the image's ${lowers.length} layer${lowers.length === 1 ? '' : 's'} with a private upper dir: the image stays untouched` };
   // Too long for one page: enter the layers' common directory and name them relatively (as Docker's overlay2 does).
   const parent = lowers[0].slice(0, lowers[0].lastIndexOf('/'));
   if (lowers.every((l) => l.slice(0, l.lastIndexOf('/')) === parent)) {
@@ -53,7 +54,7 @@ export function imagePrepareSteps(spec: CanonicalSpec, img: ResolvedImageRoot, L
   const s: StepDraft[] = [
     { op: 'mkdir', path: L.dir, mode: 0o700, parents: true, field: 'rootfs.image', man: 'mkdir(2)', why: 'the container\'s own directory under the data root: its writable layer and volumes, removed with it' },
   ];
-  if ((L.mode === 'overlay' || L.mode === 'overlay-relative') && !spec.readonlyRoot) {
+  if (L.mode === 'overlay' || L.mode === 'overlay-relative') {
     s.push({ op: 'mkdir', path: `${L.dir}/upper`, mode: 0o755, field: 'rootfs.image', man: 'overlayfs', why: 'the overlay\'s upper dir: every write of the container lands here, never in the shared image layers' });
     s.push({ op: 'mkdir', path: `${L.dir}/work`, mode: 0o700, field: 'rootfs.image', man: 'overlayfs', why: 'overlayfs\'s work dir (same file system as the upper dir), for atomic copy-up' });
   }
@@ -74,7 +75,7 @@ export function imageRootSteps(spec: CanonicalSpec, img: ResolvedImageRoot, L: I
   } else {
     s.push({ op: 'mount', source: L.source!, target: rootDir, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, field, man: 'mount(2)', why: L.reason });
   }
-  if (!spec.readonlyRoot) {
+  {
     s.push({
       op: 'write', path: '/etc/hosts', data: `127.0.0.1\tlocalhost${spec.hostname ? ' ' + spec.hostname : ''}\n::1\tlocalhost ip6-localhost ip6-loopback\n`, inRoot: rootDir, create: true,
       field: 'hostname', why: 'a generated /etc/hosts (in the upper dir) so the container resolves localhost and its own name',

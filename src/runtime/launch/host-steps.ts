@@ -29,9 +29,14 @@ export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, pla
     case 'rmtree':
       sys.rmtree(step.path);
       return;
-    case 'copyroot':
-      (await import('../rootfs/copy.js')).copyLayers(step.layers, step.path, sys);
+    case 'copyroot': {
+      if (sys === (await import('../sys/real.js')).realSys) await (await import('../sys/real.js')).prepareNative();
+      (await import('../rootfs/copy.js')).copyLayers(step.layers, step.path, sys, {
+        isOpaque: (dir) => sys.lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y',
+        mknod: (path, mode, dev) => { try { sys.mknod(path, mode, dev); } catch { /* a device node this host may not create: left out, as the unpack does */ } },
+      });
       return;
+    }
     case 'ip':
     case 'netns':
       // Network plumbing (runtime/net): iproute2 in the host or in a kept network namespace.
