@@ -12,7 +12,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { niwa, niwaBin, needsRoot, repoRoot } from '../helpers.js';
-import { startRegistry, freePort, hasRegistryTools, hasHtpasswd, type TestRegistry } from '../registry.js';
+import { startRegistry, startProxy, freePort, hasRegistryTools, hasHtpasswd, type TestRegistry } from '../registry.js';
 import { writeOciLayout, dockerSaveArchive, shellImageEntries, type FixtureEntry, type FixtureLayout } from '../image-fixtures.js';
 import { openStore } from '../../src/image/store.js';
 import { ensureImage } from '../../src/image/pull.js';
@@ -212,6 +212,29 @@ test('a corrupt blob in the registry: the pull fails naming the digest and store
   const tmp = join(sb.root, 'data', 'images', 'tmp');
   assert.deepEqual(existsSync(tmp) ? readdirSync(tmp).filter((f) => !f.endsWith('.lease')) : [], []);
   checkStore(sb.root);
+});
+
+test('transient failures are retried (a 503 manifest, a blob cut half-way); blob redirects to another origin are followed', { skip }, async () => {
+  const sb = sandbox();
+  const lay = await layout('flaky', { layers: [[{ name: 'f', content: randomBytes(300_000) }], [{ name: 'g', content: 'g' }]], compression: 'none' });
+  reg!.push(lay.dir, 'latest', 'niwa/flaky:1');
+  const flaky = await startProxy(reg!.host, { failFirstManifest: 503, cutFirstBlobAfter: 100_000 });
+  try {
+    const img = await sb.pull(`${flaky.host}/niwa/flaky:1`);
+    assert.equal(img.digest, lay.digest);
+    assert.ok(flaky.log.some((l) => l.startsWith('fail ')) && flaky.log.some((l) => l.startsWith('cut ')), flaky.log.join('\n'));
+    const retries = sb.events.filter((e) => e.type === 'layer' && e.state === 'retry');
+    assert.equal(retries.length, 1);
+    assert.match((retries[0] as { message: string }).message, /attempt 2 of 4 after: .*transfer broke after|closed after/);
+    checkStore(sb.root);
+  } finally { await flaky.stop(); }
+  const sb2 = sandbox();
+  const redirecting = await startProxy(reg!.host, { redirectBlobs: true });
+  try {
+    const img = await sb2.pull(`${redirecting.host}/niwa/flaky:1`);
+    assert.equal(img.digest, lay.digest);
+    assert.equal(redirecting.log.filter((l) => l.startsWith('storage ')).length, 3, redirecting.log.join('\n'));
+  } finally { await redirecting.stop(); }
 });
 
 test('unreachable registry and unknown names: clear errors, exit 1', { skip }, async () => {
