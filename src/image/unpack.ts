@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import tar, { type Header } from 'tar-stream';
@@ -57,8 +57,8 @@ export function sniffCompression(head: Uint8Array): Compression {
 const unsafe = (msg: string, hint?: string) => new RuntimeFailure('E_IMAGE_UNSAFE', msg, { hint: hint ?? 'the layer tar tries to write outside its own directory; it was refused and nothing was kept' });
 const badLayer = (msg: string, cause?: unknown) => new RuntimeFailure('E_IMAGE_LAYER', msg, { cause, hint: 'the layer blob is damaged or not a tar archive; remove the image and pull it again' });
 
-/** Reads the first 4 bytes (or all, if fewer), then hands back every byte, uncompressed. */
-async function* decompress(src: AsyncIterable<Uint8Array>, found: (c: Compression) => void): AsyncGenerator<Uint8Array> {
+/** Reads the first 4 bytes (or all, if fewer), then hands back every byte, uncompressed (gzip, zstd or as is). */
+export async function* decompress(src: AsyncIterable<Uint8Array>, found: (c: Compression) => void = () => {}): AsyncGenerator<Uint8Array> {
   const it = src[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let n = 0;
@@ -73,35 +73,44 @@ async function* decompress(src: AsyncIterable<Uint8Array>, found: (c: Compressio
   const compression = sniffCompression(first);
   found(compression);
   async function* all(): AsyncGenerator<Uint8Array> {
-    yield first;
-    if (ended) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
+    try {
+      yield first;
+      if (ended) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) { ended = true; return; }
+        yield r.value;
+      }
+    } finally {
+      if (!ended) await it.return?.(); // the reader stopped early: close the source (a file, a download)
     }
   }
   if (compression === 'none') {
     yield* all();
   } else if (compression === 'gzip') {
+    const raw = Readable.from(all(), { objectMode: false });
+    const gunzip = createGunzip();
+    pipeline(raw, gunzip, () => { /* errors reach the loop below through gunzip */ });
     try {
-      for await (const c of Readable.from(all(), { objectMode: false }).pipe(createGunzip())) yield c as Buffer;
+      for await (const c of gunzip) yield c as Buffer;
     } catch (e) {
-      throw badLayer(`gzip: ${(e as Error).message}`, e);
+      if (String((e as NodeJS.ErrnoException).code).startsWith('Z_')) throw badLayer(`gzip: ${(e as Error).message}`, e);
+      throw e;
+    } finally {
+      raw.destroy();
     }
   } else {
     let out: Uint8Array[] = [];
     const z = new Decompress((chunk) => { out.push(chunk.slice()); }); // fzstd may reuse its window: copy
-    try {
-      for await (const c of all()) {
-        z.push(c);
-        yield* out;
-        out = [];
-      }
-      z.push(new Uint8Array(0), true);
-    } catch (e) {
-      throw badLayer(`zstd: ${(e as Error).message}`, e);
+    const push = (c: Uint8Array, final = false) => {
+      try { z.push(c, final); } catch (e) { throw badLayer(`zstd: ${(e as Error).message}`, e); }
+    };
+    for await (const c of all()) {
+      push(c);
+      yield* out;
+      out = [];
     }
+    push(new Uint8Array(0), true);
     yield* out;
   }
 }
@@ -128,16 +137,16 @@ class LayerWriter {
   /** The directory that will hold `parts`' last component, made (0755, root) where missing; refuses symlinks and non-dirs on the way. */
   private parent(parts: string[], name: string): string {
     let p = this.root;
-    for (const c of parts.slice(0, -1)) {
-      p = join(p, c);
+    for (let i = 0; i < parts.length - 1; i++) {
+      p = join(p, parts[i]);
       const st = lstat(p);
       if (!st) {
         fs.mkdirSync(p, { mode: 0o755 });
         fs.chmodSync(p, 0o755); // umask
       } else if (st.isSymbolicLink()) {
-        throw unsafe(`layer entry \`${name}\` goes through the symlink \`${parts.slice(0, parts.indexOf(c) + 1).join('/')}\``);
+        throw unsafe(`layer entry \`${name}\` goes through the symlink \`${parts.slice(0, i + 1).join('/')}\``);
       } else if (!st.isDirectory()) {
-        throw badLayer(`layer entry \`${name}\`: \`${parts.slice(0, parts.indexOf(c) + 1).join('/')}\` is not a directory`);
+        throw badLayer(`layer entry \`${name}\`: \`${parts.slice(0, i + 1).join('/')}\` is not a directory`);
       }
     }
     return p;

@@ -179,3 +179,22 @@ test('later entries replace earlier ones; a dir entry for an existing dir only u
   assert.equal(readFileSync(join(dest, 'y'), 'utf8'), 'y is a file');
   assert.equal(lstatSync(dest).mode & 0o7777, 0o750, 'the ./ entry sets the root mode');
 });
+
+test('a failing source (a download cut off) fails the unpack with its own error; a refused layer closes its source', { skip }, async () => {
+  const tarBuf = await layerTar([...LOWER, { name: 'big', content: Buffer.alloc(1 << 20, 1) }]);
+  for (const how of ['gzip', 'zstd', 'none'] as const) {
+    const c = compress(tarBuf, how);
+    async function* cut() { yield c.subarray(0, c.length >> 1); throw new Error('connection reset by peer'); }
+    const dest = join(dir, `cut-${how}`);
+    await assert.rejects(unpackLayerTo(cut(), dest, { sys: realSys }), /connection reset by peer/, how);
+    assert.equal(existsSync(dest), false);
+  }
+  const evil = compress(Buffer.concat([await layerTar([{ name: '../x', content: 'x' }]), Buffer.alloc(1 << 20)]), 'gzip');
+  let closed = false;
+  async function* slow() {
+    try { for (let i = 0; i < evil.length; i += 512) yield evil.subarray(i, i + 512); } finally { closed = true; }
+  }
+  await assert.rejects(unpackLayerTo(slow(), join(dir, 'closed'), { sys: realSys }), (e: unknown) => e instanceof RuntimeFailure && e.code === 'E_IMAGE_UNSAFE');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(closed, 'the source was closed when the layer was refused');
+});
