@@ -404,7 +404,7 @@ test('image ls / inspect / rm / prune through the CLI; rm refuses an image a con
   assert.equal(sb.cli(['image', 'ls', '-q']).stdout, '');
 });
 
-test('niwa image load: a docker save archive', { skip }, async () => {
+test('niwa image load (a docker save archive) and niwa image import (an OCI layout dir)', { skip }, async () => {
   const sb = sandbox();
   const file = join(dir, 'saved.tar');
   const saved = await dockerSaveArchive(file, { layers: [shellImageEntries(), [{ name: 'loaded.txt', content: 'loaded' }]], repoTags: ['saved/app:3'] });
@@ -416,4 +416,9 @@ test('niwa image load: a docker save archive', { skip }, async () => {
   assert.equal(img.configDigest, saved.configDigest);
   assert.equal(readFileSync(join(sb.store.layerDir(saved.diffIds[1]), 'loaded.txt'), 'utf8'), 'loaded');
   assert.match(sb.cli(['images']).stdout, /saved\/app:3/);
+  const lay = await layout('import', { layers: [[{ name: 'imported.txt', content: 'imported' }]], tag: 'v1' });
+  const im = sb.cli(['image', 'import', lay.dir, 'local/imported:v1']);
+  assert.equal(im.status, 0, im.stderr);
+  assert.equal(im.stdout, `Loaded: local/imported:v1 (${lay.digest})\n`);
+  assert.equal(sb.store.resolve('docker.io/local/imported:v1')?.digest, lay.digest);
 });
