@@ -63,7 +63,8 @@ async function pull(argv: string[]): Promise<number> {
   const platform = a.flags.platform ? parsePlatform(String(a.flags.platform)) : undefined;
   const s = await store();
   const ac = new AbortController();
-  const onSig = () => ac.abort(new UserError('E_INTERRUPTED', 'pull interrupted'));
+  const { RuntimeFailure } = await import('../errors.js');
+  const onSig = () => ac.abort(new RuntimeFailure('E_INTERRUPTED', 'pull interrupted (what was complete is kept; pull again to finish)'));
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   try {
@@ -212,6 +213,7 @@ function subverb(name: string): Verb {
 }
 
 export const verb: Verb = {
+  subcommands: true,
   summary: 'images: pull, ls, rm, inspect, load, import, prune',
   usage: ['niwa image <command> [options]', '', 'commands:', ...Object.entries(SUB).map(([k, v]) => `  ${k.padEnd(8)}  ${v.summary}`), '', "Run 'niwa image <command> --help' for its options. Data root: $NIWA_DATA_ROOT (default /var/lib/niwa)."].join('\n'),
   async run(argv) {
