@@ -193,6 +193,27 @@ test('a second pull downloads nothing; policy always re-resolves the manifest on
   assert.equal(await reg!.blobGets(), g1);
 });
 
+test('concurrent pulls: one download in a process; two niwa processes both finish with one good copy', { skip }, async () => {
+  const sb = sandbox();
+  const lay = await layout('concurrent', { layers: [[{ name: 'c1', content: randomBytes(2_000_000) }], [{ name: 'c2', content: randomBytes(1_000_000) }]] });
+  reg!.push(lay.dir, 'latest', 'niwa/concurrent:1');
+  const ref = `${reg!.host}/niwa/concurrent:1`;
+  const g0 = await reg!.blobGets();
+  const [x, y] = await Promise.all([sb.pull(ref), sb.pull(ref)]);
+  assert.equal(x.digest, lay.digest);
+  assert.equal(y.digest, lay.digest);
+  assert.equal((await reg!.blobGets()) - g0, 3, 'one pull in flight per name');
+  const sb2 = sandbox();
+  const run = () => new Promise<number>((resolve) => {
+    const c = spawn(process.execPath, [niwaBin, 'pull', '-q', ref], { env: sb2.env, cwd: repoRoot, stdio: 'ignore' });
+    c.once('exit', (code) => resolve(code ?? -1));
+  });
+  assert.deepEqual(await Promise.all([run(), run(), run()]), [0, 0, 0]);
+  assert.equal(sb2.store.resolve(ref)?.digest, lay.digest);
+  checkStore(sb2.root);
+  assert.deepEqual(readdirSync(join(sb2.root, 'data', 'images', 'tmp')).filter((f) => !f.endsWith('.lease')), []);
+});
+
 test('a corrupt blob in the registry: the pull fails naming the digest and stores nothing', { skip }, async () => {
   const sb = sandbox();
   const lay = await layout('corrupt', { layers: [[{ name: 'good', content: 'good' }], [{ name: 'bad', content: randomBytes(50_000) }]] });
