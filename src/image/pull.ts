@@ -179,7 +179,8 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
       if (!store.hasBlob(cfgDesc.digest)) {
         await retry('config', async () => {
           const { body } = await client.getBlob(repo, cfgDesc.digest, { signal, what: `config ${cfgDesc.digest} of ${shown}` });
-          downloaded += await store.putBlob(cfgDesc.digest, cfgDesc.size, counted(body, cfgDesc, () => undefined));
+          const n = await store.putBlob(cfgDesc.digest, cfgDesc.size, counted(body, cfgDesc, () => undefined));
+            downloaded += n;
         });
       }
       let config: ImageConfigFile;
@@ -214,7 +215,8 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
               const now = Date.now();
               if (now - last >= 100 || n === l.size) { last = now; layerEvent(l, n === l.size ? 'verifying' : 'downloading', { current: n, total: l.size }); }
             });
-            downloaded += await store.putBlob(l.digest, l.size, stream);
+            const n = await store.putBlob(l.digest, l.size, stream);
+            downloaded += n; // after the await: += across one would lose concurrent updates
           }, (attempt, e) => layerEvent(l, 'retry', { message: `attempt ${attempt + 1} of ${retries + 1} after: ${(e as Error).message}` })));
         }
         if (!store.hasLayer(l.diffId)) {
