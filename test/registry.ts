@@ -206,3 +206,77 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     stop,
   };
 }
+
+export interface ProxyOptions {
+  /** The first GET of a blob larger than this is cut after this many bytes (the connection is destroyed). */
+  cutFirstBlobAfter?: number;
+  /** The first manifest GET answers this status (e.g. 503). */
+  failFirstManifest?: number;
+  /** Blob GETs answer 307 to another origin (http://localhost:PORT/_storage/…), as registries on S3 do. */
+  redirectBlobs?: boolean;
+}
+
+export interface TestProxy {
+  host: string;
+  /** What the proxy did: 'cut <path>', 'fail <path>', 'redirect <path>', 'storage <path>', 'pass <path>'. */
+  log: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A misbehaving proxy in front of a registry, in this process (use it with in-process pulls, not
+ * with spawnSync): cuts a blob half-way, fails a manifest once, or redirects blobs elsewhere.
+ */
+export async function startProxy(target: string, o: ProxyOptions): Promise<TestProxy> {
+  const { createServer, request } = await import('node:http');
+  const log: string[] = [];
+  let cut = false;
+  let failed = false;
+  let port = 0;
+  const server = createServer((req, res) => {
+    let path = req.url ?? '/';
+    const isBlob = req.method === 'GET' && /^\/v2\/.+\/blobs\/sha256:/.test(path);
+    if (o.failFirstManifest && !failed && req.method === 'GET' && /\/manifests\//.test(path)) {
+      failed = true;
+      log.push(`fail ${path}`);
+      res.writeHead(o.failFirstManifest, { 'Content-Type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}');
+      return;
+    }
+    if (o.redirectBlobs && isBlob) {
+      log.push(`redirect ${path}`);
+      res.writeHead(307, { Location: `http://localhost:${port}/_storage${path}` });
+      res.end();
+      return;
+    }
+    if (path.startsWith('/_storage/')) { path = path.slice('/_storage'.length); log.push(`storage ${path}`); }
+    const up = request({ host: '127.0.0.1', port: Number(target.split(':')[1]), method: req.method, path, headers: { ...req.headers, host: target } }, (ur) => {
+      const size = Number(ur.headers['content-length']);
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      if (o.cutFirstBlobAfter !== undefined && isBlob && !cut && size > o.cutFirstBlobAfter) {
+        cut = true;
+        log.push(`cut ${path}`);
+        let sent = 0;
+        ur.on('data', (c: Buffer) => {
+          if (sent >= o.cutFirstBlobAfter!) return;
+          const part = c.subarray(0, o.cutFirstBlobAfter! - sent);
+          sent += part.length;
+          res.write(part);
+          if (sent >= o.cutFirstBlobAfter!) { ur.destroy(); res.socket?.destroy(); }
+        });
+        return;
+      }
+      if (!path.startsWith('/v2/') || !isBlob) log.push(`pass ${path}`);
+      ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    log,
+    stop: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}

@@ -63,7 +63,8 @@ async function pull(argv: string[]): Promise<number> {
   const platform = a.flags.platform ? parsePlatform(String(a.flags.platform)) : undefined;
   const s = await store();
   const ac = new AbortController();
-  const onSig = () => ac.abort(new UserError('E_INTERRUPTED', 'pull interrupted'));
+  const { RuntimeFailure } = await import('../errors.js');
+  const onSig = () => ac.abort(new RuntimeFailure('E_INTERRUPTED', 'pull interrupted (what was complete is kept; pull again to finish)'));
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   try {
@@ -159,17 +160,11 @@ async function inspect(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** archive.ts (offline sources), loaded by path so this file builds before it exists on every branch. */
-interface ArchiveModule {
-  loadArchive(store: ImageStore, file: string): Promise<unknown>;
-  importLayout(store: ImageStore, dir: string, name?: string): Promise<unknown>;
-}
-const ARCHIVE_MODULE = '../image/archive.js';
-const archive = async () => (await import(ARCHIVE_MODULE)) as ArchiveModule;
+const archive = () => import('../image/archive.js');
 
-function describeLoaded(r: unknown): string[] {
-  const list = (Array.isArray(r) ? r : [r]).filter(Boolean) as Partial<StoredImage>[];
-  return list.map((i) => `Loaded: ${i.names?.length ? i.names.join(', ') : '<no name>'} (${i.digest ?? '?'})`);
+async function describeLoaded(images: StoredImage[]): Promise<string> {
+  const { familiarString } = await import('../image/reference.js');
+  return images.map((i) => `Loaded: ${i.names.length ? i.names.map(familiarString).join(', ') : '<no name>'} (${i.digest})\n`).join('');
 }
 
 const LOAD_USAGE = 'niwa image load [-i] FILE   (a docker save archive or an OCI archive)';
@@ -178,8 +173,7 @@ async function load(argv: string[]): Promise<number> {
   const file = (a.flags.input as string | undefined) ?? a.positionals[0];
   if (!file || a.positionals.length > (a.flags.input ? 0 : 1)) throw new UserError('E_USAGE', 'image load: expected one archive file', [], `usage: ${LOAD_USAGE}`);
   const { loadArchive } = await archive();
-  const r = await loadArchive(await store(), file);
-  process.stdout.write(describeLoaded(r).map((l) => l + '\n').join(''));
+  process.stdout.write(await describeLoaded(await loadArchive(await store(), file)));
   return 0;
 }
 
@@ -188,8 +182,7 @@ async function importDir(argv: string[]): Promise<number> {
   const a = parseArgs(argv, {}, 'image import');
   if (a.positionals.length < 1 || a.positionals.length > 2) throw new UserError('E_USAGE', 'image import: expected a layout directory and maybe a name', [], `usage: ${IMPORT_USAGE}`);
   const { importLayout } = await archive();
-  const r = await importLayout(await store(), a.positionals[0], a.positionals[1]);
-  process.stdout.write(describeLoaded(r).map((l) => l + '\n').join(''));
+  process.stdout.write(await describeLoaded(await importLayout(await store(), a.positionals[0], a.positionals[1])));
   return 0;
 }
 
@@ -220,6 +213,7 @@ function subverb(name: string): Verb {
 }
 
 export const verb: Verb = {
+  subcommands: true,
   summary: 'images: pull, ls, rm, inspect, load, import, prune',
   usage: ['niwa image <command> [options]', '', 'commands:', ...Object.entries(SUB).map(([k, v]) => `  ${k.padEnd(8)}  ${v.summary}`), '', "Run 'niwa image <command> --help' for its options. Data root: $NIWA_DATA_ROOT (default /var/lib/niwa)."].join('\n'),
   async run(argv) {

@@ -6,6 +6,8 @@ export interface Verb {
   summary: string;
   usage: string;
   run(args: string[]): Promise<number>;
+  /** Subcommands with their own --help (`niwa image pull --help`): only a leading --help is answered here. */
+  subcommands?: boolean;
 }
 
 type VerbLoader = () => Promise<Verb>;
@@ -71,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const verb = await entry.load();
-    if (rest.includes('--help') || rest.includes('-h')) {
+    if (verb.subcommands ? rest[0] === '--help' || rest[0] === '-h' : rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(`usage: ${verb.usage}\n\n${verb.summary}\n`);
       return 0;
     }

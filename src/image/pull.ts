@@ -55,11 +55,17 @@ function normalizePolicy(p: PullPolicy | undefined): 'always' | 'missing' | 'nev
   return 'missing'; // missing, if_not_present, and build (a build decides for itself before asking)
 }
 
-/** The image a reference names, pulled when the policy says so. */
+/** Pulls in progress in this process (store root + name): a second caller waits for the first. */
+const inflight = new Map<string, Promise<StoredImage>>();
+
+/**
+ * The image a reference names, pulled when the policy says so. A digest reference already stored is
+ * never fetched again, whatever the policy (its content cannot have changed).
+ */
 export async function ensureImage(refString: string, opts: EnsureImageOptions): Promise<StoredImage> {
   const ref = parseRef(refString);
   const policy = normalizePolicy(opts.policy);
-  if (policy !== 'always') {
+  if (policy !== 'always' || ref.digest) {
     const local = findLocal(opts.store, ref);
     if (local) return local;
     if (policy === 'never') {
@@ -68,7 +74,12 @@ export async function ensureImage(refString: string, opts: EnsureImageOptions): 
       });
     }
   }
-  return pullImage(ref, opts);
+  const key = `${opts.store.root}\0${storeName(ref)}\0${JSON.stringify(opts.platform ?? null)}`;
+  const running = inflight.get(key);
+  if (running) return running;
+  const p = pullImage(ref, opts).finally(() => inflight.delete(key));
+  inflight.set(key, p);
+  return p;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
@@ -168,7 +179,8 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
       if (!store.hasBlob(cfgDesc.digest)) {
         await retry('config', async () => {
           const { body } = await client.getBlob(repo, cfgDesc.digest, { signal, what: `config ${cfgDesc.digest} of ${shown}` });
-          downloaded += await store.putBlob(cfgDesc.digest, cfgDesc.size, counted(body, cfgDesc, () => undefined));
+          const n = await store.putBlob(cfgDesc.digest, cfgDesc.size, counted(body, cfgDesc, () => undefined));
+            downloaded += n;
         });
       }
       let config: ImageConfigFile;
@@ -203,7 +215,8 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
               const now = Date.now();
               if (now - last >= 100 || n === l.size) { last = now; layerEvent(l, n === l.size ? 'verifying' : 'downloading', { current: n, total: l.size }); }
             });
-            downloaded += await store.putBlob(l.digest, l.size, stream);
+            const n = await store.putBlob(l.digest, l.size, stream);
+            downloaded += n; // after the await: += across one would lose concurrent updates
           }, (attempt, e) => layerEvent(l, 'retry', { message: `attempt ${attempt + 1} of ${retries + 1} after: ${(e as Error).message}` })));
         }
         if (!store.hasLayer(l.diffId)) {

@@ -145,10 +145,11 @@ export class RegistryClient {
     }
   }
 
+  /** The Authorization header for a scope: the scope a 401 asked for, or ours when sent up front. */
   private async authorization(challenge: Challenge, scope: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
     const creds = this.credentials();
     if (challenge.scheme === 'basic') return creds ? basicHeader(creds) : undefined;
-    if (challenge.scheme === 'bearer') return this.tokens.fetchToken(this.registry, challenge.params, challenge.params.scope ?? scope, creds, signal);
+    if (challenge.scheme === 'bearer') return this.tokens.fetchToken(this.registry, challenge.params, scope, creds, signal);
     return undefined;
   }
 
@@ -172,7 +173,7 @@ export class RegistryClient {
     // Basic without credentials: nothing to answer with.
     if (ch.scheme === 'basic' && !creds) throw this.errorFrom(401, body, opts.what);
     this.challenge = ch;
-    const a = await this.authorization(ch, opts.scope, opts.signal);
+    const a = await this.authorization(ch, ch.params.scope ?? opts.scope, opts.signal);
     if (!a) throw this.errorFrom(401, body, opts.what);
     headers.Authorization = a;
     r = await this.send(path, init());

@@ -12,7 +12,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { niwa, niwaBin, needsRoot, repoRoot } from '../helpers.js';
-import { startRegistry, freePort, hasRegistryTools, hasHtpasswd, type TestRegistry } from '../registry.js';
+import { startRegistry, startProxy, freePort, hasRegistryTools, hasHtpasswd, type TestRegistry } from '../registry.js';
 import { writeOciLayout, dockerSaveArchive, shellImageEntries, type FixtureEntry, type FixtureLayout } from '../image-fixtures.js';
 import { openStore } from '../../src/image/store.js';
 import { ensureImage } from '../../src/image/pull.js';
@@ -193,6 +193,27 @@ test('a second pull downloads nothing; policy always re-resolves the manifest on
   assert.equal(await reg!.blobGets(), g1);
 });
 
+test('concurrent pulls: one download in a process; two niwa processes both finish with one good copy', { skip }, async () => {
+  const sb = sandbox();
+  const lay = await layout('concurrent', { layers: [[{ name: 'c1', content: randomBytes(2_000_000) }], [{ name: 'c2', content: randomBytes(1_000_000) }]] });
+  reg!.push(lay.dir, 'latest', 'niwa/concurrent:1');
+  const ref = `${reg!.host}/niwa/concurrent:1`;
+  const g0 = await reg!.blobGets();
+  const [x, y] = await Promise.all([sb.pull(ref), sb.pull(ref)]);
+  assert.equal(x.digest, lay.digest);
+  assert.equal(y.digest, lay.digest);
+  assert.equal((await reg!.blobGets()) - g0, 3, 'one pull in flight per name');
+  const sb2 = sandbox();
+  const run = () => new Promise<number>((resolve) => {
+    const c = spawn(process.execPath, [niwaBin, 'pull', '-q', ref], { env: sb2.env, cwd: repoRoot, stdio: 'ignore' });
+    c.once('exit', (code) => resolve(code ?? -1));
+  });
+  assert.deepEqual(await Promise.all([run(), run(), run()]), [0, 0, 0]);
+  assert.equal(sb2.store.resolve(ref)?.digest, lay.digest);
+  checkStore(sb2.root);
+  assert.deepEqual(readdirSync(join(sb2.root, 'data', 'images', 'tmp')).filter((f) => !f.endsWith('.lease')), []);
+});
+
 test('a corrupt blob in the registry: the pull fails naming the digest and stores nothing', { skip }, async () => {
   const sb = sandbox();
   const lay = await layout('corrupt', { layers: [[{ name: 'good', content: 'good' }], [{ name: 'bad', content: randomBytes(50_000) }]] });
@@ -212,6 +233,29 @@ test('a corrupt blob in the registry: the pull fails naming the digest and store
   const tmp = join(sb.root, 'data', 'images', 'tmp');
   assert.deepEqual(existsSync(tmp) ? readdirSync(tmp).filter((f) => !f.endsWith('.lease')) : [], []);
   checkStore(sb.root);
+});
+
+test('transient failures are retried (a 503 manifest, a blob cut half-way); blob redirects to another origin are followed', { skip }, async () => {
+  const sb = sandbox();
+  const lay = await layout('flaky', { layers: [[{ name: 'f', content: randomBytes(300_000) }], [{ name: 'g', content: 'g' }]], compression: 'none' });
+  reg!.push(lay.dir, 'latest', 'niwa/flaky:1');
+  const flaky = await startProxy(reg!.host, { failFirstManifest: 503, cutFirstBlobAfter: 100_000 });
+  try {
+    const img = await sb.pull(`${flaky.host}/niwa/flaky:1`);
+    assert.equal(img.digest, lay.digest);
+    assert.ok(flaky.log.some((l) => l.startsWith('fail ')) && flaky.log.some((l) => l.startsWith('cut ')), flaky.log.join('\n'));
+    const retries = sb.events.filter((e) => e.type === 'layer' && e.state === 'retry');
+    assert.equal(retries.length, 1);
+    assert.match((retries[0] as { message: string }).message, /attempt 2 of 4 after: .*transfer broke after|closed after/);
+    checkStore(sb.root);
+  } finally { await flaky.stop(); }
+  const sb2 = sandbox();
+  const redirecting = await startProxy(reg!.host, { redirectBlobs: true });
+  try {
+    const img = await sb2.pull(`${redirecting.host}/niwa/flaky:1`);
+    assert.equal(img.digest, lay.digest);
+    assert.equal(redirecting.log.filter((l) => l.startsWith('storage ')).length, 3, redirecting.log.join('\n'));
+  } finally { await redirecting.stop(); }
 });
 
 test('unreachable registry and unknown names: clear errors, exit 1', { skip }, async () => {
@@ -381,7 +425,7 @@ test('image ls / inspect / rm / prune through the CLI; rm refuses an image a con
   assert.equal(sb.cli(['image', 'ls', '-q']).stdout, '');
 });
 
-test('niwa image load: a docker save archive', { skip }, async () => {
+test('niwa image load (a docker save archive) and niwa image import (an OCI layout dir)', { skip }, async () => {
   const sb = sandbox();
   const file = join(dir, 'saved.tar');
   const saved = await dockerSaveArchive(file, { layers: [shellImageEntries(), [{ name: 'loaded.txt', content: 'loaded' }]], repoTags: ['saved/app:3'] });
@@ -393,4 +437,9 @@ test('niwa image load: a docker save archive', { skip }, async () => {
   assert.equal(img.configDigest, saved.configDigest);
   assert.equal(readFileSync(join(sb.store.layerDir(saved.diffIds[1]), 'loaded.txt'), 'utf8'), 'loaded');
   assert.match(sb.cli(['images']).stdout, /saved\/app:3/);
+  const lay = await layout('import', { layers: [[{ name: 'imported.txt', content: 'imported' }]], tag: 'v1' });
+  const im = sb.cli(['image', 'import', lay.dir, 'local/imported:v1']);
+  assert.equal(im.status, 0, im.stderr);
+  assert.equal(im.stdout, `Loaded: local/imported:v1 (${lay.digest})\n`);
+  assert.equal(sb.store.resolve('docker.io/local/imported:v1')?.digest, lay.digest);
 });
