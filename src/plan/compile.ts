@@ -6,7 +6,7 @@ import { namespaceSteps } from './steps/namespaces.js';
 import { pathSteps, rootfsSteps } from './steps/rootfs.js';
 import { identitySteps, kernelSettingSteps, processSteps } from './steps/process.js';
 import { cgroupSteps } from './steps/cgroup.js';
-import { containerDataDir, imageCleanupSteps, imagePrepareSteps, imageRootLayout, type ImageRootLayout } from './steps/image.js';
+import { containerDataDir, imageCleanupSteps, imagePrepareSteps, imageRootLayout, shiftedUserns, type ImageRootLayout } from './steps/image.js';
 import { UserError } from '../errors.js';
 
 export interface CompileContext {
@@ -75,7 +75,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   if (spec.rootfs.kind === 'image') {
     if (!spec.rootfs.image) throw new UserError('E_IMAGE_UNRESOLVED', `${spec.file}: image ${spec.rootfs.ref} was not read before compiling`, [], 'load the spec with an image resolver (niwa run / niwa plan do)');
     if (!spec.namespaces.mount) throw new UserError('E_SPEC_INVALID', `${spec.file}: rootfs.image needs a mount namespace`, [], 'add mount to namespaces: the overlay root is mounted inside it');
-    image = imageRootLayout(spec.rootfs.image, host, containerDataDir(host, ctx.project, ctx.id));
+    image = imageRootLayout(spec.rootfs.image, host, containerDataDir(host, ctx.project, ctx.id), shiftedUserns(spec));
     phases.prepare.push(...imagePrepareSteps(spec, spec.rootfs.image, image));
   }
   if ((spec.rootfs.kind === 'default' || spec.rootfs.kind === 'image') && spec.namespaces.mount) {

@@ -63,7 +63,7 @@ export function describeCall(s: Step): string {
     case 'probe': return `connect(${q(s.address)}, ${s.port})${s.request ? ` + ${q(short(s.request.split('\r\n')[0]))}` : ''} — exit 0 if healthy`;
     case 'ip': return `${s.netns ? `nsenter --net=${q(s.netns)} ` : ''}ip ${s.args.map(q).join(' ')}${s.absentOk ? ' (already gone is fine)' : ''}`;
     case 'rmtree': return `rm -r ${q(s.path)} (no symlink followed; gone is fine)`;
-    case 'copyroot': return `copy ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'} → ${q(s.path)} (whiteouts applied)`;
+    case 'copyroot': return `copy ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'} → ${q(s.path)} (whiteouts applied${s.uidMap ? `; owners shifted: uid ${s.uidMap.map((m) => `${m.container_id}→${m.host_id}+${m.size}`).join(',')}` : ''})`;
     case 'netns': return s.action === 'add' ? `unshare(CLONE_NEWNET); mount("/proc/self/ns/net", ${q(s.path)}, MS_BIND)` : `umount2(${q(s.path)}, MNT_DETACH); unlink(${q(s.path)})`;
   }
 }

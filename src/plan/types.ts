@@ -122,7 +122,7 @@ export type Op =
    * Host side: materialise an image's root by copying its layers, bottom first, into `path` (whiteouts
    * remove, opaque directories empty what is below) — the fallback when overlayfs cannot be used.
    */
-  | { op: 'copyroot'; layers: string[]; path: string };
+  | { op: 'copyroot'; layers: string[]; path: string; uidMap?: { container_id: number; host_id: number; size: number }[]; gidMap?: { container_id: number; host_id: number; size: number }[] };
 
 export type StepOp = Op['op'];
 

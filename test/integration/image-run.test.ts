@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ const containersLeft = () => (existsSync(join(data, 'containers')) ? readdirSync
 
 function spec(name: string, body: string): string {
   const f = join(work, `${name}.container.yaml`);
-  writeFileSync(f, `name: ${name}\nnamespaces: [mount, pid, uts, ipc, net]\n${body}`);
+  writeFileSync(f, `name: ${name}\n${body.includes('namespaces:') ? '' : 'namespaces: [mount, pid, uts, ipc, net]\n'}${body}`);
   return f;
 }
 
@@ -70,6 +70,7 @@ const CONFIG = {
 before(async () => {
   if (skip) return;
   work = mkdtempSync(join(tmpdir(), 'niwa-imgrun-'));
+  chmodSync(work, 0o711); // as /var/lib is: a user namespace's root (an unprivileged host uid) passes through to the data root
   state = join(work, 'state');
   data = join(work, 'data');
   mkdirSync(state);
@@ -183,6 +184,16 @@ test('an image with more layers than one overlay option page holds: the lower di
   const r = run(['run', f]);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), ['44', '44']);
+});
+
+test('a user namespace mapping root to 100000: the image\'s files are the namespace\'s, writes work, the layers stay host-owned', { skip }, () => {
+  const f = spec('userns', `namespaces: [user, mount, pid, uts, ipc, net]\nuid_map: [{container_id: 0, host_id: 100000, size: 65536}]\ngid_map: [{container_id: 0, host_id: 100000, size: 65536}]\nrootfs: {image: ${reg!.host}/test/base:1}\nprocess:\n  user: 0\n  args: ['cat /proc/self/uid_map | tr -s " "; ls -lnd /srv | tr -s " " | cut -d" " -f3,4; echo hi > /tmp/w && cat /tmp/w; ls -ln /srv/greeting | tr -s " " | cut -d" " -f3,4']\n`);
+  const r = run(['run', f]);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim()), ['0 100000 65536', '65534 65534', 'hi', '0 0'], 'srv is nobody-owned in the image; files of root are the namespace root\'s');
+  const layers = join(data, 'images', 'layers', 'sha256');
+  for (const l of readdirSync(layers)) assert.ok(!existsSync(join(layers, l, 'tmp', 'w')));
+  assert.deepEqual(containersLeft(), []);
 });
 
 test('Docker schema 2 and zstd images run', { skip }, () => {

@@ -4,7 +4,7 @@
 // child inside its own mount namespace, so the host never sees it and a dead container leaves no
 // mount behind. When overlayfs cannot be used (no overlayfs, or too many layers for one mount), the
 // layers are copied into a private root instead, and the plan says which was chosen and why.
-import type { CanonicalSpec, ResolvedImageRoot } from '../../spec/types.js';
+import type { CanonicalSpec, IdMapping, ResolvedImageRoot } from '../../spec/types.js';
 import type { HostFacts, StepDraft } from '../types.js';
 
 /** The kernel copies mount options into one page; keep a margin for the NUL and the kernel's own. */
@@ -21,6 +21,15 @@ export interface ImageRootLayout {
   chdir?: string;
   /** copy: the directory bound as the root. */
   source?: string;
+  /** copy into a user namespace whose map is not the identity: owners shifted into the map. */
+  shift?: { uidMap: IdMapping[]; gidMap: IdMapping[] };
+}
+
+/** A user namespace whose maps move ids: the image's root-owned files would be unmapped inside it. */
+export function shiftedUserns(spec: CanonicalSpec): { uidMap: IdMapping[]; gidMap: IdMapping[] } | undefined {
+  if (spec.namespaces.user?.mode !== 'new') return undefined;
+  const moved = (m: IdMapping[]) => m.some((x) => x.container_id !== x.host_id);
+  return moved(spec.uidMap) || moved(spec.gidMap) ? { uidMap: spec.uidMap, gidMap: spec.gidMap } : undefined;
 }
 
 export function containerDataDir(host: HostFacts, project: string, id: string): string {
@@ -32,9 +41,12 @@ export function containerDataDir(host: HostFacts, project: string, id: string): 
  * an upper dir too: mount points and /etc/hosts are created in it during setup, then the whole
  * root is remounted read-only (rootfs.readonly), as runc and Docker do.
  */
-export function imageRootLayout(img: ResolvedImageRoot, host: HostFacts, dir: string): ImageRootLayout {
+export function imageRootLayout(img: ResolvedImageRoot, host: HostFacts, dir: string, shift?: ImageRootLayout['shift']): ImageRootLayout {
   const lowers = [...img.layers].reverse(); // overlay lists the top layer first
   const rw = `,upperdir=${dir}/upper,workdir=${dir}/work`;
+  if (shift) {
+    return { dir, mode: 'copy', source: `${dir}/rootfs`, shift, reason: 'a user namespace that maps ids elsewhere: the layers are copied into a private root with every owner shifted into the map (the shared layers stay owned by host ids the namespace cannot use)' };
+  }
   if (host.snapshotter === 'copy') {
     return { dir, mode: 'copy', source: `${dir}/rootfs`, reason: 'overlayfs is not available here (or NIWA_SNAPSHOTTER=copy): the layers are copied into a private root' };
   }
@@ -51,14 +63,21 @@ export function imageRootLayout(img: ResolvedImageRoot, host: HostFacts, dir: st
 
 /** prepare: the container's own directories (upper, work, copied root, volumes). */
 export function imagePrepareSteps(spec: CanonicalSpec, img: ResolvedImageRoot, L: ImageRootLayout): StepDraft[] {
-  const s: StepDraft[] = [
-    { op: 'mkdir', path: L.dir, mode: 0o700, parents: true, field: 'rootfs.image', man: 'mkdir(2)', why: 'the container\'s own directory under the data root: its writable layer and volumes, removed with it' },
-  ];
+  const s: StepDraft[] = [];
+  if (L.shift) {
+    // The namespace's root is an unprivileged host uid: every directory down to its root must be searchable.
+    const project = L.dir.slice(0, L.dir.lastIndexOf('/'));
+    for (const d of [project.slice(0, project.lastIndexOf('/')), project, L.dir]) {
+      s.push({ op: 'mkdir', path: d, mode: 0o711, parents: true, field: 'rootfs.image', man: 'mkdir(2)', why: `searchable, not readable (0711): the user namespace's root, an unprivileged host uid, must reach the copied root below ${d === L.dir ? '(the container\'s own directory, removed with it)' : ''}`.trim() });
+    }
+  } else {
+    s.push({ op: 'mkdir', path: L.dir, mode: 0o700, parents: true, field: 'rootfs.image', man: 'mkdir(2)', why: 'the container\'s own directory under the data root: its writable layer and volumes, removed with it' });
+  }
   if (L.mode === 'overlay' || L.mode === 'overlay-relative') {
     s.push({ op: 'mkdir', path: `${L.dir}/upper`, mode: 0o755, field: 'rootfs.image', man: 'overlayfs', why: 'the overlay\'s upper dir: every write of the container lands here, never in the shared image layers' });
     s.push({ op: 'mkdir', path: `${L.dir}/work`, mode: 0o700, field: 'rootfs.image', man: 'overlayfs', why: 'overlayfs\'s work dir (same file system as the upper dir), for atomic copy-up' });
   }
-  if (L.mode === 'copy') s.push({ op: 'copyroot', layers: [...img.layers], path: L.source!, field: 'rootfs.image', why: L.reason });
+  if (L.mode === 'copy') s.push({ op: 'copyroot', layers: [...img.layers], path: L.source!, ...(L.shift ? { uidMap: L.shift.uidMap, gidMap: L.shift.gidMap } : {}), field: 'rootfs.image', why: L.reason });
   img.volumes.forEach((v, i) => {
     s.push({ op: 'mkdir', path: `${L.dir}/volumes/${i}`, mode: 0o755, parents: true, field: 'rootfs.image', man: 'mkdir(2)', why: `the image declares a volume at ${v}: an anonymous volume for this container` });
   });

@@ -32,6 +32,7 @@ export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, pla
     case 'copyroot': {
       if (sys === (await import('../sys/real.js')).realSys) await (await import('../sys/real.js')).prepareNative();
       (await import('../rootfs/copy.js')).copyLayers(step.layers, step.path, sys, {
+        uidMap: step.uidMap, gidMap: step.gidMap,
         isOpaque: (dir) => sys.lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y',
         mknod: (path, mode, dev) => { try { sys.mknod(path, mode, dev); } catch { /* a device node this host may not create: left out, as the unpack does */ } },
       });

@@ -122,3 +122,16 @@ test('errors: no command anywhere, entrypoint without an image, a user the image
     image: async () => { throw new UserError('E_IMAGE_REF', "invalid reference 'UPPER'", [], 'repository names are lowercase'); },
   }), (e: UserError) => e.details.some((d) => d.field === 'rootfs.image' && /invalid reference/.test(d.message) && d.hint === 'repository names are lowercase'));
 });
+
+test('a user namespace that moves ids: a copied root with owners shifted into the map, its directories searchable', async () => {
+  const map = [{ container_id: 0, host_id: 100000, size: 65536 }];
+  const { plan: p } = await plan({ rootfs: { image: 'demo:1' }, namespaces: ['user', 'mount', 'pid'], uid_map: map, gid_map: map });
+  const c = p.steps.find((s) => s.op === 'copyroot') as Step & { op: 'copyroot' };
+  assert.deepEqual(c.uidMap, map);
+  assert.match(c.why, /shifted into the map/);
+  const dirs = p.steps.filter((s) => s.phase === 'prepare' && s.op === 'mkdir' && s.path.startsWith('/var/lib/niwa/containers')) as (Step & { op: 'mkdir' })[];
+  assert.deepEqual(dirs.map((d) => [d.path, d.mode]), [['/var/lib/niwa/containers', 0o711], ['/var/lib/niwa/containers/p', 0o711], ['/var/lib/niwa/containers/p/demo-1', 0o711]]);
+  // the identity map (the default: root to the invoking root) keeps the shared overlay
+  const { plan: id } = await plan({ rootfs: { image: 'demo:1' }, namespaces: ['user', 'mount', 'pid'] });
+  assert.ok(id.steps.some((s) => s.op === 'mount' && s.fstype === 'overlay'));
+});
