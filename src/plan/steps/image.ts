@@ -43,7 +43,7 @@ export function containerDataDir(host: HostFacts, project: string, id: string): 
  */
 export function imageRootLayout(img: ResolvedImageRoot, host: HostFacts, dir: string, shift?: ImageRootLayout['shift']): ImageRootLayout {
   const lowers = [...img.layers].reverse(); // overlay lists the top layer first
-  const rw = `,upperdir=${dir}/upper,workdir=${dir}/work`;
+  const rw = `,upperdir=${dir}/upper,workdir=${dir}/work,volatile`;
   if (shift) {
     return { dir, mode: 'copy', source: `${dir}/rootfs`, shift, reason: 'a user namespace that maps ids elsewhere: the layers are copied into a private root with every owner shifted into the map (the shared layers stay owned by host ids the namespace cannot use)' };
   }
@@ -51,7 +51,7 @@ export function imageRootLayout(img: ResolvedImageRoot, host: HostFacts, dir: st
     return { dir, mode: 'copy', source: `${dir}/rootfs`, reason: 'overlayfs is not available here (or NIWA_SNAPSHOTTER=copy): the layers are copied into a private root' };
   }
   const abs = `lowerdir=${lowers.join(':')}${rw}`;
-  if (abs.length <= MOUNT_DATA_MAX) return { dir, mode: 'overlay', data: abs, reason: `an overlay of the image's ${lowers.length} layer${lowers.length === 1 ? '' : 's'} with a private upper dir: the image stays untouched` };
+  if (abs.length <= MOUNT_DATA_MAX) return { dir, mode: 'overlay', data: abs, reason: `an overlay of the image's ${lowers.length} layer${lowers.length === 1 ? '' : 's'} with a private upper dir: the image stays untouched (volatile: no sync of the upper dir, which is discarded with the container)` };
   // Too long for one page: enter the layers' common directory and name them relatively (as Docker's overlay2 does).
   const parent = lowers[0].slice(0, lowers[0].lastIndexOf('/'));
   if (lowers.every((l) => l.slice(0, l.lastIndexOf('/')) === parent)) {

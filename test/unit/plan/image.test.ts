@@ -35,7 +35,7 @@ test('an image root is an overlay of the layers (top first) with a private upper
   const m = ov[0] as Step & { op: 'mount' };
   assert.equal(m.phase, 'child');
   assert.equal(m.target, p.rootDir);
-  assert.equal(m.data, 'lowerdir=/img/layers/sha256/bbb:/img/layers/sha256/aaa,upperdir=/var/lib/niwa/containers/p/demo-1/upper,workdir=/var/lib/niwa/containers/p/demo-1/work');
+  assert.equal(m.data, 'lowerdir=/img/layers/sha256/bbb:/img/layers/sha256/aaa,upperdir=/var/lib/niwa/containers/p/demo-1/upper,workdir=/var/lib/niwa/containers/p/demo-1/work,volatile');
   const prep = p.steps.filter((s) => s.phase === 'prepare' && s.op === 'mkdir').map((s) => (s as { path: string }).path);
   for (const d of ['/var/lib/niwa/containers/p/demo-1', '/var/lib/niwa/containers/p/demo-1/upper', '/var/lib/niwa/containers/p/demo-1/work']) assert.ok(prep.includes(d), d);
   const clean = p.steps.filter((s) => s.phase === 'cleanup').map((s) => `${s.op} ${(s as { path?: string }).path}`);
