@@ -13,8 +13,9 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, niwa, needsRoot, needsStage, type CliResult } from '../helpers.js';
-import { hostFiles, writeOciLayout, shellImageEntries, type FixtureEntry } from '../image-fixtures.js';
-import { startRegistry, hasRegistryTools, freePort, type TestRegistry } from '../registry.js';
+import { dockerSaveArchive, hostFiles, writeOciLayout, shellImageEntries, type FixtureEntry } from '../image-fixtures.js';
+import { hostPlatform } from '../../src/image/platform.js';
+import { startRegistry, hasRegistryTools, hasHtpasswd, freePort, type TestRegistry } from '../registry.js';
 import { cgroupsLeft } from './running.js';
 
 const skip = needsRoot() || needsStage() || hasRegistryTools() || (spawnSync('sh', ['-c', 'command -v cc']).status !== 0 ? 'no C compiler' : false);
@@ -194,6 +195,48 @@ test('a user namespace mapping root to 100000: the image\'s files are the namesp
   const layers = join(data, 'images', 'layers', 'sha256');
   for (const l of readdirSync(layers)) assert.ok(!existsSync(join(layers, l, 'tmp', 'w')));
   assert.deepEqual(containersLeft(), []);
+});
+
+test('run from an index of several platforms, by digest, from a registry with basic auth, and from a docker save archive', { skip: skip || hasHtpasswd() }, async () => {
+  const layers: FixtureEntry[][] = [[...shellImageEntries()], [{ name: 'srv/', type: 'dir' }, { name: 'srv/greeting', content: 'from the index\n' }]];
+  const host = hostPlatform();
+  const other = host.architecture === 'arm64' ? { os: 'linux', architecture: 'amd64' } : { os: 'linux', architecture: 'arm64' };
+  const idx = await writeOciLayout(join(work, 'index'), { layers, platforms: [other, host], config: { Cmd: ['/bin/cat', '/srv/greeting'] }, tag: '1' });
+  reg!.push(idx.dir, '1', 'test/multi:1', { all: true });
+  const r1 = run(['run', spec('multi', `rootfs: {image: ${reg!.host}/test/multi:1}\n`)]);
+  assert.equal(r1.status, 0, r1.stderr);
+  assert.equal(r1.stdout, 'from the index\n');
+  const inspect = JSON.parse(run(['image', 'inspect', `${reg!.host}/test/multi:1`]).stdout)[0];
+  assert.equal(inspect.config.architecture, host.architecture, 'the host\'s platform was chosen');
+  // by digest: the manifest digest of the base image
+  const base = JSON.parse(run(['image', 'inspect', `${reg!.host}/test/base:1`]).stdout)[0];
+  const byDigest = run(['run', spec('bydigest', `rootfs: {image: "${reg!.host}/test/base@${base.digest}"}\nprocess: {args: ['cat /srv/greeting']}\n`)]);
+  assert.equal(byDigest.status, 0, byDigest.stderr);
+  assert.equal(byDigest.stdout, 'hello from the top layer\n');
+  // a registry with basic auth: refused without credentials, runs after niwa login
+  const priv = await startRegistry({ htpasswd: { user: 'alice', password: 'secret pw' } });
+  try {
+    priv.push(idx.dir, '1', 'private/app:1', { all: true });
+    const home = join(work, 'home');
+    mkdirSync(home, { recursive: true });
+    const authEnv = { DOCKER_CONFIG: join(home, 'docker'), REGISTRY_AUTH_FILE: '', XDG_RUNTIME_DIR: home };
+    const f = spec('private', `rootfs: {image: ${priv.host}/private/app:1}\n`);
+    const no = run(['run', f], authEnv);
+    assert.equal(no.status, 1, no.stderr);
+    assert.match(no.stderr, /niwa login/);
+    const login = niwa(['login', '-u', 'alice', '--password-stdin', priv.host], { env: env(authEnv), input: 'secret pw\n' });
+    assert.equal(login.status, 0, login.stderr);
+    const yes = run(['run', f], authEnv);
+    assert.equal(yes.status, 0, yes.stderr);
+    assert.equal(yes.stdout, 'from the index\n');
+  } finally { await priv.stop(); }
+  // a docker save archive, loaded, then run by its short name
+  await dockerSaveArchive(join(work, 'saved.tar'), { layers, config: { Cmd: ['/bin/sh', '-c', 'echo saved; cat /srv/greeting'] }, repoTags: ['saved/app:2'] });
+  const load = run(['image', 'load', join(work, 'saved.tar')]);
+  assert.equal(load.status, 0, load.stderr);
+  const saved = run(['run', '--pull', 'never', spec('saved', 'rootfs: {image: saved/app:2}\n')]);
+  assert.equal(saved.status, 0, saved.stderr);
+  assert.equal(saved.stdout, 'saved\nfrom the index\n');
 });
 
 test('Docker schema 2 and zstd images run', { skip }, () => {
