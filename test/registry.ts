@@ -5,7 +5,7 @@
 // process started here and removes the directory.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,10 +153,13 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     `  secret: ${randomBytes(16).toString('hex')}`,
     authYaml,
   ].join('\n') + '\n');
-  let out = '';
-  const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (b) => { out += b; });
-  child.stderr!.on('data', (b) => { out += b; });
+  // Its output goes to a file, not a pipe: while a test sits in spawnSync (a CLI run, a push) nobody
+  // would read a pipe, and a registry blocked writing its log stops answering.
+  const logFile = join(dir, 'registry.log');
+  const logFd = openSync(logFile, 'a');
+  const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const readLog = () => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; }
@@ -165,26 +168,27 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   };
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) { await stop(); throw new Error(`docker-registry exited (${child.exitCode}):\n${out}`); }
+    if (child.exitCode !== null) { await stop(); throw new Error(`docker-registry exited (${child.exitCode}):\n${readLog()}`); }
     try {
       const r = await fetch(`http://${host}/v2/`);
       await r.body?.cancel();
       if (r.status === 200 || r.status === 401) break;
     } catch { /* not yet */ }
-    if (Date.now() > deadline) { await stop(); throw new Error(`docker-registry did not answer on ${host} within 15 s:\n${out}`); }
+    if (Date.now() > deadline) { await stop(); throw new Error(`docker-registry did not answer on ${host} within 15 s:\n${readLog()}`); }
     await new Promise((r) => setTimeout(r, 50));
   }
   const creds = opts.htpasswd ?? opts.token;
   // The access log arrives on a pipe: wait until it has been quiet for a moment.
   const settle = async () => {
     let len = -1;
-    while (len !== out.length) { len = out.length; await new Promise((r) => setTimeout(r, 100)); }
+    for (let text = readLog(); len !== text.length; text = readLog()) { len = text.length; await new Promise((r) => setTimeout(r, 100)); }
+    return readLog();
   };
   return {
     host, dir,
-    log: () => out,
-    blobGets: async () => { await settle(); return (out.match(/"GET \/v2\/[^ ]+\/blobs\/sha256:[a-f0-9]{64} HTTP/g) ?? []).length; },
-    requests: async () => { await settle(); return [...out.matchAll(/"((?:GET|HEAD|PUT|POST|PATCH|DELETE) [^ ]+) HTTP/g)].map((m) => m[1]); },
+    log: readLog,
+    blobGets: async () => { const out = await settle(); return (out.match(/"GET \/v2\/[^ ]+\/blobs\/sha256:[a-f0-9]{64} HTTP/g) ?? []).length; },
+    requests: async () => { const out = await settle(); return [...out.matchAll(/"((?:GET|HEAD|PUT|POST|PATCH|DELETE) [^ ]+) HTTP/g)].map((m) => m[1]); },
     blobFile: (digest) => join(dir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7), 'data'),
     tokenRequests: () => token?.requests() ?? [],
     push(layoutDir, tag, repoTag, o = {}) {
