@@ -153,13 +153,15 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     `  secret: ${randomBytes(16).toString('hex')}`,
     authYaml,
   ].join('\n') + '\n');
-  // Its output goes to a file, not a pipe: while a test sits in spawnSync (a CLI run, a push) nobody
-  // would read a pipe, and a registry blocked writing its log stops answering.
+  // The registry writes its log to a file, never to a pipe: tests block in spawnSync (niwa, skopeo)
+  // while it serves them, and a full pipe would stop the registry mid-request.
   const logFile = join(dir, 'registry.log');
   const logFd = openSync(logFile, 'a');
   const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   const readLog = () => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
+  let out = '';
+  const refresh = () => (out = readLog());
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; }
@@ -168,27 +170,26 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   };
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) { await stop(); throw new Error(`docker-registry exited (${child.exitCode}):\n${readLog()}`); }
+    if (child.exitCode !== null) { refresh(); await stop(); throw new Error(`docker-registry exited (${child.exitCode}):\n${out}`); }
     try {
       const r = await fetch(`http://${host}/v2/`);
       await r.body?.cancel();
       if (r.status === 200 || r.status === 401) break;
     } catch { /* not yet */ }
-    if (Date.now() > deadline) { await stop(); throw new Error(`docker-registry did not answer on ${host} within 15 s:\n${readLog()}`); }
+    if (Date.now() > deadline) { refresh(); await stop(); throw new Error(`docker-registry did not answer on ${host} within 15 s:\n${out}`); }
     await new Promise((r) => setTimeout(r, 50));
   }
   const creds = opts.htpasswd ?? opts.token;
-  // The access log arrives on a pipe: wait until it has been quiet for a moment.
+  // The access log is written after the response: wait until it has been quiet for a moment.
   const settle = async () => {
     let len = -1;
-    for (let text = readLog(); len !== text.length; text = readLog()) { len = text.length; await new Promise((r) => setTimeout(r, 100)); }
-    return readLog();
+    while (len !== refresh().length) { len = out.length; await new Promise((r) => setTimeout(r, 100)); }
   };
   return {
     host, dir,
-    log: readLog,
-    blobGets: async () => { const out = await settle(); return (out.match(/"GET \/v2\/[^ ]+\/blobs\/sha256:[a-f0-9]{64} HTTP/g) ?? []).length; },
-    requests: async () => { const out = await settle(); return [...out.matchAll(/"((?:GET|HEAD|PUT|POST|PATCH|DELETE) [^ ]+) HTTP/g)].map((m) => m[1]); },
+    log: () => refresh(),
+    blobGets: async () => { await settle(); return (out.match(/"GET \/v2\/[^ ]+\/blobs\/sha256:[a-f0-9]{64} HTTP/g) ?? []).length; },
+    requests: async () => { await settle(); return [...out.matchAll(/"((?:GET|HEAD|PUT|POST|PATCH|DELETE) [^ ]+) HTTP/g)].map((m) => m[1]); },
     blobFile: (digest) => join(dir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7), 'data'),
     tokenRequests: () => token?.requests() ?? [],
     push(layoutDir, tag, repoTag, o = {}) {

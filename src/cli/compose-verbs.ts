@@ -11,12 +11,17 @@ import { describeStatus } from '../runtime/status.js';
 import { check, request, tryRequest } from '../runtime/supervisor/client.js';
 import { formatMapping } from '../runtime/net/ports.js';
 import { formatDuration, table } from './target.js';
-import type { RuntimeEvent } from '../events/types.js';
+import { EventBus, type RuntimeEvent } from '../events/types.js';
+import type { PullEvent } from '../image/types.js';
+import type { LiveView } from '../ui/live.js';
 
 type Run = (a: ParsedArgs, project: LoadComposeOptions) => Promise<number>;
 
-async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
-  const load = await loadProject({ ...project, canonical: o.canonical });
+async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void; onPull?: (e: PullEvent) => void } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
+  // Verbs that start containers load canonical specs: their images are pulled first (all at once),
+  // with progress in the live view (onPull) or on stderr.
+  const progress = o.onPull || o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).pullReporter({ out: process.stderr, tty: Boolean(process.stderr.isTTY) });
+  const load = await loadProject({ ...project, canonical: o.canonical, onPull: o.onPull ?? progress?.onEvent }).finally(() => progress?.finish());
   if (!a.flags['no-warnings'] && o.canonical !== false) for (const w of load.warnings) process.stderr.write(`warning: ${formatDetail(w)}\n`);
   return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage }) };
 }
@@ -67,38 +72,60 @@ async function upForeground(a: ParsedArgs, project: LoadComposeOptions, services
   const mode = progressMode({ progress: a.flags.progress as string | undefined, json: Boolean(a.flags.json), stdoutIsTTY: Boolean(process.stdout.isTTY) });
   // The reporter exists before the engine so that every message reaches it.
   let say: (m: UpMessage) => void = stderrMessage;
-  const { load, engine } = await open(a, project, { onMessage: (m) => say(m) });
-  checkServices(load, services);
-  const names = (services.length ? withDependencies(load, services) : load.plan.order).map((s) => engine.name(s));
   const timeoutMs = seconds(a, 'timeout');
-
+  let engineRef: ComposeEngine | undefined;
   let stopping: Promise<void> | undefined;
   const stopAll = (force: boolean): Promise<void> => {
+    const engine = engineRef;
+    if (!engine) return Promise.resolve();
     if (force) return engine.stop({ force: true });
     return (stopping ??= engine.stop({ timeoutMs }));
   };
   const controls = {
     restart: async (name: string) => {
-      const s = engine.serviceOf(name);
-      if (!s) throw new Error(`${name} is not a service container`);
-      await engine.stop({ services: [s], timeoutMs });
-      await engine.up({ services: [s], noDeps: true });
+      const s = engineRef?.serviceOf(name);
+      if (!engineRef || !s) throw new Error(`${name} is not a service container`);
+      await engineRef.stop({ services: [s], timeoutMs });
+      await engineRef.up({ services: [s], noDeps: true });
     },
-    stop: async (name: string) => { check(await request(engine.target, { op: 'stop', name, timeoutMs })); },
+    stop: async (name: string) => { if (engineRef) check(await request(engineRef.target, { op: 'stop', name, timeoutMs })); },
     stopAll,
   };
-  const allEnded = () => names.every((n) => { const st = engine.state(n); return st !== undefined && !isLive(st.status); });
 
-  let status = 0;
+  // On a terminal the live view starts before the project loads, so the pulls of its images show in it.
+  const relay = new EventBus();
+  let view: LiveView | undefined;
+  let viewClosed = false;
   if (mode === 'tty') {
     const { loadLiveView } = await import('../ui/progress.js');
     const { startLiveView } = await loadLiveView();
     const { readCgroupStats } = await import('../runtime/cgroup/stats.js');
-    const stats = async () => Object.fromEntries(engine.containers().filter((c) => c.status === 'running').flatMap((c) => {
-      try { return [[c.name, readCgroupStats(c.cgroups, engine.host.cgroup)]]; } catch { return []; }
+    const stats = async () => Object.fromEntries((engineRef?.containers() ?? []).filter((c) => c.status === 'running').flatMap((c) => {
+      try { return [[c.name, readCgroupStats(c.cgroups, engineRef!.host.cgroup)]]; } catch { return []; }
     }));
-    const view = startLiveView({ subscribe: (cb) => engine.bus.on(cb) }, controls, { title: `niwa compose up — ${load.project.name}`, attachLogs: true, stats });
-    say = (m) => view.dispatch({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
+    const v = startLiveView({ subscribe: (cb) => relay.on(cb) }, controls, { title: 'niwa compose up', attachLogs: true, stats });
+    view = v;
+    void v.waitUntilExit().then(() => { viewClosed = true; });
+    say = (m) => v.dispatch({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
+  }
+  let opened: Awaited<ReturnType<typeof open>>;
+  try {
+    opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }) } : {}) });
+    checkServices(opened.load, services);
+  } catch (e) {
+    if (view) { view.close(); await view.waitUntilExit(); }
+    throw e;
+  }
+  const { load, engine } = opened;
+  if (viewClosed) { engine.close(); return 130; } // q or Ctrl-C while the images were pulled: start nothing
+  engineRef = engine;
+  engine.bus.on(relay.emit);
+  view?.dispatch({ type: 'ui:title', title: `niwa compose up — ${load.project.name}` });
+  const names = (services.length ? withDependencies(load, services) : load.plan.order).map((s) => engine.name(s));
+  const allEnded = () => names.every((n) => { const st = engine.state(n); return st !== undefined && !isLive(st.status); });
+
+  let status = 0;
+  if (view) {
     // The view closes after q / Ctrl-C (stopAll), or once every container of the project has ended.
     let started = false;
     const offChange = engine.onChange(() => { if (started && allEnded()) view.close(); });

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
-import { loadChecked } from './spec.js';
+import { loadChecked, pullFlag } from './spec.js';
 import { compile } from '../plan/compile.js';
 import { probeHost } from '../validate/host.js';
 import { runPlan, DEFAULT_FORWARD } from '../runtime/launch/run.js';
@@ -14,12 +14,12 @@ import { registerForeground } from '../runtime/foreground.js';
 
 export const verb: Verb = {
   summary: 'run a container from a spec in the foreground; its exit status becomes niwa\'s (128+N for a signal)',
-  usage: 'niwa run SPEC [-d|--detach] [--name NAME] [--project NAME] [-v|--verbose] [-- CMD ARGS...]\n\n  -- CMD...     run CMD instead of process.args\n  --verbose     print each launch step as it happens (to stderr)\n  -d            run in the background under the project\'s supervisor; print the container id\n  --state-root  where detached containers keep state (default: $NIWA_STATE_ROOT or /run/niwa)\n  --step        pause at each phase (before prepare, after clone, before/after the root switch, before execve,\n                after cleanup): what changed and how to look at it; Enter goes on',
+  usage: 'niwa run SPEC [-d|--detach] [--name NAME] [--project NAME] [-v|--verbose] [-- CMD ARGS...]\n\n  -- CMD...     run CMD instead of process.args (and instead of an image\'s Entrypoint + Cmd)\n  --pull WHEN   missing (default), always or never: when to pull rootfs.image\n  -q, --quiet   no pull progress\n  --verbose     print each launch step as it happens (to stderr)\n  -d            run in the background under the project\'s supervisor; print the container id\n  --state-root  where detached containers keep state (default: $NIWA_STATE_ROOT or /run/niwa)\n  --step        pause at each phase (before prepare, after clone, before/after the root switch, before execve,\n                after cleanup): what changed and how to look at it; Enter goes on',
   async run(argv) {
-    const a = parseArgs(argv, { values: { name: '', project: '', 'state-root': '' }, booleans: { verbose: 'v', detach: 'd', step: '' } }, 'run');
+    const a = parseArgs(argv, { values: { name: '', project: '', 'state-root': '', pull: '' }, booleans: { verbose: 'v', detach: 'd', step: '', quiet: 'q' } }, 'run');
     if (a.positionals.length !== 1) throw new UserError('E_USAGE', 'run: expected exactly one SPEC file', [], 'usage: niwa run SPEC [-- CMD...]');
     const host = probeHost(a.flags['state-root'] ? { stateRoot: String(a.flags['state-root']) } : {});
-    const spec = await loadChecked(a.positionals[0], host);
+    const spec = await loadChecked(a.positionals[0], host, { pull: pullFlag(a.flags.pull), quiet: Boolean(a.flags.quiet) });
     if (a.rest.length) spec.process.args = a.rest;
     if (a.flags.name) spec.name = String(a.flags.name);
     const id = `${spec.name}-${randomBytes(4).toString('hex')}`;

@@ -65,7 +65,7 @@ export interface LoadComposeOptions {
   services?: string[];
   /** Where named volumes live (default $NIWA_DATA_ROOT or /var/lib/niwa): <dataRoot>/volumes/<name>. */
   dataRoot?: string;
-  /** 'host' (default until images land): `image:` services run on the embedded host rootfs, with a warning. */
+  /** 'image' (default): `image:` services run on their image. 'host': on the embedded host rootfs, with a warning. */
   images?: 'host' | 'image';
   /** Options for each service's container loader (host cgroup controllers, …). */
   load?: LoadOptions;
@@ -249,7 +249,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     const file = locate(merged, ['services', svcName])?.file ?? files[0];
     const native = isObj(svc[NATIVE_KEY]) ? (svc[NATIVE_KEY] as Obj) : undefined;
     const compose = native ? Object.fromEntries(Object.entries(svc).filter(([k]) => k !== NATIVE_KEY)) : svc;
-    const m = serviceToSpec(svcName, compose as ComposeService, { project, root: merged, env: vars, dataRoot, images: opts.images ?? 'host', file }, native);
+    const m = serviceToSpec(svcName, compose as ComposeService, { project, root: merged, env: vars, dataRoot, images: opts.images ?? 'image', file }, native);
     mapped.set(svcName, m);
     errors.push(...m.errors);
     warnings.push(...m.warnings);
@@ -259,11 +259,13 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   // 11: dependency graph
   const plan = startPlan(dependencyMap(enabled), (cycle) => detailAt(merged, ['services', cycle[0], 'depends_on', cycle[1]], `${cycle[0]} depends on ${cycle[1]}`, undefined, files[0]));
 
-  // 12: canonicalise each spec with the container loader
+  // 12: canonicalise each spec with the container loader — all at once, so that the images of
+  // every service are pulled in parallel (the resolver in opts.load shares one pull per image).
   const services = new Map<string, LoadedService>();
-  for (const svcName of plan.order) {
+  const settled = await Promise.allSettled(plan.order.map(async (svcName) => {
     const m = mapped.get(svcName)!;
     const entry: LoadedService = { spec: m.spec, compose: m.extras };
+    const problems: ErrorDetail[] = [];
     if (!opts.skipCanonical && m.runnable) {
       const file = locate(merged, ['services', svcName])?.file ?? files[0];
       const created = new Set(m.createdPaths);
@@ -273,9 +275,16 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
         entry.canonical = await loadSpecObject(m.spec, file.startsWith('<') ? '<inline>' : file, { ...opts.load, exists: (p) => created.has(p) || underData(p) || baseExists(p) });
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
-        errors.push(...e.details.map((d) => relocate(d, svcName, m.fieldMap, merged, !!(enabled[svcName] as Obj)[NATIVE_KEY])));
+        problems.push(...e.details.map((d) => relocate(d, svcName, m.fieldMap, merged, !!(enabled[svcName] as Obj)[NATIVE_KEY])));
       }
     }
+    return { svcName, entry, problems };
+  }));
+  // A failed pull (not a spec problem) is thrown once every other load has settled: nothing runs on.
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  for (const { svcName, entry, problems } of settled.map((r) => (r as PromiseFulfilledResult<{ svcName: string; entry: LoadedService; problems: ErrorDetail[] }>).value)) {
+    errors.push(...problems);
     services.set(svcName, entry);
   }
   if (errors.length) fail(errors, 'the compose project');

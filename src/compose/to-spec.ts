@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import type { ErrorDetail } from '../errors.js';
-import type { ContainerSpec, MountSpec, NamespaceKind, NamespaceOptions, RlimitValue, SeccompAction, SeccompOp, SeccompProfile, SeccompRule } from '../spec/types.js';
+import type { ContainerSpec, MountSpec, ProcessSpec, NamespaceKind, NamespaceOptions, RlimitValue, SeccompAction, SeccompOp, SeccompProfile, SeccompRule } from '../spec/types.js';
 import { readDotenv } from './env.js';
 import { detailAt } from './loc.js';
 import type { ComposeProject, ComposeService, ComposeVolumeMount, DependsOnCondition } from './model.js';
@@ -54,7 +54,7 @@ export interface MapOptions {
   env: Record<string, string>;
   /** Where named volumes live: <dataRoot>/volumes/<full name>. */
   dataRoot: string;
-  /** 'host' (until images land): a service with `image:` runs on x-niwa-rootfs or the embedded host rootfs, with a warning. 'image': rootfs {image}. */
+  /** 'image' (default): rootfs {image}, pulled as pull_policy says. 'host': a service with `image:` runs on x-niwa-rootfs or the embedded host rootfs, with a warning. */
   images: 'host' | 'image';
   /** File of the service, for messages without a location. */
   file: string;
@@ -97,7 +97,7 @@ export const KEYS: Record<string, Rule> = {
   gpus: 'GPU access is not supported',
   logging: 'logging drivers are not supported; niwa keeps each container\'s output in its own log',
   platform: 'platform is not used: niwa runs native binaries only',
-  pull_policy: 'pull_policy is not used until images are supported',
+  pull_policy: 'mapped',
   secrets: 'mapped', configs: 'mapped', shm_size: 'mapped',
   links: 'links are legacy; services reach each other by name on a shared network',
   external_links: 'external_links are not supported',
@@ -216,17 +216,20 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     }
   }
 
-  const spec: ContainerSpec = { name, process: { args: [] } };
+  const spec: ContainerSpec & { process: ProcessSpec } = { name, process: { args: [] } };
   let runnable = true;
 
   // --- root file system ---
   const rootDir = svc['x-niwa-rootfs'];
   let hostFallback = false;
   if (rootDir) spec.rootfs = rootDir;
-  else if (svc.image && o.images === 'image') spec.rootfs = { image: svc.image };
-  else if (svc.image) {
+  else if (svc.image && o.images === 'image') {
+    const pull = pullPolicy(svc.pull_policy, (msg) => warn(P('pull_policy'), msg), (msg, hint) => fail(P('pull_policy'), msg, hint));
+    spec.rootfs = { image: svc.image, ...(pull ? { pull } : {}) };
+    map('rootfs.pull', 'pull_policy');
+  } else if (svc.image) {
     hostFallback = true;
-    warn(P('image'), `image '${svc.image}' is not used yet (niwa cannot pull images); the service runs on the embedded host rootfs`, 'set x-niwa-rootfs: DIR to run it on a directory of your own');
+    warn(P('image'), `image '${svc.image}' is not used (images are off for this load); the service runs on the embedded host rootfs`, 'set x-niwa-rootfs: DIR to run it on a directory of your own');
   }
   map('rootfs', rootDir ? 'x-niwa-rootfs' : 'image');
   if (truthy(svc.read_only)) {
@@ -244,14 +247,19 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   };
   const entry = words(svc.entrypoint, 'entrypoint');
   const cmd = words(svc.command, 'command');
-  const args = [...(entry ?? []), ...(cmd ?? [])];
+  const fromImage = typeof spec.rootfs === 'object' && spec.rootfs.image !== undefined;
+  // With an image, command replaces its Cmd and entrypoint its Entrypoint (the loader's image phase
+  // combines them as Docker does); without one, the two together are the whole command.
+  const args = fromImage ? [...(cmd ?? [])] : [...(entry ?? []), ...(cmd ?? [])];
+  if (fromImage && entry !== undefined) { spec.process.entrypoint = entry; map('process.entrypoint', 'entrypoint'); }
   map('process.args', svc.command !== undefined ? 'command' : 'entrypoint');
-  if (!args.length && !native) {
+  if (!args.length && !native && !fromImage) {
     runnable = false;
     if (svc.image) warn(P('image'), `no command: it would come from image '${svc.image}', which niwa cannot read yet; this service cannot start`, 'give command: (and entrypoint:) explicitly');
     else fail(P(), 'the service has no command', 'give command: [...] (niwa has no image to take a default from)');
   }
-  spec.process.args = args;
+  if (args.length || !fromImage) spec.process.args = args;
+  else delete spec.process.args;
 
   // environment: env_file entries first, then environment over them; VAR without a value from the shell
   const env: Record<string, string> = {};
@@ -500,7 +508,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   if (hc && !truthy(hc.disable) && !(hc.test && hc.test[0] === 'NONE')) {
     const h: NonNullable<ContainerSpec['healthcheck']> = {};
     const t = hc.test;
-    if (!t || !t.length) warn(P('healthcheck'), 'healthcheck without test: the test would come from the image; no health check is run');
+    if (!t || !t.length) { if (!svc.image || o.images !== 'image') warn(P('healthcheck'), 'healthcheck without test: the test would come from the image; no health check is run'); }
     else if (t[0] === 'CMD') h.test = t.slice(1);
     else if (t[0] === 'CMD-SHELL') h.test = t.slice(1).join(' ');
     else fail(P('healthcheck', 'test'), `a healthcheck test starts with CMD, CMD-SHELL or NONE, not ${JSON.stringify(t[0])}`, 'e.g. test: ["CMD", "pg_isready"] or test: "curl -f http://localhost/"');
@@ -632,3 +640,15 @@ export function dependencyMap(services: Record<string, ComposeService>): Record<
   return out;
 }
 
+
+/** compose pull_policy → the spec's rootfs.pull (undefined: the default, missing). */
+function pullPolicy(v: unknown, warn: (msg: string) => void, fail: (msg: string, hint?: string) => void): 'missing' | 'always' | 'never' | undefined {
+  if (v === undefined || v === null) return undefined;
+  const s = String(v);
+  if (s === 'always' || s === 'never' || s === 'missing') return s;
+  if (s === 'if_not_present') return 'missing';
+  if (s === 'build') { warn('pull_policy: build — niwa does not build images yet; the image is pulled when missing'); return 'missing'; }
+  if (/^(daily|weekly|every_[0-9a-z]+)$/.test(s)) { warn(`pull_policy: ${s} — niwa does not keep pull times per policy; the image is pulled when missing`); return 'missing'; }
+  fail(`'${s}' is not a pull policy`, 'use always, missing, never, if_not_present or build');
+  return undefined;
+}

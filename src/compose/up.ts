@@ -4,6 +4,7 @@
 // `down` (containers, networks, the supervisor, and volumes with -v). The order of starts is
 // orchestrate.ts's; this file is the Backend it drives. Containers are named `<service>-1` (or
 // container_name) inside the project; service name, alias and `<project>-<service>-1` resolve.
+import type { PullEvent } from '../image/types.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -451,9 +452,12 @@ export class ComposeEngine implements Backend {
 }
 
 /** Loads the project for a verb that acts on it. */
-export async function loadProject(opts: LoadComposeOptions & { canonical?: boolean }): Promise<ComposeLoad> {
+export async function loadProject(opts: LoadComposeOptions & { canonical?: boolean; onPull?: (e: PullEvent) => void }): Promise<ComposeLoad> {
   const { loadCompose } = await import('./index.js');
   const host = probeHost();
   const controllers = [...host.cgroup.v2Controllers, ...Object.keys(host.cgroup.v1)];
-  return loadCompose({ ...opts, skipCanonical: opts.canonical === false, load: { hostCgroupControllers: controllers, ...opts.load } });
+  // Canonical specs are compiled and run: their images are read from the store, pulled when missing
+  // (as pull_policy says), all services' at once, one pull per image however many services use it.
+  const image = opts.canonical === false ? undefined : (await import('../image/resolve.js')).sharedResolver({ root: host.dataRoot, onEvent: opts.onPull });
+  return loadCompose({ ...opts, skipCanonical: opts.canonical === false, load: { hostCgroupControllers: controllers, ...(image ? { image } : {}), ...opts.load } });
 }

@@ -2,6 +2,8 @@
 // the plain reporter and --json all read the same stream.
 import type { CgroupStats } from '../runtime/cgroup/types.js';
 
+import type { PullEvent } from '../image/types.js';
+
 export type RuntimeEvent =
   | { type: 'plan'; container: string; steps: number; warnings: string[] }
   | { type: 'phase'; container: string; phase: string }
@@ -18,7 +20,9 @@ export type RuntimeEvent =
   | { type: 'log'; container: string; stream: 'stdout' | 'stderr'; line: string; at?: number }
   | { type: 'restart'; container: string; count: number; reason?: string; at?: number }
   | { type: 'health'; container: string; status: HealthStatus; output?: string; at?: number }
-  | { type: 'stats'; container: string; stats: CgroupStats; at: number };
+  | { type: 'stats'; container: string; stats: CgroupStats; at: number }
+  // An image being pulled before the containers that need it start (compose up, niwa run).
+  | { type: 'pull'; event: PullEvent; at?: number };
 
 /** Where a supervised container is in its life. */
 export type ContainerState = 'created' | 'starting' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';

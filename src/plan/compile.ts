@@ -6,6 +6,8 @@ import { namespaceSteps } from './steps/namespaces.js';
 import { pathSteps, rootfsSteps } from './steps/rootfs.js';
 import { identitySteps, kernelSettingSteps, processSteps } from './steps/process.js';
 import { cgroupSteps } from './steps/cgroup.js';
+import { containerDataDir, imageCleanupSteps, imagePrepareSteps, imageRootLayout, shiftedUserns, type ImageRootLayout } from './steps/image.js';
+import { UserError } from '../errors.js';
 
 export interface CompileContext {
   /** Unique id of this container instance (names its cgroup). */
@@ -69,9 +71,16 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
 
   // prepare: hooks, then the cgroup (it must exist before the process is placed in it).
   phases.prepare.push(...hookSteps(spec, 'prepare'));
-  if (spec.rootfs.kind === 'default' && spec.namespaces.mount) {
+  let image: ImageRootLayout | undefined;
+  if (spec.rootfs.kind === 'image') {
+    if (!spec.rootfs.image) throw new UserError('E_IMAGE_UNRESOLVED', `${spec.file}: image ${spec.rootfs.ref} was not read before compiling`, [], 'load the spec with an image resolver (niwa run / niwa plan do)');
+    if (!spec.namespaces.mount) throw new UserError('E_SPEC_INVALID', `${spec.file}: rootfs.image needs a mount namespace`, [], 'add mount to namespaces: the overlay root is mounted inside it');
+    image = imageRootLayout(spec.rootfs.image, host, containerDataDir(host, ctx.project, ctx.id), shiftedUserns(spec));
+    phases.prepare.push(...imagePrepareSteps(spec, spec.rootfs.image, image));
+  }
+  if ((spec.rootfs.kind === 'default' || spec.rootfs.kind === 'image') && spec.namespaces.mount) {
     phases.prepare.push({ op: 'mkdir', path: host.stateRoot, mode: 0o755, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'niwa\'s state root, traversable by everyone: in a user namespace the container\'s root is an unprivileged host uid that must reach the mount point below' });
-    phases.prepare.push({ op: 'mkdir', path: rootDir, mode: 0o755, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'an empty directory the default root is mounted on inside the container\'s own mount namespace (the host never sees that mount)' });
+    phases.prepare.push({ op: 'mkdir', path: rootDir, mode: 0o755, parents: true, field: 'rootfs', man: 'mkdir(2)', why: `an empty directory the ${spec.rootfs.kind === 'image' ? 'image' : 'default'} root is mounted on inside the container's own mount namespace (the host never sees that mount)` });
   }
   const cg = cgroupSteps(spec, host.cgroup, `niwa/${ctx.project}/${ctx.id}`);
   phases.prepare.push(...cg.prepare);
@@ -84,7 +93,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   // cgroup placement, then release: the child runs no user code before it is limited.
   phases.parent.push(...ns.parent, ...cg.parent, ...hookSteps(spec, 'parent'), { op: 'release_child', field: '', man: 'pipe(2)', why: 'maps and cgroups are in place: let the child go on' });
 
-  const root = rootfsSteps(spec, host, rootDir);
+  const root = rootfsSteps(spec, host, rootDir, image);
   const proc = processSteps(spec, host);
   // the last setup steps before execve (no_new_privs, a late seccomp filter) come after before_start
   let tail = proc.length - 1;
@@ -108,7 +117,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
 
   // cleanup: system_failure hooks first (they run only after a failed start, before the rollback)
   phases.cleanup.push(...hookSteps(spec, 'cleanup').filter((h) => h.op === 'hook' && h.point === 'system_failure'));
-  phases.cleanup.push(...cg.cleanup, ...hookSteps(spec, 'cleanup').filter((h) => h.op === 'hook' && h.point !== 'system_failure'));
+  phases.cleanup.push(...cg.cleanup, ...(image ? imageCleanupSteps(image) : []), ...hookSteps(spec, 'cleanup').filter((h) => h.op === 'hook' && h.point !== 'system_failure'));
 
   const steps: Step[] = [];
   for (const phase of ['prepare', 'stage', 'clone', 'parent', 'child', 'started', 'cleanup'] as Phase[]) {
@@ -123,6 +132,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
     rootDir: root.root,
     cgroups: cg.cgroups,
     tty: spec.process.tty,
+    ...(spec.rootfs.kind === 'image' && spec.rootfs.image ? { image: { ref: spec.rootfs.ref, name: spec.rootfs.image.name, digest: spec.rootfs.image.digest, fromImage: spec.rootfs.image.fromImage } } : {}),
     steps,
     warnings,
   };

@@ -125,6 +125,8 @@ export function lookFor(s: Step): Look[] {
     case 'openpty': return [inside('tty; ls /dev/pts  # the terminal is one of the container\'s own')];
     case 'probe': return [host('# the probe\'s one-line result is the health check output (niwa ps / the health events)')];
     case 'ip': return s.netns ? [host(`nsenter --net=${sq(s.netns)} ip -brief addr; nsenter --net=${sq(s.netns)} ip route`), inside('ip -brief addr; ip route')] : [host('ip -brief link; ip -brief addr  # the nw… devices'), host('bridge link  # veths plugged into bridges')];
+    case 'rmtree': return [host(`ls -d ${sq(s.path)}  # "No such file or directory" once the container is gone`)];
+    case 'copyroot': return [host(`ls ${sq(s.path)}  # the image's files, merged`)];
     case 'netns': return [host(`grep ${sq(s.path)} /proc/self/mountinfo  # an nsfs bind mount keeps the namespace alive`), host(`nsenter --net=${sq(s.path)} ip link`)];
   }
 }

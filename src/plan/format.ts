@@ -62,6 +62,8 @@ export function describeCall(s: Step): string {
     case 'openpty': return `open(${q(s.path)}); ioctl(TIOCGPTPEER) — the pty`;
     case 'probe': return `connect(${q(s.address)}, ${s.port})${s.request ? ` + ${q(short(s.request.split('\r\n')[0]))}` : ''} — exit 0 if healthy`;
     case 'ip': return `${s.netns ? `nsenter --net=${q(s.netns)} ` : ''}ip ${s.args.map(q).join(' ')}${s.absentOk ? ' (already gone is fine)' : ''}`;
+    case 'rmtree': return `rm -r ${q(s.path)} (no symlink followed; gone is fine)`;
+    case 'copyroot': return `copy ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'} → ${q(s.path)} (whiteouts applied${s.uidMap ? `; owners shifted: uid ${s.uidMap.map((m) => `${m.container_id}→${m.host_id}+${m.size}`).join(',')}` : ''})`;
     case 'netns': return s.action === 'add' ? `unshare(CLONE_NEWNET); mount("/proc/self/ns/net", ${q(s.path)}, MS_BIND)` : `umount2(${q(s.path)}, MNT_DETACH); unlink(${q(s.path)})`;
   }
 }
@@ -71,6 +73,11 @@ export interface FormatOptions { explain?: boolean; color?: boolean }
 export function formatPlan(plan: LaunchPlan, opts: FormatOptions = {}): string {
   const c = opts.color ? { dim: (s: string) => `\x1b[2m${s}\x1b[22m`, bold: (s: string) => `\x1b[1m${s}\x1b[22m`, cyan: (s: string) => `\x1b[36m${s}\x1b[39m` } : { dim: (s: string) => s, bold: (s: string) => s, cyan: (s: string) => s };
   const out: string[] = [c.bold(`launch plan for '${plan.name}' (${plan.spec})`), `${plan.steps.length} steps; cgroups: ${plan.cgroups.length ? plan.cgroups.join(', ') : 'none'}`];
+  if (plan.image) {
+    out.push(`image: ${plan.image.name}@${plan.image.digest}`);
+    const from = Object.entries(plan.image.fromImage);
+    if (from.length) out.push(`from the image config: ${from.map(([k, v]) => `${k} ← ${v.replace(/^image /, '')}`).join('; ')}`);
+  }
   let phase: Phase | undefined;
   const w = String(plan.steps.length - 1).length;
   for (const s of plan.steps) {

@@ -115,7 +115,14 @@ export type Op =
    */
   | { op: 'ip'; args: string[]; netns?: string; absentOk?: boolean }
   /** A network namespace kept alive by a bind mount on a file (`add`), or that mount and file removed (`delete`). */
-  | { op: 'netns'; action: 'add' | 'delete'; path: string };
+  | { op: 'netns'; action: 'add' | 'delete'; path: string }
+  /** Host side: remove a directory tree niwa created (a container's upper dir, volumes); gone is fine. Never follows symlinks. */
+  | { op: 'rmtree'; path: string }
+  /**
+   * Host side: materialise an image's root by copying its layers, bottom first, into `path` (whiteouts
+   * remove, opaque directories empty what is below) — the fallback when overlayfs cannot be used.
+   */
+  | { op: 'copyroot'; layers: string[]; path: string; uidMap?: { container_id: number; host_id: number; size: number }[]; gidMap?: { container_id: number; host_id: number; size: number }[] };
 
 export type StepOp = Op['op'];
 
@@ -141,6 +148,13 @@ export interface HostFacts {
   rootSymlinks: Record<string, string>;
   /** Which of the default host dirs exist: /usr /bin /sbin /lib /lib32 /lib64 /libx32 /etc/... */
   existing: string[];
+  /** niwa's data root (images, volumes, containers' upper dirs); default /var/lib/niwa. */
+  dataRoot?: string;
+  /**
+   * How an image root is assembled: 'overlay' (the kernel has overlayfs) or 'copy' (no overlayfs, or
+   * NIWA_SNAPSHOTTER=copy). Omitted: overlay.
+   */
+  snapshotter?: 'overlay' | 'copy';
   /** Which of the existing /etc entries are directories. */
   etcDirs?: string[];
   /** /etc entries that are symlinks: path → link target (mirrored as symlinks, not bound). */
@@ -179,6 +193,8 @@ export interface LaunchPlan {
   /** Cgroup paths created for this container (absolute), for cleanup and stats. */
   cgroups: string[];
   tty: boolean;
+  /** The image the container runs (rootfs.image): what `niwa image rm` checks before removing it. */
+  image?: { ref: string; name: string; digest: string; fromImage: Record<string, string> };
   steps: Step[];
   /** Messages for the user that do not stop the run (e.g. translated cgroup keys). */
   warnings: string[];

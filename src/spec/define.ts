@@ -2,7 +2,7 @@
 // Both produce the same plain ContainerSpec that a YAML file holds; loadSpec accepts either.
 import type {
   BindMount, CapabilitySets, CgroupSpec, ContainerSpec, Hook, HookPoint, IdRef, MountSpec, NamespaceKind,
-  NamespaceOptions, Propagation, RlimitValue, SeccompSpec, TmpfsMount,
+  NamespaceOptions, ProcessSpec, Propagation, RlimitValue, SeccompSpec, TmpfsMount,
 } from './types.js';
 
 /** A spec as a plain, fully typed object (editors complete every field). */
@@ -18,12 +18,16 @@ export class ContainerBuilder {
   private ns: Partial<Record<NamespaceKind, NamespaceOptions | true>> | undefined;
 
   constructor(name: string) {
-    this.s = { name, process: { args: [] } };
+    this.s = { name, process: {} };
   }
 
   // --- root file system and root switch ---
   /** Root file system: a directory (relative to the spec file) or {path|image, readonly}. */
   rootfs(r: ContainerSpec['rootfs']): this { this.s.rootfs = r; return this; }
+  /** Run on an OCI image (pulled on demand): image('busybox') or image('127.0.0.1:5000/app:1', {readonly: true}). */
+  image(ref: string, opts: { readonly?: boolean; pull?: 'missing' | 'always' | 'never' } = {}): this { this.s.rootfs = { image: ref, ...opts }; return this; }
+  /** Replace the image's Entrypoint (as compose's entrypoint: drops its Cmd unless command() is given). */
+  entrypoint(...args: string[] | [string[]]): this { this.proc.entrypoint = Array.isArray(args[0]) ? [...args[0]] : [...(args as string[])]; return this; }
   /** Switch root with pivot_root(2) (the default), optionally onto a directory rootfs. */
   pivotRoot(dir?: string): this { this.s.root = 'pivot_root'; if (dir !== undefined) this.s.rootfs = dir; return this; }
   /** Switch root with chroot(2), optionally onto a directory rootfs. */
@@ -48,21 +52,22 @@ export class ContainerBuilder {
   domainname(name: string): this { this.s.domainname = name; return this; }
 
   // --- process ---
+  private get proc(): ProcessSpec { return (this.s.process ??= {}); }
   /** The command: command('/bin/sh', '-c', 'echo hi') or command(['/bin/sh', '-c', 'echo hi']). */
-  command(...args: string[] | [string[]]): this { this.s.process.args = Array.isArray(args[0]) ? [...args[0]] : [...(args as string[])]; return this; }
+  command(...args: string[] | [string[]]): this { this.proc.args = Array.isArray(args[0]) ? [...args[0]] : [...(args as string[])]; return this; }
   /** Environment: env({A: '1'}) or env('A', '1'). */
   env(vars: Record<string, string> | string, value?: string): this {
-    const e = (this.s.process.env ??= {});
+    const e = (this.proc.env ??= {});
     if (typeof vars === 'string') e[vars] = value ?? ''; else Object.assign(e, vars);
     return this;
   }
   envFile(path: string): this { (this.s.env_files ??= []).push(path); return this; }
-  cwd(dir: string): this { this.s.process.cwd = dir; return this; }
-  user(u: IdRef): this { this.s.process.user = u; return this; }
-  group(g: IdRef): this { this.s.process.group = g; return this; }
-  groups(...gs: IdRef[]): this { this.s.process.groups = [...gs]; return this; }
-  tty(on = true): this { this.s.process.tty = on; return this; }
-  init(on = true): this { this.s.process.init = on; return this; }
+  cwd(dir: string): this { this.proc.cwd = dir; return this; }
+  user(u: IdRef): this { this.proc.user = u; return this; }
+  group(g: IdRef): this { this.proc.group = g; return this; }
+  groups(...gs: IdRef[]): this { this.proc.groups = [...gs]; return this; }
+  tty(on = true): this { this.proc.tty = on; return this; }
+  init(on = true): this { this.proc.init = on; return this; }
 
   // --- mounts ---
   mount(m: MountSpec): this { (this.s.mounts ??= []).push(m); return this; }

@@ -29,7 +29,10 @@ export interface IdMapping {
 export type IdRef = string | number;
 
 export interface ProcessSpec {
-  args: string[];
+  /** Required unless rootfs.image gives a command; with an image it replaces the image's Cmd. */
+  args?: string[];
+  /** With rootfs.image: replaces the image's Entrypoint (and drops its Cmd unless args is given). */
+  entrypoint?: string[];
   env?: Record<string, string>;
   cwd?: string;
   user?: IdRef;
@@ -188,14 +191,14 @@ export type RestartPolicy = 'no' | 'always' | 'on-failure' | `on-failure:${numbe
 export interface ContainerSpec {
   name: string;
   /** Root filesystem: omitted = the embedded host-derived default; a directory path; or {path|image, readonly}. */
-  rootfs?: string | { path?: string; image?: string; readonly?: boolean };
+  rootfs?: string | { path?: string; image?: string; readonly?: boolean; pull?: 'missing' | 'always' | 'never' };
   root?: 'pivot_root' | 'chroot';
   namespaces?: NamespacesSpec;
   uid_map?: IdMapping[];
   gid_map?: IdMapping[];
   hostname?: string;
   domainname?: string;
-  process: ProcessSpec;
+  process?: ProcessSpec;
   mounts?: MountSpec[];
   masked_paths?: string[];
   readonly_paths?: string[];
@@ -272,11 +275,36 @@ export interface CanonicalRlimit {
   hard: number;
 }
 
+/**
+ * A root from an OCI image. `image` is filled once the image is in the store (the loader's image
+ * phase); a spec loaded without an image resolver (plain `validate`) has only the reference.
+ */
+export interface CanonicalImageRoot {
+  kind: 'image';
+  /** As written in the spec. */
+  ref: string;
+  pull: 'missing' | 'always' | 'never';
+  image?: ResolvedImageRoot;
+}
+export interface ResolvedImageRoot {
+  /** Canonical name (docker.io/library/busybox:latest) and manifest digest. */
+  name: string;
+  digest: string;
+  /** Unpacked layer directories, bottom first (overlay lower dirs). */
+  layers: string[];
+  /** The image config's Volumes: an anonymous volume per container at each path. */
+  volumes: string[];
+  /** The image config's ExposedPorts ("80/tcp"), for information and compose. */
+  exposedPorts: string[];
+  /** Fields the image config filled, and from what (e.g. process.args → "Entrypoint + Cmd"). */
+  fromImage: Record<string, string>;
+}
+
 export interface CanonicalSpec {
   name: string;
   /** Absolute path of the spec file (or '<inline>'). */
   file: string;
-  rootfs: { kind: 'default' } | { kind: 'dir'; path: string } | { kind: 'image'; ref: string };
+  rootfs: { kind: 'default' } | { kind: 'dir'; path: string } | CanonicalImageRoot;
   readonlyRoot: boolean;
   root: 'pivot_root' | 'chroot';
   namespaces: Partial<Record<NamespaceKind, CanonicalNamespace>>;

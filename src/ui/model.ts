@@ -3,6 +3,7 @@
 // Nothing here imports Ink or React; the components only format what this computes.
 import { realClock, type Clock } from '../clock.js';
 import type { ContainerState, HealthStatus, PublishedPort, RuntimeEvent } from '../events/types.js';
+import type { PullEvent } from '../image/types.js';
 import type { CgroupStats } from '../runtime/cgroup/types.js';
 import { formatExit } from './format.js';
 
@@ -67,6 +68,17 @@ export interface ViewState {
   /** Epoch ms of the last ui:tick; uptime is measured against it (events alone do not move it, so they need no redraw). */
   now: number;
   title: string;
+  /** Images being pulled, in the order they started: a row each until done. */
+  pulls: Record<string, PullView>;
+  pullOrder: string[];
+}
+
+/** One image being pulled: its layers' states and byte counts. */
+export interface PullView {
+  ref: string;
+  layers: Record<string, { state: string; current: number; total: number }>;
+  layerCount?: number;
+  startedAt: number;
 }
 
 export type Action =
@@ -82,7 +94,8 @@ export type UiEvent =
   | { type: 'ui:stats'; at: number; stats: Record<string, CgroupStats> }
   | { type: 'ui:tick'; now: number }
   /** A control failed (restart/stop) or the driver has something to say. */
-  | { type: 'ui:message'; level: LineLevel; text: string; container?: string };
+  | { type: 'ui:message'; level: LineLevel; text: string; container?: string }
+  | { type: 'ui:title'; title: string };
 
 export const LOG_TAIL = 50;
 /** Finished lines kept when nobody drains them (plain consumers drain every event; this is a safety cap). */
@@ -92,7 +105,7 @@ export function initialState(opts: { title?: string; attachLogs?: boolean; verbo
   return {
     order: [], containers: {}, finished: [], nextLineId: 0, logsVisible: {}, logTail: {},
     attachLogs: opts.attachLogs ?? false, verbose: opts.verbose ?? false, quitting: 'no',
-    now: opts.now ?? 0, title: opts.title ?? 'niwa',
+    now: opts.now ?? 0, title: opts.title ?? 'niwa', pulls: {}, pullOrder: [],
   };
 }
 
@@ -231,6 +244,10 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
     case 'ui:message':
       line(e.container, e.level, e.text);
       return s;
+    case 'pull':
+      return applyPull(s, e.event, at);
+    case 'ui:title':
+      return { ...s, title: e.title };
     case 'ui:action':
       return applyAction(s, e.action, at);
   }
@@ -334,7 +351,7 @@ export const MAX_LOG_LINES = 10;
 export function layout(s: ViewState, rows: number): Layout {
   const n = s.order.length;
   const logServices = s.order.filter((x) => s.logsVisible[x]);
-  const budget = Math.max(1, rows - CHROME);
+  const budget = Math.max(1, rows - CHROME - s.pullOrder.length);
   // The pane gets up to MAX_LOG_LINES (+1 title line) but never squeezes the table below 3 rows.
   let logLines = 0;
   if (logServices.length) {
@@ -427,4 +444,46 @@ export function createThrottle(fn: () => void, maxPerSecond: number, clock: Cloc
 /** Running and total containers, for the title line. */
 export function counts(s: ViewState): { running: number; total: number } {
   return { running: s.order.filter((n) => s.containers[n].state === 'running').length, total: s.order.length };
+}
+
+/** A pull event → the image's row (new on resolve; gone, with a finished line, on done or error). */
+function applyPull(s: ViewState, e: PullEvent, at: number): ViewState {
+  const line = (level: LineLevel, text: string) => { s = addLine(s, { at, level, text }); };
+  const drop = (st: ViewState): ViewState => {
+    const { [e.ref]: _gone, ...pulls } = st.pulls;
+    return { ...st, pulls, pullOrder: st.pullOrder.filter((r) => r !== e.ref) };
+  };
+  const cur = s.pulls[e.ref] ?? { ref: e.ref, layers: {}, startedAt: at };
+  const order = s.pullOrder.includes(e.ref) ? s.pullOrder : [...s.pullOrder, e.ref];
+  switch (e.type) {
+    case 'resolve':
+      return { ...s, pulls: { ...s.pulls, [e.ref]: { ...cur, layerCount: e.layers } }, pullOrder: order };
+    case 'layer': {
+      const prev = cur.layers[e.digest] ?? { state: 'waiting', current: 0, total: 0 };
+      const layer = { state: e.state, current: e.current ?? (e.state === 'done' || e.state === 'exists' ? e.total ?? prev.total : prev.current), total: e.total ?? prev.total };
+      return { ...s, pulls: { ...s.pulls, [e.ref]: { ...cur, layers: { ...cur.layers, [e.digest]: layer } } }, pullOrder: order };
+    }
+    case 'done': {
+      line('ok', `pulled ${e.ref}${e.downloadedBytes ? ` (${formatBytes(e.downloadedBytes)} in ${(e.ms / 1000).toFixed(1)} s)` : ' (up to date)'}`);
+      return drop(s);
+    }
+    case 'error':
+      line('error', `pull ${e.ref}: ${e.message}`);
+      return drop(s);
+  }
+}
+
+/** What a pull row shows: layers done of all, bytes so far of all. */
+export function pullSummary(p: PullView): { done: number; layers: number; current: number; total: number } {
+  const ls = Object.values(p.layers);
+  return {
+    done: ls.filter((l) => l.state === 'done' || l.state === 'exists').length,
+    layers: p.layerCount ?? ls.length,
+    current: ls.reduce((n, l) => n + Math.min(l.current, l.total || l.current), 0),
+    total: ls.reduce((n, l) => n + l.total, 0),
+  };
+}
+
+function formatBytes(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
 }

@@ -7,7 +7,8 @@ import { mkdtempSync, mkdirSync, rmSync, lstatSync, readlinkSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needsRoot } from '../helpers.js';
-import { layerTar, compress, sha256, FIXTURE_MTIME, type FixtureEntry } from '../image-fixtures.js';
+import { layerTar, compress, sha256, FIXTURE_MTIME, shellImageEntries, type FixtureEntry } from '../image-fixtures.js';
+import { spawnSync } from 'node:child_process';
 import { unpackLayerTo } from '../../src/image/unpack.js';
 import { prepareNative, realSys } from '../../src/runtime/sys/real.js';
 import { SysError, type Sys } from '../../src/runtime/sys/types.js';
@@ -197,4 +198,31 @@ test('a failing source (a download cut off) fails the unpack with its own error;
   await assert.rejects(unpackLayerTo(slow(), join(dir, 'closed'), { sys: realSys }), (e: unknown) => e instanceof RuntimeFailure && e.code === 'E_IMAGE_UNSAFE');
   await new Promise((r) => setTimeout(r, 50));
   assert.ok(closed, 'the source was closed when the layer was refused');
+});
+
+test('file capabilities (security.capability from PAX) are kept, set after chown', { skip }, async () => {
+  // cap_net_raw+ep, VFS_CAP_REVISION_2: the bytes tar writes as SCHILY.xattr.security.capability
+  const cap = Buffer.from([0x01, 0, 0, 0x02, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const { dest, r } = await unpack([{ name: 'ping', content: 'x', mode: 0o755, uid: 1000, pax: { 'SCHILY.xattr.security.capability': cap.toString('latin1') } }], 'gzip', 'caps');
+  assert.deepEqual(realSys.lgetxattr(join(dest, 'ping'), 'security.capability'), cap);
+  assert.deepEqual(r.notes, []);
+});
+
+test('an image built from host programs runs from an overlay of its unpacked layers (chroot)', { skip }, async () => {
+  const lower = await unpack(shellImageEntries(), 'zstd', 'shell');
+  const top = await unpack([{ name: 'etc/', type: 'dir' }, { name: 'etc/.wh.group', content: '' }, { name: 'etc/motd', content: 'from the top layer\n' }], 'gzip', 'shell-top');
+  const merged = join(dir, 'shell-merged');
+  const upper = join(dir, 'shell-upper');
+  const work = join(dir, 'shell-work');
+  for (const d of [merged, upper, work]) mkdirSync(d);
+  realSys.mount('overlay', merged, 'overlay', 0, `lowerdir=${top.dest}:${lower.dest},upperdir=${upper},workdir=${work}`);
+  try {
+    const r = spawnSync('chroot', [merged, '/bin/sh', '-c', 'cat /etc/motd; ls /etc; /usr/bin/id -u; echo written > /tmp/new; cat /tmp/new'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'from the top layer\nmotd\npasswd\n0\nwritten\n');
+  } finally {
+    realSys.umount2(merged, 0);
+  }
+  assert.equal(readFileSync(join(upper, 'tmp', 'new'), 'utf8'), 'written\n', 'writes go to the upper dir');
+  assert.equal(existsSync(join(lower.dest, 'tmp', 'new')), false, 'never to a layer');
 });

@@ -103,6 +103,7 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
   for (const s of byPhase('cleanup')) {
     put(...comment(s, '  '));
     if (s.op === 'rmdir') put(`  rmdir ${q(s.path)} 2>/dev/null${s.bestEffort ? ' || true' : ` || { sleep 0.1; rmdir ${q(s.path)} 2>/dev/null; }`}`);
+    else if (s.op === 'rmtree') put(`  rm -rf ${q(s.path)}`);
     else if (s.op === 'hook') put(hookLine(s, '  ') + ' || true');
     else if (s.op === 'ip') put(ipLine(s, '  ') + ' 2>/dev/null || true');
   }
@@ -114,6 +115,7 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
     put(...comment(s));
     if (s.op === 'mkdir') put(`mkdir -p -m ${s.mode.toString(8)} ${q(s.path)}`);
     else if (s.op === 'write') put(`echo ${q(s.data)} > ${q(s.path)}`);
+    else if (s.op === 'copyroot') put(`mkdir -p ${q(s.path)}`, ...s.layers.map((l) => `cp -a ${q(l + '/.')} ${q(s.path)}  # (whiteouts of this layer are not applied by cp; niwa applies them)`));
     else if (s.op === 'hook') put(hookLine(s, ''));
     else if (s.op === 'ip') put(ipLine(s, ''));
     else put(`# (not exported: ${s.op})`);

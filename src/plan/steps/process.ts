@@ -49,8 +49,8 @@ export function processSteps(spec: CanonicalSpec, host: HostFacts, opts: { ptyIn
   const switchUser = p.uid !== 0;
   if (switchUser) s.push({ op: 'keepcaps', on: true, field: 'process.user', man: 'prctl(2)', why: 'keep permitted capabilities across the uid change so the chosen ones can be restored right after' });
   s.push({ op: 'setgroups', gids: p.groups, field: 'process.groups', man: 'setgroups(2)', why: 'set supplementary groups before the gid and uid change, while CAP_SETGID is still held' });
-  s.push({ op: 'setresgid', gid: p.gid, field: 'process.group', man: 'setresgid(2)', why: 'real, effective and saved gid; before the uid, because after it we could no longer change the gid' });
-  s.push({ op: 'setresuid', uid: p.uid, field: 'process.user', man: 'setresuid(2)', why: 'real, effective and saved uid of the program' });
+  s.push({ op: 'setresgid', gid: p.gid, field: 'process.group', man: 'setresgid(2)', why: 'real, effective and saved gid; before the uid, because after it we could no longer change the gid' + fromImage(spec, 'process.group') });
+  s.push({ op: 'setresuid', uid: p.uid, field: 'process.user', man: 'setresuid(2)', why: 'real, effective and saved uid of the program' + fromImage(spec, 'process.user') });
   if (p.tty) {
     // With its own /dev (a mount namespace, niwa's minimal /dev), the container opens the pty in
     // its own devpts instance: the terminal is then one of its /dev/pts (ttyname works inside).
@@ -68,12 +68,23 @@ export function processSteps(spec: CanonicalSpec, host: HostFacts, opts: { ptyIn
   if (caps.ambient.length) {
     s.push({ op: 'ambient_raise', caps: caps.ambient, field: 'capabilities.sets.ambient', man: 'capabilities(7)', why: 'ambient capabilities survive execve of a non-setuid program run by a non-root user' });
   }
-  s.push({ op: 'chdir', path: p.cwd, field: 'process.cwd', man: 'chdir(2)', why: 'the working directory, entered as the final user so permissions are checked as for the program' });
+  s.push({ op: 'chdir', path: p.cwd, field: 'process.cwd', man: 'chdir(2)', why: 'the working directory, entered as the final user so permissions are checked as for the program' + fromImage(spec, 'process.cwd') });
   if (spec.noNewPrivs) {
     s.push({ op: 'no_new_privs', field: 'no_new_privs', man: 'prctl(2)', why: 'setuid bits and file capabilities can no longer raise privileges after execve' });
   }
   if (seccomp && spec.noNewPrivs) s.push({ ...seccomp, why: seccomp.why + ' (last before execve, so the setup above is not filtered)' });
   const env = Object.entries(p.env).map(([k, v]) => `${k}=${v}`);
-  s.push({ op: 'execve', path: p.args[0], argv: p.args, env, field: 'process.args', man: 'execve(2)', why: 'replace the stage with the program; from here on only the program runs' });
+  s.push({ op: 'execve', path: p.args[0], argv: p.args, env, field: 'process.args', man: 'execve(2)', why: 'replace the stage with the program; from here on only the program runs' + fromImage(spec, 'process.args') + envFromImage(spec) });
   return s;
+}
+
+/** " (from the image: WorkingDir)" when the image config filled this field. */
+function fromImage(spec: CanonicalSpec, field: string): string {
+  const f = spec.rootfs.kind === 'image' ? spec.rootfs.image?.fromImage[field] : undefined;
+  return f ? ` — from the ${f}` : '';
+}
+function envFromImage(spec: CanonicalSpec): string {
+  const f = spec.rootfs.kind === 'image' ? spec.rootfs.image?.fromImage : undefined;
+  const keys = f ? Object.keys(f).filter((k) => k.startsWith('process.env.')).map((k) => k.slice(12)) : [];
+  return keys.length ? `; env ${keys.join(', ')} from the image Env` : '';
 }

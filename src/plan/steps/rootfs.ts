@@ -3,6 +3,7 @@
 // masked / read-only paths. Every mount target is resolved inside the root (inRoot).
 import type { CanonicalMount, CanonicalSpec } from '../../spec/types.js';
 import type { HostFacts, MountFlag, StepDraft } from '../types.js';
+import { imageRootSteps, imageVolumeSteps, type ImageRootLayout } from './image.js';
 
 /** Host directories the embedded default root borrows read-only. */
 export const DEFAULT_HOST_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
@@ -17,7 +18,7 @@ export const DEFAULT_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tt
 const RO_REMOUNT: MountFlag[] = ['MS_REMOUNT', 'MS_BIND', 'MS_RDONLY'];
 
 /** `switchAt`: index in `steps` where the root switch (chdir + pivot_root/chroot) begins; = steps.length when there is none. */
-export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: string): { steps: StepDraft[]; root: string; switchAt: number } {
+export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: string, image?: ImageRootLayout): { steps: StepDraft[]; root: string; switchAt: number } {
   const s: StepDraft[] = [];
   const hasMountNs = spec.namespaces.mount !== undefined;
   if (!hasMountNs) {
@@ -36,7 +37,10 @@ export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: strin
   });
 
   let root: string;
-  if (spec.rootfs.kind === 'dir') {
+  if (spec.rootfs.kind === 'image' && spec.rootfs.image && image) {
+    root = rootDir;
+    s.push(...imageRootSteps(spec, spec.rootfs.image, image, root));
+  } else if (spec.rootfs.kind === 'dir') {
     root = spec.rootfs.path;
     s.push({
       op: 'mount', source: root, target: root, fstype: null, flags: ['MS_BIND', 'MS_REC'], data: null, field: 'rootfs', man: 'mount(2)',
@@ -98,6 +102,7 @@ export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: strin
     }
   }
 
+  if (spec.rootfs.kind === 'image' && spec.rootfs.image && image) s.push(...imageVolumeSteps(spec.rootfs.image, image, root));
   for (const m of spec.mounts) s.push(...mountSteps(m, root));
 
   if (spec.readonlyRoot) {

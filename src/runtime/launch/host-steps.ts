@@ -24,8 +24,20 @@ export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, pla
       // Cgroups need more than rmdir: leftover processes are killed first, EBUSY is retried,
       // and niwa's shared parents (bestEffort) are left alone while other containers use them.
       if (isCgroupPath(step.path, plan)) await removeCgroup(step.path, { bestEffort: step.bestEffort });
-      else removeDir(sys, step.path);
+      else removeDir(sys, step.path, step.bestEffort);
       return;
+    case 'rmtree':
+      sys.rmtree(step.path);
+      return;
+    case 'copyroot': {
+      if (sys === (await import('../sys/real.js')).realSys) await (await import('../sys/real.js')).prepareNative();
+      (await import('../rootfs/copy.js')).copyLayers(step.layers, step.path, sys, {
+        uidMap: step.uidMap, gidMap: step.gidMap,
+        isOpaque: (dir) => sys.lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y',
+        mknod: (path, mode, dev) => { try { sys.mknod(path, mode, dev); } catch { /* a device node this host may not create: left out, as the unpack does */ } },
+      });
+      return;
+    }
     case 'ip':
     case 'netns':
       // Network plumbing (runtime/net): iproute2 in the host or in a kept network namespace.
@@ -39,12 +51,12 @@ export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, pla
   }
 }
 
-/** rmdir of a plain directory: already gone is fine. */
-function removeDir(sys: Sys, path: string): void {
+/** rmdir of a plain directory: already gone is fine; with bestEffort, so is still in use. */
+function removeDir(sys: Sys, path: string, bestEffort = false): void {
   try {
     sys.rmdir(path);
   } catch (e) {
-    if (!(e instanceof SysError && e.errno === 'ENOENT')) throw e;
+    if (!(e instanceof SysError && (e.errno === 'ENOENT' || (bestEffort && (e.errno === 'ENOTEMPTY' || e.errno === 'EEXIST' || e.errno === 'EBUSY'))))) throw e;
   }
 }
 

@@ -104,7 +104,7 @@ export function signalName(n: number): string {
 export function keyArgument(s: Step): string | undefined {
   switch (s.op) {
     case 'mkdir': case 'rmdir': case 'write': case 'touch': case 'symlink': case 'mask': case 'readonly':
-    case 'chroot': case 'chdir': case 'setns':
+    case 'chroot': case 'chdir': case 'setns': case 'rmtree': case 'copyroot':
       return s.path;
     case 'mount': case 'umount2': return s.target;
     case 'pivot_root': return s.newRoot;

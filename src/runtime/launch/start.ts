@@ -102,7 +102,7 @@ export async function cleanupPlan(plan: LaunchPlan, opts: CleanupOptions): Promi
     try {
       if (step.op === 'hook') await runHook(step, opts.spec, plan, { pid: opts.pid, stateDir: opts.stateDir });
       else await runHostStep(step, opts.sys, opts.spec, plan);
-      if (step.op === 'rmdir') removed.push(step.path);
+      if (step.op === 'rmdir' || step.op === 'rmtree') removed.push(step.path);
     } catch (e) {
       failed.push(`${step.op} ${'path' in step ? step.path : ''}: ${(e as Error).message}`);
     }

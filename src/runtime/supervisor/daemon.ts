@@ -292,7 +292,7 @@ class Daemon {
 
   private streamEvents(container: string | undefined, s: Socket): void {
     this.send(s, { ok: true, stream: true });
-    const off = this.bus.on((e) => { if (!container || e.container === container) this.send(s, { event: e }); });
+    const off = this.bus.on((e) => { if (!container || ('container' in e && e.container === container)) this.send(s, { event: e }); });
     s.on('close', off);
   }
 }

@@ -33,6 +33,11 @@ export class FakeSys implements Sys {
       this.dirs.add(p);
     }
   }
+  rmtree(path: string): void {
+    this.rec('rmtree', [path], path);
+    for (const d of [...this.dirs]) if (d === path || d.startsWith(path + '/')) this.dirs.delete(d);
+    for (const f of [...this.files.keys()]) if (f.startsWith(path + '/')) this.files.delete(f);
+  }
   rmdir(path: string): void {
     this.rec('rmdir', [path], path);
     if (!this.dirs.has(path)) throw new SysError('rmdir', path, 'ENOENT');

@@ -72,6 +72,10 @@ export const realSys: Sys = {
     const c = native('mount');
     if (c.mount(s, t, f, fl, d) !== 0) throw new SysError('mount', t, errnoName(c.errno()));
   },
+  rmtree: (p) => wrap('rmtree', p, () => {
+    if (!p.startsWith('/') || p.split('/').filter((x) => x && x !== '.' && x !== '..').length < 3 || p.includes('/../')) throw Object.assign(new Error('refusing to remove a shallow path'), { code: 'EINVAL' });
+    fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 });
+  }),
   umount2: (t, fl) => {
     const c = native('umount2');
     if (c.umount2(t, fl) !== 0) throw new SysError('umount2', t, errnoName(c.errno()));

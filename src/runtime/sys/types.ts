@@ -16,6 +16,8 @@ export interface Sys {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   /** umount2(2); koffi. */
   umount2(target: string, flags: number): void;
+  /** Remove a directory tree without following symlinks; already gone is fine. Refuses paths shallower than /a/b/c. */
+  rmtree(path: string): void;
   /** mknod(2): `mode` holds the file type (S_IFCHR, S_IFBLK, S_IFIFO) and permission bits; `dev` from makedev(). koffi. */
   mknod(path: string, mode: number, dev: number): void;
   /** lsetxattr(2): set an extended attribute on the path itself (never a symlink's target). koffi. */

@@ -4,7 +4,7 @@ import { DEFAULT_CWD, DEFAULT_NO_NEW_PRIVS } from '../defaults.js';
 import type { CanonicalSpec, ContainerSpec } from '../types.js';
 import { canonCapabilities } from './capabilities.js';
 import { canonCgroup } from './cgroup.js';
-import type { LoadContext } from './context.js';
+import { report, type LoadContext } from './context.js';
 import { canonEnv } from './env.js';
 import { canonHooks } from './hooks.js';
 import { canonIdentity } from './identity.js';
@@ -15,11 +15,18 @@ import { canonRootfs } from './rootfs.js';
 import { canonSeccomp } from './seccomp.js';
 import { canonLifecycle } from './lifecycle.js';
 
-export async function canonicalise(spec: ContainerSpec, ctx: LoadContext): Promise<CanonicalSpec> {
+export async function canonicalise(input: ContainerSpec, ctx: LoadContext): Promise<CanonicalSpec> {
+  const p = input.process ?? {};
+  const spec = { ...input, process: p };
   const root = canonRootfs(spec, ctx);
   const namespaces = canonNamespaces(spec, ctx);
   const id = canonIdentity(spec, root.rootfs, ctx);
-  const p = spec.process;
+  if (!p.args?.length) {
+    if (root.rootfs.kind !== 'image') report(ctx, 'process.args', 'no command: process.args is required', 'give the command as a list, e.g. args: [/bin/sh, -c, "echo hi"] (only an image can supply one)');
+    else if (ctx.image) report(ctx, 'rootfs.image', `no command: image ${ctx.image.view.name} has neither Entrypoint nor Cmd`, 'give process.args');
+  }
+  if (root.rootfs.kind === 'image' && !namespaces.mount) report(ctx, 'rootfs.image', 'an image root needs a mount namespace: its overlay is mounted inside it', 'add mount to namespaces');
+  if (p.entrypoint !== undefined && root.rootfs.kind !== 'image') report(ctx, 'process.entrypoint', 'entrypoint replaces an image\'s Entrypoint: it needs rootfs.image', 'put the whole command in process.args');
   const out: CanonicalSpec = {
     name: spec.name,
     file: ctx.file,
@@ -27,7 +34,7 @@ export async function canonicalise(spec: ContainerSpec, ctx: LoadContext): Promi
     namespaces,
     ...canonIdMaps(spec, namespaces, ctx),
     process: {
-      args: [...p.args],
+      args: [...(p.args ?? [])],
       env: canonEnv(spec, ctx, id.home),
       cwd: p.cwd ?? DEFAULT_CWD,
       uid: id.uid,

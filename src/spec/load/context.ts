@@ -2,6 +2,7 @@
 import { dirname } from 'node:path';
 import type { ErrorDetail } from '../../errors.js';
 import type { HookFn, SeccompProfile } from '../types.js';
+import type { Applied, ImageView } from '../../image/apply.js';
 
 export type Positions = Record<string, { line: number; col: number }>;
 
@@ -20,6 +21,11 @@ export interface LoadOptions {
   exists?: (path: string) => boolean;
   /** Skip the cross-field rules (validate/consistency.ts). */
   skipConsistency?: boolean;
+  /**
+   * Gets the image a `rootfs.image` names (from the store, pulling as `pull` says). Omitted (plain
+   * `validate`): the image is not read, and a command may be left to it unchecked.
+   */
+  image?: (ref: string, pull: 'missing' | 'always' | 'never') => Promise<ImageView>;
 }
 
 export interface LoadContext {
@@ -32,6 +38,8 @@ export interface LoadContext {
   functions: Map<string, HookFn>;
   errors: ErrorDetail[];
   opts: LoadOptions;
+  /** The image of rootfs.image once the image phase has read it, with what its config filled in. */
+  image?: { view: ImageView; applied: Applied };
 }
 
 export function newContext(file: string, opts: LoadOptions = {}, dir?: string): LoadContext {

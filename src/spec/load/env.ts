@@ -23,7 +23,8 @@ export function parseEnvFile(text: string): { env: Record<string, string>; bad: 
 }
 
 export function canonEnv(spec: ContainerSpec, ctx: LoadContext, home: string): Record<string, string> {
-  const env: Record<string, string> = {};
+  // An image's Env is the base: env_files and process.env go over it.
+  const env: Record<string, string> = { ...(ctx.image?.applied.env ?? {}) };
   (spec.env_files ?? []).forEach((f, i) => {
     const field = `env_files.${i}`;
     const path = resolve(ctx.dir, f);
@@ -38,9 +39,9 @@ export function canonEnv(spec: ContainerSpec, ctx: LoadContext, home: string): R
     for (const b of parsed.bad) ctx.errors.push({ file: path, line: b.line, col: 1, field, message: `not a KEY=VALUE line: ${JSON.stringify(b.text)}`, hint: 'each line is NAME=value; comments start with #' });
     Object.assign(env, parsed.env);
   });
-  Object.assign(env, spec.process.env ?? {});
+  Object.assign(env, spec.process?.env ?? {});
   env.PATH ??= DEFAULT_PATH;
   env.HOME ??= home;
-  if (spec.process.tty) env.TERM ??= DEFAULT_TERM;
+  if (spec.process?.tty) env.TERM ??= DEFAULT_TERM;
   return env;
 }

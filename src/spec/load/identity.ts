@@ -31,22 +31,29 @@ const isNumeric = (r: IdRef) => typeof r === 'number' || /^[0-9]+$/.test(r);
 export interface Identity { uid: number; gid: number; groups: number[]; home: string }
 
 export function canonIdentity(spec: ContainerSpec, rootfs: CanonicalSpec['rootfs'], ctx: LoadContext): Identity {
-  const p = spec.process;
+  const p = spec.process ?? {};
   const etc = rootfs.kind === 'dir' ? join(rootfs.path, 'etc') : rootfs.kind === 'default' ? join(ctx.opts.hostRoot ?? '/', 'etc') : undefined;
   const needsLookup = [p.user, p.group, ...(p.groups ?? [])].some((r) => r !== undefined && !isNumeric(r));
   let passwd: PasswdEntry[] | undefined;
   let groups: GroupEntry[] | undefined;
+  const image = rootfs.kind === 'image' ? ctx.image?.view : undefined;
+  // An image not read yet (plain validate): names are looked up once it is, at run or plan time.
+  if (rootfs.kind === 'image' && !image) {
+    const num = (r: IdRef | undefined) => (r !== undefined && isNumeric(r) ? Number(r) : undefined);
+    const uid = num(p.user) ?? 0;
+    return { uid, gid: num(p.group) ?? 0, groups: (p.groups ?? []).map(num).filter((g): g is number => g !== undefined), home: uid === 0 ? '/root' : '/' };
+  }
   const loadDbs = () => {
-    if (!etc) return;
-    const pt = readOr(join(etc, 'passwd'));
-    const gt = readOr(join(etc, 'group'));
+    if (!etc && !image) return;
+    const pt = image ? image.readFile('/etc/passwd') : readOr(join(etc!, 'passwd'));
+    const gt = image ? image.readFile('/etc/group') : readOr(join(etc!, 'group'));
     passwd = pt === undefined ? undefined : parsePasswd(pt);
     groups = gt === undefined ? undefined : parseGroup(gt);
   };
   loadDbs();
-  const where = etc ?? 'the image';
+  const where = etc ?? (image ? `image ${image.name}: /etc` : 'the image');
   const noDb = (field: string, name: string, db: string) => report(ctx, field, `cannot look up '${name}': no ${where}/${db}`,
-    rootfs.kind === 'image' ? 'names need a directory or the default rootfs at load time; give a numeric id for images' : 'give a numeric id, or add the entry to the rootfs');
+    rootfs.kind === 'image' && !image ? 'names are looked up in the image once it is pulled; give a numeric id to check without it' : 'give a numeric id, or add the entry to the rootfs');
 
   // user
   let uid = 0;

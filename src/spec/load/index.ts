@@ -5,6 +5,7 @@
 //   1. read          read.ts          YAML (+ dotted-path positions) or a TS module (tsx) → unknown
 //   2. plain         plain.ts         lift function hooks, drop undefined, reject other functions
 //   3. schema        validate/schema  JSON Schema (ajv, precompiled) → ContainerSpec
+//   3b. image        image.ts         rootfs.image: get the image (opts.image), fill what the spec leaves out
 //   4. canonicalise  canonicalise.ts  shorthands → canonical, defaults, units, paths, ids, caps …
 //   5. consistency   validate/consistency  cross-field rules on the CanonicalSpec (+ host paths)
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { schemaErrors } from '../../validate/schema.js';
 import { sortDetails } from '../../validate/schema-errors.js';
 import type { CanonicalSpec, ContainerSpec } from '../types.js';
 import { canonicalise } from './canonicalise.js';
+import { imagePhase } from './image.js';
 import { newContext, type LoadContext, type LoadOptions } from './context.js';
 import { toPlain } from './plain.js';
 import { readSpecFile } from './read.js';
@@ -42,7 +44,9 @@ async function fromData(raw: unknown, ctx: LoadContext): Promise<CanonicalSpec> 
   const data = toPlain(raw, ctx);
   const schemaProblems = await schemaErrors(data, ctx.file, ctx.positions);
   if (ctx.errors.length || schemaProblems.length) fail(ctx, schemaProblems);
-  const spec = await canonicalise(data as ContainerSpec, ctx);
+  const withImage = await imagePhase(data as ContainerSpec, ctx);
+  if (ctx.errors.length) fail(ctx);
+  const spec = await canonicalise(withImage, ctx);
   if (ctx.errors.length) fail(ctx);
   if (!ctx.opts.skipConsistency) {
     const problems = checkConsistency(spec, { hostCgroupControllers: ctx.opts.hostCgroupControllers, exists: ctx.opts.exists ?? existsSync });

@@ -6,6 +6,7 @@ import { ContainerTable } from './ContainerTable.js';
 import { FinishedLines } from './FinishedLines.js';
 import { LogPane } from './LogPane.js';
 import { HelpBar } from './HelpBar.js';
+import { PullRows } from './PullRows.js';
 
 export interface AppProps {
   state: ViewState;
@@ -33,6 +34,7 @@ export function App({ state, lines, batch, rows, interactive, onAction }: AppPro
       <FinishedLines lines={lines} batch={batch} nameWidth={nameWidth} />
       <Box flexDirection="column">
         <Text bold>{`${state.title} — ${running}/${total} running`}</Text>
+        <PullRows pulls={state.pullOrder.map((r) => state.pulls[r])} />
         <ContainerTable rows={visible} selected={state.selected} now={state.now} nameWidth={nameWidth}
           hiddenAbove={lay.first} hiddenBelow={state.order.length - lay.first - lay.count} />
         <LogPane services={lay.logServices} lines={logPaneLines(state, lay.logServices, lay.logLines)} nameWidth={nameWidth} height={lay.logLines} />

@@ -38,7 +38,7 @@ volumes: {store: {}}
   assert.ok(r.project.volumes.store, 'the included volume');
   const db = r.services.get('db')!.spec;
   assert.equal(src(db, 0), join(dir, 'sub', 'data'), 'bind source against the included file\'s directory');
-  assert.equal(db.process.env?.FROM_FILE, 'yes', 'env_file against the included file\'s directory');
+  assert.equal(db.process!.env?.FROM_FILE, 'yes', 'env_file against the included file\'s directory');
   assert.equal(r.warnings.length, 0, JSON.stringify(r.warnings));
 });
 
@@ -90,9 +90,9 @@ services:
     'b/two.env': 'B2=two\n',
   });
   const r = await load(dir, { env: { SHARED: 'shell' } });
-  assert.deepEqual(r.services.get('a')!.spec.process.args, ['/bin/sh', '-c', 'a a-dotenv shell root-dotenv']);
-  assert.deepEqual(r.services.get('b')!.spec.process.args, ['/bin/sh', '-c', 'b one two unset']);
-  assert.deepEqual(r.services.get('web')!.spec.process.args, ['/bin/sh', '-c', 'web root-dotenv'], 'the included .env does not leak up');
+  assert.deepEqual(r.services.get('a')!.spec.process!.args!, ['/bin/sh', '-c', 'a a-dotenv shell root-dotenv']);
+  assert.deepEqual(r.services.get('b')!.spec.process!.args!, ['/bin/sh', '-c', 'b one two unset']);
+  assert.deepEqual(r.services.get('web')!.spec.process!.args!, ['/bin/sh', '-c', 'web root-dotenv'], 'the included .env does not leak up');
 });
 
 test('include: recursive, with a diamond (the same definitions twice are not a conflict)', async () => {

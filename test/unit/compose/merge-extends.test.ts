@@ -107,8 +107,8 @@ services:
   assert.equal(s.top.extends, undefined, 'extends is resolved away');
   assert.equal(s.remote.volumes![0].source, join(dir, 'lib', 'conf'));
   assert.equal(s.remote.env_file![0].path, join(dir, 'lib', 'common.env'));
-  assert.equal(r.services.get('remote')!.spec.process.env!.FROM_FILE, 'yes');
-  assert.equal(r.services.get('remote')!.spec.process.env!.OWN, '1');
+  assert.equal(r.services.get('remote')!.spec.process!.env!.FROM_FILE, 'yes');
+  assert.equal(r.services.get('remote')!.spec.process!.env!.OWN, '1');
 });
 
 test('extends cycles and missing services are errors with their position', async () => {

@@ -89,12 +89,12 @@ test('every mapped key lands in the ContainerSpec and canonicalises', async () =
   const app = r.services.get('app')!;
   const s = app.spec;
   assert.deepEqual(s.rootfs, { path: join(dir, 'root'), readonly: true });
-  assert.deepEqual(s.process.args, ['/bin/tini', '--', 'server', '--port', '8 0', 'x y']);
-  assert.deepEqual(s.process.env, { FROM_FILE: 'file', PLAIN: '1', FROM_ENV: 'shell' });
-  assert.equal(s.process.cwd, '/srv');
-  assert.equal(s.process.user, 1000);
-  assert.equal(s.process.group, 100);
-  assert.equal(s.process.init, true);
+  assert.deepEqual(s.process!.args!, ['/bin/tini', '--', 'server', '--port', '8 0', 'x y']);
+  assert.deepEqual(s.process!.env, { FROM_FILE: 'file', PLAIN: '1', FROM_ENV: 'shell' });
+  assert.equal(s.process!.cwd, '/srv');
+  assert.equal(s.process!.user, 1000);
+  assert.equal(s.process!.group, 100);
+  assert.equal(s.process!.init, true);
   assert.equal(s.hostname, 'app-host');
   assert.deepEqual(s.capabilities, { add: ['SYS_PTRACE'], drop: ['NET_RAW'] });
   assert.equal(s.no_new_privs, false);
@@ -179,7 +179,6 @@ test('unsupported keys: exactly one warning each, with its position', async () =
   const r = await load(dir);
   const lines = r.warnings.map((w) => `${w.line}:${w.col} ${w.field}: ${w.message}`);
   assert.deepEqual(lines, [
-    "3:5 services.web.image: image 'example/web:1' is not used yet (niwa cannot pull images); the service runs on the embedded host rootfs",
     "4:5 services.web.build: build is not supported (niwa does not build images); using image 'example/web:1'",
     "6:5 services.web.logging: logging: logging drivers are not supported; niwa keeps each container's output in its own log; ignored",
     "7:5 services.web.devices: devices: device mappings are not supported yet; the container gets niwa's minimal /dev; ignored",
@@ -189,19 +188,29 @@ test('unsupported keys: exactly one warning each, with its position', async () =
     "11:20 services.web.security_opt.0: security_opt 'apparmor=unconfined' is not supported; ignored",
     '12:5 services.web.deploy: 3 replicas asked for; niwa runs one container per service',
     '12:27 services.web.deploy.placement: deploy.placement is for swarm orchestration; ignored',
-    "13:5 services.web.user: user 'www-data' names an account of image 'example/web:1', which is not used yet; running as root",
   ]);
+  const spec = r.services.get('web')!.spec;
+  assert.deepEqual(spec.rootfs, { image: 'example/web:1' });
+  assert.deepEqual([spec.process!.user, spec.process!.args], ['www-data', ['serve']], 'the user is looked up in the image');
   const c = r.services.get('web')!.canonical!;
   assert.equal(c.seccomp, null, 'privileged: unconfined');
   assert.equal(c.noNewPrivs, false);
   assert.ok(c.capabilities.bounding.length > 30, 'privileged: every capability');
 });
 
-test('an image with no command loads, cannot run yet, and says so; no command and no image is an error', async () => {
-  const dir = project({ 'compose.yaml': 'services:\n  db:\n    image: postgres:16\n' });
+test('an image with no command takes it from the image; command and entrypoint replace Cmd and Entrypoint; no command and no image is an error', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  db:\n    image: postgres:16\n    pull_policy: if_not_present\n  web:\n    image: web\n    entrypoint: [/bin/sh, -c]\n  job:\n    image: job\n    command: run --fast\n    pull_policy: always\n' });
   const r = await load(dir);
-  assert.equal(r.services.get('db')!.canonical, undefined);
-  assert.ok(r.warnings.some((w) => /no command: it would come from image 'postgres:16'/.test(w.message)));
+  assert.deepEqual(r.warnings, []);
+  const db = r.services.get('db')!;
+  assert.deepEqual(db.spec.rootfs, { image: 'postgres:16', pull: 'missing' });
+  assert.equal(db.spec.process!.args, undefined);
+  assert.equal(db.canonical!.rootfs.kind, 'image', 'loads without a resolver (not read yet)');
+  assert.deepEqual(r.services.get('web')!.spec.process, { entrypoint: ['/bin/sh', '-c'] });
+  assert.deepEqual(r.services.get('job')!.spec.process, { args: ['run', '--fast'] });
+  assert.deepEqual(r.services.get('job')!.spec.rootfs, { image: 'job', pull: 'always' });
+  const badPolicy = project({ 'compose.yaml': 'services:\n  db:\n    image: postgres:16\n    pull_policy: sometimes\n' });
+  assert.match((await loadError(badPolicy)).text, /services\.db\.pull_policy: 'sometimes' is not one of: always, never/);
   const bad = project({ 'compose.yaml': 'services:\n  db:\n    environment: {A: "1"}\n' });
   assert.match((await loadError(bad)).text, /compose\.yaml:2:3: services\.db: the service has no command/);
 });

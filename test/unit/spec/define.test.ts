@@ -34,8 +34,8 @@ test('joins switch namespaces to the map form; toSpec returns a fresh copy', () 
   const b = container('x').command(['/bin/true']).unshare('mount').join('net', { path: '/proc/1/ns/net' });
   const s = b.toSpec();
   assert.deepEqual(s.namespaces, { mount: {}, net: { path: '/proc/1/ns/net' } });
-  s.process.args.push('mutated');
-  assert.deepEqual(b.toSpec().process.args, ['/bin/true']);
+  s.process!.args!.push('mutated');
+  assert.deepEqual(b.toSpec().process!.args!, ['/bin/true']);
 });
 
 test('loadSpecObject accepts a builder directly', async () => {

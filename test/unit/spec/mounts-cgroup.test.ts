@@ -27,7 +27,7 @@ mounts:
 
 test('rootfs: omitted = default, image = image ref', async () => {
   assert.deepEqual((await loadObj(minimal)).rootfs, { kind: 'default' });
-  assert.deepEqual((await loadObj({ ...minimal, rootfs: { image: 'alpine:3.20' } })).rootfs, { kind: 'image', ref: 'alpine:3.20' });
+  assert.deepEqual((await loadObj({ ...minimal, rootfs: { image: 'alpine:3.20' } })).rootfs, { kind: 'image', ref: 'alpine:3.20', pull: 'missing' });
 });
 
 test('masked and read-only paths default to the secure lists, or are replaced', async () => {

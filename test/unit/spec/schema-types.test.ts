@@ -33,14 +33,14 @@ const SHAPES: Record<string, readonly string[]> = {
   '#/properties/healthcheck': Object.keys({
     test: true, tcp: true, http: true, interval: true, timeout: true, retries: true, start_period: true,
   } satisfies Record<keyof HealthcheckSpec, true>),
-  '#/properties/rootfs': Object.keys({ path: true, image: true, readonly: true } satisfies Record<keyof RootfsObject, true>),
+  '#/properties/rootfs': Object.keys({ path: true, image: true, readonly: true, pull: true } satisfies Record<keyof RootfsObject, true>),
   '#/properties/namespaces': Object.keys(Object.fromEntries(NAMESPACE_KINDS.map((k) => [k, true])) as Record<NamespaceKind, true>),
   '#/properties/hooks': Object.keys(Object.fromEntries(HOOK_POINTS.map((k) => [k, true])) as Record<HookPoint, true>),
   '#/definitions/namespaceOptions': Object.keys({ path: true, container: true, offsets: true } satisfies Record<keyof NamespaceOptions, true>),
   '#/definitions/namespaceOptions/properties/offsets': Object.keys({ monotonic: true, boottime: true } satisfies Record<keyof Offsets, true>),
   '#/definitions/idMapping': Object.keys({ container_id: true, host_id: true, size: true } satisfies Record<keyof IdMapping, true>),
   '#/definitions/process': Object.keys({
-    args: true, env: true, cwd: true, user: true, group: true, groups: true, tty: true, init: true,
+    args: true, entrypoint: true, env: true, cwd: true, user: true, group: true, groups: true, tty: true, init: true,
   } satisfies Record<keyof ProcessSpec, true>),
   '#/definitions/mount/oneOf/0': Object.keys({
     type: true, source: true, target: true, readonly: true, recursive: true, propagation: true, options: true,

@@ -1,0 +1,23 @@
+// Phase 3b: a spec on `rootfs.image` gets its image (through opts.image: the store, pulling when
+// the pull policy says so) and the image config fills what the spec leaves out (image/apply.ts).
+// A bad reference is a spec error at rootfs.image; a registry that fails is a runtime failure.
+import { UserError } from '../../errors.js';
+import { applyImageConfig } from '../../image/apply.js';
+import type { ContainerSpec } from '../types.js';
+import { report, type LoadContext } from './context.js';
+
+export async function imagePhase(spec: ContainerSpec, ctx: LoadContext): Promise<ContainerSpec> {
+  const r = spec.rootfs;
+  if (typeof r !== 'object' || r.image === undefined || r.path !== undefined || !ctx.opts.image) return spec;
+  let view;
+  try {
+    view = await ctx.opts.image(r.image, r.pull ?? 'missing');
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    report(ctx, 'rootfs.image', e.details.length ? e.details.map((d) => d.message).join('; ') : e.message, e.hint ?? e.details.find((d) => d.hint)?.hint);
+    return spec;
+  }
+  const applied = applyImageConfig(spec, view);
+  ctx.image = { view, applied };
+  return applied.spec;
+}
