@@ -176,6 +176,8 @@ test('a second pull downloads nothing; policy always re-resolves the manifest on
   await sb.pull(ref);
   const g1 = await reg!.blobGets();
   assert.equal(g1 - g0, 3, 'config + 2 layers');
+  const first = sb.events.find((e) => e.type === 'done') as Extract<PullEvent, { type: 'done' }>;
+  assert.equal(first.downloadedBytes, lay.images[0].manifest.config.size + lay.images[0].layers.reduce((s, l) => s + l.size, 0));
   const r1 = (await reg!.requests()).length;
   await sb.pull(ref); // missing: a local hit
   assert.equal((await reg!.requests()).length, r1);
@@ -341,6 +343,23 @@ test('a pull killed with SIGKILL half-way is redone cleanly by the next pull', {
   reg!.push(lay.dir, 'latest', 'niwa/big:1');
   const ref = `${reg!.host}/niwa/big:1`;
   const bigDigest = lay.images[0].layers[1].digest;
+  const tmp = join(sb.root, 'data', 'images', 'tmp');
+  const startPull = () => spawn(process.execPath, [niwaBin, 'pull', ref], { env: sb.env, cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const onDownloading = (c: ReturnType<typeof startPull>, f: () => void) => {
+    let text = '';
+    c.stdout.on('data', (b) => { text += b; if (text.includes(`${bigDigest.slice(7, 19)} downloading`)) { f(); f = () => undefined; } });
+  };
+  // Ctrl-C first: the pull stops, says so, and removes its partial download.
+  const int = startPull();
+  let err = '';
+  int.stderr.on('data', (b) => { err += b; });
+  onDownloading(int, () => int.kill('SIGINT'));
+  const intCode = await new Promise<number | null>((r) => int.once('exit', (code) => r(code)));
+  assert.equal(intCode, 1, err);
+  assert.match(err, /pull interrupted/);
+  assert.deepEqual(readdirSync(tmp).filter((f) => f.endsWith('.blob')), [], 'no partial blob left by an interrupted pull');
+  assert.equal(sb.store.resolve(ref), undefined);
+  // Then SIGKILL half-way.
   const child = spawn(process.execPath, [niwaBin, 'pull', ref], { env: sb.env, cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const killed = await new Promise<boolean>((resolve) => {
@@ -364,7 +383,7 @@ test('a pull killed with SIGKILL half-way is redone cleanly by the next pull', {
   // What the killed pull left in tmp/ goes with prune (its pid is dead).
   const pr = sb.cli(['image', 'prune']);
   assert.equal(pr.status, 0, pr.stderr);
-  assert.deepEqual(readdirSync(join(sb.root, 'data', 'images', 'tmp')), []);
+  assert.deepEqual(readdirSync(tmp), []);
   assert.ok(sb.store.resolve(ref), 'prune keeps named images');
 });
 
