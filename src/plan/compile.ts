@@ -78,7 +78,8 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   warnings.push(...cg.warnings);
 
   const ns = namespaceSteps(spec, ctx.resolveContainer ?? (() => undefined));
-  phases.stage.push(...ns.stage);
+  // the device program first, while the stage is still in the host's namespaces (it opens the cgroup by its host path)
+  phases.stage.push(...cg.stage, ...ns.stage);
   phases.clone.push(ns.clone);
   // parent: maps first (the child needs them to have any capability in its namespace), then
   // cgroup placement, then release: the child runs no user code before it is limited.
