@@ -5,7 +5,7 @@
 // orchestrate.ts's; this file is the Backend it drives. Containers are named `<service>-1` (or
 // container_name) inside the project; service name, alias and `<project>-<service>-1` resolve.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
 import { EventBus } from '../events/types.js';
@@ -231,6 +231,8 @@ export class ComposeEngine implements Backend {
       for (const f of x.filesToWrite) { // secrets/configs given by value: readable by root only on the host
         mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
         writeFileSync(f.path, f.content, { mode: 0o600 });
+        chmodSync(dirname(f.path), 0o700);
+        chmodSync(f.path, 0o600); // (writeFileSync's mode applies only to a new file)
       }
       for (const n of x.networks) nets.set(n.name, this.load.project.networks[n.name]?.ipam?.config?.[0]?.subnet);
     }

@@ -70,7 +70,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   // prepare: hooks, then the cgroup (it must exist before the process is placed in it).
   phases.prepare.push(...hookSteps(spec, 'prepare'));
   if (spec.rootfs.kind === 'default' && spec.namespaces.mount) {
-    phases.prepare.push({ op: 'mkdir', path: host.stateRoot, mode: 0o755, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'niwa\'s state root, traversable by everyone: in a user namespace the container\'s root is an unprivileged host uid that must reach the mount point below' });
+    phases.prepare.push({ op: 'mkdir', path: host.stateRoot, mode: 0o711, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'niwa\'s state root, traversable (not listable) by everyone: in a user namespace the container\'s root is an unprivileged host uid that must reach the mount point below; everything else under it is 0700' });
     phases.prepare.push({ op: 'mkdir', path: rootDir, mode: 0o755, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'an empty directory the default root is mounted on inside the container\'s own mount namespace (the host never sees that mount)' });
   }
   const cg = cgroupSteps(spec, host.cgroup, `niwa/${ctx.project}/${ctx.id}`);
