@@ -25,7 +25,7 @@ export const verb: Verb = {
     const controllers = a.flags['no-host'] ? undefined : await hostControllers();
     const results = [];
     for (const file of a.positionals) {
-      const r = await validateSpec(file, { hostCgroupControllers: controllers });
+      const r = await validateSpec(file, { hostCgroupControllers: controllers, ...(a.flags['no-host'] ? {} : (await import('../validate/host.js')).hostCpuFacts()) });
       results.push({ file, ok: r.ok, errors: r.ok ? [] : r.details, message: r.ok ? undefined : r.error.message });
       if (a.flags.json) continue;
       if (r.ok) process.stdout.write(`ok: ${file}\n`);

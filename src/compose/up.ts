@@ -22,6 +22,7 @@ import { hostsPath, netnsPath, netStateDir } from '../runtime/net/names.js';
 import { removeResolvConfs, writeResolvConf } from '../runtime/net/hosts.js';
 import { parsePort, publishPorts, type PortMapping } from '../runtime/net/ports.js';
 import type { ComposeLoad, LoadComposeOptions, LoadedService } from './index.js';
+import { hostCpuFacts } from '../validate/host.js';
 import { readiness, startError, startServices, waitUntil, type Backend, type Dependency, type Observed } from './orchestrate.js';
 
 /** A message from the orchestrator (not from a container): shown by every reporter. */
@@ -457,5 +458,5 @@ export async function loadProject(opts: LoadComposeOptions & { canonical?: boole
   const { loadCompose } = await import('./index.js');
   const host = probeHost();
   const controllers = [...host.cgroup.v2Controllers, ...Object.keys(host.cgroup.v1)];
-  return loadCompose({ ...opts, skipCanonical: opts.canonical === false, load: { hostCgroupControllers: controllers, ...opts.load } });
+  return loadCompose({ ...opts, skipCanonical: opts.canonical === false, load: { hostCgroupControllers: controllers, ...hostCpuFacts(), ...opts.load } });
 }

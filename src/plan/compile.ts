@@ -6,6 +6,7 @@ import { namespaceSteps } from './steps/namespaces.js';
 import { pathSteps, rootfsSteps } from './steps/rootfs.js';
 import { identitySteps, kernelSettingSteps, processSteps } from './steps/process.js';
 import { cgroupSteps } from './steps/cgroup.js';
+import { checkName } from '../spec/names.js';
 
 export interface CompileContext {
   /** Unique id of this container instance (names its cgroup). */
@@ -63,6 +64,9 @@ const HOOK_WHY: Record<HookPoint, string> = {
 };
 
 export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContext): LaunchPlan {
+  // Names become host paths (cgroups, state): the one rule, whoever called (CLI flags, compose, API).
+  checkName(spec.name, 'container name');
+  checkName(ctx.project, 'project name');
   const warnings: string[] = [];
   const rootDir = `${host.stateRoot}/rootfs-mnt`;
   const phases: Record<Phase, StepDraft[]> = { prepare: [], stage: [], clone: [], parent: [], child: [], started: [], cleanup: [] };

@@ -23,6 +23,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CanonicalSpec } from '../spec/types.js';
+import { NAME_RE } from '../spec/names.js';
 import type { CgroupLayout, LaunchPlan } from '../plan/types.js';
 import { isLive, type Health, type Status } from './status.js';
 import { sameProcessAlive } from './proc.js';
@@ -65,7 +66,7 @@ export interface ContainerState {
   foreground?: { ownerPid: number; ownerStart?: number };
 }
 
-export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export { NAME_RE } from '../spec/names.js';
 
 /** The state root: anyone may pass through it (to `rootfs-mnt`), nobody but root may list it. */
 export const STATE_ROOT_MODE = 0o711;

@@ -1,6 +1,6 @@
 // Probes what this host offers (arch, cgroup layout, the shape of / and /etc) into HostFacts,
 // the only impure input the compiler takes. Cheap: a few lstat calls and one mountinfo read.
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import type { HostFacts } from '../plan/types.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
 import { DEFAULT_HOST_DIRS, DEFAULT_HOST_ETC } from '../plan/steps/rootfs.js';
@@ -46,4 +46,12 @@ export function genericHost(): HostFacts {
     etcDirs: ['/etc/ld.so.conf.d', '/etc/alternatives'],
     etcSymlinks: { '/etc/localtime': '/usr/share/zoneinfo/Etc/UTC' },
   };
+}
+
+/** The host's online CPUs and memory nodes, for the cpuset and cpus checks of validate. */
+export function hostCpuFacts(): { hostCpus?: string; hostMems?: string } {
+  const read = (p: string) => { try { return readFileSync(p, 'utf8').trim() || undefined; } catch { return undefined; } };
+  const hostCpus = read('/sys/devices/system/cpu/online');
+  const hostMems = read('/sys/devices/system/node/online');
+  return { ...(hostCpus ? { hostCpus } : {}), ...(hostMems ? { hostMems } : {}) };
 }

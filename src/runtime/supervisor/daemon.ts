@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { EventBus, type RuntimeEvent } from '../../events/types.js';
 import { UserError } from '../../errors.js';
+import { checkName } from '../../spec/names.js';
 import { detectCgroupLayout } from '../cgroup/detect.js';
 import { sameProcessAlive, startTime } from '../proc.js';
 import { isLive } from '../status.js';
@@ -26,7 +27,7 @@ const IDLE_MS = Number(process.env.NIWA_SUPERVISOR_IDLE_MS ?? 1500);
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
 
 export async function supervise(root: string, project: string): Promise<number> {
-  if (!NAME_RE.test(project)) throw new UserError('E_USAGE', `invalid project name '${project}'`);
+  checkName(project, 'project name');
   ensureProjectDir(root, project);
   if (!(await acquireLock(root, project))) { log('another supervisor is running for this project; exiting'); return 0; }
   const d = new Daemon(root, project);
