@@ -4,7 +4,7 @@ import type { CanonicalSpec, HookPoint } from '../spec/types.js';
 import type { HostFacts, LaunchPlan, Phase, Step, StepDraft } from './types.js';
 import { namespaceSteps } from './steps/namespaces.js';
 import { pathSteps, rootfsSteps } from './steps/rootfs.js';
-import { identitySteps, kernelSettingSteps, processSteps } from './steps/process.js';
+import { identitySteps, kernelSettingSteps, oomSteps, processSteps } from './steps/process.js';
 import { cgroupSteps } from './steps/cgroup.js';
 import { checkName } from '../spec/names.js';
 
@@ -87,7 +87,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   phases.clone.push(ns.clone);
   // parent: maps first (the child needs them to have any capability in its namespace), then
   // cgroup placement, then release: the child runs no user code before it is limited.
-  phases.parent.push(...ns.parent, ...cg.parent, ...hookSteps(spec, 'parent'), { op: 'release_child', field: '', man: 'pipe(2)', why: 'maps and cgroups are in place: let the child go on' });
+  phases.parent.push(...ns.parent, ...cg.parent, ...oomSteps(spec), ...hookSteps(spec, 'parent'), { op: 'release_child', field: '', man: 'pipe(2)', why: 'maps and cgroups are in place: let the child go on' });
 
   const root = rootfsSteps(spec, host, rootDir);
   const proc = processSteps(spec, host);

@@ -53,7 +53,7 @@ export function lookFor(s: Step): Look[] {
       if (s.path.endsWith('/cgroup.procs') && s.data === '{pid}') return [host(`cat ${sq(s.path)}  # holds $PID`), host('cat /proc/$PID/cgroup')];
       if (s.path.startsWith('/sys/fs/cgroup')) return [host(`cat ${sq(s.path)}`)];
       if (s.path === '/proc/self/timens_offsets') return [host('cat /proc/$PID/timens_offsets'), inside('cat /proc/uptime')];
-      if (s.path === '/proc/self/oom_score_adj') return [host('cat /proc/$PID/oom_score_adj')];
+      if (s.path.endsWith('/oom_score_adj')) return [host('cat /proc/$PID/oom_score_adj')];
       if (s.path.startsWith('/proc/sys/')) {
         const key = s.path.slice('/proc/sys/'.length).replace(/\//g, '.');
         return [inside(`sysctl ${key}`), host(`sysctl ${key}  # the host's value is unchanged (namespaced setting)`)];

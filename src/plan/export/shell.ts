@@ -168,6 +168,8 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
   for (const s of parent) {
     if (s.op === 'write' && s.data === '{pid}') {
       put(...comment(s, '  '), '  #      (here: this subshell joins the cgroup before unshare, so the container is born in it)', `  echo $BASHPID > ${q(s.path)}`);
+    } else if (s.op === 'write' && s.path === '/proc/{pid}/oom_score_adj') {
+      put(...comment(s, '  '), `  echo ${q(s.data)} > /proc/$BASHPID/oom_score_adj  # (inherited by the container)`);
     } else if (s.op === 'release_child') {
       put(...comment(s, '  '), '  #      (here: nothing to release — the namespaces are created only after the maps and cgroups exist)');
     }
