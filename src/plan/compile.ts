@@ -7,6 +7,7 @@ import { pathSteps, rootfsSteps } from './steps/rootfs.js';
 import { identitySteps, kernelSettingSteps, oomSteps, processSteps } from './steps/process.js';
 import { cgroupSteps } from './steps/cgroup.js';
 import { checkName } from '../spec/names.js';
+import { securityWarnings } from '../validate/warnings.js';
 
 export interface CompileContext {
   /** Unique id of this container instance (names its cgroup). */
@@ -67,7 +68,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   // Names become host paths (cgroups, state): the one rule, whoever called (CLI flags, compose, API).
   checkName(spec.name, 'container name');
   checkName(ctx.project, 'project name');
-  const warnings: string[] = [];
+  const warnings: string[] = [...securityWarnings(spec)];
   const rootDir = `${host.stateRoot}/rootfs-mnt`;
   const phases: Record<Phase, StepDraft[]> = { prepare: [], stage: [], clone: [], parent: [], child: [], started: [], cleanup: [] };
 
