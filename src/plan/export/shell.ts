@@ -133,6 +133,8 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
       const boot = /boottime (-?\d+)/.exec(s.data)?.[1] ?? '0';
       unshare.push(`--monotonic=${mono}`, `--boottime=${boot}`);
       put('#      → unshare --monotonic/--boottime below');
+    } else if (s.op === 'device_filter') {
+      put('# (not exported: a shell cannot load an eBPF program, so this script runs WITHOUT the device allowlist;', '#  niwa run, runc and crun (from plan --oci) apply it)');
     } else put(`# (not exported: ${s.op})`);
   }
   if (!byPhase('stage').length) put('# (nothing to do)');
