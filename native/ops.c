@@ -27,6 +27,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/bpf.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
@@ -416,6 +417,37 @@ __attribute__((noinline)) static int load_seccomp(const struct step *s) {
   return r < 0 ? errno : 0;
 }
 
+/* ---------------------------------------------------------- device program */
+
+/* cgroup v2 device allowlist: load the plan's eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE, generated
+ * by src/plan/steps/devices.ts) and attach it to the container's cgroup with BPF_F_ALLOW_MULTI, as
+ * runc and crun do. The attachment keeps the program alive after our fds are closed; it goes away
+ * with the cgroup. Runs in the stage phase, in the host's namespaces. */
+static int load_device_filter(const char *cgroup, const struct field *prog) {
+  if (prog->len % 8 || prog->len == 0 || prog->len / 8 > BPF_MAXINSNS) return EINVAL;
+  int cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cg < 0) return errno;
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  a.insn_cnt = prog->len / 8;
+  a.insns = (uint64_t)(uintptr_t)prog->p;
+  a.license = (uint64_t)(uintptr_t)"MIT";
+  int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+  int err = pfd < 0 ? errno : 0;
+  if (!err) {
+    memset(&a, 0, sizeof a);
+    a.target_fd = (uint32_t)cg;
+    a.attach_bpf_fd = (uint32_t)pfd;
+    a.attach_type = BPF_CGROUP_DEVICE;
+    a.attach_flags = BPF_F_ALLOW_MULTI;
+    if (syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof a) < 0) err = errno;
+    close(pfd);
+  }
+  close(cg);
+  return err;
+}
+
 /* ------------------------------------------------------------------ the ops */
 
 int op_run(struct ctx *c, const struct step *s) {
@@ -610,6 +642,9 @@ int op_run(struct ctx *c, const struct step *s) {
 
   case OP_SECCOMP: /* seccomp(2) SECCOMP_SET_MODE_FILTER with the plan's classic BPF program */
     return load_seccomp(s);
+
+  case OP_DEVICE_FILTER: /* bpf(2): the cgroup v2 device allowlist (stage phase) */
+    return load_device_filter(fstr(s, 0), &s->f[1]);
 
   case OP_SETSID: /* a new session, so the pty can become its controlling terminal */
     if (setsid() < 0) return errno;

@@ -48,6 +48,7 @@ static const char *const SIG[OP_MAX] = {
   [OP_HOOK] = "",             /* (pause while niwa runs a hook on the host) */
   [OP_PROBE] = "SUUs",        /* address, port, timeout ms, HTTP request or null (plain TCP) */
   [OP_OPENPTY] = "S",         /* the ptmx to open (stage phase; the tty flag must be set) */
+  [OP_DEVICE_FILTER] = "SB",  /* cgroup v2 directory, struct bpf_insn[] */
 };
 
 static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }

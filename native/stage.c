@@ -19,6 +19,8 @@
 #include <termios.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,6 +32,8 @@ static int report_fd = 4;
 /* Optional fd 6: a file where the final `exit N`/`signal N` line is written too, so the end of
  * a container is known even when the process reading fd 4 (the supervisor) has died. */
 static int status_fd = 6;
+/* fd 5, the answers to `hook` reports, if Node gave one. */
+static int answer_fd = ANSWER_FD;
 static struct termios saved_tty;
 static int tty_raw;
 
@@ -104,6 +108,18 @@ static void child_main(struct ctx *c, uint32_t first) {
   close(c->err_r);
   if (c->pty_master >= 0) close(c->pty_master);
   if (c->pty_sock[0] >= 0) close(c->pty_sock[0]);
+  /* The report, answer and status fds are close-on-exec, but until execve this process is in the
+   * container's namespaces: keep nothing of niwa's it does not need. Only a `hook` step still to
+   * come needs fds 4 and 5 (it reports and waits for the answer). */
+  int hooks = 0;
+  for (uint32_t i = first; i < c->plan->n; i++) if (c->plan->steps[i].phase == PH_CHILD && c->plan->steps[i].op == OP_HOOK) hooks = 1;
+  if (!hooks) {
+    if (report_fd >= 0) close(report_fd);
+    if (answer_fd >= 0) close(answer_fd);
+    report_fd = answer_fd = -1;
+  }
+  if (status_fd >= 0) close(status_fd);
+  status_fd = -1;
   c->in_child = 1;
   for (uint32_t i = first; i < c->plan->n; i++) {
     const struct step *s = &c->plan->steps[i];
@@ -191,9 +207,50 @@ static int shim(struct ctx *c, const sigset_t *sigs) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+/* ----------------------------------------------------- the sealed executable */
+
+/* The seals that make a memfd immutable: no write, no resize, no removing the seals. */
+#define SELF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+/* CVE-2019-5736: a container process that reaches /proc/PID/exe of a stage process (the shim of a
+ * container without a pid namespace, the joining process of `niwa exec`) must not get a handle on
+ * the host's niwa-stage file. So, as runc does, the stage runs from a sealed memfd copy of itself:
+ * if /proc/self/exe is not one yet, copy it into a memfd, seal it and execveat it (the fds 0-6 and
+ * the blocked signals carry over). Returns only when already running from the sealed copy; any
+ * failure is reported as a stage error (fail closed). */
+static void run_sealed(char **argv, char **envp) {
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) { report("error -1 %d\n", errno); _exit(EXIT_SETUP_FAILED); }
+  int seals = fcntl(self, F_GET_SEALS);
+  if (seals >= 0 && (seals & SELF_SEALS) == SELF_SEALS) { close(self); return; }
+  int m = memfd_create("niwa-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (m < 0 && errno == EINVAL) m = memfd_create("niwa-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING); /* before 6.3 */
+  int err = m < 0 ? errno : 0;
+  char buf[65536];
+  for (ssize_t n; !err && (n = read(self, buf, sizeof buf)) != 0;) {
+    if (n < 0) { if (errno != EINTR) err = errno; continue; }
+    if (put(m, buf, (size_t)n) < 0) err = errno ? errno : EIO;
+  }
+  close(self);
+  if (!err && fcntl(m, F_ADD_SEALS, SELF_SEALS) < 0) err = errno;
+  if (!err) syscall(SYS_execveat, m, "", argv, envp, AT_EMPTY_PATH);
+  report("error -1 %d\n", err ? err : errno);
+  _exit(EXIT_SETUP_FAILED);
+}
+
 /* ------------------------------------------------------------------- main */
 
-int main(void) {
+int main(int argc, char **argv, char **envp) {
+  (void)argc;
+  /* Nothing may ptrace this process, read its memory or open its fds and executable through /proc
+   * while it is the stage: not dumpable until execve (which the program's own image resets). Set
+   * first, before anything else happens; the memfd copy sets it again right away. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  run_sealed(argv, envp);
+  prctl(PR_SET_NAME, "niwa-stage", 0, 0, 0); /* (the memfd's name would be "memfd:niwa-stag") */
   struct ctx c = { .sync_r = -1, .sync_w = -1, .err_r = -1, .err_w = -1, .pty_master = -1, .pty_slave = -1, .pty_sock = { -1, -1 } };
   struct plan plan;
   size_t len = 0;
@@ -201,6 +258,7 @@ int main(void) {
   /* The report pipe (and the status file, if given) must never reach the container. */
   if (fcntl(report_fd, F_SETFD, FD_CLOEXEC) < 0) report_fd = -1;
   if (fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) status_fd = -1;
+  if (fcntl(answer_fd, F_SETFD, FD_CLOEXEC) < 0) answer_fd = -1;
 
   /* Block the signals we forward (and SIGCHLD) from the very start: one that arrives
    * during setup stays pending and is forwarded once the container runs; none is lost

@@ -7,7 +7,7 @@
  * but it is called *inside Node*, a multi-threaded process, so it differs in what it does
  * around them:
  *   - it never acts on the calling process: the plan may have no `stage` steps (setns/unshare
- *     would change the Node thread), no tty (the pty relay is the shim's job) and no hooks
+ *     would change the Node thread) but leading `device_filter`s (bpf(2) on a cgroup), no tty (the pty relay is the shim's job) and no hooks
  *     (they talk over fds 4 and 5, which are Node's own here); the parent phase may only write
  *     files and release the child. Anything else is refused before cloning.
  *   - it decodes the plan and opens every pipe *before* clone; the child then calls only
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/close_range.h>
@@ -52,10 +53,19 @@ static void plan_free(struct plan *p) {
 
 /* What the in-process launcher can run: a clone step first, then only parent-phase file writes
  * and release, and child steps other than those needing the shim (hook, pty). */
+/* Leading `device_filter` steps (the cgroup v2 device program: bpf(2) acts on the cgroup, not on
+ * the calling thread) are run before clone; the clone step follows them. Returns its index. */
+static uint32_t clone_at(const struct plan *p) {
+  uint32_t k = 0;
+  while (k < p->n && p->steps[k].phase == PH_STAGE && p->steps[k].op == OP_DEVICE_FILTER) k++;
+  return k;
+}
+
 static int plan_supported(const struct plan *p) {
   if (p->flags & PLAN_FLAG_TTY) return 0;
-  if (p->n == 0 || p->steps[0].phase != PH_CLONE || p->steps[0].op != OP_CLONE) return 0;
-  for (uint32_t i = 1; i < p->n; i++) {
+  uint32_t k = clone_at(p);
+  if (k >= p->n || p->steps[k].phase != PH_CLONE || p->steps[k].op != OP_CLONE) return 0;
+  for (uint32_t i = k + 1; i < p->n; i++) {
     const struct step *s = &p->steps[i];
     if (s->phase == PH_PARENT && s->op != OP_WRITE && s->op != OP_RELEASE_CHILD) return 0;
     if (s->phase == PH_CHILD && (s->op == OP_HOOK || s->op == OP_SETCTTY || s->op == OP_OPENPTY)) return 0;
@@ -84,6 +94,8 @@ static void child_fail(int err_w, int32_t index, int err) {
 
 /* The child: only async-signal-safe calls from here to execve. */
 static void child(struct ctx *c, const int fds[3]) {
+  /* not dumpable until execve, like the stage executable (native/README.md, step 0) */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* Node's handlers (and its ignored SIGPIPE) must not reach the container; then unblock
    * everything, as the executable's child ends up with (libuv spawns it with an empty mask). */
   struct sigaction dfl;
@@ -147,6 +159,10 @@ EXPORT int niwa_inproc_launch(const unsigned char *buf, size_t len, int fd0, int
   if ((err = plan_decode(copy, len, &plan)) || (err = plan_supported(&plan) ? 0 : EINVAL)) goto done;
   c.plan = &plan;
   sigemptyset(&c.orig_mask);
+  const uint32_t k = clone_at(&plan);
+  for (uint32_t i = 0; i < k && !err; i++)
+    if ((err = op_run(&c, &plan.steps[i]))) out[OUT_INDEX] = (int32_t)plan.steps[i].index;
+  if (err) goto done;
 
   int sp[2], ep[2];
   if (pipe2(sp, O_CLOEXEC) < 0) { err = errno; goto done; }
@@ -156,14 +172,14 @@ EXPORT int niwa_inproc_launch(const unsigned char *buf, size_t len, int fd0, int
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = clone_pidfd(fu64(&plan.steps[0], 0), &pidfd);
+  pid_t pid = clone_pidfd(fu64(&plan.steps[k], 0), &pidfd);
   if (pid == 0) child(&c, fds); /* never returns */
   if (pid < 0) err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close(c.sync_r);
   close(c.err_w);
   if (pid < 0) {
-    out[OUT_INDEX] = (int32_t)plan.steps[0].index;
+    out[OUT_INDEX] = (int32_t)plan.steps[k].index;
     close(c.sync_w);
     close(c.err_r);
     goto done;
@@ -172,7 +188,7 @@ EXPORT int niwa_inproc_launch(const unsigned char *buf, size_t len, int fd0, int
   /* Phase `parent` (cgroup.procs and map writes with {pid}, release_child), as in stage.c. */
   c.child = pid;
   snprintf(c.pid_str, sizeof c.pid_str, "%d", (int)pid);
-  for (uint32_t i = 1; i < plan.n && plan.steps[i].phase == PH_PARENT && !err; i++)
+  for (uint32_t i = k + 1; i < plan.n && plan.steps[i].phase == PH_PARENT && !err; i++)
     if ((err = op_run(&c, &plan.steps[i]))) out[OUT_INDEX] = (int32_t)plan.steps[i].index;
   close(c.sync_w); /* a child still waiting now reads EOF and fails, instead of hanging */
 

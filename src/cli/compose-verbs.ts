@@ -276,7 +276,7 @@ export const logs: Run = async (a, project) => {
   if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) throw new UserError('E_USAGE', `logs: --tail expects a number of lines, got '${String(a.flags.tail)}'`);
   const colour = !a.flags['no-color'] && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   const { printLogs } = await import('../compose/logs.js');
-  await printLogs({ target: engine.target, names, follow: Boolean(a.flags.follow), tail, timestamps: Boolean(a.flags.timestamps), colour });
+  await printLogs({ target: engine.target, names, follow: Boolean(a.flags.follow), tail, timestamps: Boolean(a.flags.timestamps), colour, ...(a.flags.raw ? { raw: true } : {}) });
   return 0;
 };
 

@@ -78,7 +78,7 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
     { values: { progress: '', 'wait-timeout': '', timeout: 't' }, booleans: { detach: 'd', wait: '', 'no-deps': '', json: '', quiet: 'q', 'no-warnings': '' } }),
   down: orchestration('down', 'stop and remove the containers and networks (-v: and the named volumes)', '[-v] [-t SECS]', { values: { timeout: 't' }, booleans: { volumes: 'v' } }),
   ps: orchestration('ps', 'list the project\'s containers', '[--json] [-a] [SERVICE...]', { booleans: { json: '', all: 'a' } }),
-  logs: orchestration('logs', 'show the services\' output, prefixed by container (-f to follow)', '[-f] [--tail N] [-t] [--no-color] [SERVICE...]', { values: { tail: '' }, booleans: { follow: 'f', timestamps: 't', 'no-color': '' } }),
+  logs: orchestration('logs', 'show the services\' output, prefixed by container (-f to follow)', '[-f] [--tail N] [-t] [--no-color] [--raw] [SERVICE...]', { values: { tail: '' }, booleans: { follow: 'f', timestamps: 't', 'no-color': '', raw: '' } }),
   exec: orchestration('exec', 'run a command in a running service', '[-i] [-t] [-T] [-u USER] [-e K=V]... [-w DIR] [--privileged] SERVICE CMD [ARGS...]',
     { values: { user: 'u', env: 'e', workdir: 'w' }, booleans: { interactive: 'i', tty: 't', 'no-tty': 'T', privileged: '', detach: 'd' }, repeat: ['env'] }, true),
   run: orchestration('run', 'run a one-off command in a new container of a service, on the project\'s networks (attached: stdin and a terminal are the container\'s; -T: no terminal)', '[--rm] [-d] [-T] [--no-deps] [--service-ports] [--name N] [-e K=V]... SERVICE [CMD...]',

@@ -1,5 +1,6 @@
 // `niwa exec [-i] [-t] [-u USER] [-e K=V] [-w DIR] [--privileged] [--project P] NAME -- CMD...`:
 // run a command inside a running container; niwa exits with the command's status.
+import { checkName } from '../spec/names.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Verb } from './main.js';
@@ -70,6 +71,8 @@ export interface FoundContainer { pid: number; cgroups: string[]; specFile: stri
 
 /** The running container NAME of PROJECT, from the supervisor's state files. */
 export function findContainer(stateRoot: string, project: string, name: string): FoundContainer {
+  checkName(project, 'project name (--project)', 'exec');
+  checkName(name, 'container name', 'exec');
   const dir = join(stateRoot, project, name);
   const read = <T>(f: string): T | undefined => { try { return JSON.parse(readFileSync(join(dir, f), 'utf8')) as T; } catch { return undefined; } };
   const st = read<{ pid?: number; cgroups?: string[]; specFile?: string; status?: string }>('state.json');

@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import { SCHEMA_PATH } from '../validate/schema.js';
 import { tsStarter, yamlStarter } from './init-templates.js';
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+import { NAME_RE } from '../spec/names.js';
 
 /** A container name from the current directory's name, or 'app'. */
 function defaultName(cwd: string): string {

@@ -7,14 +7,15 @@ import { TARGET_FLAGS, TARGET_USAGE, namesOf, targetOf } from './target.js';
 import { containerDir, logPath, readState } from '../runtime/state.js';
 import { parseSince, readLogEntries, type LogEntry } from '../runtime/supervisor/logs.js';
 import { check, tryRequest } from '../runtime/supervisor/client.js';
+import { harmless } from '../ui/safe-text.js';
 
-const USAGE = 'niwa logs [-f|--follow] [--tail N] [--since T] [-t|--timestamps] NAME';
+const USAGE = 'niwa logs [-f|--follow] [--tail N] [--since T] [-t|--timestamps] [--raw] NAME';
 
 export const verb: Verb = {
   summary: 'print the logs of a container (-f to follow)',
-  usage: `${USAGE}\n\n  --tail N        only the last N lines\n  --since T       only lines since T: an ISO time, Unix seconds, or a duration (10s, 5m, 1h)\n  -t              prefix each line with its time and stream\n${TARGET_USAGE}`,
+  usage: `${USAGE}\n\n  --tail N        only the last N lines\n  --since T       only lines since T: an ISO time, Unix seconds, or a duration (10s, 5m, 1h)\n  -t              prefix each line with its time and stream\n  --raw           the bytes as the container wrote them (on a terminal, control characters are shown as ^[ … by default)\n${TARGET_USAGE}`,
   async run(argv) {
-    const a = parseArgs(argv, { values: { ...TARGET_FLAGS, tail: '', since: '' }, booleans: { follow: 'f', timestamps: 't' } }, 'logs');
+    const a = parseArgs(argv, { values: { ...TARGET_FLAGS, tail: '', since: '' }, booleans: { follow: 'f', timestamps: 't', raw: '' } }, 'logs');
     const [name] = namesOf(a.positionals, 'logs', USAGE);
     const t = targetOf(a.flags, 'logs');
     const tail = a.flags.tail === undefined || a.flags.tail === 'all' ? undefined : Number(a.flags.tail);
@@ -29,8 +30,9 @@ export const verb: Verb = {
       throw new UserError('E_NO_LOGS', `logs: '${name}' runs in the foreground (niwa run, pid ${st.foreground.ownerPid}): its output goes to that terminal, not to a log`, [], 'run it with niwa run -d to keep its output in a log');
     }
     const print = (e: LogEntry) => {
-      const text = (a.flags.timestamps ? `${e.time} ${e.stream} ` : '') + e.line + '\n';
-      (e.stream === 'stderr' ? process.stderr : process.stdout).write(text);
+      const out = e.stream === 'stderr' ? process.stderr : process.stdout;
+      const line = !a.flags.raw && out.isTTY ? harmless(e.line) : e.line;
+      out.write((a.flags.timestamps ? `${e.time} ${e.stream} ` : '') + line + '\n');
     };
     if (a.flags.follow) {
       // since is sent as an absolute time so the supervisor filters exactly what we asked for

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
+import { checkName } from '../spec/names.js';
 import { loadChecked, pullFlag } from './spec.js';
 import { compile } from '../plan/compile.js';
 import { probeHost } from '../validate/host.js';
@@ -21,10 +22,11 @@ export const verb: Verb = {
     const host = probeHost(a.flags['state-root'] ? { stateRoot: String(a.flags['state-root']) } : {});
     const spec = await loadChecked(a.positionals[0], host, { pull: pullFlag(a.flags.pull), quiet: Boolean(a.flags.quiet) });
     if (a.rest.length) spec.process.args = a.rest;
-    if (a.flags.name) spec.name = String(a.flags.name);
+    if (a.flags.name) spec.name = checkName(String(a.flags.name), 'container name (--name)', 'run');
+    const project = checkName(String(a.flags.project ?? 'default'), 'project name (--project)', 'run');
     const id = `${spec.name}-${randomBytes(4).toString('hex')}`;
     const stepper = a.flags.step ? (await import('../runtime/launch/step.js')).addStepPauses(spec) : undefined;
-    const plan = compile(spec, host, { id, project: String(a.flags.project ?? 'default') });
+    const plan = compile(spec, host, { id, project });
     stepper?.setPlan(plan);
     if (a.flags.detach) return (await import('./run-detached.js')).runDetached(plan, spec, host);
     // Registered like a supervised container, so ps/exec/stop/kill/rm work from another terminal.

@@ -2,6 +2,7 @@
 import type { HostFacts } from '../plan/types.js';
 import type { CanonicalSpec } from '../spec/types.js';
 import { loadSpec, type LoadOptions } from '../spec/load/index.js';
+import { hostCpuFacts } from '../validate/host.js';
 import type { PullPolicy } from '../image/types.js';
 import { UserError } from '../errors.js';
 
@@ -24,7 +25,7 @@ export async function loadChecked(file: string, host: HostFacts, opts: LoadCheck
       progress?.finish();
     }
   };
-  return loadSpec(file, { hostCgroupControllers: controllers, image });
+  return loadSpec(file, { hostCgroupControllers: controllers, ...hostCpuFacts(), image });
 }
 
 /** `--pull missing|always|never` (absent: the spec's own policy). */

@@ -2,7 +2,7 @@
 // and small formatting helpers for tables and durations.
 import { UserError } from '../errors.js';
 import { defaultStateRoot } from '../validate/host.js';
-import { NAME_RE } from '../runtime/state.js';
+import { checkName } from '../spec/names.js';
 import type { Target } from '../runtime/supervisor/client.js';
 
 /** Value flags every lifecycle verb accepts. */
@@ -12,13 +12,13 @@ export const TARGET_USAGE = '  --project NAME      the project (default: default
 
 export function targetOf(flags: Record<string, unknown>, verb: string): Target {
   const project = String(flags.project ?? 'default');
-  if (!NAME_RE.test(project)) throw new UserError('E_USAGE', `${verb}: invalid project name '${project}'`, [], 'letters, digits, _ . - (starting with a letter or digit)');
+  checkName(project, 'project name (--project)', verb);
   return { root: String(flags['state-root'] ?? defaultStateRoot()), project };
 }
 
 export function namesOf(positionals: string[], verb: string, usage: string): string[] {
   if (!positionals.length) throw new UserError('E_USAGE', `${verb}: expected a container name`, [], `usage: ${usage}`);
-  for (const n of positionals) if (!NAME_RE.test(n)) throw new UserError('E_USAGE', `${verb}: invalid container name '${n}'`);
+  for (const n of positionals) checkName(n, 'container name', verb);
   return positionals;
 }
 

@@ -1,5 +1,6 @@
 // `niwa validate SPEC...`: load and check each spec (schema, cross-field rules, this host's
 // cgroup controllers) and print `ok: FILE` or every problem. Exit 0 when all are valid, else 2.
+import { securityWarnings } from '../validate/warnings.js';
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { formatError, UserError } from '../errors.js';
@@ -25,10 +26,13 @@ export const verb: Verb = {
     const controllers = a.flags['no-host'] ? undefined : await hostControllers();
     const results = [];
     for (const file of a.positionals) {
-      const r = await validateSpec(file, { hostCgroupControllers: controllers });
-      results.push({ file, ok: r.ok, errors: r.ok ? [] : r.details, message: r.ok ? undefined : r.error.message });
+      const r = await validateSpec(file, { hostCgroupControllers: controllers, ...(a.flags['no-host'] ? {} : (await import('../validate/host.js')).hostCpuFacts()) });
+      results.push({ file, ok: r.ok, errors: r.ok ? [] : r.details, message: r.ok ? undefined : r.error.message, warnings: r.ok ? securityWarnings(r.spec) : [] });
       if (a.flags.json) continue;
-      if (r.ok) process.stdout.write(`ok: ${file}\n`);
+      if (r.ok) {
+        process.stdout.write(`ok: ${file}\n`);
+        for (const w of securityWarnings(r.spec)) process.stderr.write(`niwa: warning: ${file}: ${w}\n`);
+      }
       else process.stderr.write(formatError(r.error) + '\n');
     }
     if (a.flags.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');

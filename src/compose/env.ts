@@ -2,6 +2,7 @@
 // directory (or the --env-file files instead, later ones winning), with the shell's environment
 // over it, as Compose does. Also the dotenv parser used for service `env_file:` entries.
 import { existsSync, readFileSync } from 'node:fs';
+import { readLimited } from '../spec/load/limits.js';
 import { join, resolve } from 'node:path';
 import { UserError, type ErrorDetail } from '../errors.js';
 import { interpolateString } from './interpolate.js';
@@ -81,8 +82,9 @@ function unescape(s: string): string {
 export function readDotenv(path: string, lookup: (name: string) => string | undefined, optional = false): { env: Record<string, string | null>; errors: ErrorDetail[]; missing?: boolean } {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readLimited(path, 'env');
   } catch (e) {
+    if (e instanceof UserError) return { env: {}, errors: [{ file: path, message: e.message, hint: e.hint }], missing: true };
     const code = (e as NodeJS.ErrnoException).code;
     if (optional && code === 'ENOENT') return { env: {}, errors: [], missing: true };
     return { env: {}, errors: [{ file: path, message: `cannot read env file: ${code ?? (e as Error).message}` }], missing: true };

@@ -4,20 +4,21 @@
 import { containerDir, logPath } from '../runtime/state.js';
 import { readLogEntries, type LogEntry } from '../runtime/supervisor/logs.js';
 import { tryRequest, type Target } from '../runtime/supervisor/client.js';
+import { harmless } from '../ui/safe-text.js';
 
 const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91];
 
 export interface Prefixer { (name: string, e: LogEntry): string }
 
 /** `server-1  | text`: names padded to the widest, each in its own colour when `colour`. */
-export function prefixer(names: string[], o: { colour: boolean; timestamps?: boolean }): Prefixer {
+export function prefixer(names: string[], o: { colour: boolean; timestamps?: boolean; raw?: boolean }): Prefixer {
   const width = Math.max(0, ...names.map((n) => n.length));
   const colourOf = new Map(names.map((n, i) => [n, COLOURS[i % COLOURS.length]]));
   return (name, e) => {
     const label = `${name.padEnd(width)} |`;
     const c = colourOf.get(name) ?? COLOURS[0];
     const head = o.colour ? `\x1b[${c}m${label}\x1b[0m` : label;
-    return `${head} ${o.timestamps ? e.time + ' ' : ''}${e.line}\n`;
+    return `${head} ${o.timestamps ? e.time + ' ' : ''}${o.raw ? e.line : harmless(e.line)}\n`;
   };
 }
 
@@ -29,13 +30,15 @@ export interface LogsOptions {
   tail?: number;
   timestamps?: boolean;
   colour: boolean;
+  /** The container's bytes as they are (default: control characters made visible when the output is a terminal). */
+  raw?: boolean;
   out?: NodeJS.WritableStream;
 }
 
 /** Prints the logs; with `follow`, resolves once every followed container has ended. */
 export async function printLogs(o: LogsOptions): Promise<void> {
   const out = o.out ?? process.stdout;
-  const fmt = prefixer(o.names, { colour: o.colour, timestamps: o.timestamps });
+  const fmt = prefixer(o.names, { colour: o.colour, timestamps: o.timestamps, raw: o.raw ?? !(out as NodeJS.WriteStream).isTTY });
   if (!o.follow) {
     const all = o.names.flatMap((n) => readLogEntries(logPath(containerDir(o.target.root, o.target.project, n)), { tail: o.tail }).map((e) => ({ n, e })));
     all.sort((a, b) => (a.e.time < b.e.time ? -1 : a.e.time > b.e.time ? 1 : 0));

@@ -2,7 +2,7 @@
 // file:line:col (loc.ts). Anchors and aliases are expanded (each alias a fresh copy), merge keys
 // `<<: *base` / `<<: [*a, *b]` fill in keys the mapping does not set itself, and the `!reset` /
 // `!override` tags are kept as merge markers for merge.ts.
-import { readFileSync } from 'node:fs';
+import { readLimited } from '../spec/load/limits.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from '../vendor/yaml.js';
 import { UserError, type ErrorDetail } from '../errors.js';
 import { setLoc, setMark, setSelfLoc, type Loc } from './loc.js';
@@ -48,8 +48,9 @@ export function readComposeText(text: string, file: string): ComposeRead {
 export function readComposeFile(file: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readLimited(file, 'compose');
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError('E_COMPOSE_READ', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [], 'check the -f path');
   }
   const r = readComposeText(text, file);

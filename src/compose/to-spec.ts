@@ -86,13 +86,12 @@ export const KEYS: Record<string, Rule> = {
   mem_limit: 'mapped', mem_reservation: 'mapped', memswap_limit: 'mapped', cpus: 'mapped', cpu_shares: 'mapped', cpu_period: 'mapped',
   cpu_quota: 'mapped', cpuset: 'mapped', pids_limit: 'mapped', deploy: 'mapped', init: 'mapped', stop_signal: 'mapped', stop_grace_period: 'mapped',
   healthcheck: 'mapped', restart: 'mapped', tty: 'mapped', oom_score_adj: 'mapped', pid: 'mapped', ipc: 'mapped', uts: 'mapped',
-  annotations: 'mapped', network_mode: 'mapped',
+  annotations: 'mapped', network_mode: 'mapped', devices: 'mapped',
   depends_on: 'extra', networks: 'extra', ports: 'extra', expose: 'extra', extra_hosts: 'extra', labels: 'extra', dns: 'extra',
   dns_search: 'extra', container_name: 'extra', scale: 'extra', stdin_open: 'extra', profiles: 'extra',
   extends: 'meta', 'x-niwa-rootfs': 'meta',
   build: 'niwa does not build images; the service runs on x-niwa-rootfs or the embedded host rootfs',
   develop: 'watch/sync (develop) is not supported',
-  devices: 'device mappings are not supported yet; the container gets niwa\'s minimal /dev',
   device_cgroup_rules: 'device cgroup rules are not supported',
   gpus: 'GPU access is not supported',
   logging: 'logging drivers are not supported; niwa keeps each container\'s output in its own log',
@@ -470,6 +469,16 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   if (svc.sysctls && Object.keys(svc.sysctls).length) {
     spec.sysctls = { ...svc.sysctls };
     for (const k of Object.keys(svc.sysctls)) map(`sysctls.${k}`, 'sysctls', k);
+  }
+  // --- devices: "HOST[:CONTAINER[:PERMISSIONS]]" or {source, target, permissions} ---
+  if (Array.isArray(svc.devices) && svc.devices.length) {
+    spec.devices = [];
+    (svc.devices as unknown[]).forEach((d, i) => {
+      const o = typeof d === 'string' ? (() => { const [source, target, permissions] = d.split(':'); return { source, target, permissions }; })() : (d ?? {}) as { source?: string; target?: string; permissions?: string };
+      if (!o.source) { fail(P('devices', i), 'a device needs a host path', 'write it as /dev/fuse or /dev/fuse:/dev/fuse:rwm'); return; }
+      spec.devices!.push({ path: o.source, ...(o.target && o.target !== o.source ? { container_path: o.target } : {}), ...(o.permissions ? { permissions: o.permissions } : {}) });
+      map(`devices.${spec.devices!.length - 1}`, 'devices', i);
+    });
   }
   const cg: NonNullable<ContainerSpec['cgroup']> = {};
   const limits = svc.deploy?.resources?.limits ?? {};

@@ -6,7 +6,7 @@
 // container_name) inside the project; service name, alias and `<project>-<service>-1` resolve.
 import type { PullEvent } from '../image/types.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
 import { EventBus } from '../events/types.js';
@@ -23,6 +23,7 @@ import { hostsPath, netnsPath, netStateDir } from '../runtime/net/names.js';
 import { removeResolvConfs, writeResolvConf } from '../runtime/net/hosts.js';
 import { parsePort, publishPorts, type PortMapping } from '../runtime/net/ports.js';
 import type { ComposeLoad, LoadComposeOptions, LoadedService } from './index.js';
+import { hostCpuFacts } from '../validate/host.js';
 import { readiness, startError, startServices, waitUntil, type Backend, type Dependency, type Observed } from './orchestrate.js';
 
 /** A message from the orchestrator (not from a container): shown by every reporter. */
@@ -232,6 +233,8 @@ export class ComposeEngine implements Backend {
       for (const f of x.filesToWrite) { // secrets/configs given by value: readable by root only on the host
         mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
         writeFileSync(f.path, f.content, { mode: 0o600 });
+        chmodSync(dirname(f.path), 0o700);
+        chmodSync(f.path, 0o600); // (writeFileSync's mode applies only to a new file)
       }
       for (const n of x.networks) nets.set(n.name, this.load.project.networks[n.name]?.ipam?.config?.[0]?.subnet);
     }
@@ -459,5 +462,5 @@ export async function loadProject(opts: LoadComposeOptions & { canonical?: boole
   // Canonical specs are compiled and run: their images are read from the store, pulled when missing
   // (as pull_policy says), all services' at once, one pull per image however many services use it.
   const image = opts.canonical === false ? undefined : (await import('../image/resolve.js')).sharedResolver({ root: host.dataRoot, onEvent: opts.onPull });
-  return loadCompose({ ...opts, skipCanonical: opts.canonical === false, load: { hostCgroupControllers: controllers, ...(image ? { image } : {}), ...opts.load } });
+  return loadCompose({ ...opts, skipCanonical: opts.canonical === false, load: { hostCgroupControllers: controllers, ...hostCpuFacts(), ...(image ? { image } : {}), ...opts.load } });
 }

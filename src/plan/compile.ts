@@ -4,10 +4,12 @@ import type { CanonicalSpec, HookPoint } from '../spec/types.js';
 import type { HostFacts, LaunchPlan, Phase, Step, StepDraft } from './types.js';
 import { namespaceSteps } from './steps/namespaces.js';
 import { pathSteps, rootfsSteps } from './steps/rootfs.js';
-import { identitySteps, kernelSettingSteps, processSteps } from './steps/process.js';
+import { identitySteps, kernelSettingSteps, oomSteps, processSteps } from './steps/process.js';
 import { cgroupSteps } from './steps/cgroup.js';
 import { containerDataDir, imageCleanupSteps, imagePrepareSteps, imageRootLayout, shiftedUserns, type ImageRootLayout } from './steps/image.js';
 import { UserError } from '../errors.js';
+import { checkName } from '../spec/names.js';
+import { securityWarnings } from '../validate/warnings.js';
 
 export interface CompileContext {
   /** Unique id of this container instance (names its cgroup). */
@@ -65,7 +67,10 @@ const HOOK_WHY: Record<HookPoint, string> = {
 };
 
 export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContext): LaunchPlan {
-  const warnings: string[] = [];
+  // Names become host paths (cgroups, state): the one rule, whoever called (CLI flags, compose, API).
+  checkName(spec.name, 'container name');
+  checkName(ctx.project, 'project name');
+  const warnings: string[] = [...securityWarnings(spec)];
   const rootDir = `${host.stateRoot}/rootfs-mnt`;
   const phases: Record<Phase, StepDraft[]> = { prepare: [], stage: [], clone: [], parent: [], child: [], started: [], cleanup: [] };
 
@@ -79,7 +84,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
     phases.prepare.push(...imagePrepareSteps(spec, spec.rootfs.image, image));
   }
   if ((spec.rootfs.kind === 'default' || spec.rootfs.kind === 'image') && spec.namespaces.mount) {
-    phases.prepare.push({ op: 'mkdir', path: host.stateRoot, mode: 0o755, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'niwa\'s state root, traversable by everyone: in a user namespace the container\'s root is an unprivileged host uid that must reach the mount point below' });
+    phases.prepare.push({ op: 'mkdir', path: host.stateRoot, mode: 0o711, parents: true, field: 'rootfs', man: 'mkdir(2)', why: 'niwa\'s state root, traversable (not listable) by everyone: in a user namespace the container\'s root is an unprivileged host uid that must reach the mount point below; everything else under it is 0700' });
     phases.prepare.push({ op: 'mkdir', path: rootDir, mode: 0o755, parents: true, field: 'rootfs', man: 'mkdir(2)', why: `an empty directory the ${spec.rootfs.kind === 'image' ? 'image' : 'default'} root is mounted on inside the container's own mount namespace (the host never sees that mount)` });
   }
   const cg = cgroupSteps(spec, host.cgroup, `niwa/${ctx.project}/${ctx.id}`);
@@ -87,11 +92,12 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
   warnings.push(...cg.warnings);
 
   const ns = namespaceSteps(spec, ctx.resolveContainer ?? (() => undefined));
-  phases.stage.push(...ns.stage);
+  // the device program first, while the stage is still in the host's namespaces (it opens the cgroup by its host path)
+  phases.stage.push(...cg.stage, ...ns.stage);
   phases.clone.push(ns.clone);
   // parent: maps first (the child needs them to have any capability in its namespace), then
   // cgroup placement, then release: the child runs no user code before it is limited.
-  phases.parent.push(...ns.parent, ...cg.parent, ...hookSteps(spec, 'parent'), { op: 'release_child', field: '', man: 'pipe(2)', why: 'maps and cgroups are in place: let the child go on' });
+  phases.parent.push(...ns.parent, ...cg.parent, ...oomSteps(spec), ...hookSteps(spec, 'parent'), { op: 'release_child', field: '', man: 'pipe(2)', why: 'maps and cgroups are in place: let the child go on' });
 
   const root = rootfsSteps(spec, host, rootDir, image);
   const proc = processSteps(spec, host);

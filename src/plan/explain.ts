@@ -53,7 +53,7 @@ export function lookFor(s: Step): Look[] {
       if (s.path.endsWith('/cgroup.procs') && s.data === '{pid}') return [host(`cat ${sq(s.path)}  # holds $PID`), host('cat /proc/$PID/cgroup')];
       if (s.path.startsWith('/sys/fs/cgroup')) return [host(`cat ${sq(s.path)}`)];
       if (s.path === '/proc/self/timens_offsets') return [host('cat /proc/$PID/timens_offsets'), inside('cat /proc/uptime')];
-      if (s.path === '/proc/self/oom_score_adj') return [host('cat /proc/$PID/oom_score_adj')];
+      if (s.path.endsWith('/oom_score_adj')) return [host('cat /proc/$PID/oom_score_adj')];
       if (s.path.startsWith('/proc/sys/')) {
         const key = s.path.slice('/proc/sys/'.length).replace(/\//g, '.');
         return [inside(`sysctl ${key}`), host(`sysctl ${key}  # the host's value is unchanged (namespaced setting)`)];
@@ -122,6 +122,7 @@ export function lookFor(s: Step): Look[] {
     case 'init': return [host('cat /proc/$PID/comm  # niwa-init'), host('ps -o pid,comm --ppid $PID  # the program is its child')];
     case 'execve': return [host("tr '\\0' ' ' < /proc/$PID/cmdline; echo"), host("tr '\\0' '\\n' < /proc/$PID/environ"), host('ls -l /proc/$PID/exe')];
     case 'hook': return [host('# the hook\'s output and exit status appear in niwa\'s output (niwa run -v)')];
+    case 'device_filter': return [host('bpftool cgroup show ' + sq(s.cgroup) + '  # a cgroup_device program'), inside('head -c1 /dev/null && echo ok; mknod /tmp/sda b 8 0 && head -c1 /tmp/sda  # Operation not permitted')];
     case 'openpty': return [inside('tty; ls /dev/pts  # the terminal is one of the container\'s own')];
     case 'probe': return [host('# the probe\'s one-line result is the health check output (niwa ps / the health events)')];
     case 'ip': return s.netns ? [host(`nsenter --net=${sq(s.netns)} ip -brief addr; nsenter --net=${sq(s.netns)} ip route`), inside('ip -brief addr; ip route')] : [host('ip -brief link; ip -brief addr  # the nw… devices'), host('bridge link  # veths plugged into bridges')];

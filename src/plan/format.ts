@@ -59,6 +59,7 @@ export function describeCall(s: Step): string {
     case 'init': return 'fork() — a tiny init stays PID 1';
     case 'execve': return `execve(${q(s.path)}, [${s.argv.map(q).join(', ')}], ${s.env.length} env vars)`;
     case 'hook': return `${s.phase === 'parent' || s.phase === 'child' ? 'pause: ' : ''}hook ${s.point}[${s.hook}]${s.command ? ': ' + s.command.map(q).join(' ') : ' (function)'}${s.optional ? ' (optional)' : ''}`;
+    case 'device_filter': return `bpf(BPF_PROG_LOAD, CGROUP_DEVICE, ${s.program.length} insns); bpf(BPF_PROG_ATTACH, ${q(s.cgroup)}) — allow ${s.rules.join(', ')}`;
     case 'openpty': return `open(${q(s.path)}); ioctl(TIOCGPTPEER) — the pty`;
     case 'probe': return `connect(${q(s.address)}, ${s.port})${s.request ? ` + ${q(short(s.request.split('\r\n')[0]))}` : ''} — exit 0 if healthy`;
     case 'ip': return `${s.netns ? `nsenter --net=${q(s.netns)} ` : ''}ip ${s.args.map(q).join(' ')}${s.absentOk ? ' (already gone is fine)' : ''}`;

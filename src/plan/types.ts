@@ -86,6 +86,12 @@ export type Op =
   | { op: 'capset'; effective: string[]; permitted: string[]; inheritable: string[] }
   | { op: 'ambient_raise'; caps: string[] }
   | { op: 'no_new_privs' }
+  /**
+   * Stage phase, cgroup v2: load a BPF_PROG_TYPE_CGROUP_DEVICE program (eBPF, one [code, regs, off, imm]
+   * per instruction) and attach it to the cgroup (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI). `rules` are the
+   * allowlist it enforces, in devices.allow form, for people reading the plan.
+   */
+  | { op: 'device_filter'; cgroup: string; rules: string[]; program: [number, number, number, number][] }
   /** Classic BPF program, one [code, jt, jf, k] per instruction. */
   | { op: 'seccomp'; summary: string; filter: [number, number, number, number][] }
   /** Bring a network interface up (ioctl SIOCSIFFLAGS IFF_UP), e.g. loopback in a new net ns. */

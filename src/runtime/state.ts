@@ -14,9 +14,16 @@
 //       stdout.fifo, stderr.fifo   the container's stdout/stderr (named, so a new supervisor can read them again)
 //
 // Names start with a letter or digit (schema), so the `_supervisor.*` files never clash with a container.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+//
+// Permissions (docs/security.md): spec.json and plan.json hold the container's environment, which
+// often holds secrets, and the logs hold whatever the container prints. So the state root is 0711
+// (traversable, not listable: the default root's mount point `rootfs-mnt` below it must be reachable
+// by a user namespace's unprivileged root), and everything else is 0700 directories and 0600 files,
+// owned by root. Existing directories and files are tightened when they are used again.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CanonicalSpec } from '../spec/types.js';
+import { NAME_RE } from '../spec/names.js';
 import type { CgroupLayout, LaunchPlan } from '../plan/types.js';
 import { isLive, type Health, type Status } from './status.js';
 import { sameProcessAlive } from './proc.js';
@@ -59,7 +66,23 @@ export interface ContainerState {
   foreground?: { ownerPid: number; ownerStart?: number };
 }
 
-export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export { NAME_RE } from '../spec/names.js';
+
+/** The state root: anyone may pass through it (to `rootfs-mnt`), nobody but root may list it. */
+export const STATE_ROOT_MODE = 0o711;
+/** Project and container directories, and every file in them. */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** The project's directory (and the state root), created or tightened to their modes. */
+export function ensureProjectDir(root: string, project: string): string {
+  mkdirSync(root, { recursive: true, mode: STATE_ROOT_MODE });
+  try { chmodSync(root, STATE_ROOT_MODE); } catch { /* not ours */ }
+  const d = projectDir(root, project);
+  mkdirSync(d, { recursive: true, mode: PRIVATE_DIR_MODE });
+  chmodSync(d, PRIVATE_DIR_MODE);
+  return d;
+}
 
 export const projectDir = (root: string, project: string) => join(root, project);
 export const containerDir = (root: string, project: string, name: string) => join(root, project, name);
@@ -82,7 +105,7 @@ export function readExitStatus(dir: string): { exitCode: number | null; signal: 
 /** Write a file atomically: a temporary file in the same directory, then rename(2). */
 export function writeAtomic(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode: 0o644 });
+  writeFileSync(tmp, data, { mode: PRIVATE_FILE_MODE });
   renameSync(tmp, path);
 }
 
@@ -99,9 +122,10 @@ export const readSpec = (dir: string) => readJson<CanonicalSpec>(join(dir, 'spec
 
 /** Creates the container's directory with plan.json and spec.json; fails when the name is taken. */
 export function createContainerDir(root: string, project: string, plan: LaunchPlan, spec: CanonicalSpec): string {
-  mkdirSync(projectDir(root, project), { recursive: true, mode: 0o755 });
+  ensureProjectDir(root, project);
   const dir = containerDir(root, project, plan.name);
-  mkdirSync(dir, { mode: 0o755 }); // EEXIST: the name is in use
+  mkdirSync(dir, { mode: PRIVATE_DIR_MODE }); // EEXIST: the name is in use
+  chmodSync(dir, PRIVATE_DIR_MODE);
   writeAtomic(join(dir, 'plan.json'), JSON.stringify(plan) + '\n');
   writeAtomic(join(dir, 'spec.json'), JSON.stringify(spec) + '\n');
   return dir;

@@ -1,7 +1,7 @@
 // The ONE file of secure defaults: what a container gets when the spec says nothing.
 // Loosening any of these takes an explicit field in the spec (and `niwa plan` shows it).
 // Values follow the documented defaults of Docker/runc (facts, not code).
-import type { NamespaceKind } from './types.js';
+import type { DeviceRule, NamespaceKind } from './types.js';
 
 /** Docker's default capability set (14): enough for typical services, nothing administrative. */
 export const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze([
@@ -78,3 +78,24 @@ export const DEFAULT_HOOK_TIMEOUT = 30;
 export const DEFAULT_STOP_SIGNAL = 'SIGTERM';
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEALTH = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 } as const;
+
+/**
+ * The device cgroup allowlist every container gets (Docker's and runc's default): everything is
+ * denied, then mknod of any node (creating one grants no access to it), and read/write/mknod of
+ * null, zero, full, random, urandom, tty, console, ptmx and the pty slaves (major 136). Opening
+ * any other device (a host disk, /dev/kvm, /dev/vcs, /dev/loop*) fails with EPERM. spec.devices
+ * adds to it.
+ */
+export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = Object.freeze([
+  { type: 'c', major: -1, minor: -1, access: 'm' },
+  { type: 'b', major: -1, minor: -1, access: 'm' },
+  { type: 'c', major: 1, minor: 3, access: 'rwm' }, // /dev/null
+  { type: 'c', major: 1, minor: 5, access: 'rwm' }, // /dev/zero
+  { type: 'c', major: 1, minor: 7, access: 'rwm' }, // /dev/full
+  { type: 'c', major: 1, minor: 8, access: 'rwm' }, // /dev/random
+  { type: 'c', major: 1, minor: 9, access: 'rwm' }, // /dev/urandom
+  { type: 'c', major: 5, minor: 0, access: 'rwm' }, // /dev/tty
+  { type: 'c', major: 5, minor: 1, access: 'rwm' }, // /dev/console
+  { type: 'c', major: 5, minor: 2, access: 'rwm' }, // /dev/ptmx
+  { type: 'c', major: 136, minor: -1, access: 'rwm' }, // /dev/pts/*
+] as DeviceRule[]);

@@ -73,6 +73,16 @@ export interface SpecialMount {
 }
 export type MountSpec = BindMount | TmpfsMount | SpecialMount;
 
+/** A host device node given to the container (bound into /dev and allowed by the device cgroup). */
+export interface DeviceSpec {
+  /** The node on the host, e.g. /dev/fuse. */
+  path: string;
+  /** Where it appears in the container (default: the same path). */
+  container_path?: string;
+  /** Any of r, w, m (mknod); default rwm. */
+  permissions?: string;
+}
+
 export interface CgroupSpec {
   /** Memory limit: bytes or "32M". */
   memory?: string | number;
@@ -202,6 +212,7 @@ export interface ContainerSpec {
   mounts?: MountSpec[];
   masked_paths?: string[];
   readonly_paths?: string[];
+  devices?: DeviceSpec[];
   cgroup?: CgroupSpec;
   capabilities?: CapabilitiesSpec;
   no_new_privs?: boolean;
@@ -248,6 +259,28 @@ export interface CanonicalMount {
   /** bind only: whether the source is a file or a directory (the loader stats it), so the
    *  target is created as the same kind. Default 'dir'. */
   sourceKind?: 'file' | 'dir';
+}
+
+/**
+ * One device cgroup rule (the format of v1 devices.allow): type c (char), b (block) or a (all),
+ * major and minor numbers (-1 = any, written `*`), access: any of r, w, m.
+ */
+export interface DeviceRule {
+  type: 'c' | 'b' | 'a';
+  major: number;
+  minor: number;
+  access: string;
+}
+
+/** A host device node given to the container: its rule, and where it is bound in the container. */
+export interface CanonicalDevice extends DeviceRule {
+  type: 'c' | 'b';
+  /** Host path of the node. */
+  source: string;
+  /** Path inside the container. */
+  target: string;
+  /** Dotted spec path, e.g. devices.0 */
+  field: string;
 }
 
 export interface CanonicalHook {
@@ -329,6 +362,8 @@ export interface CanonicalSpec {
   mounts: CanonicalMount[];
   maskedPaths: string[];
   readonlyPaths: string[];
+  /** Devices from the spec on top of the default allowlist (src/spec/defaults.ts DEFAULT_DEVICE_RULES). */
+  devices: CanonicalDevice[];
   /** Cgroup keys normalised: sizes in bytes, cpus as a number. */
   cgroup: {
     memory?: number;

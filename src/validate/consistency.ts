@@ -10,7 +10,26 @@ export interface ConsistencyOptions {
   hostCgroupControllers?: string[];
   /** Existence check for host paths; default fs.existsSync. */
   exists?: (path: string) => boolean;
+  /** The host's online CPUs and memory nodes as cpuset lists ("0-3"). Omitted: not checked. */
+  hostCpus?: string;
+  hostMems?: string;
 }
+
+/** "0-2,5" → [0, 1, 2, 5]; undefined when it is not a CPU list. */
+export function parseCpuList(s: string): number[] | undefined {
+  const out: number[] = [];
+  for (const part of s.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return undefined;
+    const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (b < a || b - a > 65536) return undefined;
+    for (let i = a; i <= b; i++) out.push(i);
+  }
+  return out;
+}
+
+/** Linux's PID_MAX_LIMIT: pids.max takes no more. */
+const PID_MAX_LIMIT = 4194304;
 
 interface Problem { field: string; message: string; hint?: string }
 type Rule = (s: CanonicalSpec, o: Required<Pick<ConsistencyOptions, 'exists'>> & ConsistencyOptions) => Problem[];
@@ -89,6 +108,18 @@ export const RULES: Record<string, Rule> = {
     if (c.memoryReservation !== undefined && c.memory !== undefined && c.memoryReservation > c.memory) {
       out.push({ field: 'cgroup.memory_reservation', message: 'memory_reservation is above memory', hint: 'the soft limit must be below the hard limit' });
     }
+    for (const [key, field, host, what] of [['cpusetCpus', 'cpuset_cpus', o.hostCpus, 'CPUs'], ['cpusetMems', 'cpuset_mems', o.hostMems, 'memory nodes']] as const) {
+      const v = c[key];
+      if (v === undefined) continue;
+      const want = parseCpuList(v);
+      if (!want) { out.push({ field: `cgroup.${field}`, message: `${JSON.stringify(v)} is not a list like 0-1,3`, hint: 'numbers and ranges, separated by commas' }); continue; }
+      const have = host === undefined ? undefined : parseCpuList(host);
+      const missing = have ? want.filter((x) => !have.includes(x)) : [];
+      if (missing.length) out.push({ field: `cgroup.${field}`, message: `this host has no ${what} ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''}`, hint: `${what} here: ${host!.trim()}` });
+    }
+    const nCpus = o.hostCpus === undefined ? undefined : parseCpuList(o.hostCpus)?.length;
+    if (c.cpus !== undefined && nCpus !== undefined && c.cpus > nCpus) out.push({ field: 'cgroup.cpus', message: `${c.cpus} CPUs asked for, and this host has ${nCpus}`, hint: `at most ${nCpus}` });
+    if (c.pids !== undefined && c.pids > PID_MAX_LIMIT) out.push({ field: 'cgroup.pids', message: `${c.pids} is above the kernel's limit of ${PID_MAX_LIMIT} processes`, hint: 'use a smaller number, or leave pids out for no limit' });
     if (o.hostCgroupControllers) {
       const have = new Set(o.hostCgroupControllers);
       for (const [key, ctrls] of Object.entries(CGROUP_CONTROLLERS)) {

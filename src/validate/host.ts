@@ -60,3 +60,11 @@ export function genericHost(): HostFacts {
     etcSymlinks: { '/etc/localtime': '/usr/share/zoneinfo/Etc/UTC' },
   };
 }
+
+/** The host's online CPUs and memory nodes, for the cpuset and cpus checks of validate. */
+export function hostCpuFacts(): { hostCpus?: string; hostMems?: string } {
+  const read = (p: string) => { try { return readFileSync(p, 'utf8').trim() || undefined; } catch { return undefined; } };
+  const hostCpus = read('/sys/devices/system/cpu/online');
+  const hostMems = read('/sys/devices/system/node/online');
+  return { ...(hostCpus ? { hostCpus } : {}), ...(hostMems ? { hostMems } : {}) };
+}

@@ -19,6 +19,7 @@ import type { LaunchPlan, MountFlag } from '../types.js';
 import { UserError } from '../../errors.js';
 import { errnoNumber } from '../errno.js';
 import { hugetlbSizeName, rescale, weightToShares } from '../steps/cgroup.js';
+import { deviceRules } from '../steps/devices.js';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -58,6 +59,7 @@ export interface OciConfig {
     sysctl?: Record<string, string>;
     cgroupsPath: string;
     resources: Record<string, unknown>;
+    devices?: { path: string; type: 'c' | 'b'; major: number; minor: number }[];
     rootfsPropagation: string;
     maskedPaths: string[];
     readonlyPaths: string[];
@@ -145,7 +147,9 @@ export function toOci(spec: CanonicalSpec, plan: LaunchPlan, opts: OciOptions, a
   // clashes with its own); outside one it mknods them unless a mount is already there. Keep
   // niwa's binds only outside a user namespace: either way the container sees niwa's mount table.
   const userns = spec.namespaces.user?.mode === 'new';
-  const mounts = mountsFromPlan(plan).filter((m) => !(userns && m.type === 'bind' && DEVICES.has(m.destination)));
+  // spec.devices become linux.devices (runc creates or binds the node itself), not bind mounts.
+  const specDevices = new Set(spec.devices.map((d) => d.target));
+  const mounts = mountsFromPlan(plan).filter((m) => !(m.type === 'bind' && (specDevices.has(m.destination) || (userns && DEVICES.has(m.destination)))));
   const p = spec.process;
   if (p.init) notes.push('process.init: runc has no built-in init; the program itself is PID 1 (use an init such as tini in args)');
   if (spec.root === 'chroot') notes.push('root: chroot — run it with `runc run --no-pivot` (runc then moves the root and chroots; niwa chroots without moving, so the classic chroot escape works only in niwa)');
@@ -173,6 +177,7 @@ export function toOci(spec: CanonicalSpec, plan: LaunchPlan, opts: OciOptions, a
       namespaces: namespaces(spec, plan),
       cgroupsPath: `/niwa/${plan.project}/${plan.id}`,
       resources: resources(spec, notes),
+      ...(spec.devices.length ? { devices: spec.devices.map((d) => ({ path: d.target, type: d.type, major: d.major, minor: d.minor })) } : {}),
       // niwa makes every mount private before anything else (runc's default would be rslave).
       rootfsPropagation: 'rprivate',
       maskedPaths: spec.namespaces.mount ? [...spec.maskedPaths] : [],
@@ -273,8 +278,10 @@ export function mountsFromPlan(plan: LaunchPlan): OciMount[] {
 function resources(spec: CanonicalSpec, notes: string[]): Record<string, unknown> {
   const cg = spec.cgroup;
   const r: Record<string, unknown> = {};
-  // niwa does not use the devices controller (its minimal /dev is the barrier); allow all so runc matches.
-  r.devices = [{ allow: true, access: 'rwm' }];
+  // The same allowlist niwa's device cgroup enforces: deny all, then Docker's default list and spec.devices.
+  r.devices = [{ allow: false, access: 'rwm' }, ...deviceRules(spec).map((d) => ({
+    allow: true, type: d.type, ...(d.major >= 0 ? { major: d.major } : {}), ...(d.minor >= 0 ? { minor: d.minor } : {}), access: d.access,
+  }))];
   const memory: Record<string, number> = {};
   if (cg.memory !== undefined) memory.limit = cg.memory;
   if (cg.memoryReservation !== undefined) memory.reservation = cg.memoryReservation;

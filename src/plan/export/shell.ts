@@ -135,6 +135,8 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
       const boot = /boottime (-?\d+)/.exec(s.data)?.[1] ?? '0';
       unshare.push(`--monotonic=${mono}`, `--boottime=${boot}`);
       put('#      → unshare --monotonic/--boottime below');
+    } else if (s.op === 'device_filter') {
+      put('# (not exported: a shell cannot load an eBPF program, so this script runs WITHOUT the device allowlist;', '#  niwa run, runc and crun (from plan --oci) apply it)');
     } else put(`# (not exported: ${s.op})`);
   }
   if (!byPhase('stage').length) put('# (nothing to do)');
@@ -170,6 +172,8 @@ export function toShell(plan: LaunchPlan, spec: CanonicalSpec, opts: ShellOption
   for (const s of parent) {
     if (s.op === 'write' && s.data === '{pid}') {
       put(...comment(s, '  '), '  #      (here: this subshell joins the cgroup before unshare, so the container is born in it)', `  echo $BASHPID > ${q(s.path)}`);
+    } else if (s.op === 'write' && s.path === '/proc/{pid}/oom_score_adj') {
+      put(...comment(s, '  '), `  echo ${q(s.data)} > /proc/$BASHPID/oom_score_adj  # (inherited by the container)`);
     } else if (s.op === 'release_child') {
       put(...comment(s, '  '), '  #      (here: nothing to release — the namespaces are created only after the maps and cgroups exist)');
     }

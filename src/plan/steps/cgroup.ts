@@ -8,12 +8,15 @@
 import type { CanonicalSpec } from '../../spec/types.js';
 import type { CgroupLayout, StepDraft } from '../types.js';
 import { UserError, type ErrorDetail } from '../../errors.js';
+import { deviceProgram, deviceRules, ruleText } from './devices.js';
 
 export type CgroupVersion = 'v1' | 'v2';
 type Cg = CanonicalSpec['cgroup'];
 
 export interface CgroupStepsResult {
   prepare: StepDraft[];
+  /** Stage phase, first: the v2 device program attached to the container's cgroup. */
+  stage: StepDraft[];
   parent: StepDraft[];
   cleanup: StepDraft[];
   /** Absolute paths of the container's leaf cgroups (v1 hierarchies first, then the v2 one). */
@@ -322,14 +325,46 @@ export function cgroupSteps(spec: CanonicalSpec, layout: CgroupLayout, relPath: 
     for (const o of out) writes.push({ version: owner.version, controller: owner.controller, ...o, field, why });
   }
 
+  const devices = deviceWrites(spec, layout, warnings);
+  writes.push(...devices);
+
   if (problems.length) throw new UserError('CGROUP_SPEC', `${problems.length === 1 ? 'a cgroup limit' : `${problems.length} cgroup limits`} cannot be applied on this host (${layout.kind} cgroups)`, problems, 'see docs/cgroups.md for how each key maps to v1 and v2 files');
 
-  return buildSteps(spec, layout, rel, writes, warnings);
+  return buildSteps(spec, layout, rel, writes, warnings, !devices.length && !!layout.unified);
 }
 
+/**
+ * The device allowlist on cgroup v1: `devices.deny a` empties the new cgroup's list (it starts with
+ * everything its parent allows), then one `devices.allow` per rule. Without a v1 devices controller the
+ * cgroup2 program of buildSteps enforces the same rules; with neither, only a warning is left.
+ */
+function deviceWrites(spec: CanonicalSpec, layout: CgroupLayout, warnings: string[]): FileWrite[] {
+  if (!layout.v1.devices) {
+    if (!layout.unified) warnings.push('devices: this host has neither a cgroup v1 devices controller nor a cgroup2 mount, so device access is not restricted (a container with CAP_MKNOD can open any device it creates)');
+    return [];
+  }
+  const nDefault = deviceRules({ devices: [] }).length;
+  return [
+    { version: 'v1', controller: 'devices', file: 'devices.deny', data: 'a', field: '', why: 'A new devices cgroup allows what its parent allows (everything): deny all first, then allow the list below (Docker\'s default).' },
+    ...deviceRules(spec).map((r, i): FileWrite => ({
+      version: 'v1', controller: 'devices', file: 'devices.allow', data: ruleText(r),
+      field: i < nDefault ? '' : spec.devices[i - nDefault].field,
+      why: i < nDefault ? DEFAULT_WHY[ruleText(r)] ?? 'Docker\'s default device allowlist.' : `${spec.devices[i - nDefault].source} from the spec: allowed (and bound into the container at ${spec.devices[i - nDefault].target}).`,
+    })),
+  ];
+}
+
+const DEFAULT_WHY: Record<string, string> = {
+  'c *:* m': 'mknod of any character device is allowed (as Docker does); opening one needs its own rule.',
+  'b *:* m': 'mknod of any block device is allowed (as Docker does); opening one needs its own rule.',
+  'c 1:3 rwm': '/dev/null.', 'c 1:5 rwm': '/dev/zero.', 'c 1:7 rwm': '/dev/full.', 'c 1:8 rwm': '/dev/random.', 'c 1:9 rwm': '/dev/urandom.',
+  'c 5:0 rwm': '/dev/tty.', 'c 5:1 rwm': '/dev/console.', 'c 5:2 rwm': '/dev/ptmx (the container\'s devpts instance).', 'c 136:* rwm': 'the pty slaves /dev/pts/N.',
+};
+
 /** Hierarchies to create, then mkdir / subtree_control / cpuset / limit writes, placement and removal. */
-function buildSteps(spec: CanonicalSpec, layout: CgroupLayout, rel: string, writes: FileWrite[], warnings: string[]): CgroupStepsResult {
+function buildSteps(spec: CanonicalSpec, layout: CgroupLayout, rel: string, writes: FileWrite[], warnings: string[], v2Devices: boolean): CgroupStepsResult {
   const prepare: StepDraft[] = [];
+  const stage: StepDraft[] = [];
   const parent: StepDraft[] = [];
   const cleanup: StepDraft[] = [];
   const cgroups: string[] = [];
@@ -379,6 +414,11 @@ function buildSteps(spec: CanonicalSpec, layout: CgroupLayout, rel: string, writ
       }
     }
     for (const w of writes) if (w.version === 'v2') prepare.push(writeStep(`${leaf}/${w.file}`, w));
+    if (v2Devices) {
+      const rules = deviceRules(spec);
+      stage.push({ op: 'device_filter', cgroup: leaf, rules: rules.map(ruleText), program: deviceProgram(rules), field: spec.devices?.length ? 'devices' : '', man: 'bpf(2)',
+        why: 'cgroup v2 has no devices files: a BPF_CGROUP_DEVICE program attached to the container\'s cgroup allows only these devices (Docker\'s default list plus spec.devices); any other open or mknod fails with EPERM.' });
+    }
   }
 
   for (const leaf of cgroups) {
@@ -392,7 +432,7 @@ function buildSteps(spec: CanonicalSpec, layout: CgroupLayout, rel: string, writ
       cleanup.push({ op: 'rmdir', path: `${base}/${a}`, bestEffort: true, field: 'cgroup', man: MAN, why: "Removes niwa's parent cgroup if no other container uses it." });
     }
   }
-  return { prepare, parent, cleanup, cgroups, warnings };
+  return { prepare, stage, parent, cleanup, cgroups, warnings };
 }
 
 function writeStep(path: string, w: FileWrite): StepDraft {

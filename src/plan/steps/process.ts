@@ -21,10 +21,17 @@ export function kernelSettingSteps(spec: CanonicalSpec): StepDraft[] {
   for (const [k, v] of Object.entries(spec.sysctls)) {
     s.push({ op: 'write', path: `/proc/sys/${k.replace(/\./g, '/')}`, data: String(v), field: `sysctls.${k}`, man: 'sysctl(8)', why: 'a namespaced kernel setting, written before /proc/sys is made read-only' });
   }
-  if (spec.oomScoreAdj !== undefined) {
-    s.push({ op: 'write', path: '/proc/self/oom_score_adj', data: String(spec.oomScoreAdj), field: 'oom_score_adj', man: 'proc(5)', why: 'how eagerly the OOM killer picks this process; lowering it needs CAP_SYS_RESOURCE, so it is set before capabilities are dropped' });
-  }
   return s;
+}
+
+/**
+ * Parent phase: oom_score_adj, written by the stage (host root) into /proc/PID of the waiting child.
+ * Not by the child itself: it is not dumpable (so nothing in the container can reach it before it is
+ * the program), which makes its own /proc files root's, out of reach in a user namespace.
+ */
+export function oomSteps(spec: CanonicalSpec): StepDraft[] {
+  if (spec.oomScoreAdj === undefined) return [];
+  return [{ op: 'write', path: '/proc/{pid}/oom_score_adj', data: String(spec.oomScoreAdj), field: 'oom_score_adj', man: 'proc(5)', why: 'how eagerly the OOM killer picks this process (inherited by everything it starts); written by the host before the child goes on, since lowering it needs CAP_SYS_RESOURCE' }];
 }
 
 /** `ptyInChild`: with a tty, the child opens it in its own devpts (false: the stage allocates it). */

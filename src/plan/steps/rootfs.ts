@@ -149,6 +149,10 @@ function devSteps(spec: CanonicalSpec, root: string): StepDraft[] {
   for (const d of DEFAULT_DEVICES) {
     s.push({ op: 'mount', source: `/dev/${d}`, target: `/dev/${d}`, fstype: null, flags: ['MS_BIND'], data: null, inRoot: root, mkTarget: 'file', field: '', man: 'mount(2)', why: `bind the host's /dev/${d}: creating device nodes is not allowed in a user namespace, binding is` });
   }
+  // spec.devices: the host node bound in like the defaults (the device cgroup allows it, see cgroup.ts)
+  for (const d of spec.devices ?? []) {
+    s.push({ op: 'mount', source: d.source, target: d.target, fstype: null, flags: ['MS_BIND'], data: null, inRoot: root, mkTarget: 'file', field: d.field, man: 'mount(2)', why: `bind the host's ${d.source} (${d.type} ${d.major}:${d.minor}), which the device cgroup allows with ${d.access}` });
+  }
   const userns = spec.namespaces.user?.mode === 'new';
   s.push({
     op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: ['MS_NOSUID', 'MS_NOEXEC'], data: userns ? 'newinstance,ptmxmode=0666,mode=0620' : 'newinstance,ptmxmode=0666,mode=0620,gid=5',

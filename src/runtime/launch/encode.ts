@@ -3,6 +3,7 @@
 // (MS_*, CLONE_*, RLIMIT_*, CAP_*, MNT_*) becomes its number here; unknown names throw.
 import type { Phase, Step } from '../../plan/types.js';
 import { CAPABILITIES, capName } from '../../spec/capabilities.js';
+import { programBytes } from '../../plan/steps/devices.js';
 
 export const PLAN_MAGIC = 'NIWA';
 export const PLAN_VERSION = 1;
@@ -21,7 +22,7 @@ export const OPCODES = {
   pivot_root: 15, chroot: 16, chdir: 17, sethostname: 18, setdomainname: 19, setrlimit: 20,
   capbset_drop: 21, keepcaps: 22, setgroups: 23, setresgid: 24, setresuid: 25, capset: 26,
   ambient_raise: 27, no_new_privs: 28, seccomp: 29, setsid: 30, setctty: 31, init: 32, execve: 33, ifup: 34,
-  hook: 35, probe: 36, openpty: 37,
+  hook: 35, probe: 36, openpty: 37, device_filter: 38,
 } as const;
 export type StageOp = keyof typeof OPCODES;
 
@@ -101,6 +102,7 @@ function checkOrder(steps: Step[]): void {
     if ((s.op === 'clone') !== (s.phase === 'clone')) throw new Error(`encodePlan: step ${s.index}: clone must be the (only) step of phase clone`);
     if (s.op === 'release_child' && s.phase !== 'parent') throw new Error(`encodePlan: step ${s.index}: release_child belongs to phase parent`);
     if (s.op === 'wait_parent' && s.phase !== 'child') throw new Error(`encodePlan: step ${s.index}: wait_parent belongs to phase child`);
+    if (s.op === 'device_filter' && s.phase !== 'stage') throw new Error(`encodePlan: step ${s.index}: device_filter belongs to phase stage (before clone, in the host's namespaces)`);
     if (s.op === 'openpty' && s.phase !== 'child') throw new Error(`encodePlan: step ${s.index}: openpty belongs to phase child (once the container's devpts is reachable)`);
     if (s.op === 'hook' && s.phase !== 'parent' && s.phase !== 'child') throw new Error(`encodePlan: step ${s.index}: a stage hook belongs to phase parent or child`);
   }
@@ -201,6 +203,9 @@ function fieldsOf(s: Step): Field[] {
     case 'ifup': return [str(s.name)];
     case 'hook': return [];
     case 'openpty': return [str(s.path)];
+    case 'device_filter':
+      if (!s.program.length || s.program.length > 4096) throw new EncodeError(`device program must have 1..4096 instructions (has ${s.program.length})`);
+      return [str(s.cgroup), { t: FT.BYTES, v: programBytes(s.program) }];
     case 'probe':
       if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new EncodeError(`port out of range: ${s.port}`);
       return [str(s.address), u64(s.port), u64(s.timeoutMs), optStr(s.request)];

@@ -51,7 +51,7 @@ export function inProcessLibPath(): string {
 export function inProcessUnsupported(plan: LaunchPlan): string | undefined {
   if (plan.tty) return 'a plan with a terminal (tty) needs the stage executable: relaying the pty is the shim\'s job';
   for (const s of plan.steps) {
-    if (s.phase === 'stage') {
+    if (s.phase === 'stage' && s.op !== 'device_filter') {
       return `step ${s.index} (${s.op}) is in the stage phase: it would act on this Node process's own thread; use the stage executable (startStage)`;
     }
     if (s.op === 'hook' && (s.phase === 'parent' || s.phase === 'child')) {

@@ -113,6 +113,7 @@ export function keyArgument(s: Step): string | undefined {
     case 'execve': return s.path;
     case 'hook': return s.point;
     case 'openpty': return s.path;
+    case 'device_filter': return s.cgroup;
     case 'probe': return `${s.address}:${s.port}`;
     case 'setresuid': return String(s.uid);
     case 'setresgid': return String(s.gid);

@@ -3,6 +3,7 @@
 // `down` or a cleanup after a crash finds them again without any state.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { checkName } from '../../spec/names.js';
 
 /** Linux limits interface names to IFNAMSIZ - 1 = 15 bytes. */
 export const IFNAME_MAX = 15;
@@ -39,10 +40,7 @@ export function validIfname(name: string): boolean {
 
 /** A project, network or container name usable as one path component of niwa's state. */
 export function safeComponent(kind: string, name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name.length > 200) {
-    throw new Error(`invalid ${kind} name '${name}': use letters, digits, '_', '.', '-' (starting with a letter or digit)`);
-  }
-  return name;
+  return checkName(name, `${kind} name`);
 }
 
 /** Where networking keeps its state under niwa's state root (e.g. /run/niwa/net). */

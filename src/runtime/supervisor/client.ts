@@ -3,9 +3,9 @@
 import { LineSplitter } from './logs.js';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { mkdirSync, openSync, closeSync, chmodSync } from 'node:fs';
+import { openSync, closeSync, fchmodSync } from 'node:fs';
 import { NiwaError, RuntimeFailure } from '../../errors.js';
-import { projectDir, socketPath, supervisorLogPath } from '../state.js';
+import { ensureProjectDir, PRIVATE_FILE_MODE, socketPath, supervisorLogPath } from '../state.js';
 import type { Request, Response, StreamLine } from './protocol.js';
 
 export interface Target { root: string; project: string }
@@ -127,9 +127,9 @@ export async function request(t: Target, req: Request, onLine?: (l: StreamLine) 
  * until its socket answers. If another supervisor wins the race, the new one exits and we use that one.
  */
 export async function startSupervisor(t: Target, timeoutMs = 10_000): Promise<void> {
-  mkdirSync(projectDir(t.root, t.project), { recursive: true, mode: 0o755 });
-  try { chmodSync(t.root, 0o755); } catch { /* not ours */ }
-  const log = openSync(supervisorLogPath(t.root, t.project), 'a', 0o644);
+  ensureProjectDir(t.root, t.project);
+  const log = openSync(supervisorLogPath(t.root, t.project), 'a', PRIVATE_FILE_MODE);
+  fchmodSync(log, PRIVATE_FILE_MODE);
   const script = process.argv[1];
   const child = spawn(process.execPath, [...process.execArgv, script, '__supervise', t.project], {
     detached: true,

@@ -253,7 +253,7 @@ export class Supervised {
   private async startRun(): Promise<{ pid: number; ms: number }> {
     const f = this.fifos();
     // The stage also writes the final status here: known even if this supervisor dies first.
-    const statusFd = openSync(statusPath(this.dir), 'w', 0o644);
+    const statusFd = openSync(statusPath(this.dir), 'w', 0o600);
     const closeW = () => { for (const fd of [f.wOut, f.wErr, statusFd]) { try { closeSync(fd); } catch { /* closed */ } } };
     this.attachReader(f.rOut, 'stdout');
     this.attachReader(f.rErr, 'stderr');

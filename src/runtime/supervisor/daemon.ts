@@ -3,9 +3,10 @@
 // the project (container.ts), adopting containers a killed supervisor left running, and exiting
 // once nothing is left to supervise.
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { EventBus, type RuntimeEvent } from '../../events/types.js';
 import { UserError } from '../../errors.js';
+import { checkName } from '../../spec/names.js';
 import { detectCgroupLayout } from '../cgroup/detect.js';
 import { sameProcessAlive, startTime } from '../proc.js';
 import { isLive } from '../status.js';
@@ -14,7 +15,7 @@ import {
   supervisorInfoPath, NAME_RE, type ContainerState, type SupervisorInfo,
 } from '../state.js';
 import { readLogEntries, parseSince, DEFAULT_LOG_MAX_BYTES } from './logs.js';
-import { logPath } from '../state.js';
+import { ensureProjectDir, logPath, PRIVATE_FILE_MODE } from '../state.js';
 import { Supervised, errorBody, type SupervisorContext } from './container.js';
 import { removeUnsupervised } from './remove.js';
 import type { Request, Response, StreamLine } from './protocol.js';
@@ -26,9 +27,8 @@ const IDLE_MS = Number(process.env.NIWA_SUPERVISOR_IDLE_MS ?? 1500);
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
 
 export async function supervise(root: string, project: string): Promise<number> {
-  if (!NAME_RE.test(project)) throw new UserError('E_USAGE', `invalid project name '${project}'`);
-  mkdirSync(projectDir(root, project), { recursive: true, mode: 0o755 });
-  try { chmodSync(root, 0o755); } catch { /* not ours */ }
+  checkName(project, 'project name');
+  ensureProjectDir(root, project);
   if (!(await acquireLock(root, project))) { log('another supervisor is running for this project; exiting'); return 0; }
   const d = new Daemon(root, project);
   await d.listen();
@@ -43,7 +43,7 @@ async function acquireLock(root: string, project: string): Promise<boolean> {
   const me: SupervisorInfo = { pid: process.pid, start: startTime(process.pid) ?? 0 };
   for (let i = 0; i < 100; i++) {
     try {
-      const fd = openSync(path, 'wx', 0o644);
+      const fd = openSync(path, 'wx', PRIVATE_FILE_MODE);
       writeSync(fd, JSON.stringify(me) + '\n');
       closeSync(fd);
       return true;

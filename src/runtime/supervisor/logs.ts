@@ -1,7 +1,7 @@
 // Owns container log files: splitting a stream into lines, writing them with a timestamp and the
 // stream name (`2026-11-29T09:00:00.123Z stdout hello`), rotating at a size cap (one old file,
 // `container.log.1`), and reading them back with --tail / --since.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 
 export type LogStream = 'stdout' | 'stderr';
 export interface LogEntry { time: string; stream: LogStream; line: string }
@@ -54,7 +54,8 @@ export class LogWriter {
   private fd: number;
   private size: number;
   constructor(readonly path: string, readonly maxBytes = DEFAULT_LOG_MAX_BYTES) {
-    this.fd = openSync(path, 'a', 0o640);
+    this.fd = openSync(path, 'a', 0o600);
+    fchmodSync(this.fd, 0o600); // a log from an older niwa may have been readable by others
     this.size = fstatSync(this.fd).size;
   }
   write(e: LogEntry): void {
@@ -66,7 +67,7 @@ export class LogWriter {
   private rotate(): void {
     closeSync(this.fd);
     renameSync(this.path, this.path + '.1');
-    this.fd = openSync(this.path, 'a', 0o640);
+    this.fd = openSync(this.path, 'a', 0o600);
     this.size = 0;
   }
   close(): void {

@@ -4,6 +4,7 @@ import { DEFAULT_CWD, DEFAULT_NO_NEW_PRIVS } from '../defaults.js';
 import type { CanonicalSpec, ContainerSpec } from '../types.js';
 import { canonCapabilities } from './capabilities.js';
 import { canonCgroup } from './cgroup.js';
+import { canonDevices } from './devices.js';
 import { report, type LoadContext } from './context.js';
 import { canonEnv } from './env.js';
 import { canonHooks } from './hooks.js';
@@ -45,6 +46,7 @@ export async function canonicalise(input: ContainerSpec, ctx: LoadContext): Prom
     },
     mounts: canonMounts(spec, ctx),
     ...canonPaths(spec),
+    devices: canonDevices(spec, ctx),
     cgroup: canonCgroup(spec, ctx),
     capabilities: canonCapabilities(spec, ctx),
     noNewPrivs: spec.no_new_privs ?? DEFAULT_NO_NEW_PRIVS,

@@ -19,6 +19,9 @@ export interface LoadOptions {
   defaultSeccompProfile?: SeccompProfile;
   /** Existence check for host paths (bind sources, joined namespaces); default fs.existsSync. */
   exists?: (path: string) => boolean;
+  /** The host's online CPUs and memory nodes ("0-3"), for cgroup.cpuset_cpus / cpus / cpuset_mems. Omitted: not checked. */
+  hostCpus?: string;
+  hostMems?: string;
   /** Skip the cross-field rules (validate/consistency.ts). */
   skipConsistency?: boolean;
   /**

@@ -1,6 +1,7 @@
 // Canonicalise the environment: env_files (KEY=VALUE lines) first, process.env over them,
 // then the defaults PATH, HOME (the user's home) and TERM (with a tty) where unset.
-import { readFileSync } from 'node:fs';
+import { readLimited, NUL_MESSAGE } from './limits.js';
+import { UserError } from '../../errors.js';
 import { resolve } from 'node:path';
 import { DEFAULT_PATH, DEFAULT_TERM } from '../defaults.js';
 import type { ContainerSpec } from '../types.js';
@@ -30,13 +31,15 @@ export function canonEnv(spec: ContainerSpec, ctx: LoadContext, home: string): R
     const path = resolve(ctx.dir, f);
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readLimited(path, 'env');
     } catch (e) {
+      if (e instanceof UserError) { report(ctx, field, e.message, e.hint); return; }
       report(ctx, field, `cannot read env file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'env_files are relative to the spec file\'s directory');
       return;
     }
     const parsed = parseEnvFile(text);
     for (const b of parsed.bad) ctx.errors.push({ file: path, line: b.line, col: 1, field, message: `not a KEY=VALUE line: ${JSON.stringify(b.text)}`, hint: 'each line is NAME=value; comments start with #' });
+    for (const [k, v] of Object.entries(parsed.env)) if ((k + v).includes('\0')) report(ctx, field, `${path}: variable ${JSON.stringify(k.replace(/\0/g, '\\0'))} ${NUL_MESSAGE}`);
     Object.assign(env, parsed.env);
   });
   Object.assign(env, spec.process?.env ?? {});

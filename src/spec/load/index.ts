@@ -49,7 +49,7 @@ async function fromData(raw: unknown, ctx: LoadContext): Promise<CanonicalSpec> 
   const spec = await canonicalise(withImage, ctx);
   if (ctx.errors.length) fail(ctx);
   if (!ctx.opts.skipConsistency) {
-    const problems = checkConsistency(spec, { hostCgroupControllers: ctx.opts.hostCgroupControllers, exists: ctx.opts.exists ?? existsSync });
+    const problems = checkConsistency(spec, { hostCgroupControllers: ctx.opts.hostCgroupControllers, hostCpus: ctx.opts.hostCpus, hostMems: ctx.opts.hostMems, exists: ctx.opts.exists ?? existsSync });
     if (problems.length) fail(ctx, problems);
   }
   return spec;

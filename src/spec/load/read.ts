@@ -1,5 +1,5 @@
 // Phase 1: read a spec file by its extension (.yaml/.yml/.json → YAML with positions; .ts/.mts/.js/.mjs → module).
-import { readFileSync } from 'node:fs';
+import { readLimited } from './limits.js';
 import { extname } from 'node:path';
 import { UserError } from '../../errors.js';
 import type { LoadContext } from './context.js';
@@ -13,8 +13,9 @@ export async function readSpecFile(ctx: LoadContext): Promise<unknown> {
   if (YAML_EXTS.includes(ext)) {
     let text: string;
     try {
-      text = readFileSync(ctx.file, 'utf8');
+      text = readLimited(ctx.file, 'spec');
     } catch (e) {
+      if (e instanceof UserError) throw e;
       throw new UserError('E_SPEC_READ', `cannot read ${ctx.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [], 'check the path of the spec file');
     }
     const { readYaml } = await import('./read-yaml.js'); // the yaml package is ~40 ms to load; TS specs skip it
@@ -23,6 +24,9 @@ export async function readSpecFile(ctx: LoadContext): Promise<unknown> {
     Object.assign(ctx.positions, r.positions);
     return r.data;
   }
-  if (MODULE_EXTS.includes(ext)) return readTs(ctx.file);
+  if (MODULE_EXTS.includes(ext)) {
+    try { readLimited(ctx.file, 'spec'); } catch (e) { if (e instanceof UserError) throw e; /* unreadable: readTs says so */ }
+    return readTs(ctx.file);
+  }
   throw new UserError('E_SPEC_EXT', `${ctx.file}: unknown spec file type '${ext || '(none)'}'`, [], 'name specs *.container.ts or *.container.yaml');
 }

@@ -5,11 +5,12 @@ const SIZE_RE = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b)?$/i;
 
 /** Bytes from a number or a size string (binary units: K = 1024); undefined if malformed. */
 export function parseSize(v: string | number): number | undefined {
-  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? v : undefined;
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   const m = SIZE_RE.exec(v.trim());
   if (!m) return undefined;
   const unit = m[2].toLowerCase() || (m[3] ? 'b' : '');
-  return Math.floor(Number(m[1]) * UNITS[unit]);
+  const n = Math.floor(Number(m[1]) * UNITS[unit]);
+  return Number.isSafeInteger(n) ? n : undefined; // (a size past 8 PiB is a typo, not a limit)
 }
 
 /** Like parseSize, and -1 / 'unlimited' → -1. */

@@ -10,7 +10,7 @@ const R = '/sys/fs/cgroup';
 const V2: CgroupLayout = { kind: 'v2', unified: R, v2Controllers: ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'], v1: {}, hugepageSizes: ['2MB', '1GB'] };
 const V1: CgroupLayout = {
   kind: 'v1', v2Controllers: [],
-  v1: { cpu: `${R}/cpu,cpuacct`, cpuacct: `${R}/cpu,cpuacct`, memory: `${R}/memory`, pids: `${R}/pids`, cpuset: `${R}/cpuset`, blkio: `${R}/blkio`, freezer: `${R}/freezer`, 'name=systemd': `${R}/systemd` },
+  v1: { cpu: `${R}/cpu,cpuacct`, cpuacct: `${R}/cpu,cpuacct`, memory: `${R}/memory`, pids: `${R}/pids`, cpuset: `${R}/cpuset`, blkio: `${R}/blkio`, freezer: `${R}/freezer`, devices: `${R}/devices`, 'name=systemd': `${R}/systemd` },
   v1CpusetRoot: { cpus: '0-3', mems: '0' },
 };
 // Like this machine: every v1 controller separately, hugetlb only on the unified mount.
@@ -25,6 +25,8 @@ const spec = (cgroup: Partial<CanonicalSpec['cgroup']>): CanonicalSpec =>
 const REL = 'niwa/default/web';
 /** path → data of the write steps, in order. */
 const writes = (s: StepDraft[]) => s.filter((x) => x.op === 'write').map((x) => x.op === 'write' ? `${x.path}=${x.data}` : '');
+/** Without the device allowlist every container gets (tested on its own below). */
+const noDevices = (w: string[]) => w.filter((x) => !x.startsWith(`${R}/devices/`));
 
 test('v2: limits go to the leaf, controllers are enabled top-down, mkdir comes first', () => {
   const r = cgroupSteps(spec({ memory: 64 << 20, cpus: 0.5, pids: 32 }), V2, REL);
@@ -52,15 +54,15 @@ test('v2: limits go to the leaf, controllers are enabled top-down, mkdir comes f
 
 test('v1: one cgroup per mount (cpu,cpuacct shared), period before quota, freezer always', () => {
   const r = cgroupSteps(spec({ memory: 1000000, cpus: 1.5, cpuPeriod: 50000, pids: 10 }), V1, REL);
-  assert.deepEqual(r.cgroups, [`${R}/memory/${REL}`, `${R}/pids/${REL}`, `${R}/cpu,cpuacct/${REL}`, `${R}/freezer/${REL}`]);
-  assert.deepEqual(writes(r.prepare), [
+  assert.deepEqual(r.cgroups, [`${R}/memory/${REL}`, `${R}/pids/${REL}`, `${R}/cpu,cpuacct/${REL}`, `${R}/freezer/${REL}`, `${R}/devices/${REL}`]);
+  assert.deepEqual(noDevices(writes(r.prepare)), [
     `${R}/memory/${REL}/memory.limit_in_bytes=1000000`,
     `${R}/pids/${REL}/pids.max=10`,
     `${R}/cpu,cpuacct/${REL}/cpu.cfs_period_us=50000`,
     `${R}/cpu,cpuacct/${REL}/cpu.cfs_quota_us=75000`,
   ]);
-  assert.equal(r.parent.length, 4);
-  assert.equal(r.cleanup.filter((s) => s.op === 'rmdir' && !s.bestEffort).length, 4);
+  assert.equal(r.parent.length, 5);
+  assert.equal(r.cleanup.filter((s) => s.op === 'rmdir' && !s.bestEffort).length, 5);
 });
 
 test('v1 cpuset: parents get the root cpus/mems before the leaf gets its own', () => {
@@ -88,7 +90,7 @@ test('hybrid: v1 for v1 controllers, hugetlb on the unified mount, and a v2 cgro
   // No v2 limits → the v2 cgroup is still made, without touching subtree_control.
   const plain = cgroupSteps(spec({}), HYBRID, REL);
   assert.ok(plain.cgroups.includes(`${u}/${REL}`));
-  assert.equal(writes(plain.prepare).length, 0);
+  assert.equal(writes(plain.prepare).filter((w) => !w.startsWith(`${R}/devices/`)).length, 0);
   assert.ok(writes(plain.parent).includes(`${u}/${REL}/cgroup.procs={pid}`));
 });
 
@@ -157,7 +159,7 @@ test('raw keys: native names pass through; other-version names translate with a 
   assert.ok(w.includes(`${R}/${REL}/cpu.max=20000 100000`));
   assert.equal(b.warnings.length, 3);
   const c = cgroupSteps(spec({ raw: { 'cpu.max': '20000 100000', 'memory.max': '1G', 'io.max': '8:0 rbps=10 wbps=max' } }), V1, REL);
-  assert.deepEqual(writes(c.prepare).filter((x) => !x.includes('subtree')), [
+  assert.deepEqual(noDevices(writes(c.prepare)).filter((x) => !x.includes('subtree')), [
     `${R}/memory/${REL}/memory.limit_in_bytes=1G`,
     `${R}/cpu,cpuacct/${REL}/cpu.cfs_period_us=100000`, `${R}/cpu,cpuacct/${REL}/cpu.cfs_quota_us=20000`,
     `${R}/blkio/${REL}/blkio.throttle.read_bps_device=8:0 10`, `${R}/blkio/${REL}/blkio.throttle.write_bps_device=8:0 0`,
@@ -191,4 +193,39 @@ test('raw keys the host lacks: unknown controller, unknown file, v2 core file on
 test('relPath is checked', () => {
   assert.throws(() => cgroupSteps(spec({}), V2, '../x'));
   assert.throws(() => cgroupSteps(spec({}), V2, ''));
+});
+
+test('devices, v1: deny all, then Docker\'s default allowlist and the spec\'s devices, in the devices cgroup', () => {
+  const s = { ...spec({}), devices: [{ type: 'c', major: 10, minor: 229, access: 'rw', source: '/dev/fuse', target: '/dev/fuse', field: 'devices.0' }] } as CanonicalSpec;
+  const r = cgroupSteps(s, V1, REL);
+  const leaf = `${R}/devices/${REL}`;
+  assert.ok(r.cgroups.includes(leaf));
+  assert.deepEqual(writes(r.prepare).filter((w) => w.startsWith(leaf)), [
+    `${leaf}/devices.deny=a`,
+    `${leaf}/devices.allow=c *:* m`, `${leaf}/devices.allow=b *:* m`,
+    `${leaf}/devices.allow=c 1:3 rwm`, `${leaf}/devices.allow=c 1:5 rwm`, `${leaf}/devices.allow=c 1:7 rwm`, `${leaf}/devices.allow=c 1:8 rwm`, `${leaf}/devices.allow=c 1:9 rwm`,
+    `${leaf}/devices.allow=c 5:0 rwm`, `${leaf}/devices.allow=c 5:1 rwm`, `${leaf}/devices.allow=c 5:2 rwm`, `${leaf}/devices.allow=c 136:* rwm`,
+    `${leaf}/devices.allow=c 10:229 rw`,
+  ]);
+  const fuse = r.prepare.find((x) => x.op === 'write' && x.data === 'c 10:229 rw');
+  assert.equal(fuse?.field, 'devices.0');
+  assert.equal(fuse?.man, 'cgroups(7)');
+  assert.match(fuse!.why, /\/dev\/fuse/);
+  assert.equal(r.stage.length, 0, 'no BPF program where the v1 controller does the job');
+  assert.ok(r.parent.some((x) => x.op === 'write' && x.path === `${leaf}/cgroup.procs`));
+});
+
+test('devices, v2: a device_filter step in the stage phase on the container\'s cgroup; none without any device cgroup', () => {
+  const r = cgroupSteps(spec({}), V2, REL);
+  assert.equal(r.stage.length, 1);
+  const f = r.stage[0];
+  assert.ok(f.op === 'device_filter');
+  if (f.op !== 'device_filter') return;
+  assert.equal(f.cgroup, `${R}/${REL}`);
+  assert.equal(f.rules[0], 'c *:* m');
+  assert.ok(f.rules.includes('c 136:* rwm'));
+  assert.equal(f.man, 'bpf(2)');
+  const none = cgroupSteps(spec({}), { ...V1, v1: { memory: `${R}/memory` } }, REL);
+  assert.equal(none.stage.length, 0);
+  assert.match(none.warnings.join('\n'), /device access is not restricted/);
 });

@@ -167,7 +167,7 @@ test('unsupported keys: exactly one warning each, with its position', async () =
       '    build: .',
       '    command: [serve]',
       '    logging: {driver: syslog}',
-      '    devices: [/dev/fuse]',
+      "    device_cgroup_rules: ['c 1:3 r']",
       '    mac_address: 02:42:ac:11:00:02',
       '    storage_opt: {size: 1G}',
       '    privileged: true',
@@ -181,7 +181,7 @@ test('unsupported keys: exactly one warning each, with its position', async () =
   assert.deepEqual(lines, [
     "4:5 services.web.build: build is not supported (niwa does not build images); using image 'example/web:1'",
     "6:5 services.web.logging: logging: logging drivers are not supported; niwa keeps each container's output in its own log; ignored",
-    "7:5 services.web.devices: devices: device mappings are not supported yet; the container gets niwa's minimal /dev; ignored",
+    '7:5 services.web.device_cgroup_rules: device_cgroup_rules: device cgroup rules are not supported; ignored',
     '8:5 services.web.mac_address: mac_address: mac_address is not supported; ignored',
     '9:5 services.web.storage_opt: storage_opt: storage_opt is not supported; ignored',
     '10:5 services.web.privileged: privileged: the container gets every capability, no seccomp filter, no masked or read-only /proc paths, and may gain privileges',
@@ -288,3 +288,19 @@ test('shellSplit and the Docker seccomp format', () => {
 });
 
 void formatDetail;
+
+test('devices: short and long syntax become spec devices (bound into /dev and allowed by the device cgroup)', async () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  web:',
+      '    command: [serve]',
+      '    devices: [/dev/null, "/dev/zero:/dev/myzero:r", {source: /dev/full, target: /dev/full, permissions: rw}]',
+    ].join('\n') + '\n',
+  });
+  const r = await load(dir);
+  const c = r.services.get('web')!.canonical!;
+  assert.deepEqual(c.devices.map((d) => `${d.source} ${d.target} ${d.type} ${d.major}:${d.minor} ${d.access}`), [
+    '/dev/null /dev/null c 1:3 rwm', '/dev/zero /dev/myzero c 1:5 r', '/dev/full /dev/full c 1:7 rw',
+  ]);
+});

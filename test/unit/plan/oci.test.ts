@@ -168,3 +168,15 @@ test('differences are spelled out: chroot, init, time namespace', async () => {
   assert.deepEqual(ex.config.linux.timeOffsets?.monotonic, { secs: 10, nanosecs: 0 });
   assert.ok(ex.config.linux.namespaces.some((n) => n.type === 'time'));
 });
+
+test('devices: the same allowlist as niwa\'s device cgroup (deny all, Docker\'s defaults, spec.devices), spec devices in linux.devices', async () => {
+  const { config: c } = await ociOf({ ...base, devices: [{ path: '/dev/null', container_path: '/dev/mynull', permissions: 'rw' }] });
+  const devs = c.linux.resources.devices as { allow: boolean; type?: string; major?: number; minor?: number; access: string }[];
+  assert.deepEqual(devs[0], { allow: false, access: 'rwm' });
+  assert.deepEqual(devs[1], { allow: true, type: 'c', access: 'm' });
+  assert.ok(devs.some((d) => d.allow && d.type === 'c' && d.major === 136 && d.minor === undefined && d.access === 'rwm'));
+  assert.deepEqual(devs.at(-1), { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' });
+  assert.equal(devs.some((d) => d.allow && d.type === undefined), false, 'nothing allows every device');
+  assert.deepEqual(c.linux.devices, [{ path: '/dev/mynull', type: 'c', major: 1, minor: 3 }]);
+  assert.equal(c.mounts.some((m) => m.destination === '/dev/mynull'), false);
+});

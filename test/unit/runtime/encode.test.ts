@@ -117,13 +117,14 @@ test('opcodes and argument signatures agree with native/stage.h and native/plan.
     setctty: { op: 'setctty' }, init: { op: 'init' }, execve: { op: 'execve', path: '/x', argv: ['x'], env: [] }, ifup: { op: 'ifup', name: 'lo' },
     hook: { op: 'hook', point: 'after_chroot', hook: 0, optional: false }, probe: { op: 'probe', address: '127.0.0.1', port: 80, timeoutMs: 1000, request: null },
     openpty: { op: 'openpty', path: '/dev/ptmx' },
+    device_filter: { op: 'device_filter', cgroup: '/sys/fs/cgroup/x', rules: ['a rwm'], program: [[0xb7, 0, 0, 1], [0x95, 0, 0, 0]] },
   };
   for (const [name, letters] of Object.entries(sig)) {
     if (name === 'clone') continue;
     const op = sample[name];
     assert.ok(op, `sample for ${name}`);
-    const phase: Phase = name === 'release_child' ? 'parent' : 'child';
-    const parts: [Phase, Op][] = [['clone', { op: 'clone', flags: [] }], [phase, op]];
+    const phase: Phase = name === 'release_child' ? 'parent' : name === 'device_filter' ? 'stage' : 'child';
+    const parts: [Phase, Op][] = phase === 'stage' ? [[phase, op], ['clone', { op: 'clone', flags: [] }]] : [['clone', { op: 'clone', flags: [] }], [phase, op]];
     const d = decodePlan(encodePlan(steps(parts), { tty: false }));
     assert.equal(d.steps.find((s) => s.op === name)!.fields.length, letters.length, name);
   }

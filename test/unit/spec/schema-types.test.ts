@@ -9,7 +9,7 @@ import { repoRoot } from '../../helpers.js';
 import { ALL_CAPS } from '../../../src/spec/capabilities.js';
 import { type HealthcheckSpec,
   HOOK_POINTS, NAMESPACE_KINDS,
-  type BindMount, type CapabilitiesSpec, type CapabilitySets, type CgroupSpec, type ContainerSpec, type HookCommand,
+  type BindMount, type DeviceSpec, type CapabilitiesSpec, type CapabilitySets, type CgroupSpec, type ContainerSpec, type HookCommand,
   type IdMapping, type NamespaceKind, type NamespaceOptions, type ProcessSpec, type Propagation, type SeccompAction,
   type SeccompArg, type SeccompOp, type SeccompProfile, type SeccompRule, type SpecialMount, type TmpfsMount, type HookPoint,
 } from '../../../src/spec/types.js';
@@ -26,13 +26,14 @@ type RlimitObject = Extract<NonNullable<ContainerSpec['rlimits']>[string], objec
 const SHAPES: Record<string, readonly string[]> = {
   '#': Object.keys({
     name: true, rootfs: true, root: true, namespaces: true, uid_map: true, gid_map: true, hostname: true, domainname: true,
-    process: true, mounts: true, masked_paths: true, readonly_paths: true, cgroup: true, capabilities: true, no_new_privs: true,
+    process: true, mounts: true, masked_paths: true, readonly_paths: true, devices: true, cgroup: true, capabilities: true, no_new_privs: true,
     rlimits: true, seccomp: true, sysctls: true, oom_score_adj: true, hooks: true, env_files: true, annotations: true,
     healthcheck: true, restart: true, stop_signal: true, stop_grace_period: true,
   } satisfies Record<keyof ContainerSpec, true>),
   '#/properties/healthcheck': Object.keys({
     test: true, tcp: true, http: true, interval: true, timeout: true, retries: true, start_period: true,
   } satisfies Record<keyof HealthcheckSpec, true>),
+  '#/properties/devices/items': Object.keys({ path: true, container_path: true, permissions: true } satisfies Record<keyof DeviceSpec, true>),
   '#/properties/rootfs': Object.keys({ path: true, image: true, readonly: true, pull: true } satisfies Record<keyof RootfsObject, true>),
   '#/properties/namespaces': Object.keys(Object.fromEntries(NAMESPACE_KINDS.map((k) => [k, true])) as Record<NamespaceKind, true>),
   '#/properties/hooks': Object.keys(Object.fromEntries(HOOK_POINTS.map((k) => [k, true])) as Record<HookPoint, true>),
