@@ -712,6 +712,11 @@ int op_run(struct ctx *c, const struct step *s) {
       close(fd);
       return err;
     }
+    { /* size it like our terminal now, before execve: the stage sizes the master only once
+       * it has received it, which is after the program may already have asked */
+      struct winsize ws;
+      if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(c->pty_slave, TIOCSWINSZ, &ws);
+    }
     char cm[CMSG_SPACE(sizeof(int))] = { 0 };
     char byte = 'p';
     struct iovec iov = { &byte, 1 };

@@ -13,33 +13,12 @@ import { RuntimeFailure, UserError } from '../errors.js';
 import { pickManifest, formatPlatform, hostPlatform } from './platform.js';
 import { decompress, entryParts, sniffCompression } from './unpack.js';
 import type { Store } from './store.js';
+import { formatRef, parseRef } from './reference.js';
 import { MEDIA, isDigest, type Descriptor, type ImageConfigFile, type ImageIndex, type ImageManifest, type ImageStore, type LayerRecord, type StoredImage } from './types.js';
 
-/**
- * THE one place names are normalised here (busybox → docker.io/library/busybox:latest). A stand-in
- * until src/image/reference.ts is merged: then this becomes `formatRef(parseRef(s))`.
- */
+/** Names as the registry client normalises them (busybox → docker.io/library/busybox:latest). */
 export function canonicalName(s: string): string {
-  const bad = () => new UserError('E_IMAGE_REF', `invalid image reference '${s}'`, [], 'a reference is [HOST[:PORT]/]PATH[:TAG][@sha256:HEX], e.g. busybox, ghcr.io/owner/name:1.0');
-  if (!s || /\s/.test(s)) throw bad();
-  let rest = s;
-  let digest = '';
-  const at = rest.indexOf('@');
-  if (at >= 0) { digest = rest.slice(at); rest = rest.slice(0, at); if (!isDigest(digest.slice(1))) throw bad(); }
-  let tag = '';
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) { tag = rest.slice(colon); rest = rest.slice(0, colon); }
-  const slash = rest.indexOf('/');
-  const first = slash >= 0 ? rest.slice(0, slash) : '';
-  let registry = 'docker.io';
-  let path = rest;
-  if (slash >= 0 && (/[.:]/.test(first) || first === 'localhost')) { registry = first; path = rest.slice(slash + 1); }
-  if (['index.docker.io', 'registry-1.docker.io'].includes(registry)) registry = 'docker.io';
-  if (!path || !/^[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*)*$/.test(path)) throw bad();
-  if (tag && !/^:[\w][\w.-]{0,127}$/.test(tag)) throw bad();
-  if (registry === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  if (!tag && !digest) tag = ':latest';
-  return `${registry}/${path}${tag}${digest}`;
+  return formatRef(parseRef(s));
 }
 
 /** True when a reference names a tag or digest itself (`app:1`, `app@sha256:…`), not just a repository. */

@@ -101,6 +101,8 @@ async function assertNothingLeft(p: string, pids: (number | undefined | null)[])
   assert.deepEqual(cgroupsOf(p), [], 'no cgroup of the project is left');
   assert.equal(existsSync(join(state, p)), false, 'no state directory of the project is left');
   assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(join(state, p)), false, 'no mount under the state dir');
+  // the supervisor removes the project directory, then exits: give it that moment under load
+  await until('every process to end', () => pids.every((x) => !alive(x)), 5_000).catch(() => undefined);
   const left = pids.filter((x) => alive(x));
   assert.deepEqual(left, [], 'no container, stage or supervisor process is left');
 }
