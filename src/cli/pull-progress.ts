@@ -1,6 +1,8 @@
 // Rendering PullEvents: on a terminal one line per layer with a bar, redrawn in place (plain
 // escape codes, no Ink: a pull must start fast); otherwise timestamped lines, state changes only
 // (download progress at most once a second per layer); `--quiet` prints the pulled name alone.
+// Several images may pull at once (compose): finished lines (an image resolved, an image pulled
+// with its layers' last state) are printed above the live block, which is redrawn below them.
 import type { PullEvent } from '../image/types.js';
 
 export interface PullReporter {
@@ -10,7 +12,7 @@ export interface PullReporter {
 }
 
 type LayerState = Extract<PullEvent, { type: 'layer' }>['state'];
-interface Row { digest: string; state: LayerState; current: number; total: number; message?: string }
+interface Row { ref: string; digest: string; state: LayerState; current: number; total: number; message?: string }
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 
@@ -50,13 +52,26 @@ export function pullReporter(opts: { out: NodeJS.WritableStream & { columns?: nu
     return `${short(r.digest)}  ${label}${tail}`.slice(0, width - 1);
   };
 
+  /** The live block: every layer of the images still pulling, moved up over the previous block. */
   const draw = () => {
-    timer = undefined;
-    if (!rows.size) return;
+    if (timer) { clearTimeout(timer); timer = undefined; }
     let s = drawn ? `\x1b[${drawn}A` : '';
     for (const r of rows.values()) s += `\x1b[2K${line(r)}\n`;
+    if (drawn > rows.size) s += '\x1b[J'; // the block shrank: clear what is left below it
     drawn = rows.size;
-    out.write(s);
+    if (s) out.write(s);
+  };
+  /** A finished line above the live block (the block is cleared, the line printed, the block redrawn). */
+  const permanent = (text: string) => {
+    out.write(`${drawn ? `\x1b[${drawn}A\x1b[J` : ''}${text}`);
+    drawn = 0;
+    draw();
+  };
+  /** An image is finished: its layers leave the live block as permanent lines. */
+  const settle = (ref: string, last: string) => {
+    const mine = [...rows.entries()].filter(([, r]) => r.ref === ref);
+    for (const [k] of mine) rows.delete(k);
+    permanent(mine.map(([, r]) => `${line(r)}\n`).join('') + last);
   };
   const schedule = () => { if (!timer) timer = setTimeout(draw, 80); };
   const stamp = () => now().toISOString();
@@ -64,10 +79,11 @@ export function pullReporter(opts: { out: NodeJS.WritableStream & { columns?: nu
   const plain = (e: PullEvent) => {
     if (e.type === 'resolve') out.write(`${stamp()} ${e.ref}: resolved to ${e.digest} (${e.layers} layer${e.layers === 1 ? '' : 's'})\n`);
     else if (e.type === 'layer') {
-      const prev = lastPlain.get(e.digest);
+      const key = `${e.ref} ${e.digest}`;
+      const prev = lastPlain.get(key);
       const t = Date.now();
       if (e.state === 'downloading' && prev?.state === 'downloading' && t - prev.at < 1000) return;
-      lastPlain.set(e.digest, { state: e.state, at: t });
+      lastPlain.set(key, { state: e.state, at: t });
       const sizes = e.state === 'downloading' || e.state === 'verifying' ? ` ${humanBytes(e.current ?? 0)}/${humanBytes(e.total ?? 0)}` : e.total !== undefined && (e.state === 'exists' || e.state === 'waiting') ? ` ${humanBytes(e.total)}` : '';
       out.write(`${stamp()} ${e.ref}: layer ${short(e.digest)} ${LABEL[e.state]}${sizes}${e.message ? `: ${e.message}` : ''}\n`);
     } else if (e.type === 'done') out.write(`${stamp()} ${e.ref}: pulled ${e.digest} (downloaded ${humanBytes(e.downloadedBytes)} in ${(e.ms / 1000).toFixed(1)}s)\n`);
@@ -78,26 +94,21 @@ export function pullReporter(opts: { out: NodeJS.WritableStream & { columns?: nu
     onEvent(e) {
       if (opts.quiet) return;
       if (!tty) { plain(e); return; }
-      if (e.type === 'resolve') out.write(`${e.ref}: pulling ${e.digest}\n`);
+      if (e.type === 'resolve') permanent(`${e.ref}: pulling ${e.digest}\n`);
       else if (e.type === 'layer') {
-        const r = rows.get(e.digest) ?? { digest: e.digest, state: e.state, current: 0, total: e.total ?? 0 };
+        const key = `${e.ref} ${e.digest}`;
+        const r = rows.get(key) ?? { ref: e.ref, digest: e.digest, state: e.state, current: 0, total: e.total ?? 0 };
         r.state = e.state;
         if (e.current !== undefined) r.current = e.current;
         if (e.total !== undefined) r.total = e.total;
         r.message = e.message;
-        rows.set(e.digest, r);
+        rows.set(key, r);
         schedule();
-      } else if (e.type === 'done') {
-        if (timer) clearTimeout(timer);
-        draw();
-        out.write(`${e.ref}: pulled ${e.digest} (downloaded ${humanBytes(e.downloadedBytes)} in ${(e.ms / 1000).toFixed(1)}s)\n`);
-      } else if (e.type === 'error') {
-        if (timer) clearTimeout(timer);
-        draw();
-      }
+      } else if (e.type === 'done') settle(e.ref, `${e.ref}: pulled ${e.digest} (downloaded ${humanBytes(e.downloadedBytes)} in ${(e.ms / 1000).toFixed(1)}s)\n`);
+      else if (e.type === 'error') settle(e.ref, '');
     },
     finish() {
-      if (timer) { clearTimeout(timer); draw(); }
+      if (timer) draw();
     },
   };
 }

@@ -5,7 +5,7 @@
 // as it is there, and only then names the image. Progress goes out as PullEvents; nothing prints.
 import { RuntimeFailure } from '../errors.js';
 import { causeText } from './auth.js';
-import { hostPlatform, selectManifest } from './platform.js';
+import { formatPlatform, hostPlatform, selectManifest } from './platform.js';
 import { familiarName, formatRef, parseRef } from './reference.js';
 import { RegistryClient, RegistryError, type FetchedManifest, type RegistryClientOptions } from './registry.js';
 import { MEDIA, isDigest, type Descriptor, type ImageConfigFile, type ImageIndex, type ImageManifest, type ImageRef, type ImageStore, type LayerRecord, type Platform, type PullEvent, type PullPolicy, type StoredImage } from './types.js';
@@ -151,6 +151,7 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
   try {
     // 1. The manifest: by digest when given (it wins over the tag), else by tag.
     let top: FetchedManifest = await retry('manifest', () => client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', { signal, what: shown }));
+    const fromIndex = top.kind === 'index';
     if (top.kind === 'index') {
       const platform = opts.platform ?? hostPlatform();
       const d = selectManifest(top.json as ImageIndex, platform, shown);
@@ -186,6 +187,12 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
       let config: ImageConfigFile;
       try { config = JSON.parse(store.readBlob(cfgDesc.digest).toString('utf8')) as ImageConfigFile; } catch (e) {
         throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the image config ${cfgDesc.digest} is not valid JSON`, { cause: e });
+      }
+      // An image that is not an index says its platform in its config: a platform asked for must match.
+      if (opts.platform && !fromIndex && config && (config.os !== opts.platform.os || config.architecture !== opts.platform.architecture)) {
+        throw new RuntimeFailure('E_IMAGE_PLATFORM', `${shown} is an image for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })} only, not ${formatPlatform(opts.platform)}`, {
+          hint: 'leave out --platform to take it as it is, or use an image built for that platform',
+        });
       }
       const diffIds = config?.rootfs?.diff_ids;
       if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {

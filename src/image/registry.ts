@@ -194,7 +194,7 @@ export class RegistryClient {
     const said = message ? ` (${code ? `${code}: ` : ''}${message})` : code ? ` (${code})` : '';
     if (status === 401 || code === 'UNAUTHORIZED') {
       const creds = this.credentials();
-      return new RegistryError('E_REGISTRY_AUTH', `${what}: ${reg} requires authentication${creds ? ` and refused the credentials of '${creds.username}'` : ''}${said}`, {
+      return new RegistryError('E_REGISTRY_AUTH', `${what}: ${creds ? `the registry refused the credentials of '${creds.username}'` : 'the registry requires authentication'}${said}`, {
         status, registryCode: code, hint: creds ? `log in again: ${login}` : `log in first: ${login} (and check the name: registries answer this for names that do not exist, too)`,
       });
     }

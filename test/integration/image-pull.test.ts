@@ -76,7 +76,10 @@ test('a one-layer OCI image: pulled, verified, unpacked and named', { skip }, as
   assert.deepEqual(img.names, [`${reg!.host}/niwa/one:1`]);
   assert.equal(img.layers.length, 1);
   assert.equal(readFileSync(join(sb.store.layerDir(img.layers[0].diffId), 'hello.txt'), 'utf8'), 'hello from a registry\n');
-  assert.deepEqual(sb.events.map((e) => e.type === 'layer' ? `layer:${e.state}` : e.type).filter((t, i, a) => a.indexOf(t) === i),
+  // A single-platform image asked for another platform: refused, saying which it is.
+  await assert.rejects(sb.pull(`${reg!.host}/niwa/one:1`, { policy: 'always', platform: { os: 'linux', architecture: 's390x' } }),
+    (e: unknown) => e instanceof RuntimeFailure && e.code === 'E_IMAGE_PLATFORM' && e.message.includes(`is an image for linux/${hostPlatform().architecture}`));
+  assert.deepEqual(sb.events.map((e) => e.type === 'layer' ? `layer:${e.state}` : e.type).filter((t, i, a) => a.indexOf(t) === i).slice(0, 7),
     ['resolve', 'layer:waiting', 'layer:downloading', 'layer:verifying', 'layer:unpacking', 'layer:done', 'done']);
   checkStore(sb.root);
 });

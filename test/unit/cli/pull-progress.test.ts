@@ -62,6 +62,45 @@ test('tty: one row per layer, redrawn in place; the last frame shows every layer
   for (const line of s.text().split('\n').filter((l) => l.includes('\x1b[2K'))) assert.ok(line.replace(/\x1b\[\d*[A-Z]/g, '').length < 100);
 });
 
+/** The screen a terminal shows after this output (cursor up, erase line, erase below, newlines). */
+function screen(text: string): string[] {
+  const lines: string[] = [''];
+  let y = 0;
+  for (const m of text.matchAll(/\x1b\[(\d*)([AKJ])|\n|[^\x1b\n]+/g)) {
+    if (m[0] === '\n') { y++; if (y === lines.length) lines.push(''); } else if (m[2] === 'A') y = Math.max(0, y - Number(m[1] || 1));
+    else if (m[2] === 'K') lines[y] = '';
+    else if (m[2] === 'J') lines.splice(y + 1), lines[y] = '';
+    else lines[y] += m[0];
+  }
+  return lines.filter((l, i) => l || i < lines.length - 1);
+}
+
+test('tty, two images at once: a finished image leaves its lines above the live block of the other', () => {
+  const s = sink(100);
+  const r = pullReporter({ out: s.out, tty: true });
+  const A = 'sha256:' + 'a'.repeat(64);
+  const B = 'sha256:' + 'b'.repeat(64);
+  r.onEvent({ type: 'resolve', ref: 'one:1', digest: M, layers: 1 });
+  r.onEvent({ type: 'layer', ref: 'one:1', digest: A, state: 'downloading', current: 10, total: 100 });
+  r.onEvent({ type: 'resolve', ref: 'two:2', digest: M, layers: 1 });
+  r.onEvent({ type: 'layer', ref: 'two:2', digest: B, state: 'downloading', current: 50, total: 100 });
+  r.finish();
+  r.onEvent({ type: 'layer', ref: 'one:1', digest: A, state: 'done', current: 100, total: 100 });
+  r.onEvent({ type: 'done', ref: 'one:1', digest: M, downloadedBytes: 100, ms: 10 });
+  r.onEvent({ type: 'layer', ref: 'two:2', digest: B, state: 'unpacking' });
+  r.finish();
+  assert.deepEqual(screen(s.text()), [
+    `one:1: pulling ${M}`,
+    `two:2: pulling ${M}`,
+    'aaaaaaaaaaaa  done            100B',
+    `one:1: pulled ${M} (downloaded 100B in 0.0s)`,
+    'bbbbbbbbbbbb  unpacking       ',
+  ]);
+  r.onEvent({ type: 'layer', ref: 'two:2', digest: B, state: 'done', current: 100, total: 100 });
+  r.onEvent({ type: 'done', ref: 'two:2', digest: M, downloadedBytes: 100, ms: 20 });
+  assert.deepEqual(screen(s.text()).slice(4), ['bbbbbbbbbbbb  done            100B', `two:2: pulled ${M} (downloaded 100B in 0.0s)`]);
+});
+
 test('quiet prints nothing; sizes and ages read like docker\'s', () => {
   const s = sink();
   const r = pullReporter({ out: s.out, tty: false, quiet: true });
