@@ -150,22 +150,28 @@ function Wired({ init, onAction }: { init: ViewState; onAction: (a: Action) => v
 test('App keys change the frame: ↓ moves the marker, l opens the log pane, Ctrl-C twice shows forcing', async () => {
   const acts: Action[] = [];
   const r = render(<Wired init={demoState()} onAction={(a) => acts.push(a)} />);
-  await tick();
-  assert.match(plain(r.lastFrame()), /› web/);
-  r.stdin.write('\u001B[B'); await tick();
-  assert.match(plain(r.lastFrame()), /› db/);
+  // Each key is answered by a re-render; under load that takes longer than a tick: wait for the frame
+  // (the next key's handler reads the state the last render gave it).
+  const frame = async (re: RegExp, not = false) => {
+    for (let i = 0; i < 100 && re.test(plain(r.lastFrame())) === not; i++) await tick();
+    if (not) assert.doesNotMatch(plain(r.lastFrame()), re); else assert.match(plain(r.lastFrame()), re);
+  };
+  await frame(/› web/);
+  r.stdin.write('\u001B[B');
+  await frame(/› db/);
   assert.doesNotMatch(plain(r.lastFrame()), /── logs/);
-  r.stdin.write('l'); await tick();
-  assert.match(plain(r.lastFrame()), /── logs: db[\s\S]*db says hi/);
-  r.stdin.write('l'); await tick();
-  assert.doesNotMatch(plain(r.lastFrame()), /── logs/);
-  r.stdin.write('\u001B[A'); await tick();
-  r.stdin.write('l'); await tick();
-  assert.match(plain(r.lastFrame()), /── logs: web[\s\S]*GET \/ 200/);
-  r.stdin.write('\u0003'); await tick();
-  assert.match(plain(r.lastFrame()), /stopping everything/);
-  r.stdin.write('\u0003'); await tick();
-  assert.match(plain(r.lastFrame()), /forcing: killing everything/);
+  r.stdin.write('l');
+  await frame(/── logs: db[\s\S]*db says hi/);
+  r.stdin.write('l');
+  await frame(/── logs/, true);
+  r.stdin.write('\u001B[A');
+  await frame(/› web/);
+  r.stdin.write('l');
+  await frame(/── logs: web[\s\S]*GET \/ 200/);
+  r.stdin.write('\u0003');
+  await frame(/stopping everything/);
+  r.stdin.write('\u0003');
+  await frame(/forcing: killing everything/);
   assert.deepEqual(acts.map((a) => a.type), ['select', 'toggleLogs', 'toggleLogs', 'select', 'toggleLogs', 'stopAll', 'stopAll']);
   r.unmount();
 });
