@@ -8,9 +8,14 @@ import { report, type LoadContext } from './context.js';
 
 export async function imagePhase(spec: ContainerSpec, ctx: LoadContext): Promise<ContainerSpec> {
   const r = spec.rootfs;
-  if (typeof r !== 'object' || r.image === undefined || r.path !== undefined || !ctx.opts.image) return spec;
+  if (typeof r !== 'object' || r.image === undefined || r.path !== undefined) return spec;
   let view;
   try {
+    if (!ctx.opts.image) {
+      // Not read now (plain validate): still check the reference itself (pure).
+      (await import('../../image/reference.js')).parseRef(r.image);
+      return spec;
+    }
     view = await ctx.opts.image(r.image, r.pull ?? 'missing');
   } catch (e) {
     if (!(e instanceof UserError)) throw e;

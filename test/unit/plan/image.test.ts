@@ -135,3 +135,9 @@ test('a user namespace that moves ids: a copied root with owners shifted into th
   const { plan: id } = await plan({ rootfs: { image: 'demo:1' }, namespaces: ['user', 'mount', 'pid'] });
   assert.ok(id.steps.some((s) => s.op === 'mount' && s.fstype === 'overlay'));
 });
+
+test('validate without reading the image still checks its reference', async () => {
+  await assert.rejects(loadSpecObject({ name: 'x', namespaces: ['mount'], rootfs: { image: 'Bad/Name:1' } }), (e: UserError) => e.details.some((d) => d.field === 'rootfs.image' && /must be lowercase/.test(d.message)));
+  const ok = await loadSpecObject({ name: 'x', namespaces: ['mount'], rootfs: { image: '127.0.0.1:5000/app@sha256:' + 'a'.repeat(64) } });
+  assert.equal(ok.rootfs.kind, 'image');
+});
