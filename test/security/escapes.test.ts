@@ -2,43 +2,23 @@
 // /etc/hosts are symlinks to host paths, absolute or climbing out with `..` (the runc CVE-2019-19921
 // and CVE-2021-30465 family): everything niwa mounts or creates there must land inside the rootfs.
 // Plus `..` in mount targets, and the fds and cwd a container starts with.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { niwa, needsRoot, needsStage } from '../helpers.js';
-import { cgroupsLeft } from '../integration/running.js';
+import { needsRoot, needsStage } from '../helpers.js';
+import { securityBox } from './box.js';
 
 const skip = needsRoot() || needsStage();
 const PROJECT = 'sec-escapes';
-let dir = '';
-let state = '';
-
-before(() => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'niwa-sec-esc-'));
-  chmodSync(dir, 0o755);
-  state = join(dir, 'state');
-});
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-function run(name: string, yaml: string) {
-  const f = join(dir, `${name}.container.yaml`);
-  writeFileSync(f, `name: ${name}\n${yaml}`);
-  const r = niwa(['run', '--project', PROJECT, f], { env: { ...process.env, NIWA_STATE_ROOT: state } });
-  assert.deepEqual(cgroupsLeft(PROJECT), []);
-  assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(dir), false, 'no mount left on the host');
-  return r;
-}
+const box = securityBox('niwa-sec-esc-', PROJECT, skip);
+const run = (name: string, yaml: string) => box.run(name, yaml);
 
 test('a rootfs whose /proc, /dev, /sys, /etc and a mount target are symlinks to host paths: every mount lands inside it', { skip }, () => {
-  const host = join(dir, 'host');
+  const host = join(box.dir, 'host');
   const targets = ['proc', 'dev', 'sys', 'etc'];
   for (const t of targets) { mkdirSync(join(host, t), { recursive: true }); writeFileSync(join(host, t, 'keep'), 'untouched'); }
-  const rootfs = join(dir, 'rootfs');
+  const rootfs = join(box.dir, 'rootfs');
   mkdirSync(join(rootfs, 'usr'), { recursive: true });
   for (const l of ['bin', 'lib', 'lib64', 'sbin']) symlinkSync(`usr/${l}`, join(rootfs, l));
   symlinkSync(join(host, 'proc'), join(rootfs, 'proc')); // absolute
