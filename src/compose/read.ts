@@ -24,6 +24,8 @@ const HINTS: Record<string, string> = {
 };
 
 const MAX_DEPTH = 200;
+/** Alias expansions per file: anchors are for reuse, not for a billion laughs (yaml caps toJS at 100 by default). */
+export const MAX_ALIAS_EXPANSIONS = 10_000;
 
 /** Parse compose YAML text. `file` names it in locations. */
 export function readComposeText(text: string, file: string): ComposeRead {
@@ -60,6 +62,7 @@ export function readComposeFile(file: string): unknown {
 
 class Converter {
   errors: ErrorDetail[] = [];
+  private aliases = 0;
   constructor(private doc: Document, private lc: LineCounter, private file: string) {}
 
   loc(n: Node | null | undefined): Loc | undefined {
@@ -76,6 +79,13 @@ class Converter {
       return null;
     }
     if (isAlias(node)) {
+      if (++this.aliases > MAX_ALIAS_EXPANSIONS) {
+        if (this.aliases === MAX_ALIAS_EXPANSIONS + 1) {
+          const l = this.loc(node);
+          this.errors.push({ file: this.file, line: l?.line, col: l?.col, message: `YAML: more than ${MAX_ALIAS_EXPANSIONS} alias expansions (aliases of aliases grow exponentially)`, hint: 'use fewer nested anchors, or write the values out' });
+        }
+        return null;
+      }
       const target = node.resolve(this.doc);
       return target ? this.value(target as Node, depth + 1) : null;
     }

@@ -81,6 +81,11 @@ export class ContainerBuilder {
   }
   maskPaths(...paths: string[]): this { this.s.masked_paths = [...paths]; return this; }
   readonlyPaths(...paths: string[]): this { this.s.readonly_paths = [...paths]; return this; }
+  /** A host device node, bound into /dev and allowed by the device cgroup (e.g. device('/dev/fuse', {permissions: 'rw'})). */
+  device(path: string, opts: { container_path?: string; permissions?: string } = {}): this {
+    this.s.devices = [...(this.s.devices ?? []), { path, ...opts }];
+    return this;
+  }
 
   // --- cgroup limits ---
   cgroup(limits: CgroupSpec): this { this.s.cgroup = { ...(this.s.cgroup ?? {}), ...limits }; return this; }

@@ -362,8 +362,9 @@ export interface CanonicalSpec {
   mounts: CanonicalMount[];
   maskedPaths: string[];
   readonlyPaths: string[];
-  /** Devices from the spec on top of the default allowlist (src/spec/defaults.ts DEFAULT_DEVICE_RULES). */
-  devices: CanonicalDevice[];
+  /** Devices from the spec on top of the default allowlist (src/spec/defaults.ts DEFAULT_DEVICE_RULES).
+   *  The loader always sets it; optional so that hand-built specs (tests, other front ends) need not. */
+  devices?: CanonicalDevice[];
   /** Cgroup keys normalised: sizes in bytes, cpus as a number. */
   cgroup: {
     memory?: number;

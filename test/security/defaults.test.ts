@@ -3,39 +3,18 @@
 // bpf and perf are refused with EPERM by the default seccomp profile and capability set; ptrace of
 // a process that is not the container's fails (no CAP_SYS_PTRACE); masked /proc and /sys paths are
 // empty and read-only ones cannot be written, and none of these can be undone with umount.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { niwa, needsRoot, needsStage } from '../helpers.js';
+import { needsRoot, needsStage } from '../helpers.js';
+import { securityBox } from './box.js';
 import { SYSCALLS as X86 } from '../../src/plan/syscalls/x86_64.js';
 import { SYSCALLS as ARM } from '../../src/plan/syscalls/aarch64.js';
-import { cgroupsLeft } from '../integration/running.js';
 
 const skip = needsRoot() || needsStage() || (!['x64', 'arm64'].includes(process.arch) && `no syscall table for ${process.arch}`);
 const NR = process.arch === 'arm64' ? ARM : X86;
 const PROJECT = 'sec-defaults';
-let dir = '';
-let state = '';
-
-before(() => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'niwa-sec-defaults-'));
-  chmodSync(dir, 0o755);
-  state = join(dir, 'state');
-});
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-function run(name: string, yaml: string) {
-  const f = join(dir, `${name}.container.yaml`);
-  writeFileSync(f, `name: ${name}\n${yaml}`);
-  const r = niwa(['run', '--project', PROJECT, f], { env: { ...process.env, NIWA_STATE_ROOT: state } });
-  assert.deepEqual(cgroupsLeft(PROJECT), []);
-  return r;
-}
+const box = securityBox('niwa-sec-defaults-', PROJECT, skip);
+const run = (name: string, yaml: string) => box.run(name, yaml);
 const perl = (script: string) => `process:\n  args: [/usr/bin/perl, -e, ${JSON.stringify(script)}]\n`;
 
 /** Each call with harmless arguments; the line printed is NAME=errno (0 = it worked). */

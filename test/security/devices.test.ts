@@ -4,13 +4,13 @@
 // EPERM, while the default /dev keeps working. Then the same through the cgroup v2 BPF program,
 // loaded for real on this host's cgroup2 mount (also on a hybrid host, where the program acts on
 // the process's cgroup in the unified hierarchy).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { niwa, needsRoot, needsStage } from '../helpers.js';
+import { needsRoot, needsStage } from '../helpers.js';
+import { securityBox } from './box.js';
 import { loadSpec } from '../../src/spec/load/index.js';
 import { compile } from '../../src/plan/compile.js';
 import { runPlan } from '../../src/runtime/launch/run.js';
@@ -20,19 +20,8 @@ import { devMajor, devMinor } from '../../src/spec/load/devices.js';
 import { cgroupsLeft } from '../integration/running.js';
 
 const skip = needsRoot() || needsStage();
-let dir = '';
-let state = '';
 const PROJECT = 'sec-devices';
-
-before(() => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'niwa-sec-dev-'));
-  chmodSync(dir, 0o755);
-  state = join(dir, 'state');
-});
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const box = securityBox('niwa-sec-dev-', PROJECT, skip);
 
 /** The block device holding / on the host (its disk or partition), as "major minor". */
 function hostDisk(): [number, number] {
@@ -65,39 +54,33 @@ function check(out: string) {
 }
 
 test('default container: host disk, /dev/kvm, /dev/vcs, loop, /dev/mem nodes can be made but not opened; /dev/null etc. work', { skip }, () => {
-  const file = join(dir, 'dev.container.yaml');
-  writeFileSync(file, `name: dev\nprocess:\n  args: [/bin/sh, -c, ${JSON.stringify(attackScript())}]\n`);
-  const r = niwa(['run', '--project', PROJECT, file], { env: { ...process.env, NIWA_STATE_ROOT: state } });
+  const r = box.run('dev', `process:\n  args: [/bin/sh, -c, ${JSON.stringify(attackScript())}]\n`);
   assert.equal(r.status, 0, r.stderr);
   check(r.stdout);
-  assert.deepEqual(cgroupsLeft(PROJECT), []);
 });
 
 test('spec devices: a granted node is bound into /dev and usable with its permissions only; others stay closed', { skip: skip || (!existsSync('/dev/fuse') && 'no /dev/fuse on this host') }, () => {
-  const file = join(dir, 'fuse.container.yaml');
   const script = 'test -c /dev/fuse && echo bound; exec 3</dev/fuse && echo fuse-open; mknod /dev/xkvm c 10 232; head -c1 /dev/xkvm 2>&1 | sed "s/.*: /kvm=/"';
-  writeFileSync(file, `name: fuse\ndevices: [{path: /dev/fuse, permissions: rw}]\nprocess:\n  args: [/bin/sh, -c, ${JSON.stringify(script)}]\n`);
-  const r = niwa(['run', '--project', PROJECT, file], { env: { ...process.env, NIWA_STATE_ROOT: state } });
+  const r = box.run('fuse', `devices: [{path: /dev/fuse, permissions: rw}]\nprocess:\n  args: [/bin/sh, -c, ${JSON.stringify(script)}]\n`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^bound$/m);
   assert.match(r.stdout, /^fuse-open$/m);
   assert.match(r.stdout, /^kvm=Operation not permitted$/m);
-  assert.deepEqual(cgroupsLeft(PROJECT), []);
 });
 
 test('cgroup v2: the BPF_CGROUP_DEVICE program is loaded and attached for real and enforces the same list', { skip: skip || (!probeHost().cgroup.unified && 'no cgroup2 mount') }, async () => {
-  const host = probeHost({ stateRoot: state });
+  const host = probeHost({ stateRoot: box.state });
   // Take the v1 devices controller away from the facts: the plan must fall back to the program.
   const { devices: _v1, ...v1 } = host.cgroup.v1;
   const facts = { ...host, cgroup: { ...host.cgroup, v1 } };
-  const file = join(dir, 'bpf.container.yaml');
+  const file = join(box.dir, 'bpf.container.yaml');
   writeFileSync(file, `name: bpf\nprocess:\n  args: [/bin/sh, -c, ${JSON.stringify(attackScript())}]\n`);
   const spec = await loadSpec(file);
   const plan = compile(spec, facts, { id: `bpf-${randomBytes(3).toString('hex')}`, project: PROJECT });
   const f = plan.steps.find((s) => s.op === 'device_filter');
   assert.ok(f && f.phase === 'stage', 'the plan shows the program as a stage step');
   assert.equal(plan.cgroups.some((c) => c.includes('/devices/')), false);
-  const out = join(dir, 'bpf.out');
+  const out = join(box.dir, 'bpf.out');
   const fd = openSync(out, 'w');
   try {
     const r = await runPlan(plan, { sys: realSys, spec, stdio: ['ignore', fd, fd] });

@@ -103,6 +103,18 @@ test('huge and endless spec and compose files are refused quickly with a size me
   refused(cli(['compose', '-f', bigCompose, 'config']), /larger than 1 MiB/, 'compose');
 });
 
+test('YAML alias bombs (a billion laughs in a few hundred bytes) are refused quickly', { skip }, () => {
+  const levels = (indent: string) => Array.from({ length: 9 }, (_, i) => `${indent}l${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`).join('\n');
+  const spec = join(dir, 'bomb.container.yaml');
+  writeFileSync(spec, `name: bomb\nx:\n  l0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n${levels('  ')}\nprocess:\n  args: [/bin/true]\n`);
+  const compose = join(dir, 'bomb-compose.yaml');
+  writeFileSync(compose, `x-l:\n  l0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n${levels('  ')}\nservices:\n  s:\n    command: [/bin/true]\n    labels: {x: *a9}\n`);
+  const t0 = Date.now();
+  refused(cli(['validate', spec]), /alias expansions/, 'spec');
+  refused(cli(['compose', '-f', compose, 'config']), /alias expansions/, 'compose');
+  assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
+});
+
 test('numbers the kernel would refuse are caught by validate against the host', { skip }, () => {
   const cases: [string, string, RegExp][] = [
     ['cpuset', 'cgroup: {cpuset_cpus: "0,4096"}', /cgroup\.cpuset_cpus: this host has no CPUs 4096/],

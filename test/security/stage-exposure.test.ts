@@ -129,6 +129,7 @@ function parse(text: string): Result {
   return r;
 }
 function assertNothing(r: Result, label: string) {
+  console.log(`# ${label}: the hunter scanned /proc ${r.scans} times and saw niwa processes ${r.seen} times`);
   assert.ok(r.seen > 0, `${label}: the hunter never saw a niwa process, so the test proves nothing (${JSON.stringify(r)})`);
   assert.deepEqual({ exe_read: r.exe_read, exe_write: r.exe_write, exe_link: r.exe_link, mem: r.mem, fd_open: r.fd_open }, { exe_read: 0, exe_write: 0, exe_link: 0, mem: 0, fd_open: 0 }, `${label}: ${JSON.stringify(r)}\n${r.detail}`);
 }

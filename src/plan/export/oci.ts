@@ -148,7 +148,8 @@ export function toOci(spec: CanonicalSpec, plan: LaunchPlan, opts: OciOptions, a
   // niwa's binds only outside a user namespace: either way the container sees niwa's mount table.
   const userns = spec.namespaces.user?.mode === 'new';
   // spec.devices become linux.devices (runc creates or binds the node itself), not bind mounts.
-  const specDevices = new Set(spec.devices.map((d) => d.target));
+  const devices = spec.devices ?? [];
+  const specDevices = new Set(devices.map((d) => d.target));
   const mounts = mountsFromPlan(plan).filter((m) => !(m.type === 'bind' && (specDevices.has(m.destination) || (userns && DEVICES.has(m.destination)))));
   const p = spec.process;
   if (p.init) notes.push('process.init: runc has no built-in init; the program itself is PID 1 (use an init such as tini in args)');
@@ -177,7 +178,7 @@ export function toOci(spec: CanonicalSpec, plan: LaunchPlan, opts: OciOptions, a
       namespaces: namespaces(spec, plan),
       cgroupsPath: `/niwa/${plan.project}/${plan.id}`,
       resources: resources(spec, notes),
-      ...(spec.devices.length ? { devices: spec.devices.map((d) => ({ path: d.target, type: d.type, major: d.major, minor: d.minor })) } : {}),
+      ...(devices.length ? { devices: devices.map((d) => ({ path: d.target, type: d.type, major: d.major, minor: d.minor })) } : {}),
       // niwa makes every mount private before anything else (runc's default would be rslave).
       rootfsPropagation: 'rprivate',
       maskedPaths: spec.namespaces.mount ? [...spec.maskedPaths] : [],

@@ -344,12 +344,13 @@ function deviceWrites(spec: CanonicalSpec, layout: CgroupLayout, warnings: strin
     return [];
   }
   const nDefault = deviceRules({ devices: [] }).length;
+  const specDevices = spec.devices ?? [];
   return [
     { version: 'v1', controller: 'devices', file: 'devices.deny', data: 'a', field: '', why: 'A new devices cgroup allows what its parent allows (everything): deny all first, then allow the list below (Docker\'s default).' },
     ...deviceRules(spec).map((r, i): FileWrite => ({
       version: 'v1', controller: 'devices', file: 'devices.allow', data: ruleText(r),
-      field: i < nDefault ? '' : spec.devices[i - nDefault].field,
-      why: i < nDefault ? DEFAULT_WHY[ruleText(r)] ?? 'Docker\'s default device allowlist.' : `${spec.devices[i - nDefault].source} from the spec: allowed (and bound into the container at ${spec.devices[i - nDefault].target}).`,
+      field: i < nDefault ? '' : specDevices[i - nDefault].field,
+      why: i < nDefault ? DEFAULT_WHY[ruleText(r)] ?? 'Docker\'s default device allowlist.' : `${specDevices[i - nDefault].source} from the spec: allowed (and bound into the container at ${specDevices[i - nDefault].target}).`,
     })),
   ];
 }

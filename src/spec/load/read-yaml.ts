@@ -31,7 +31,14 @@ export function readYaml(text: string, file: string): YamlRead {
   if (start !== undefined) positions[''] = lineCounter.linePos(start);
   if (!errors.length && doc.contents) walk(doc.contents as Node, '', positions, sources, lineCounter);
   if (errors.length) return { data: undefined, positions, errors };
-  const data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  } catch (e) {
+    // yaml's guard against alias bombs (aliases of aliases grow exponentially)
+    if (!/alias/i.test((e as Error).message)) throw e;
+    return { data: undefined, positions, errors: [{ file, message: 'YAML: too many alias expansions (more than 1000)', hint: 'use fewer nested anchors, or write the values out' }] };
+  }
   for (const [path, src] of Object.entries(sources)) setAt(data, path, src);
   return { data, positions, errors };
 }

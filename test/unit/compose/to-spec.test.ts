@@ -300,7 +300,7 @@ test('devices: short and long syntax become spec devices (bound into /dev and al
   });
   const r = await load(dir);
   const c = r.services.get('web')!.canonical!;
-  assert.deepEqual(c.devices.map((d) => `${d.source} ${d.target} ${d.type} ${d.major}:${d.minor} ${d.access}`), [
+  assert.deepEqual(c.devices!.map((d) => `${d.source} ${d.target} ${d.type} ${d.major}:${d.minor} ${d.access}`), [
     '/dev/null /dev/null c 1:3 rwm', '/dev/zero /dev/myzero c 1:5 r', '/dev/full /dev/full c 1:7 rw',
   ]);
 });

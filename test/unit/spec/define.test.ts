@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { container, defineContainer } from '../../../src/spec/define.js';
 import { loadSpecObject } from '../../../src/spec/load/index.js';
+import type { UserError } from '../../../src/errors.js';
 
 test('defineContainer returns its argument', () => {
   const s = { name: 'a', process: { args: ['/bin/true'] } };
@@ -42,4 +43,15 @@ test('loadSpecObject accepts a builder directly', async () => {
   const s = await loadSpecObject(container('b').command('/bin/true').hostname('b'));
   assert.equal(s.name, 'b');
   assert.equal(s.hostname, 'b');
+});
+
+test('device() adds a host device node; the loader reads its type and numbers', async () => {
+  const b = container('d').command('/bin/true').device('/dev/null', { container_path: '/dev/mynull', permissions: 'rw' }).device('/dev/zero');
+  assert.deepEqual(b.toSpec().devices, [{ path: '/dev/null', container_path: '/dev/mynull', permissions: 'rw' }, { path: '/dev/zero' }]);
+  const s = await loadSpecObject(b);
+  assert.deepEqual(s.devices?.map((d) => `${d.target} ${d.type} ${d.major}:${d.minor} ${d.access} ${d.field}`), ['/dev/mynull c 1:3 rw devices.0', '/dev/zero c 1:5 rwm devices.1']);
+  const problem = (e: unknown) => (e as UserError).details.map((d) => `${d.field}: ${d.message}`).join('\n');
+  await assert.rejects(loadSpecObject(container('e').command('/bin/true').device('/dev/shm')), (e) => /^devices\.0\.path: \/dev\/shm is not a device node$/.test(problem(e)));
+  await assert.rejects(loadSpecObject(container('f').command('/bin/true').device('/dev/null', { container_path: '/etc/x' })), (e) => /^devices\.0\.container_path: .*under \/dev\//.test(problem(e)));
+  await assert.rejects(loadSpecObject(container('g').command('/bin/true').device('/dev/null', { permissions: 'rwx' })), (e) => /devices\.0\.permissions/.test(problem(e)));
 });
