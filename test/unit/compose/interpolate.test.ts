@@ -41,8 +41,35 @@ test('missing variables: blank string and a warning; required ones are errors', 
   assert.deepEqual(v('${A:-${NOPE}}').problems, []);
 });
 
+test('a $ that starts no substitution stays as written (compose-go TestUnescaped)', () => {
+  for (const s of ['a $ string', '^REGEX$', '$}', '$', 'a $1', 'price: 5$', '$-x', '${A}$']) {
+    const r = v(s);
+    assert.deepEqual(r.problems, [], s);
+    assert.equal(r.value, s === '${A}$' ? 'a$' : s, s);
+  }
+});
+
+test('braces inside a default balance: no stray }', () => {
+  const cases: [string, string][] = [
+    ['${JSON:-{"json":1}}', '{"json":1}'],
+    ['${A:-{"json":1}}', 'a'],
+    ['${UNSET-{a:{b:1}}}x', '{a:{b:1}}x'],
+    ['${UNSET:-{}}', '{}'],
+    ['${UNSET:-$${X}}', '${X}'],
+    ['${UNSET:-{"n":"${N}"}}', '{"n":"5"}'],
+    ['${UNSET:+{x}}', ''],
+    ['${A:+{x}}', '{x}'],
+    ['${UNSET:-{}', '{'], // unbalanced: the last } closes, as compose-go's pattern does
+  ];
+  for (const [input, want] of cases) {
+    const r = v(input);
+    assert.equal(r.value, want, input);
+    assert.deepEqual(r.problems.filter((p) => p.kind !== 'missing'), [], input);
+  }
+});
+
 test('bad syntax is an error, not a crash', () => {
-  for (const s of ['$', 'a $1', '${', '${A', '${}', '${A:x}', '${1A}']) {
+  for (const s of ['${', '${A', '${}', '${ }', '${ A}', '${A }', '${A!}', '${A:x}', '${1A}']) {
     const r = v(s);
     assert.equal(r.problems.length, 1, s);
     assert.equal(r.problems[0].kind, 'syntax', s);
@@ -74,10 +101,11 @@ test('a project: .env, shell over .env, errors located at the value\'s key', asy
   assert.equal(w.line, 4);
   assert.equal(w.field, 'services.web.command.3');
 
-  const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: ["x"]\n    environment:\n      PASS: ${DB_PASS:?set DB_PASS}\n      COST: 5$\n' });
+  const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: ["x"]\n    environment:\n      PASS: ${DB_PASS:?set DB_PASS}\n      COST: 5$\n      BAD: ${X!}\n' });
   const { text } = await loadError(bad);
   assert.match(text, /compose\.yaml:5:7: services\.web\.environment\.PASS: required variable DB_PASS is missing a value: set DB_PASS/);
-  assert.match(text, /compose\.yaml:6:7: services\.web\.environment\.COST: invalid interpolation format/);
+  assert.doesNotMatch(text, /COST/); // 5$ is a literal, as in Compose
+  assert.match(text, /compose\.yaml:7:7: services\.web\.environment\.BAD: invalid interpolation format/);
 });
 
 test('--env-file replaces .env; a missing --env-file is an error', async () => {
