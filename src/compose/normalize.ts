@@ -242,6 +242,21 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
 }
 const k = (s: Obj, key: string) => s[key] !== undefined && s[key] !== null;
 
+/**
+ * A service written with no value (`nil:`) is an empty service, as Compose reads it: `{}` in place
+ * (located at its key), before the schema, which wants a mapping. Compose's later rules still apply
+ * to it (it needs a command or an image to run), and other services may extend it.
+ */
+export function emptyServices(data: Obj): void {
+  if (!isObj(data.services)) return;
+  for (const [name, svc] of Object.entries(data.services)) {
+    if (svc !== null) continue;
+    const empty: Obj = {};
+    setSelfLoc(empty, getLoc(data.services, name));
+    data.services[name] = empty;
+  }
+}
+
 /** Normalise a whole file: services, null top-level networks/volumes entries → {}, secret and config files → absolute. */
 export function normalizeFile(data: Obj, dir: string, errors: ErrorDetail[]): Obj {
   const out = cloneLoc(data);
