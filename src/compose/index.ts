@@ -18,6 +18,7 @@
 //                                 services/networks/volumes/secrets/configs added; conflicts and cycles named
 //   8. name         discover.ts   -p, COMPOSE_PROJECT_NAME, name:, directory
 //   9. profiles     profiles.ts   --profile / COMPOSE_PROFILES; dependencies on disabled services
+//   9b. label files label-files.ts  each enabled service's label_file read into labels (labels: win)
 //  10. map          to-spec.ts    service → ContainerSpec + ServiceExtras; one warning per unsupported key
 //  11. graph        graph.ts      start levels, stop levels; cycles named
 //  12. canonicalise spec/load     each spec through loadSpecObject: every container rule applies
@@ -34,6 +35,7 @@ import { startPlan, type StartPlan } from './graph.js';
 import { importResources, includeCycle, includeEnv, parseIncludes, type IncludeEntry } from './include.js';
 import { interpolateTree } from './interpolate.js';
 import { cloneLoc, detailAt, locate, setLoc, setSelfLoc } from './loc.js';
+import { resolveLabelFiles } from './label-files.js';
 import { mergeFiles } from './merge.js';
 import type { ComposeNetwork, ComposeProject, ComposeService, ComposeVolume } from './model.js';
 import { isNativeFile, splitNative } from './native.js';
@@ -232,6 +234,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   for (const n of opts.services ?? []) if (!allServices[n]) errors.push({ file: files[0], message: `no such service: ${n}`, hint: `services: ${Object.keys(allServices).join(', ') || 'none'}` });
   const profiles = activeProfiles(opts.profiles, vars);
   const { enabled, disabled } = applyProfiles(allServices, profiles, merged, { errors, warnings }, opts.services);
+  resolveLabelFiles(enabled, merged, vars, errors);
   const networks = { ...((merged.networks ?? {}) as Record<string, ComposeNetwork>) };
   const volumes = (merged.volumes ?? {}) as Record<string, ComposeVolume>;
   const usesDefault = Object.values(enabled).some((s) => (!s.network_mode || s.network_mode === 'bridge' || s.network_mode === 'default') && !s.networks);

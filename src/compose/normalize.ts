@@ -158,11 +158,21 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
   if (k(s, 'env_file')) {
     const v = s.env_file;
     const list = (Array.isArray(v) ? v : [v]).map((e) => (typeof e === 'string' ? { path: e, required: true } : { required: true, ...(e as Obj) }));
-    keepLoc('env_file', list.map((e, i) => {
+    const out = list.map((e, i) => {
       const o: Obj = { ...e, path: hostPath(String(e.path), ctx.dir), required: e.required !== false && (e.required as unknown) !== 'false' };
       if (Array.isArray(v)) copyLoc(v, i, o, 'path');
       return o;
-    }));
+    });
+    if (Array.isArray(v)) v.forEach((_, i) => copyLoc(v, i, out));
+    keepLoc('env_file', out);
+  }
+  if (k(s, 'label_file')) {
+    const v = s.label_file;
+    const list = Array.isArray(v) ? strings(v) : [String(v)];
+    const out = list.map((p) => hostPath(p, ctx.dir));
+    if (Array.isArray(v)) v.forEach((_, i) => copyLoc(v, i, out));
+    else copyLoc(s, 'label_file', out, 0);
+    keepLoc('label_file', out);
   }
   if (k(s, 'depends_on')) {
     const v = s.depends_on;

@@ -304,3 +304,37 @@ test('devices: short and long syntax become spec devices (bound into /dev and al
     '/dev/null /dev/null c 1:3 rwm', '/dev/zero /dev/myzero c 1:5 r', '/dev/full /dev/full c 1:7 rw',
   ]);
 });
+
+test('label_file: read in order (dotenv format, later files win) beneath labels:, which win; a missing file is an error naming the path', async () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  web:',
+      '    command: [serve]',
+      '    label_file: [./a.labels, conf/b.labels]',
+      '    labels: {tier: app}',
+      '  api:',
+      '    command: [api]',
+      '    label_file: a.labels',
+    ].join('\n') + '\n',
+    'a.labels': '# labels\ncom.example.team=core\ntier=from-file\nversion=${VER:-1}\n',
+    'conf/b.labels': 'com.example.team=platform\n',
+  });
+  const r = await load(dir, { env: { VER: '2' } });
+  assert.deepEqual(r.warnings, [], 'label_file is no longer an unsupported key');
+  assert.deepEqual(r.services.get('web')!.compose.labels, { 'com.example.team': 'platform', tier: 'app', version: '2' });
+  assert.deepEqual(r.services.get('api')!.compose.labels, { 'com.example.team': 'core', tier: 'from-file', version: '2' });
+  assert.equal(r.project.services.web.label_file, undefined, 'read into labels');
+  assert.deepEqual(r.project.services.web.labels, { 'com.example.team': 'platform', tier: 'app', version: '2' });
+
+  const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: [serve]\n    label_file: [ok.labels, nope.labels]\n', 'ok.labels': 'a=1\n' });
+  const { text } = await loadError(bad);
+  assert.match(text, new RegExp(`compose\\.yaml:4:29: services\\.web\\.label_file\\.1: cannot read label file ${join(bad, 'nope.labels').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ENOENT`));
+});
+
+test('an env_file that cannot be read is an error at its entry that names the path tried', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  web:\n    command: [serve]\n    env_file: [conf/app.env]\n' });
+  const { text } = await loadError(dir);
+  const tried = join(dir, 'conf', 'app.env').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  assert.match(text, new RegExp(`compose\\.yaml:4:16: services\\.web\\.env_file\\.0: cannot read env file ${tried}: ENOENT`));
+});
