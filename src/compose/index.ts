@@ -3,7 +3,8 @@
 // warnings are returned.
 //
 //   0. discover     discover.ts   -f / COMPOSE_FILE / compose.yaml … (+ override) → files; project directory
-//   1. env          env.ts        .env or --env-file, shell over it → interpolation variables
+//   1. env          env.ts        .env or --env-file, shell over it → interpolation variables, with
+//                                 COMPOSE_PROJECT_NAME (the name of phase 8, read ahead: discover.ts)
 //   per file:
 //   2. read         read.ts       YAML with file:line:col, anchors, merge keys, !reset/!override
 //   3. interpolate  interpolate.ts  ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, $$ …
@@ -28,7 +29,7 @@ import { UserError, type ErrorDetail } from '../errors.js';
 import { loadSpecObject, type LoadOptions } from '../spec/load/index.js';
 import type { CanonicalSpec, ContainerSpec } from '../spec/types.js';
 import { sortDetails } from '../validate/schema-errors.js';
-import { discoverFiles, projectName } from './discover.js';
+import { discoverFiles, nameInFiles, projectName } from './discover.js';
 import { projectEnv } from './env.js';
 import { ExtendsResolver } from './extends.js';
 import { startPlan, type StartPlan } from './graph.js';
@@ -117,7 +118,10 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   // 0–1: files, project directory, variables
   const files = discoverFiles({ files: opts.files, cwd, env: shell });
   const projectDir = opts.projectDirectory ? resolve(cwd, opts.projectDirectory) : dirname(files[0]);
-  const { vars } = projectEnv({ projectDir, cwd, envFiles: opts.envFiles, shell });
+  const env = projectEnv({ projectDir, cwd, envFiles: opts.envFiles, shell });
+  // the name ahead of phase 8, so that the files see it as ${COMPOSE_PROJECT_NAME}, as in Compose
+  const early = projectName({ explicit: opts.projectName, env: env.vars, fileName: nameInFiles(files, (n) => env.vars[n]), projectDir });
+  const vars: Record<string, string> = { ...env.vars, COMPOSE_PROJECT_NAME: early.name };
   const errors: ErrorDetail[] = [];
   const warnings: ErrorDetail[] = [];
 
@@ -228,7 +232,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   if (errors.length) fail(errors, files.length === 1 ? files[0] : 'the compose files');
 
   // 8–9: name, profiles
-  const name = projectName({ explicit: opts.projectName, env: vars, fileName: merged.name, projectDir }).name;
+  const name = projectName({ explicit: opts.projectName, env: env.vars, fileName: merged.name, projectDir }).name;
   const allServices = (isObj(merged.services) ? merged.services : {}) as Record<string, ComposeService>;
   if (!Object.keys(allServices).length) errors.push({ file: files[0], message: 'no services are defined', hint: 'add services: with at least one service' });
   for (const n of opts.services ?? []) if (!allServices[n]) errors.push({ file: files[0], message: `no such service: ${n}`, hint: `services: ${Object.keys(allServices).join(', ') || 'none'}` });

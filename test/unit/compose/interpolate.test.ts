@@ -114,3 +114,22 @@ test('--env-file replaces .env; a missing --env-file is an error', async () => {
   assert.deepEqual(r.project.services.a.command, ['echo', 'other']);
   await assert.rejects(load(dir, { envFiles: ['nope.env'] }), /cannot use the env file/);
 });
+
+test('COMPOSE_PROJECT_NAME is a variable of the files: from -p, then the environment, then name:, then the directory', async () => {
+  const files = { 'compose.yaml': 'name: ${APP:-shop}-dev\nservices:\n  web:\n    command: [echo, "${COMPOSE_PROJECT_NAME}"]\n    container_name: ${COMPOSE_PROJECT_NAME}-web\n' };
+  const dir = project(files);
+  const r = await load(dir, { skipCanonical: true });
+  assert.equal(r.project.name, 'shop-dev');
+  assert.deepEqual(r.project.services.web.command, ['echo', 'shop-dev']);
+  assert.equal(r.services.get('web')!.compose.containerName, 'shop-dev-web');
+  assert.deepEqual(r.warnings, [], 'no "not set" warning');
+  assert.deepEqual((await load(dir, { skipCanonical: true, env: { APP: 'blog' } })).project.services.web.command, ['echo', 'blog-dev']);
+  assert.deepEqual((await load(dir, { skipCanonical: true, env: { COMPOSE_PROJECT_NAME: 'fromenv' } })).project.services.web.command, ['echo', 'fromenv']);
+  const p = await load(dir, { skipCanonical: true, projectName: 'explicit', env: { COMPOSE_PROJECT_NAME: 'fromenv' } });
+  assert.deepEqual([p.project.name, p.project.services.web.command], ['explicit', ['echo', 'explicit']]);
+  // a later -f file's name: wins; without any name:, the directory's
+  const two = project({ ...files, 'other.yaml': 'name: other\n' }, 'twofiles');
+  assert.deepEqual((await load(two, { skipCanonical: true, files: ['compose.yaml', 'other.yaml'] })).project.services.web.command, ['echo', 'other']);
+  const plain = project({ 'compose.yaml': 'services:\n  web:\n    command: [echo, "$COMPOSE_PROJECT_NAME"]\n' }, 'My.Dir');
+  assert.deepEqual((await load(plain, { skipCanonical: true })).project.services.web.command, ['echo', 'mydir']);
+});
