@@ -239,6 +239,10 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
   for (const key of ['tmpfs', 'cap_add', 'cap_drop', 'dns', 'dns_search', 'dns_opt', 'security_opt', 'devices', 'profiles', 'group_add']) {
     if (k(s, key)) keepLoc(key, stringOrList(s[key]));
   }
+  // a secret's or config's file mode written as a string is octal ("0440"), as Compose reads it
+  for (const key of ['secrets', 'configs']) {
+    if (Array.isArray(s[key])) for (const r of s[key] as unknown[]) if (isObj(r) && typeof r.mode === 'string' && /^[0-7]+$/.test(r.mode)) r.mode = parseInt(r.mode, 8);
+  }
   if (isObj(s.healthcheck)) {
     const h = s.healthcheck;
     if (typeof h.test === 'string') { const l = getLoc(h, 'test'); h.test = ['CMD-SHELL', h.test]; setLoc(h, 'test', l); }

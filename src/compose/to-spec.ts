@@ -388,9 +388,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   // --- secrets and configs: the file (or an environment variable's value, written to a file under
   // the data root) bind-mounted read-only at /run/secrets/<name> (secrets) or /<name> (configs) ---
   for (const kind of ['secrets', 'configs'] as const) {
-    const refs = (svc[kind] ?? []) as (string | { source: string; target?: string; mode?: number | string })[];
+    const refs = (svc[kind] ?? []) as (string | { source: string; target?: string; mode?: number | string; uid?: string; gid?: string })[];
     refs.forEach((ref, i) => {
       const r = typeof ref === 'string' ? { source: ref } : ref;
+      const own = typeof ref === 'object' ? [ref.uid !== undefined && `uid ${ref.uid}`, ref.gid !== undefined && `gid ${ref.gid}`, typeof ref.mode === 'number' && `mode 0${ref.mode.toString(8)}`].filter(Boolean) : [];
+      if (own.length) warn(P(kind, i), `${own.join(', ')}: not applied; the file is mounted read-only with the owner and mode it has on the host`);
       const top = (project[kind] ?? {})[r.source] as { file?: string; environment?: string; content?: string; external?: unknown } | undefined;
       const field = P(kind, i);
       if (!top) { fail(field, `refers to ${kind.slice(0, -1)} '${r.source}', which the top-level ${kind}: does not define`, `add it: ${kind}: {${r.source}: {file: ./${r.source}.txt}} at the top level`); return; }

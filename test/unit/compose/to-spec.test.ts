@@ -338,3 +338,32 @@ test('an env_file that cannot be read is an error at its entry that names the pa
   const tried = join(dir, 'conf', 'app.env').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   assert.match(text, new RegExp(`compose\\.yaml:4:16: services\\.web\\.env_file\\.0: cannot read env file ${tried}: ENOENT`));
 });
+
+test('file modes are octal as Compose reads them: mode: 0440, mode: "0640", tmpfs mode: 01777', async () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  app:',
+      '    command: [x]',
+      '    secrets: [{source: s, mode: 0440}]',
+      '    configs: [{source: c, mode: "0640"}, {source: c, target: /d, mode: 0o600}]',
+      '    volumes: [{type: tmpfs, target: /cache, tmpfs: {mode: 01777}}]',
+      'secrets:',
+      '  s: {file: ./s.txt}',
+      'configs:',
+      '  c: {file: ./c.txt}',
+    ].join('\n') + '\n',
+    's.txt': 'secret\n',
+    'c.txt': 'config\n',
+  });
+  const r = await load(dir);
+  const app = r.project.services.app as { secrets: { mode: number }[]; configs: { mode: number }[] };
+  assert.deepEqual([app.secrets[0].mode, app.configs[0].mode, app.configs[1].mode], [0o440, 0o640, 0o600]);
+  const tmpfs = r.services.get('app')!.spec.mounts!.find((m) => m.target === '/cache') as { mode?: string };
+  assert.equal(tmpfs.mode, '1777');
+  assert.deepEqual(r.warnings.map((w) => `${w.line}:${w.col} ${w.field}: ${w.message}`), [
+    '4:15 services.app.secrets.0: mode 0440: not applied; the file is mounted read-only with the owner and mode it has on the host',
+    '5:15 services.app.configs.0: mode 0640: not applied; the file is mounted read-only with the owner and mode it has on the host',
+    '5:42 services.app.configs.1: mode 0600: not applied; the file is mounted read-only with the owner and mode it has on the host',
+  ]);
+});
