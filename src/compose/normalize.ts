@@ -234,8 +234,15 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
     });
     keepLoc('volumes', out);
   }
-  // devices, long syntax {source, target, permissions} → the short "source:target:permissions"
-  if (Array.isArray(s.devices)) s.devices = s.devices.map((d: unknown) => (isObj(d) && typeof d.source === 'string' ? [d.source, d.target ?? d.source, d.permissions ?? 'rwm'].join(':') : d));
+  // devices, long syntax {source, target, permissions} → the short "source:target:permissions" (each
+  // entry keeping its location, so that a problem with it points at its line)
+  if (Array.isArray(s.devices)) {
+    const v = s.devices as unknown[];
+    const out = v.map((d) => (isObj(d) && typeof d.source === 'string' ? [d.source, d.target ?? d.source, d.permissions ?? 'rwm'].join(':') : d));
+    v.forEach((_, i) => copyLoc(v, i, out));
+    setSelfLoc(out, selfLoc(v));
+    keepLoc('devices', out);
+  }
   for (const key of ['tmpfs', 'cap_add', 'cap_drop', 'dns', 'dns_search', 'dns_opt', 'security_opt', 'devices', 'profiles', 'group_add']) {
     if (k(s, key)) keepLoc(key, stringOrList(s[key]));
   }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { shellSplit, dockerSeccomp } from '../../../src/compose/to-spec.js';
+import { projectToConfig } from '../../../src/compose/index.js';
 import { formatDetail } from '../../../src/errors.js';
 import { load, loadError, project } from './helpers.js';
 
@@ -366,4 +367,29 @@ test('file modes are octal as Compose reads them: mode: 0440, mode: "0640", tmpf
     '5:15 services.app.configs.0: mode 0640: not applied; the file is mounted read-only with the owner and mode it has on the host',
     '5:42 services.app.configs.1: mode 0600: not applied; the file is mounted read-only with the owner and mode it has on the host',
   ]);
+});
+
+test('devices in long syntax are rendered as SOURCE:TARGET:PERMISSIONS (never [object Object]) and keep their lines', async () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  a:',
+      '    command: [x]',
+      '    devices:',
+      '      - /dev/zero',
+      '      - source: /dev/null',
+      '        target: /dev/n2',
+      '      - {source: /dev/full, permissions: r}',
+    ].join('\n') + '\n',
+    'compose.override.yaml': 'services:\n  a:\n    devices: [{source: /dev/no-such-device-here}]\n',
+  });
+  const r = await load(dir, { files: ['compose.yaml'] });
+  assert.deepEqual(r.project.services.a.devices, ['/dev/zero', '/dev/null:/dev/n2:rwm', '/dev/full:/dev/full:r']);
+  assert.doesNotMatch(JSON.stringify(projectToConfig(r.project)), /object Object/);
+  assert.deepEqual(r.services.get('a')!.spec.devices, [
+    { path: '/dev/zero' }, { path: '/dev/null', container_path: '/dev/n2', permissions: 'rwm' }, { path: '/dev/full', permissions: 'r' },
+  ]);
+  // merged with an override file, by value; a problem points at the long-syntax entry's own line
+  const { text } = await loadError(dir);
+  assert.match(text, /compose\.override\.yaml:3:15: services\.a\.devices\.3 \(devices\.3\.path\): \/dev\/no-such-device-here: ENOENT/);
 });
