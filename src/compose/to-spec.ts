@@ -547,6 +547,13 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     }
     return { service, condition: d.condition, restart: d.restart === true, required: d.required !== false };
   }).filter((d) => project.services[d.service]);
+  // volumes_from (not supported, warned above) must still name a service of the project, as in Compose
+  (Array.isArray(svc.volumes_from) ? svc.volumes_from : []).forEach((v, i) => {
+    const s = String(v);
+    if (s.startsWith('container:')) return;
+    const other = s.replace(/^service:/, '').replace(/:(ro|rw)$/, '');
+    if (!project.services[other]) fail(P('volumes_from', i), `volumes_from names service '${other}', which is not defined${project.disabledServices[other] ? ' (it is disabled by profiles)' : ''}`, `services: ${Object.keys(project.services).join(', ')}`);
+  });
   const networks: ServiceExtras['networks'] = [];
   if (networkMode.kind === 'bridge') {
     const given = svc.networks ?? { default: null };

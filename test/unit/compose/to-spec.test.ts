@@ -217,8 +217,10 @@ test('an image with no command takes it from the image; command and entrypoint r
 });
 
 test('references to undefined services, networks and volumes are errors', async () => {
-  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    depends_on: [ghost]\n    networks: [nowhere]\n    volumes: ["vol:/v"]\n' });
-  const { text } = await loadError(dir);
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    depends_on: [ghost]\n    networks: [nowhere]\n    volumes: ["vol:/v"]\n    volumes_from: [b, "service:b:ro", "phantom:ro", "container:outside"]\n  b:\n    command: [b]\n' });
+  const { text, error } = await loadError(dir);
+  assert.match(text, /7:39: services\.a\.volumes_from\.2: volumes_from names service 'phantom', which is not defined/);
+  assert.equal(error.details.filter((d) => /volumes_from/.test(d.message)).length, 1, 'b and container:outside are fine');
   assert.match(text, /4:18: services\.a\.depends_on\.ghost: depends on undefined service 'ghost'/);
   assert.match(text, /5:16: services\.a\.networks\.nowhere: refers to network 'nowhere', which the top-level networks: does not define/);
   assert.match(text, /6:15: services\.a\.volumes\.0: refers to volume 'vol', which the top-level volumes: does not define/);
