@@ -98,9 +98,15 @@ export function parsePortShort(spec: string | number): { ports: Obj[]; error?: s
 
 const VOLUME_FLAGS = new Set(['ro', 'rw', 'z', 'Z', 'nocopy', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'cached', 'delegated', 'consistent']);
 
-/** "source:target[:mode]" or "target" → a long-syntax volume. */
-export function parseVolumeShort(spec: string, dir: string): { volume?: Obj; error?: string } {
+/**
+ * "source:target[:mode]" or "target" → a long-syntax volume. An empty section (":/data", often an
+ * unset variable: "${SRC}:/data") is an error, as in Compose, not an anonymous volume.
+ */
+export function parseVolumeShort(spec: string, dir: string): { volume?: Obj; error?: string; hint?: string } {
   const parts = spec.split(':');
+  if (parts.some((p) => p === '')) {
+    return { error: `${JSON.stringify(spec)}: empty section between colons`, hint: 'a variable that is not set becomes an empty string: set it, or give a default such as ${DATA:-./data}' };
+  }
   let source: string | undefined;
   let target: string;
   let mode: string | undefined;
@@ -222,7 +228,7 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
       let o: Obj;
       if (typeof x === 'string') {
         const r = parseVolumeShort(x, ctx.dir);
-        if (r.error) { err(at('volumes', i), r.error, 'write SOURCE:TARGET[:ro], e.g. ./data:/data or dbdata:/var/lib/db'); return; }
+        if (r.error) { err(at('volumes', i), r.error, r.hint ?? 'write SOURCE:TARGET[:ro], e.g. ./data:/data or dbdata:/var/lib/db'); return; }
         o = r.volume!;
       } else {
         o = cloneLoc(x as Obj);

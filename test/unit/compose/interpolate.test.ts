@@ -133,3 +133,11 @@ test('COMPOSE_PROJECT_NAME is a variable of the files: from -p, then the environ
   const plain = project({ 'compose.yaml': 'services:\n  web:\n    command: [echo, "$COMPOSE_PROJECT_NAME"]\n' }, 'My.Dir');
   assert.deepEqual((await load(plain, { skipCanonical: true })).project.services.web.command, ['echo', 'mydir']);
 });
+
+test('an unset variable that empties a section of a short volume is an error, as in Compose, not an anonymous volume', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    volumes: ["${DATA}:/data", "./x:/x:${MODE}", "${OK:-./ok}:/ok"]\n' });
+  const { error, text } = await loadError(dir);
+  assert.match(text, /compose\.yaml:4:15: services\.a\.volumes\.0: ":\/data": empty section between colons\n    hint: a variable that is not set becomes an empty string/);
+  assert.match(text, /compose\.yaml:4:32: services\.a\.volumes\.1: "\.\/x:\/x:": empty section between colons/);
+  assert.equal(error.details.length, 2, text);
+});
