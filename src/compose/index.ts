@@ -107,9 +107,12 @@ function unique(ds: ErrorDetail[]): ErrorDetail[] {
   return ds.filter((d) => { const k = JSON.stringify([d.file, d.line, d.col, d.field, d.message]); return !seen.has(k) && !!seen.add(k); });
 }
 
-function fail(errors: ErrorDetail[], what: string): never {
+/** Refuse the project with every error found, and the warnings that preceded them (the cause is often an unset variable). */
+function fail(errors: ErrorDetail[], what: string, warnings: ErrorDetail[]): never {
   const all = sortDetails(unique(errors));
-  throw new UserError('E_COMPOSE_INVALID', `${what}: ${all.length} problem${all.length === 1 ? '' : 's'}`, all);
+  const e = new UserError('E_COMPOSE_INVALID', `${what}: ${all.length} problem${all.length === 1 ? '' : 's'}`, all);
+  e.warnings = sortDetails(unique(warnings));
+  throw e;
 }
 
 export async function loadCompose(opts: LoadComposeOptions = {}): Promise<ComposeLoad> {
@@ -229,7 +232,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   };
 
   const merged = await loadModel(files, projectDir, vars, []);
-  if (errors.length) fail(errors, files.length === 1 ? files[0] : 'the compose files');
+  if (errors.length) fail(errors, files.length === 1 ? files[0] : 'the compose files', warnings);
 
   // 8–9: name, profiles
   const name = projectName({ explicit: opts.projectName, env: env.vars, fileName: merged.name, projectDir }).name;
@@ -249,7 +252,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     ...(merged.secrets ? { secrets: merged.secrets as Record<string, unknown> } : {}),
     ...(merged.configs ? { configs: merged.configs as Record<string, unknown> } : {}),
   };
-  if (errors.length) fail(errors, 'the compose project');
+  if (errors.length) fail(errors, 'the compose project', warnings);
 
   // 10: map each enabled service
   const dataRoot = opts.dataRoot ?? shell.NIWA_DATA_ROOT ?? '/var/lib/niwa';
@@ -263,7 +266,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     errors.push(...m.errors);
     warnings.push(...m.warnings);
   }
-  if (errors.length) fail(errors, 'the compose project');
+  if (errors.length) fail(errors, 'the compose project', warnings);
 
   // 11: dependency graph
   const plan = startPlan(dependencyMap(enabled), (cycle) => detailAt(merged, ['services', cycle[0], 'depends_on', cycle[1]], `${cycle[0]} depends on ${cycle[1]}`, undefined, files[0]));
@@ -296,7 +299,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     errors.push(...problems);
     services.set(svcName, entry);
   }
-  if (errors.length) fail(errors, 'the compose project');
+  if (errors.length) fail(errors, 'the compose project', warnings);
   return { project, services, plan, warnings: sortDetails(unique(warnings)), env: vars };
 }
 
