@@ -395,3 +395,13 @@ test('devices in long syntax are rendered as SOURCE:TARGET:PERMISSIONS (never [o
   const { text } = await loadError(dir);
   assert.match(text, /compose\.override\.yaml:3:15: services\.a\.devices\.3 \(devices\.3\.path\): \/dev\/no-such-device-here: ENOENT/);
 });
+
+test('links: SERVICE[:ALIAS] become the linking service\'s aliases and start after it; an undefined one is an error', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  web:\n    command: [web]\n    links: [db, "cache:kv"]\n  db:\n    command: [db]\n  cache:\n    command: [cache]\n' });
+  const r = await load(dir);
+  assert.deepEqual(r.warnings, [], 'links are supported, not warned about');
+  assert.deepEqual(r.services.get('web')!.compose.links, [{ service: 'db', alias: 'db' }, { service: 'cache', alias: 'kv' }]);
+  assert.deepEqual(r.plan.levels, [['cache', 'db'], ['web']]);
+  const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: [web]\n    links: ["ghost:g"]\n' });
+  assert.match((await loadError(bad)).text, /compose\.yaml:4:13: services\.web\.links\.0: links to service 'ghost', which is not defined/);
+});
