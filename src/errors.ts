@@ -27,6 +27,8 @@ export class NiwaError extends Error {
 /** Bad input: the spec or the command line. Exit code 2. Carries every problem found. */
 export class UserError extends NiwaError {
   readonly details: ErrorDetail[];
+  /** Warnings found before the input was refused (often the cause: an unset variable); printed first. */
+  warnings: ErrorDetail[] = [];
   constructor(code: string, message: string, details: ErrorDetail[] = [], hint?: string) {
     super(code, message, { hint, exitCode: 2 });
     this.details = details;
@@ -51,7 +53,7 @@ export function formatDetail(d: ErrorDetail): string {
 
 export function formatError(e: unknown): string {
   if (e instanceof UserError) {
-    const lines = [`niwa: ${e.message}`, ...e.details.map((d) => '  ' + formatDetail(d))];
+    const lines = [...e.warnings.map((w) => `warning: ${formatDetail(w)}`), `niwa: ${e.message}`, ...e.details.map((d) => '  ' + formatDetail(d))];
     if (e.hint) lines.push(`  hint: ${e.hint}`);
     return lines.join('\n');
   }

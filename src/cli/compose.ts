@@ -153,6 +153,11 @@ export const verb: Verb = {
     }
     if (command) { a.positionals.push(...command); }
     else if (sub.commandAfterService && a.rest.length) { a.positionals.push(...a.rest); a.rest = []; }
-    return sub.run(a, projectOptions(a));
+    try {
+      return await sub.run(a, projectOptions(a));
+    } catch (e) {
+      if (e instanceof UserError && a.flags['no-warnings']) e.warnings = [];
+      throw e;
+    }
   },
 };

@@ -2,10 +2,13 @@
 // -f files (or COMPOSE_FILE), else compose.yaml / compose.yml / docker-compose.yml /
 // docker-compose.yaml in the current directory or the nearest parent that has one, plus its
 // override file; the project name from -p, COMPOSE_PROJECT_NAME, top-level `name:`, or the
-// project directory's name, lower-cased with characters Compose does not allow removed.
+// project directory's name, lower-cased with characters Compose does not allow removed. The name is
+// known before the files are interpolated: COMPOSE_PROJECT_NAME is one of their variables.
 import { existsSync } from 'node:fs';
-import { basename, delimiter, dirname, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { interpolateString, type Lookup } from './interpolate.js';
+import { readComposeFile } from './read.js';
 
 export const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
 export const OVERRIDE_FILES = ['compose.override.yaml', 'compose.override.yml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
@@ -27,6 +30,22 @@ export function discoverFiles(opts: { files?: string[]; cwd: string; env: Record
     if (dirname(dir) === dir) break;
   }
   throw new UserError('E_COMPOSE_NO_FILE', `no compose file found in ${opts.cwd} or any parent directory`, [], `create compose.yaml, or name the file with -f (looked for ${DEFAULT_FILES.join(', ')})`);
+}
+
+/**
+ * The top-level `name:` of the YAML files, interpolated (the last file that sets one wins, as in the
+ * merge), read ahead of the load. A file that cannot be read is skipped here: the load reports it.
+ */
+export function nameInFiles(files: string[], lookup: Lookup): string | undefined {
+  let name: string | undefined;
+  for (const f of files) {
+    if (f === '-' || ['.ts', '.mts', '.js', '.mjs'].includes(extname(f))) continue;
+    let data: unknown;
+    try { data = readComposeFile(f); } catch { continue; }
+    const n = (data as { name?: unknown } | null)?.name;
+    if (typeof n === 'string' && n) name = interpolateString(n, lookup).value;
+  }
+  return name;
 }
 
 /** Compose's normalisation of a name: lower case, only a-z 0-9 _ -, starting with a letter or digit. */

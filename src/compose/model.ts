@@ -96,6 +96,8 @@ export interface ComposeService {
   expose?: string[];
   extra_hosts?: Record<string, string[]>;
   labels?: Record<string, string>;
+  /** Absolute paths after normalisation; read into labels by label-files.ts, then removed. */
+  label_file?: string[];
   annotations?: Record<string, string>;
   dns?: string[];
   dns_search?: string[];

@@ -98,9 +98,15 @@ export function parsePortShort(spec: string | number): { ports: Obj[]; error?: s
 
 const VOLUME_FLAGS = new Set(['ro', 'rw', 'z', 'Z', 'nocopy', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'cached', 'delegated', 'consistent']);
 
-/** "source:target[:mode]" or "target" → a long-syntax volume. */
-export function parseVolumeShort(spec: string, dir: string): { volume?: Obj; error?: string } {
+/**
+ * "source:target[:mode]" or "target" → a long-syntax volume. An empty section (":/data", often an
+ * unset variable: "${SRC}:/data") is an error, as in Compose, not an anonymous volume.
+ */
+export function parseVolumeShort(spec: string, dir: string): { volume?: Obj; error?: string; hint?: string } {
   const parts = spec.split(':');
+  if (parts.some((p) => p === '')) {
+    return { error: `${JSON.stringify(spec)}: empty section between colons`, hint: 'a variable that is not set becomes an empty string: set it, or give a default such as ${DATA:-./data}' };
+  }
   let source: string | undefined;
   let target: string;
   let mode: string | undefined;
@@ -158,11 +164,21 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
   if (k(s, 'env_file')) {
     const v = s.env_file;
     const list = (Array.isArray(v) ? v : [v]).map((e) => (typeof e === 'string' ? { path: e, required: true } : { required: true, ...(e as Obj) }));
-    keepLoc('env_file', list.map((e, i) => {
+    const out = list.map((e, i) => {
       const o: Obj = { ...e, path: hostPath(String(e.path), ctx.dir), required: e.required !== false && (e.required as unknown) !== 'false' };
       if (Array.isArray(v)) copyLoc(v, i, o, 'path');
       return o;
-    }));
+    });
+    if (Array.isArray(v)) v.forEach((_, i) => copyLoc(v, i, out));
+    keepLoc('env_file', out);
+  }
+  if (k(s, 'label_file')) {
+    const v = s.label_file;
+    const list = Array.isArray(v) ? strings(v) : [String(v)];
+    const out = list.map((p) => hostPath(p, ctx.dir));
+    if (Array.isArray(v)) v.forEach((_, i) => copyLoc(v, i, out));
+    else copyLoc(s, 'label_file', out, 0);
+    keepLoc('label_file', out);
   }
   if (k(s, 'depends_on')) {
     const v = s.depends_on;
@@ -212,7 +228,7 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
       let o: Obj;
       if (typeof x === 'string') {
         const r = parseVolumeShort(x, ctx.dir);
-        if (r.error) { err(at('volumes', i), r.error, 'write SOURCE:TARGET[:ro], e.g. ./data:/data or dbdata:/var/lib/db'); return; }
+        if (r.error) { err(at('volumes', i), r.error, r.hint ?? 'write SOURCE:TARGET[:ro], e.g. ./data:/data or dbdata:/var/lib/db'); return; }
         o = r.volume!;
       } else {
         o = cloneLoc(x as Obj);
@@ -224,10 +240,21 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
     });
     keepLoc('volumes', out);
   }
-  // devices, long syntax {source, target, permissions} → the short "source:target:permissions"
-  if (Array.isArray(s.devices)) s.devices = s.devices.map((d: unknown) => (isObj(d) && typeof d.source === 'string' ? [d.source, d.target ?? d.source, d.permissions ?? 'rwm'].join(':') : d));
+  // devices, long syntax {source, target, permissions} → the short "source:target:permissions" (each
+  // entry keeping its location, so that a problem with it points at its line)
+  if (Array.isArray(s.devices)) {
+    const v = s.devices as unknown[];
+    const out = v.map((d) => (isObj(d) && typeof d.source === 'string' ? [d.source, d.target ?? d.source, d.permissions ?? 'rwm'].join(':') : d));
+    v.forEach((_, i) => copyLoc(v, i, out));
+    setSelfLoc(out, selfLoc(v));
+    keepLoc('devices', out);
+  }
   for (const key of ['tmpfs', 'cap_add', 'cap_drop', 'dns', 'dns_search', 'dns_opt', 'security_opt', 'devices', 'profiles', 'group_add']) {
     if (k(s, key)) keepLoc(key, stringOrList(s[key]));
+  }
+  // a secret's or config's file mode written as a string is octal ("0440"), as Compose reads it
+  for (const key of ['secrets', 'configs']) {
+    if (Array.isArray(s[key])) for (const r of s[key] as unknown[]) if (isObj(r) && typeof r.mode === 'string' && /^[0-7]+$/.test(r.mode)) r.mode = parseInt(r.mode, 8);
   }
   if (isObj(s.healthcheck)) {
     const h = s.healthcheck;
@@ -241,6 +268,21 @@ export function normalizeService(svc: Obj, ctx: Ctx): Obj {
   return s;
 }
 const k = (s: Obj, key: string) => s[key] !== undefined && s[key] !== null;
+
+/**
+ * A service written with no value (`nil:`) is an empty service, as Compose reads it: `{}` in place
+ * (located at its key), before the schema, which wants a mapping. Compose's later rules still apply
+ * to it (it needs a command or an image to run), and other services may extend it.
+ */
+export function emptyServices(data: Obj): void {
+  if (!isObj(data.services)) return;
+  for (const [name, svc] of Object.entries(data.services)) {
+    if (svc !== null) continue;
+    const empty: Obj = {};
+    setSelfLoc(empty, getLoc(data.services, name));
+    data.services[name] = empty;
+  }
+}
 
 /** Normalise a whole file: services, null top-level networks/volumes entries → {}, secret and config files → absolute. */
 export function normalizeFile(data: Obj, dir: string, errors: ErrorDetail[]): Obj {

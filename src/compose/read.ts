@@ -1,7 +1,8 @@
 // Compose phase 1, read: one YAML file → plain data whose every key and item carries its
 // file:line:col (loc.ts). Anchors and aliases are expanded (each alias a fresh copy), merge keys
-// `<<: *base` / `<<: [*a, *b]` fill in keys the mapping does not set itself, and the `!reset` /
-// `!override` tags are kept as merge markers for merge.ts.
+// `<<: *base` / `<<: [*a, *b]` fill in keys the mapping does not set itself, the `!reset` /
+// `!override` tags are kept as merge markers for merge.ts, and a plain integer with a leading zero
+// (`0440`) is octal, as Compose's YAML parser reads it.
 import { readLimited } from '../spec/load/limits.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from '../vendor/yaml.js';
 import { UserError, type ErrorDetail } from '../errors.js';
@@ -137,6 +138,10 @@ class Converter {
     }
     if (isScalar(node)) {
       const v = node.value;
+      // `mode: 0440`: YAML 1.2 reads a leading-zero integer as decimal; Compose's parser (go-yaml v3)
+      // reads it as octal, as people who write file modes mean. So do we, for plain scalars only.
+      const src = (node as { source?: string }).source;
+      if (typeof v === 'number' && node.type === 'PLAIN' && typeof src === 'string' && /^[-+]?0[0-7]+$/.test(src)) return parseInt(src, 8);
       if (typeof v === 'bigint') return Number(v);
       if (v instanceof Date) return v.toISOString();
       return v === undefined ? null : v;

@@ -31,6 +31,8 @@ export interface ServiceExtras {
   expose: { port: number; protocol: string }[];
   /** /etc/hosts entries. */
   extraHosts: { host: string; ip: string }[];
+  /** Compose `links` (SERVICE or SERVICE:ALIAS): the alias names that service in this container's /etc/hosts only. */
+  links: { service: string; alias: string }[];
   dns: string[];
   dnsSearch: string[];
   labels: Record<string, string>;
@@ -87,9 +89,9 @@ export const KEYS: Record<string, Rule> = {
   cpu_quota: 'mapped', cpuset: 'mapped', pids_limit: 'mapped', deploy: 'mapped', init: 'mapped', stop_signal: 'mapped', stop_grace_period: 'mapped',
   healthcheck: 'mapped', restart: 'mapped', tty: 'mapped', oom_score_adj: 'mapped', pid: 'mapped', ipc: 'mapped', uts: 'mapped',
   annotations: 'mapped', network_mode: 'mapped', devices: 'mapped',
-  depends_on: 'extra', networks: 'extra', ports: 'extra', expose: 'extra', extra_hosts: 'extra', labels: 'extra', dns: 'extra',
+  depends_on: 'extra', networks: 'extra', links: 'extra', ports: 'extra', expose: 'extra', extra_hosts: 'extra', labels: 'extra', dns: 'extra',
   dns_search: 'extra', container_name: 'extra', scale: 'extra', stdin_open: 'extra', profiles: 'extra',
-  extends: 'meta', 'x-niwa-rootfs': 'meta',
+  extends: 'meta', 'x-niwa-rootfs': 'meta', label_file: 'meta',
   build: 'niwa does not build images; the service runs on x-niwa-rootfs or the embedded host rootfs',
   develop: 'watch/sync (develop) is not supported',
   device_cgroup_rules: 'device cgroup rules are not supported',
@@ -98,7 +100,6 @@ export const KEYS: Record<string, Rule> = {
   platform: 'platform is not used: niwa runs native binaries only',
   pull_policy: 'mapped',
   secrets: 'mapped', configs: 'mapped', shm_size: 'mapped',
-  links: 'links are legacy; services reach each other by name on a shared network',
   external_links: 'external_links are not supported',
   volumes_from: 'volumes_from is not supported; name the volumes in each service',
   cgroup_parent: 'cgroup_parent is not supported: niwa places containers under niwa/<project>/<service>',
@@ -119,7 +120,6 @@ export const KEYS: Record<string, Rule> = {
   attach: 'attach is not used: niwa shows every service\'s output',
   post_start: 'post_start hooks are not supported yet',
   pre_stop: 'pre_stop hooks are not supported yet',
-  label_file: 'label_file is not supported; write the labels inline',
   dns_opt: 'dns_opt is not supported',
   provider: 'provider services are not supported',
   use_api_socket: 'use_api_socket is not supported',
@@ -389,9 +389,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   // --- secrets and configs: the file (or an environment variable's value, written to a file under
   // the data root) bind-mounted read-only at /run/secrets/<name> (secrets) or /<name> (configs) ---
   for (const kind of ['secrets', 'configs'] as const) {
-    const refs = (svc[kind] ?? []) as (string | { source: string; target?: string; mode?: number | string })[];
+    const refs = (svc[kind] ?? []) as (string | { source: string; target?: string; mode?: number | string; uid?: string; gid?: string })[];
     refs.forEach((ref, i) => {
       const r = typeof ref === 'string' ? { source: ref } : ref;
+      const own = typeof ref === 'object' ? [ref.uid !== undefined && `uid ${ref.uid}`, ref.gid !== undefined && `gid ${ref.gid}`, typeof ref.mode === 'number' && `mode 0${ref.mode.toString(8)}`].filter(Boolean) : [];
+      if (own.length) warn(P(kind, i), `${own.join(', ')}: not applied; the file is mounted read-only with the owner and mode it has on the host`);
       const top = (project[kind] ?? {})[r.source] as { file?: string; environment?: string; content?: string; external?: unknown } | undefined;
       const field = P(kind, i);
       if (!top) { fail(field, `refers to ${kind.slice(0, -1)} '${r.source}', which the top-level ${kind}: does not define`, `add it: ${kind}: {${r.source}: {file: ./${r.source}.txt}} at the top level`); return; }
@@ -546,6 +548,19 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     }
     return { service, condition: d.condition, restart: d.restart === true, required: d.required !== false };
   }).filter((d) => project.services[d.service]);
+  const links = (Array.isArray(svc.links) ? svc.links : []).flatMap((v, i) => {
+    const [service, alias = service] = String(v).split(':');
+    if (project.services[service]) return [{ service, alias }];
+    fail(P('links', i), `links to service '${service}', which is not defined${project.disabledServices[service] ? ' (it is disabled by profiles)' : ''}`, `services: ${Object.keys(project.services).join(', ')}`);
+    return [];
+  });
+  // volumes_from (not supported, warned above) must still name a service of the project, as in Compose
+  (Array.isArray(svc.volumes_from) ? svc.volumes_from : []).forEach((v, i) => {
+    const s = String(v);
+    if (s.startsWith('container:')) return;
+    const other = s.replace(/^service:/, '').replace(/:(ro|rw)$/, '');
+    if (!project.services[other]) fail(P('volumes_from', i), `volumes_from names service '${other}', which is not defined${project.disabledServices[other] ? ' (it is disabled by profiles)' : ''}`, `services: ${Object.keys(project.services).join(', ')}`);
+  });
   const networks: ServiceExtras['networks'] = [];
   if (networkMode.kind === 'bridge') {
     const given = svc.networks ?? { default: null };
@@ -604,6 +619,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     ports,
     expose,
     extraHosts,
+    links,
     dns: [...(svc.dns ?? [])],
     dnsSearch: [...(svc.dns_search ?? [])],
     labels: { ...(svc.labels ?? {}) },
@@ -635,11 +651,12 @@ function deployRestart(svc: ComposeService, warn: (p: (string | number)[], m: st
   return 'always';
 }
 
-/** The services each service needs started first: depends_on, network_mode/pid/ipc service:X. */
+/** The services each service needs started first: depends_on, links, network_mode/pid/ipc service:X. */
 export function dependencyMap(services: Record<string, ComposeService>): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [n, s] of Object.entries(services)) {
     const deps = new Set(Object.keys(s.depends_on ?? {}));
+    for (const l of Array.isArray(s.links) ? s.links : []) deps.add(String(l).split(':')[0]);
     for (const k of ['network_mode', 'pid', 'ipc', 'uts'] as const) {
       const v = s[k];
       if (typeof v === 'string' && v.startsWith('service:')) deps.add(v.slice('service:'.length));

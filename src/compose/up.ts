@@ -52,6 +52,7 @@ export function withDependencies(load: ComposeLoad, services: string[]): string[
     if (!svc) throw new UserError('E_NO_SERVICE', `no such service: ${s}`, [], `services: ${[...load.services.keys()].join(', ')}`);
     want.add(s);
     for (const d of svc.compose.dependsOn) if (load.services.has(d.service)) add(d.service);
+    for (const l of svc.compose.links) add(l.service);
     if (svc.compose.networkMode.kind === 'service') add(svc.compose.networkMode.service);
   };
   services.forEach(add);
@@ -292,7 +293,7 @@ export class ComposeEngine implements Backend {
         let hostsFile = '';
         for (const [i, n] of nets.entries()) {
           const aliases = [...new Set([service, x.containerName, ...n.aliases].filter((a) => a !== name))];
-          const att = await attachContainer(this.net, { project: this.project, network: n.name, container: name, aliases, hostname: spec.hostname, address: n.ipv4Address, defaultRoute: i === 0, extraHosts: x.extraHosts });
+          const att = await attachContainer(this.net, { project: this.project, network: n.name, container: name, aliases, hostname: spec.hostname, address: n.ipv4Address, defaultRoute: i === 0, extraHosts: x.extraHosts, links: x.links.map((l) => ({ container: this.name(l.service), alias: l.alias })) });
           attached.push(n.name);
           address ??= att.address;
           netns = att.netnsPath;

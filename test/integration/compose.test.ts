@@ -139,6 +139,9 @@ test('names resolve inside the containers: the client fetched the page from "ser
   // extra_hosts: the client's own addition, and only the client's
   assert.match(hosts.stdout, /^192\.0\.2\.10\tregistry\.example$/m);
   assert.doesNotMatch(compose(P1, ['exec', 'server', 'cat', '/etc/hosts']).stdout, /registry\.example/);
+  // links: server:web — the alias is the client's own, at the server's address
+  assert.match(hosts.stdout, new RegExp(`^${m![1].replace(/\./g, '\\.')}\tweb$`, 'm'));
+  assert.doesNotMatch(compose(P1, ['exec', 'server', 'cat', '/etc/hosts']).stdout, /\tweb$/m);
   // the server answers the client's address (its log names the peer)
   const addr = /^(\S+)\tclient-1\b/m.exec(compose(P1, ['exec', 'server', 'cat', '/etc/hosts']).stdout)?.[1];
   assert.ok(addr && logLines(P1, 'server-1').some((l) => l.includes(`${addr} - - `)), 'the server saw the client\'s request');

@@ -49,6 +49,8 @@ export interface AttachOptions {
   defaultRoute?: boolean;
   /** Compose `extra_hosts`: extra /etc/hosts lines for this container. */
   extraHosts?: { host: string; ip: string }[];
+  /** Compose `links`: other containers by an alias, in this container's /etc/hosts only. */
+  links?: { container: string; alias: string }[];
 }
 
 export interface Attachment {
@@ -124,7 +126,7 @@ export async function attachContainer(ctx: NetContext, o: AttachOptions): Promis
     const had = n.leases[container];
     const mine = Object.values(db.networks).filter((x) => x.project === project && x.leases[container] && x !== n);
     const ifname = had?.ifname ?? freeIfname(mine.map((x) => x.leases[container].ifname));
-    const r = reserveAddress(db, key, container, { address: o.address ?? had?.address, aliases: o.aliases ?? [], ifname, veth, netns, hostname: o.hostname, extraHosts: o.extraHosts });
+    const r = reserveAddress(db, key, container, { address: o.address ?? had?.address, aliases: o.aliases ?? [], ifname, veth, netns, hostname: o.hostname, extraHosts: o.extraHosts, links: o.links });
     return { db: r.db, result: { net: r.db.networks[key], lease: r.lease, fresh: !had, firstNetwork: mine.length === 0 } };
   });
   const info: AttachmentInfo = {

@@ -1,5 +1,6 @@
-// The generated /etc/hosts of each container: localhost, the container itself, and every
-// container on the networks it is attached to by name, service name and aliases. The file lives
+// The generated /etc/hosts of each container: localhost, the container itself, every container
+// on the networks it is attached to by name, service name and aliases, and its own extra_hosts and
+// links aliases. The file lives
 // in the state dir and is bind-mounted read-only at /etc/hosts; it is rewritten in place (same
 // inode: write, then truncate) so the bind mount sees each update as services come and go.
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -47,6 +48,11 @@ export function hostsFor(db: LeaseDb, project: string, container: string, hostna
           self = entry;
           // extra_hosts: this container's own additions, listed like the others
           for (const x of l.extraHosts ?? []) others.push({ address: x.ip, names: [x.host] });
+          // links: another container of the project by an alias, at its address on a shared network
+          for (const k of l.links ?? []) {
+            const target = nets.map((m) => m.leases[k.container]).find(Boolean);
+            if (target) others.push({ address: target.address, names: [k.alias] });
+          }
         }
         continue;
       }

@@ -127,6 +127,8 @@ export interface Lease {
   hostname?: string;
   /** Compose `extra_hosts`: more lines for this container's /etc/hosts only. */
   extraHosts?: { host: string; ip: string }[];
+  /** Compose `links`: other containers of the project by an alias, in this container's /etc/hosts only. */
+  links?: { container: string; alias: string }[];
 }
 export interface NetworkRecord {
   project: string;
@@ -197,6 +199,7 @@ export function reserveAddress(
   const lease: Lease = {
     address, aliases: [...o.aliases], ifname: o.ifname, veth: o.veth, netns: o.netns,
     ...(o.hostname ? { hostname: o.hostname } : {}), ...(o.extraHosts?.length ? { extraHosts: o.extraHosts } : {}),
+    ...(o.links?.length ? { links: o.links } : {}),
   };
   return { db: { ...db, networks: { ...db.networks, [key]: { ...net, leases: { ...net.leases, [container]: lease } } } }, lease };
 }

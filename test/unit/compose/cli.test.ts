@@ -50,6 +50,22 @@ test('compose config: -p, --profile, --env-file, warnings on stderr, errors exit
   assert.match(e.stderr, /compose\.yaml:3:5: services\.a\.comand: unknown field 'comand' in services\.a\n\s+hint: did you mean 'command'\?/);
 });
 
+test('a refused project prints the warnings that preceded its errors (an unset variable is often the cause); --no-warnings drops them', () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    volumes: ["${DATA}:/data"]\n' });
+  const env = { ...process.env };
+  delete env.DATA;
+  const e = niwa(['compose', 'config'], { cwd: dir, env });
+  assert.equal(e.status, 2, e.stderr);
+  const lines = e.stderr.split('\n');
+  assert.match(lines[0], /^warning: .*compose\.yaml:4:15: services\.a\.volumes\.0: the "DATA" variable is not set; defaulting to a blank string$/);
+  assert.match(lines[2], /^niwa: .*compose\.yaml: 1 problem$/);
+  assert.match(lines[3], /^  .*compose\.yaml:4:15: services\.a\.volumes\.0: ":\/data": empty section between colons$/);
+  const quiet = niwa(['compose', 'config', '--no-warnings'], { cwd: dir, env });
+  assert.equal(quiet.status, 2);
+  assert.doesNotMatch(quiet.stderr, /warning:/);
+  assert.match(quiet.stderr, /empty section between colons/);
+});
+
 test('orchestration subcommands load the project first: no compose file is a usage error (exit 2)', () => {
   const empty = mkdtempSync(join(tmpdir(), 'niwa-compose-none-'));
   try {

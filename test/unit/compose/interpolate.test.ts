@@ -41,8 +41,35 @@ test('missing variables: blank string and a warning; required ones are errors', 
   assert.deepEqual(v('${A:-${NOPE}}').problems, []);
 });
 
+test('a $ that starts no substitution stays as written (compose-go TestUnescaped)', () => {
+  for (const s of ['a $ string', '^REGEX$', '$}', '$', 'a $1', 'price: 5$', '$-x', '${A}$']) {
+    const r = v(s);
+    assert.deepEqual(r.problems, [], s);
+    assert.equal(r.value, s === '${A}$' ? 'a$' : s, s);
+  }
+});
+
+test('braces inside a default balance: no stray }', () => {
+  const cases: [string, string][] = [
+    ['${JSON:-{"json":1}}', '{"json":1}'],
+    ['${A:-{"json":1}}', 'a'],
+    ['${UNSET-{a:{b:1}}}x', '{a:{b:1}}x'],
+    ['${UNSET:-{}}', '{}'],
+    ['${UNSET:-$${X}}', '${X}'],
+    ['${UNSET:-{"n":"${N}"}}', '{"n":"5"}'],
+    ['${UNSET:+{x}}', ''],
+    ['${A:+{x}}', '{x}'],
+    ['${UNSET:-{}', '{'], // unbalanced: the last } closes, as compose-go's pattern does
+  ];
+  for (const [input, want] of cases) {
+    const r = v(input);
+    assert.equal(r.value, want, input);
+    assert.deepEqual(r.problems.filter((p) => p.kind !== 'missing'), [], input);
+  }
+});
+
 test('bad syntax is an error, not a crash', () => {
-  for (const s of ['$', 'a $1', '${', '${A', '${}', '${A:x}', '${1A}']) {
+  for (const s of ['${', '${A', '${}', '${ }', '${ A}', '${A }', '${A!}', '${A:x}', '${1A}']) {
     const r = v(s);
     assert.equal(r.problems.length, 1, s);
     assert.equal(r.problems[0].kind, 'syntax', s);
@@ -74,10 +101,11 @@ test('a project: .env, shell over .env, errors located at the value\'s key', asy
   assert.equal(w.line, 4);
   assert.equal(w.field, 'services.web.command.3');
 
-  const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: ["x"]\n    environment:\n      PASS: ${DB_PASS:?set DB_PASS}\n      COST: 5$\n' });
+  const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: ["x"]\n    environment:\n      PASS: ${DB_PASS:?set DB_PASS}\n      COST: 5$\n      BAD: ${X!}\n' });
   const { text } = await loadError(bad);
   assert.match(text, /compose\.yaml:5:7: services\.web\.environment\.PASS: required variable DB_PASS is missing a value: set DB_PASS/);
-  assert.match(text, /compose\.yaml:6:7: services\.web\.environment\.COST: invalid interpolation format/);
+  assert.doesNotMatch(text, /COST/); // 5$ is a literal, as in Compose
+  assert.match(text, /compose\.yaml:7:7: services\.web\.environment\.BAD: invalid interpolation format/);
 });
 
 test('--env-file replaces .env; a missing --env-file is an error', async () => {
@@ -85,4 +113,31 @@ test('--env-file replaces .env; a missing --env-file is an error', async () => {
   const r = await load(dir, { envFiles: ['other.env'], skipCanonical: true });
   assert.deepEqual(r.project.services.a.command, ['echo', 'other']);
   await assert.rejects(load(dir, { envFiles: ['nope.env'] }), /cannot use the env file/);
+});
+
+test('COMPOSE_PROJECT_NAME is a variable of the files: from -p, then the environment, then name:, then the directory', async () => {
+  const files = { 'compose.yaml': 'name: ${APP:-shop}-dev\nservices:\n  web:\n    command: [echo, "${COMPOSE_PROJECT_NAME}"]\n    container_name: ${COMPOSE_PROJECT_NAME}-web\n' };
+  const dir = project(files);
+  const r = await load(dir, { skipCanonical: true });
+  assert.equal(r.project.name, 'shop-dev');
+  assert.deepEqual(r.project.services.web.command, ['echo', 'shop-dev']);
+  assert.equal(r.services.get('web')!.compose.containerName, 'shop-dev-web');
+  assert.deepEqual(r.warnings, [], 'no "not set" warning');
+  assert.deepEqual((await load(dir, { skipCanonical: true, env: { APP: 'blog' } })).project.services.web.command, ['echo', 'blog-dev']);
+  assert.deepEqual((await load(dir, { skipCanonical: true, env: { COMPOSE_PROJECT_NAME: 'fromenv' } })).project.services.web.command, ['echo', 'fromenv']);
+  const p = await load(dir, { skipCanonical: true, projectName: 'explicit', env: { COMPOSE_PROJECT_NAME: 'fromenv' } });
+  assert.deepEqual([p.project.name, p.project.services.web.command], ['explicit', ['echo', 'explicit']]);
+  // a later -f file's name: wins; without any name:, the directory's
+  const two = project({ ...files, 'other.yaml': 'name: other\n' }, 'twofiles');
+  assert.deepEqual((await load(two, { skipCanonical: true, files: ['compose.yaml', 'other.yaml'] })).project.services.web.command, ['echo', 'other']);
+  const plain = project({ 'compose.yaml': 'services:\n  web:\n    command: [echo, "$COMPOSE_PROJECT_NAME"]\n' }, 'My.Dir');
+  assert.deepEqual((await load(plain, { skipCanonical: true })).project.services.web.command, ['echo', 'mydir']);
+});
+
+test('an unset variable that empties a section of a short volume is an error, as in Compose, not an anonymous volume', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    volumes: ["${DATA}:/data", "./x:/x:${MODE}", "${OK:-./ok}:/ok"]\n' });
+  const { error, text } = await loadError(dir);
+  assert.match(text, /compose\.yaml:4:15: services\.a\.volumes\.0: ":\/data": empty section between colons\n    hint: a variable that is not set becomes an empty string/);
+  assert.match(text, /compose\.yaml:4:32: services\.a\.volumes\.1: "\.\/x:\/x:": empty section between colons/);
+  assert.equal(error.details.length, 2, text);
 });

@@ -119,6 +119,22 @@ test('extends cycles and missing services are errors with their position', async
   assert.match((await loadError(d2)).text, /compose\.yaml:3:5: services\.a\.extends\.service: extends service 'nope', which this file does not define/);
 });
 
+test('a service with no value (nil:) is an empty service: others extend it, a later file completes it', async () => {
+  const files = {
+    'compose.yaml': 'services:\n  nil:\n  base:\n    command: [b]\n  web:\n    extends: base\n  child:\n    extends: nil\n    command: [c]\n',
+  };
+  const dir = project({ ...files, 'compose.override.yaml': 'services:\n  nil:\n    command: [n]\n' });
+  const r = await load(dir, { skipCanonical: true });
+  assert.deepEqual(Object.keys(r.project.services).sort(), ['base', 'child', 'nil', 'web']);
+  assert.deepEqual(r.project.services.nil.command, ['n']);
+  assert.deepEqual(r.project.services.web.command, ['b']);
+  assert.deepEqual(r.project.services.child.command, ['c']);
+  // alone, the empty service is refused by the rule every service meets (it needs a command), at its key
+  const { error, text } = await loadError(project(files));
+  assert.equal(error.details.length, 1, text);
+  assert.match(text, /compose\.yaml:2:3: services\.nil: the service has no command/);
+});
+
 test('anchors, merge keys and x- fields', async () => {
   const dir = project({
     'compose.yaml': `

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { shellSplit, dockerSeccomp } from '../../../src/compose/to-spec.js';
+import { projectToConfig } from '../../../src/compose/index.js';
 import { formatDetail } from '../../../src/errors.js';
 import { load, loadError, project } from './helpers.js';
 
@@ -216,8 +217,10 @@ test('an image with no command takes it from the image; command and entrypoint r
 });
 
 test('references to undefined services, networks and volumes are errors', async () => {
-  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    depends_on: [ghost]\n    networks: [nowhere]\n    volumes: ["vol:/v"]\n' });
-  const { text } = await loadError(dir);
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: [a]\n    depends_on: [ghost]\n    networks: [nowhere]\n    volumes: ["vol:/v"]\n    volumes_from: [b, "service:b:ro", "phantom:ro", "container:outside"]\n  b:\n    command: [b]\n' });
+  const { text, error } = await loadError(dir);
+  assert.match(text, /7:39: services\.a\.volumes_from\.2: volumes_from names service 'phantom', which is not defined/);
+  assert.equal(error.details.filter((d) => /volumes_from/.test(d.message)).length, 1, 'b and container:outside are fine');
   assert.match(text, /4:18: services\.a\.depends_on\.ghost: depends on undefined service 'ghost'/);
   assert.match(text, /5:16: services\.a\.networks\.nowhere: refers to network 'nowhere', which the top-level networks: does not define/);
   assert.match(text, /6:15: services\.a\.volumes\.0: refers to volume 'vol', which the top-level volumes: does not define/);
@@ -303,4 +306,102 @@ test('devices: short and long syntax become spec devices (bound into /dev and al
   assert.deepEqual(c.devices!.map((d) => `${d.source} ${d.target} ${d.type} ${d.major}:${d.minor} ${d.access}`), [
     '/dev/null /dev/null c 1:3 rwm', '/dev/zero /dev/myzero c 1:5 r', '/dev/full /dev/full c 1:7 rw',
   ]);
+});
+
+test('label_file: read in order (dotenv format, later files win) beneath labels:, which win; a missing file is an error naming the path', async () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  web:',
+      '    command: [serve]',
+      '    label_file: [./a.labels, conf/b.labels]',
+      '    labels: {tier: app}',
+      '  api:',
+      '    command: [api]',
+      '    label_file: a.labels',
+    ].join('\n') + '\n',
+    'a.labels': '# labels\ncom.example.team=core\ntier=from-file\nversion=${VER:-1}\n',
+    'conf/b.labels': 'com.example.team=platform\n',
+  });
+  const r = await load(dir, { env: { VER: '2' } });
+  assert.deepEqual(r.warnings, [], 'label_file is no longer an unsupported key');
+  assert.deepEqual(r.services.get('web')!.compose.labels, { 'com.example.team': 'platform', tier: 'app', version: '2' });
+  assert.deepEqual(r.services.get('api')!.compose.labels, { 'com.example.team': 'core', tier: 'from-file', version: '2' });
+  assert.equal(r.project.services.web.label_file, undefined, 'read into labels');
+  assert.deepEqual(r.project.services.web.labels, { 'com.example.team': 'platform', tier: 'app', version: '2' });
+
+  const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: [serve]\n    label_file: [ok.labels, nope.labels]\n', 'ok.labels': 'a=1\n' });
+  const { text } = await loadError(bad);
+  assert.match(text, new RegExp(`compose\\.yaml:4:29: services\\.web\\.label_file\\.1: cannot read label file ${join(bad, 'nope.labels').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ENOENT`));
+});
+
+test('an env_file that cannot be read is an error at its entry that names the path tried', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  web:\n    command: [serve]\n    env_file: [conf/app.env]\n' });
+  const { text } = await loadError(dir);
+  const tried = join(dir, 'conf', 'app.env').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  assert.match(text, new RegExp(`compose\\.yaml:4:16: services\\.web\\.env_file\\.0: cannot read env file ${tried}: ENOENT`));
+});
+
+test('file modes are octal as Compose reads them: mode: 0440, mode: "0640", tmpfs mode: 01777', async () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  app:',
+      '    command: [x]',
+      '    secrets: [{source: s, mode: 0440}]',
+      '    configs: [{source: c, mode: "0640"}, {source: c, target: /d, mode: 0o600}]',
+      '    volumes: [{type: tmpfs, target: /cache, tmpfs: {mode: 01777}}]',
+      'secrets:',
+      '  s: {file: ./s.txt}',
+      'configs:',
+      '  c: {file: ./c.txt}',
+    ].join('\n') + '\n',
+    's.txt': 'secret\n',
+    'c.txt': 'config\n',
+  });
+  const r = await load(dir);
+  const app = r.project.services.app as { secrets: { mode: number }[]; configs: { mode: number }[] };
+  assert.deepEqual([app.secrets[0].mode, app.configs[0].mode, app.configs[1].mode], [0o440, 0o640, 0o600]);
+  const tmpfs = r.services.get('app')!.spec.mounts!.find((m) => m.target === '/cache') as { mode?: string };
+  assert.equal(tmpfs.mode, '1777');
+  assert.deepEqual(r.warnings.map((w) => `${w.line}:${w.col} ${w.field}: ${w.message}`), [
+    '4:15 services.app.secrets.0: mode 0440: not applied; the file is mounted read-only with the owner and mode it has on the host',
+    '5:15 services.app.configs.0: mode 0640: not applied; the file is mounted read-only with the owner and mode it has on the host',
+    '5:42 services.app.configs.1: mode 0600: not applied; the file is mounted read-only with the owner and mode it has on the host',
+  ]);
+});
+
+test('devices in long syntax are rendered as SOURCE:TARGET:PERMISSIONS (never [object Object]) and keep their lines', async () => {
+  const dir = project({
+    'compose.yaml': [
+      'services:',
+      '  a:',
+      '    command: [x]',
+      '    devices:',
+      '      - /dev/zero',
+      '      - source: /dev/null',
+      '        target: /dev/n2',
+      '      - {source: /dev/full, permissions: r}',
+    ].join('\n') + '\n',
+    'compose.override.yaml': 'services:\n  a:\n    devices: [{source: /dev/no-such-device-here}]\n',
+  });
+  const r = await load(dir, { files: ['compose.yaml'] });
+  assert.deepEqual(r.project.services.a.devices, ['/dev/zero', '/dev/null:/dev/n2:rwm', '/dev/full:/dev/full:r']);
+  assert.doesNotMatch(JSON.stringify(projectToConfig(r.project)), /object Object/);
+  assert.deepEqual(r.services.get('a')!.spec.devices, [
+    { path: '/dev/zero' }, { path: '/dev/null', container_path: '/dev/n2', permissions: 'rwm' }, { path: '/dev/full', permissions: 'r' },
+  ]);
+  // merged with an override file, by value; a problem points at the long-syntax entry's own line
+  const { text } = await loadError(dir);
+  assert.match(text, /compose\.override\.yaml:3:15: services\.a\.devices\.3 \(devices\.3\.path\): \/dev\/no-such-device-here: ENOENT/);
+});
+
+test('links: SERVICE[:ALIAS] become the linking service\'s aliases and start after it; an undefined one is an error', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  web:\n    command: [web]\n    links: [db, "cache:kv"]\n  db:\n    command: [db]\n  cache:\n    command: [cache]\n' });
+  const r = await load(dir);
+  assert.deepEqual(r.warnings, [], 'links are supported, not warned about');
+  assert.deepEqual(r.services.get('web')!.compose.links, [{ service: 'db', alias: 'db' }, { service: 'cache', alias: 'kv' }]);
+  assert.deepEqual(r.plan.levels, [['cache', 'db'], ['web']]);
+  const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: [web]\n    links: ["ghost:g"]\n' });
+  assert.match((await loadError(bad)).text, /compose\.yaml:4:13: services\.web\.links\.0: links to service 'ghost', which is not defined/);
 });

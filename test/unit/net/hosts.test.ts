@@ -54,6 +54,15 @@ test('hostsFor: a container sees the containers of the networks it shares, never
   assert.doesNotMatch(db1, /proxy/);
 });
 
+test('hostsFor: links aliases name another container at its address on a shared network, in the linking container only', () => {
+  let db = db2();
+  db = reserveAddress(db, 'p/front', 'p-proxy-1', { aliases: ['proxy'], ifname: 'eth0', veth: 'nwx', netns: '/x', links: [{ container: 'p-web-1', alias: 'backend' }, { container: 'p-db-1', alias: 'nowhere' }] }).db;
+  const proxy = hostsFor(db, 'p', 'p-proxy-1');
+  assert.match(proxy, /^10\.89\.0\.2\tbackend$/m);
+  assert.doesNotMatch(proxy, /nowhere/, 'db shares no network with proxy');
+  assert.doesNotMatch(hostsFor(db, 'p', 'p-web-1'), /backend/, 'the alias is the linking container\'s own');
+});
+
 test('writeInPlace keeps the inode (a bind mount sees the update) and truncates longer content', () => {
   const dir = mkdtempSync(join(tmpdir(), 'niwa-hosts-'));
   try {
