@@ -15,7 +15,6 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
-import { Decompress } from 'fzstd';
 import tar, { type Header } from 'tar-stream';
 import { RuntimeFailure } from '../errors.js';
 import { SysError, S_IFBLK, S_IFCHR, S_IFIFO, makedev, type Sys } from '../runtime/sys/types.js';
@@ -118,6 +117,7 @@ export async function* decompress(src: AsyncIterable<Uint8Array>, found: (c: Com
     }
   } else {
     let out: Uint8Array[] = [];
+    const { Decompress } = await import('fzstd'); // only for zstd layers
     const z = new Decompress((chunk) => { out.push(chunk.slice()); }); // fzstd may reuse its window: copy
     const push = (c: Uint8Array, final = false) => {
       try { z.push(c, final); } catch (e) { throw badLayer(`zstd: ${(e as Error).message}`, e); }
