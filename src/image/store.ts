@@ -49,6 +49,8 @@ const MAX_MANIFEST = 4 << 20;
 /** Reads of a stored blob for unpacking, and the batch a download feeds the unpacker: big enough that per-chunk costs vanish. */
 const READ_CHUNK = 1 << 20;
 const FEED_BATCH = 256 << 10;
+/** How far blob writes (on the thread pool) may fall behind the download before it waits for them. */
+const BLOB_AHEAD = 8 << 20;
 
 const fsyncAsync = (fd: number) => new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
 
@@ -239,9 +241,26 @@ export function openStore(dataRoot: string, opts: StoreOptions = {}): Store {
       hash.update(c);
       written += c.byteLength;
       if (written > layer.size) { sourceFailed = true; throw tooLong(); }
-      if (keep) fs.writeSync(fd, c);
+      if (keep) await write(c);
       return c;
     };
+    // blob writes go to the thread pool in order (one chain), at most BLOB_AHEAD bytes behind
+    let chain: Promise<void> = Promise.resolve();
+    let behind = 0;
+    let writeError: { e: unknown } | undefined;
+    const write = async (c: Uint8Array) => {
+      behind += c.byteLength;
+      chain = chain.then(async () => {
+        if (writeError) return;
+        try {
+          for (let off = 0; off < c.byteLength;) off += await new Promise<number>((res, rej) => fs.write(fd, c, off, c.byteLength - off, null, (e, n) => (e ? rej(e) : res(n))));
+        } catch (e) { writeError = { e }; }
+        behind -= c.byteLength;
+      });
+      if (behind >= BLOB_AHEAD) await chain;
+      if (writeError) throw writeError.e;
+    };
+    const allWritten = async () => { await chain; if (writeError) throw writeError.e; };
     // The unpacker's source; batches small network chunks (gunzip costs a thread-pool round trip per
     // write). Returning early does not close the download: the catch below may still need to drain it.
     async function* feed(): AsyncGenerator<Uint8Array> {
@@ -277,6 +296,7 @@ export function openStore(dataRoot: string, opts: StoreOptions = {}): Store {
       }
       const actual = 'sha256:' + hash.digest('hex');
       if (actual !== layer.digest || written !== layer.size) throw digestError(actual);
+      await allWritten();
       await fsyncAsync(fd);
       fs.closeSync(fd);
       closed = true;
@@ -291,6 +311,7 @@ export function openStore(dataRoot: string, opts: StoreOptions = {}): Store {
       }
       return written;
     } catch (e) {
+      await chain; // no write of ours lands after the file is gone
       if (!closed) fs.closeSync(fd);
       fs.rmSync(tmpBlob, { force: true });
       fs.rmSync(tmpLayer, { recursive: true, force: true });

@@ -51,9 +51,7 @@ const OPAQUE = '.wh..wh..opq';
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 const NEW_FILE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
-/** Files up to this size are written in the background (whole, from memory); bigger ones in line, chunk by chunk. */
-const SMALL_FILE = 1 << 20;
-/** At most this many background files, holding at most this many bytes, at once. */
+/** At most this many files being written in the background, holding at most this many bytes not yet written, at once. */
 const MAX_PENDING = 64;
 const MAX_PENDING_BYTES = 16 << 20;
 
@@ -214,7 +212,7 @@ class LayerWriter {
       if (h.type === 'directory') this.dirs.set(this.root, { path: this.root, mode: h.mode ?? 0o755, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime });
       return;
     }
-    if (this.failed) throw this.failed.e;
+    this.check();
     const base = parts[parts.length - 1];
     if (base.startsWith(WHITEOUT)) {
       await this.settle(); // a whiteout replaces or marks what earlier entries made
@@ -241,32 +239,20 @@ class LayerWriter {
       case 'file':
       case 'contiguous-file': {
         this.clear(rel, false);
-        if ((h.size ?? Infinity) <= SMALL_FILE) {
-          // read it whole, then create it on the thread pool while the next entries are parsed
-          const chunks: Uint8Array[] = [];
-          for await (const c of body) chunks.push(c);
-          this.made.set(rel, 'other');
-          await this.background(rel, p, h, mode, t, chunks);
-          return;
-        }
-        // O_EXCL | O_NOFOLLOW: never through whatever might be there; metadata on the fd, not the path
-        // O_EXCL | O_NOFOLLOW: never through whatever might be there; metadata on the fd, not the path
-        const fd = fs.openSync(p, NEW_FILE, 0o600);
         this.made.set(rel, 'other');
+        // created and written on the thread pool while the next chunks and entries are parsed
+        const f = this.background(rel, p, h, mode, t);
         try {
           for await (const c of body) {
-            fs.writeSync(fd, c);
-            this.result.bytes += c.byteLength;
+            f.write(c);
+            while (this.pendingBytes >= MAX_PENDING_BYTES && !this.failed) await this.progress();
+            this.check();
           }
-          // chown first (it clears setuid/setgid and file capabilities), then xattrs, mode, times
-          fs.fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
-          this.xattrs(p, h);
-          fs.fchmodSync(fd, mode);
-          fs.futimesSync(fd, t, t);
         } finally {
-          fs.closeSync(fd);
+          f.end();
         }
-        this.result.files++;
+        while (this.pending.size >= MAX_PENDING && !this.failed) await this.progress();
+        this.check();
         return;
       }
       case 'symlink':
@@ -380,43 +366,59 @@ class LayerWriter {
   }
 
   /**
-   * Creates a small regular file on the thread pool (open O_EXCL|O_NOFOLLOW, write, fchown, xattrs,
-   * fchmod, futimes, close) so that its syscalls overlap with parsing the next entries. Only for a
-   * path no earlier entry made, in a directory this unpack made: nothing else can touch it until
-   * settle(), which every entry that replaces or links to an earlier one awaits first.
+   * Creates a regular file on the thread pool (open O_EXCL|O_NOFOLLOW, writes in order, fchown,
+   * xattrs, fchmod, futimes, close) so that its syscalls overlap with parsing what follows. Only for
+   * a path that is free (cleared first), in a directory this unpack made: nothing else touches it
+   * until settle(), which every entry that replaces or links to an earlier one awaits first.
    */
-  private async background(rel: string, p: string, h: Header, mode: number, t: Date, chunks: Uint8Array[]): Promise<void> {
-    let size = 0;
-    for (const c of chunks) size += c.byteLength;
-    this.result.bytes += size;
-    this.result.files++;
-    const job = (async () => {
-      const fd = await call<number>((cb) => fs.open(p, NEW_FILE, 0o600, cb));
-      try {
-        for (const c of chunks) {
+  private background(rel: string, p: string, h: Header, mode: number, t: Date): { write(c: Uint8Array): void; end(): void } {
+    let fd = -1;
+    // one chain per file keeps its writes in order; a failed step skips the rest, and end() records it
+    let chain: Promise<unknown> = call<number>((cb) => fs.open(p, NEW_FILE, 0o600, cb)).then((f) => { fd = f; });
+    const settled = () => this.wake();
+    return {
+      write: (c) => {
+        this.pendingBytes += c.byteLength;
+        this.result.bytes += c.byteLength;
+        chain = chain.then(async () => {
           for (let off = 0; off < c.byteLength;) off += await call<number>((cb) => fs.write(fd, c, off, c.byteLength - off, null, cb));
-        }
-        await call((cb) => fs.fchown(fd, h.uid ?? 0, h.gid ?? 0, cb)); // first: it clears setuid/setgid and capabilities
-        this.xattrs(p, h);
-        await call((cb) => fs.fchmod(fd, mode, cb));
-        await call((cb) => fs.futimes(fd, t, t, cb));
-      } finally {
-        await call((cb) => fs.close(fd, cb));
-      }
-    })().catch((e) => { this.failed ??= { e }; }).finally(() => {
-      this.pending.delete(rel);
-      this.pendingBytes -= size;
-    });
-    this.pending.set(rel, job);
-    this.pendingBytes += size;
-    while (this.pending.size >= MAX_PENDING || this.pendingBytes >= MAX_PENDING_BYTES) await Promise.race(this.pending.values());
+        }).finally(() => { this.pendingBytes -= c.byteLength; settled(); });
+      },
+      end: () => {
+        this.result.files++;
+        const job = chain.then(async () => {
+          await call((cb) => fs.fchown(fd, h.uid ?? 0, h.gid ?? 0, cb)); // first: it clears setuid/setgid and capabilities
+          this.xattrs(p, h);
+          await call((cb) => fs.fchmod(fd, mode, cb));
+          await call((cb) => fs.futimes(fd, t, t, cb));
+        }).finally(() => (fd >= 0 ? call((cb) => fs.close(fd, cb)) : undefined))
+          .catch((e) => { this.failed ??= { e }; })
+          .finally(() => { this.pending.delete(rel); settled(); });
+        this.pending.set(rel, job);
+      },
+    };
+  }
+
+  /** Throws the first error a background file had. */
+  private check(): void {
     if (this.failed) throw this.failed.e;
+  }
+
+  private waiters: (() => void)[] = [];
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+  /** Resolves when a background write or file has finished. */
+  private progress(): Promise<void> {
+    return new Promise((res) => this.waiters.push(res));
   }
 
   /** Waits for every file still being written; throws the first error one of them had. */
   async settle(): Promise<void> {
     while (this.pending.size) await Promise.all(this.pending.values());
-    if (this.failed) throw this.failed.e;
+    this.check();
   }
 
   /** After a failure: waits for the files still being written (their errors do not matter now), so the layer dir can be removed. */
