@@ -147,9 +147,17 @@ function nothingLeft(data: string, store: Store, layer: { digest: string; diffId
   assert.deepEqual(readdirSync(join(data, 'images', 'tmp')), [], 'nothing in tmp/');
 }
 
-test('putLayer stores the blob and unpacks the layer in one pass from a stream (gzip and zstd)', { skip }, async () => {
+/** The putLayer tests run twice: unpacking on the main thread, and on a worker thread (threadMin 0). */
+const modes = [{ how: 'in line', threadMin: Infinity }, { how: 'on a worker thread', threadMin: 0 }];
+function freshIn(threadMin: number): { data: string; store: Store } {
+  const data = join(base, `root${n++}`);
+  return { data, store: openStore(data, { threadMin }) };
+}
+
+for (const { how, threadMin } of modes) {
+test(`putLayer (${how}) stores the blob and unpacks the layer in one pass from a stream (gzip and zstd)`, { skip }, async () => {
   for (const compression of ['gzip', 'zstd'] as const) {
-    const { store } = fresh();
+    const { store } = freshIn(threadMin);
     const files: FixtureEntry[] = [{ name: 'd/', type: 'dir' }, ...Array.from({ length: 50 }, (_, i) => ({ name: `d/f${i}`, content: `file ${i}\n`.repeat(2000) })),
       { name: 'big', content: Buffer.alloc(3 << 20, 7) }, { name: 'l', type: 'symlink', linkname: 'd/f1' }, { name: 'h', type: 'link', linkname: 'd/f2' }] as FixtureEntry[];
     const l = await writeOciLayout(join(base, `layout${n++}`), { layers: [files], compression });
@@ -167,8 +175,8 @@ test('putLayer stores the blob and unpacks the layer in one pass from a stream (
   }
 });
 
-test('putLayer: a blob corrupted mid-stream, cut short, too long or broken leaves neither blob nor layer', { skip }, async () => {
-  const { data, store } = fresh();
+test(`putLayer (${how}): a blob corrupted mid-stream, cut short, too long or broken leaves neither blob nor layer`, { skip }, async () => {
+  const { data, store } = freshIn(threadMin);
   const files: FixtureEntry[] = Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, content: randomText(20_000 + i) }));
   const l = await layout([files]);
   const layer = l.images[0].layers[0];
@@ -191,8 +199,8 @@ test('putLayer: a blob corrupted mid-stream, cut short, too long or broken leave
   assert.ok(store.hasBlob(layer.digest) && store.hasLayer(layer.diffId));
 });
 
-test('putLayer: a diff_id mismatch, or an unsafe tar with a good digest, leaves neither blob nor layer', { skip }, async () => {
-  const { data, store } = fresh();
+test(`putLayer (${how}): a diff_id mismatch, or an unsafe tar with a good digest, leaves neither blob nor layer`, { skip }, async () => {
+  const { data, store } = freshIn(threadMin);
   const l = await layout([[{ name: 'a', content: 'A' }]]);
   const layer = l.images[0].layers[0];
   const blob = blobOf(l, layer.digest);
@@ -205,6 +213,7 @@ test('putLayer: a diff_id mismatch, or an unsafe tar with a good digest, leaves 
   nothingLeft(data, store, el);
   assert.equal(existsSync(join(data, 'evil')), false);
 });
+}
 
 test('two concurrent unpacks of one layer (same store, and two stores racing) end with one complete dir', { skip }, async () => {
   const { data, store } = fresh();
