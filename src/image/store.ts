@@ -46,8 +46,9 @@ export interface StoreOptions {
   /**
    * putLayer unpacks layers of at least this many (compressed) bytes on a worker thread (only with
    * the real Sys). Default: never, unless NIWA_UNPACK_THREADS=1 (then from 2 MiB). Measured on the
-   * 2-core bench: a worker per layer was slower (≈1.3 s against ≈1.0 s), each worker taking ≈0.1 s
-   * to start and load tar-stream and koffi; kept, tested, for machines with cores to spare.
+   * loaded 2-core bench machine, in turn: a worker per layer ≈1.3 s against ≈1.0 s in line (each
+   * worker ≈0.1 s to start and load tar-stream and koffi); one shared worker ≈1.38 s against ≈1.13 s.
+   * Kept, tested both ways, for machines with cores to spare.
    */
   threadMin?: number;
 }
