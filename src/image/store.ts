@@ -242,12 +242,19 @@ export function openStore(dataRoot: string, opts: StoreOptions = {}): Store {
     const fd = fs.openSync(tmpBlob, 'wx', 0o600);
     let closed = false;
     const tooLong = () => new RuntimeFailure('E_IMAGE_DIGEST', `blob ${layer.digest}: expected ${layer.size} bytes, got ${written} or more`, { hint: 'the source sent more than its manifest declares; try again, and distrust the source if it persists' });
-    /** Reads the next chunk of the download into the hash (and the blob file while `keep`). */
     let sourceFailed = false;
+    let synced: Promise<void> | undefined;
+    /** Reads the next chunk of the download into the hash (and the blob file while `keep`). */
     const next = async (keep: boolean): Promise<Uint8Array | undefined> => {
       let r: IteratorResult<Uint8Array>;
       try { r = await it.next(); } catch (e) { sourceFailed = true; throw e; }
-      if (r.done) { ended = true; return undefined; }
+      if (r.done) {
+        ended = true;
+        // the whole blob is here: its fsync runs while the unpacker finishes (kept only if all verifies)
+        if (keep) synced = allWritten().then(() => fsyncAsync(fd));
+        synced?.catch(() => undefined); // awaited below
+        return undefined;
+      }
       const c = r.value;
       hash.update(c);
       written += c.byteLength;
@@ -313,8 +320,7 @@ export function openStore(dataRoot: string, opts: StoreOptions = {}): Store {
       }
       const actual = 'sha256:' + hash.digest('hex');
       if (actual !== layer.digest || written !== layer.size) throw digestError(actual);
-      await allWritten();
-      await fsyncAsync(fd);
+      await (synced ?? allWritten().then(() => fsyncAsync(fd)));
       fs.closeSync(fd);
       closed = true;
       fs.renameSync(tmpBlob, join(blobsDir, hex));
@@ -328,7 +334,8 @@ export function openStore(dataRoot: string, opts: StoreOptions = {}): Store {
       }
       return written;
     } catch (e) {
-      await chain; // no write of ours lands after the file is gone
+      await chain; // no write of ours lands after the file is gone (nor an fsync after the close)
+      await synced?.catch(() => undefined);
       if (!closed) fs.closeSync(fd);
       fs.rmSync(tmpBlob, { force: true });
       fs.rmSync(tmpLayer, { recursive: true, force: true });
