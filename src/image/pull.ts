@@ -1,8 +1,8 @@
 // Pulling: `ensureImage` applies a pull policy (a local hit costs no network at all), and a pull
 // resolves the manifest (index → this platform's manifest), fetches the config, downloads the
 // missing layers in parallel (4 at a time, 3 retries with back-off) straight into the store, which
-// verifies each digest and size before anything is renamed into place, unpacks each layer as soon
-// as it is there, and only then names the image. Progress goes out as PullEvents; nothing prints.
+// unpacks each layer while its bytes arrive and verifies digest, size and diff_id before anything is
+// renamed into place, and only then names the image. Progress goes out as PullEvents; nothing prints.
 import { RuntimeFailure } from '../errors.js';
 import { causeText } from './auth.js';
 import { formatPlatform, hostPlatform, selectManifest } from './platform.js';
@@ -131,6 +131,14 @@ function checkDescriptor(d: Descriptor | undefined, what: string, field: string)
   if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw badManifest(what, `${field}.size is not a byte count`);
 }
 
+/** The stored image with this manifest digest when its manifest, config, blobs and layers are all there. */
+function complete(store: ImageStore, digest: string): StoredImage | undefined {
+  if (!isDigest(digest) || !store.hasBlob(digest)) return undefined;
+  let img: StoredImage | undefined;
+  try { img = store.resolve(digest); } catch { return undefined; }
+  return img && img.digest === digest && img.layers.every((l) => store.hasBlob(l.digest) && store.hasLayer(l.diffId)) ? img : undefined;
+}
+
 /** Pull a reference from its registry (always asks the registry; downloads only what is missing). */
 export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promise<StoredImage> {
   const started = Date.now();
@@ -152,12 +160,29 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
     // 1. The manifest: by digest when given (it wins over the tag), else by tag.
     let top: FetchedManifest = await retry('manifest', () => client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', { signal, what: shown }));
     const fromIndex = top.kind === 'index';
+    let present: StoredImage | undefined;
     if (top.kind === 'index') {
       const platform = opts.platform ?? hostPlatform();
       const d = selectManifest(top.json as ImageIndex, platform, shown);
       checkDescriptor(d, shown, 'manifests[]');
-      top = await retry('manifest', () => client.getManifest(repo, d.digest, { signal, what: `${shown} (${d.digest})` }));
-      if (top.kind !== 'manifest') throw badManifest(shown, `the index entry for this platform is not an image manifest (${top.mediaType})`);
+      // a manifest is content-addressed: a complete stored copy needs no second request
+      present = complete(store, d.digest);
+      if (!present) {
+        top = await retry('manifest', () => client.getManifest(repo, d.digest, { signal, what: `${shown} (${d.digest})` }));
+        if (top.kind !== 'manifest') throw badManifest(shown, `the index entry for this platform is not an image manifest (${top.mediaType})`);
+      }
+    } else {
+      present = complete(store, top.digest);
+    }
+    if (present) {
+      // Up to date: no blob, no lease, no write (unless this name pointed elsewhere: then only the name moves).
+      emit({ type: 'resolve', ref: shown, digest: present.digest, layers: present.layers.length });
+      for (const l of new Map(present.layers.map((l) => [l.digest, l])).values()) emit({ type: 'layer', ref: shown, digest: l.digest, state: 'exists', total: l.size });
+      const name = storeName(ref);
+      if (!present.names.includes(name)) store.tag(name, present.digest);
+      const img = store.resolve(name) ?? present;
+      emit({ type: 'done', ref: shown, digest: img.digest, downloadedBytes: 0, ms: Date.now() - started });
+      return img;
     }
     const manifest = top.json as ImageManifest;
     const manifestDigest = top.digest;
@@ -202,29 +227,36 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
       const layers: LayerRecord[] = manifest.layers.map((l, i) => ({ digest: l.digest, diffId: diffIds[i], mediaType: l.mediaType, size: l.size }));
       for (const d of diffIds) lease?.add(d);
 
-      // 3. The layers: download what is missing (in parallel), unpack each as soon as it is stored.
+      // 3. The layers: download what is missing (in parallel), each unpacked while it arrives.
       const unique = [...new Map(layers.map((l) => [l.digest, l])).values()];
       const downloads = limiter(Math.max(1, opts.concurrency ?? 4));
       const unpacks = limiter(2);
       const layerEvent = (l: LayerRecord, state: Extract<PullEvent, { type: 'layer' }>['state'], extra: { current?: number; total?: number; message?: string } = {}) =>
         emit({ type: 'layer', ref: shown, digest: l.digest, state, ...extra });
       for (const l of unique) layerEvent(l, store.hasBlob(l.digest) && store.hasLayer(l.diffId) ? 'exists' : 'waiting', { total: l.size });
+      /** One layer's blob from the registry into `put` (the store), with retries and progress events. */
+      const download = (l: LayerRecord, done: () => boolean, put: (stream: AsyncIterable<Uint8Array>) => Promise<number>, unpacking: boolean) =>
+        downloads(() => retry(`layer ${l.digest}`, async () => {
+          if (done()) return; // another pull stored it meanwhile
+          signal.throwIfAborted();
+          layerEvent(l, 'downloading', { current: 0, total: l.size });
+          const { body } = await client.getBlob(repo, l.digest, { signal, what: `layer ${l.digest} of ${shown}` });
+          let last = 0;
+          const stream = counted(body, l, (n) => {
+            const now = Date.now();
+            if (now - last >= 100 || n === l.size) { last = now; layerEvent(l, n === l.size ? 'verifying' : 'downloading', { current: n, total: l.size }); }
+            if (unpacking && n === l.size) layerEvent(l, 'unpacking'); // the last bytes are still being unpacked
+          });
+          const n = await put(stream);
+          downloaded += n; // after the await: += across one would lose concurrent updates
+        }, (attempt, e) => layerEvent(l, 'retry', { message: `attempt ${attempt + 1} of ${retries + 1} after: ${(e as Error).message}` })));
       const work = unique.map(async (l) => {
         if (store.hasBlob(l.digest) && store.hasLayer(l.diffId)) return;
-        if (!store.hasBlob(l.digest)) {
-          await downloads(() => retry(`layer ${l.digest}`, async () => {
-            if (store.hasBlob(l.digest)) return; // another pull stored it meanwhile
-            signal.throwIfAborted();
-            layerEvent(l, 'downloading', { current: 0, total: l.size });
-            const { body } = await client.getBlob(repo, l.digest, { signal, what: `layer ${l.digest} of ${shown}` });
-            let last = 0;
-            const stream = counted(body, l, (n) => {
-              const now = Date.now();
-              if (now - last >= 100 || n === l.size) { last = now; layerEvent(l, n === l.size ? 'verifying' : 'downloading', { current: n, total: l.size }); }
-            });
-            const n = await store.putBlob(l.digest, l.size, stream);
-            downloaded += n; // after the await: += across one would lose concurrent updates
-          }, (attempt, e) => layerEvent(l, 'retry', { message: `attempt ${attempt + 1} of ${retries + 1} after: ${(e as Error).message}` })));
+        if (!store.hasBlob(l.digest) && !store.hasLayer(l.diffId)) {
+          // neither: downloaded and unpacked in one pass; the store renames both only when all verifies
+          await download(l, () => store.hasBlob(l.digest) && store.hasLayer(l.diffId), (stream) => store.putLayer(l, stream), true);
+        } else if (!store.hasBlob(l.digest)) {
+          await download(l, () => store.hasBlob(l.digest), (stream) => store.putBlob(l.digest, l.size, stream), false);
         }
         if (!store.hasLayer(l.diffId)) {
           await unpacks(async () => {

@@ -8,6 +8,7 @@
 // fails; the scheme that worked is remembered for the rest of the process.
 import { createHash } from 'node:crypto';
 import { RuntimeFailure } from '../errors.js';
+import { nodeFetch } from './http.js';
 import { TokenCache, basicHeader, causeText, findCredentials, parseChallenges, type Challenge, type Credentials } from './auth.js';
 import { apiHost, normalizeRegistry } from './reference.js';
 import { MEDIA, type ImageIndex, type ImageManifest } from './types.js';
@@ -91,7 +92,7 @@ export class RegistryClient {
     this.registry = normalizeRegistry(registry);
     this.host = apiHost(this.registry);
     this.env = opts.env ?? process.env;
-    this.fetchImpl = opts.fetch ?? fetch;
+    this.fetchImpl = opts.fetch ?? nodeFetch;
     this.tokens = opts.tokens ?? new TokenCache(this.fetchImpl);
     if (opts.credentials) this.creds = opts.credentials;
   }

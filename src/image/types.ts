@@ -171,6 +171,12 @@ export interface ImageStore {
   layerDir(diffId: string): string;
   /** Unpack a stored layer blob once (gzip/zstd/plain sniffed), verifying diffId of the tar stream. */
   unpackLayer(layer: LayerRecord): Promise<void>;
+  /**
+   * Store a layer's blob and unpack it in one pass over a stream (a download): both are written to
+   * tmp/ and renamed into place only when the blob's size and digest and the tar's diff_id all
+   * match; any failure leaves neither. Returns the number of blob bytes.
+   */
+  putLayer(layer: LayerRecord, data: AsyncIterable<Uint8Array>): Promise<number>;
   /** Point a canonical name at a manifest whose blobs (manifest, config, layers) are all stored and unpacked. */
   tag(name: string, manifestDigest: string): void;
   /** Remove a name; returns false when it did not exist. */

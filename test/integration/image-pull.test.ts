@@ -187,6 +187,7 @@ test('a second pull downloads nothing; policy always re-resolves the manifest on
   sb.events.length = 0;
   const again = await sb.pull(ref, { policy: 'always' });
   assert.equal(again.digest, lay.digest);
+  assert.deepEqual((await reg!.requests()).slice(r1), ['GET /v2/niwa/twice/manifests/1'], 'one manifest request and nothing else');
   assert.equal(await reg!.blobGets(), g1, 'no blob downloaded again');
   const done = sb.events.find((e) => e.type === 'done') as Extract<PullEvent, { type: 'done' }>;
   assert.equal(done.downloadedBytes, 0);
@@ -196,6 +197,7 @@ test('a second pull downloads nothing; policy always re-resolves the manifest on
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /already present/);
   assert.equal(await reg!.blobGets(), g1);
+  assert.equal((await reg!.requests()).slice(r1).filter((q) => !/\/manifests\/1$/.test(q)).length, 0, 'the CLI too: manifests only');
 });
 
 test('concurrent pulls: one download in a process; two niwa processes both finish with one good copy', { skip }, async () => {

@@ -175,3 +175,39 @@ test('a layer is 0700 while it is being unpacked', { skip }, async () => {
   assert.equal(seen, 0o700);
   rmSync(dest, { recursive: true });
 });
+
+// The writer checks parent components against the map of what it made instead of lstat-walking each
+// one; these replace entries after the fact, so that map must follow every replacement.
+test('a directory replaced by a symlink, then a file (or whiteout, or hard link) through it, is refused', { skip }, async () => {
+  const files: FixtureEntry[] = Array.from({ length: 20 }, (_, i) => ({ name: `d/f${i}`, content: `f${i}` }));
+  for (const last of [{ name: 'd/f0', content: 'pwned' }, { name: 'd/sub/f', content: 'pwned' }, { name: 'd/.wh.secret', content: '' }, { name: 'h', type: 'link', linkname: 'd/secret' }] as FixtureEntry[]) {
+    const { err } = await attempt([{ name: 'd/', type: 'dir' }, ...files, { name: 'd', type: 'symlink', linkname: outside }, last]);
+    assert.equal(err?.code, 'E_IMAGE_UNSAFE', last.name);
+  }
+  assert.deepEqual(readdirSync(outside), ['secret']);
+});
+
+test('a file replaced by a directory, and a directory by a file, end as the last entry says', { skip }, async () => {
+  const { err, dest } = await attempt([
+    { name: 'a', content: 'file' }, { name: 'a/', type: 'dir' }, { name: 'a/in', content: 'in a dir' },
+    { name: 'b/', type: 'dir' }, { name: 'b/x', content: 'x' }, { name: 'b', content: 'now a file' }, { name: 'h', type: 'link', linkname: 'b' },
+  ]);
+  assert.equal(err, undefined);
+  assert.equal(readFileSync(join(dest, 'a', 'in'), 'utf8'), 'in a dir');
+  assert.equal(readFileSync(join(dest, 'b'), 'utf8'), 'now a file');
+  assert.equal(statSync(join(dest, 'h')).ino, statSync(join(dest, 'b')).ino);
+  rmSync(dest, { recursive: true });
+});
+
+test('many small files written in the background: all there with their modes, owners and times', { skip }, async () => {
+  const entries: FixtureEntry[] = [{ name: 'm/', type: 'dir' }, ...Array.from({ length: 300 }, (_, i) => ({ name: `m/f${i}`, content: `file ${i}\n`.repeat(i % 7), mode: 0o4750, uid: 1000 + i, gid: 2000 })) as FixtureEntry[]];
+  const { err, dest } = await attempt(entries);
+  assert.equal(err, undefined);
+  for (const i of [0, 1, 150, 299]) {
+    const st = lstatSync(join(dest, 'm', `f${i}`));
+    assert.equal(readFileSync(join(dest, 'm', `f${i}`), 'utf8'), `file ${i}\n`.repeat(i % 7));
+    assert.equal(st.mode & 0o7777, 0o4750, 'setuid kept: chown came before chmod');
+    assert.deepEqual([st.uid, st.gid], [1000 + i, 2000]);
+  }
+  rmSync(dest, { recursive: true });
+});

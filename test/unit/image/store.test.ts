@@ -8,6 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, readFileSync, readdirSync, existsSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needsRoot, repoRoot } from '../../helpers.js';
+import { randomBytes } from 'node:crypto';
 import { writeOciLayout, sha256, type FixtureEntry, type FixtureImage, type FixtureLayout } from '../../image-fixtures.js';
 import { openStore, type Store } from '../../../src/image/store.js';
 import { RuntimeFailure } from '../../../src/errors.js';
@@ -23,6 +24,9 @@ function fresh(): { data: string; store: Store } {
   const data = join(base, `root${n++}`);
   return { data, store: openStore(data) };
 }
+
+/** Incompressible-ish text (so a flipped byte lands inside real deflate data). */
+const randomText = (n: number) => randomBytes(Math.ceil(n * 0.75)).toString('base64').slice(0, n);
 
 const blobOf = (layout: FixtureLayout, d: string) => readFileSync(join(layout.dir, 'blobs', 'sha256', d.slice(7)));
 
@@ -124,6 +128,92 @@ test('tag, resolve (name, digest, prefix, name@digest), list and untag', { skip 
   assert.ok(store.hasLayer(img.layers[0].diffId));
   assert.equal(lstatSync(store.layerDir(img.layers[0].diffId)).mode & 0o777, 0o755);
 });
+
+/** A blob as a download would deliver it: small chunks, optionally changed or cut on the way. */
+async function* chunked(b: Buffer, opts: { flipAt?: number; breakAt?: number; extra?: Buffer } = {}): AsyncGenerator<Uint8Array> {
+  const c = Buffer.from(b);
+  if (opts.flipAt !== undefined) c[opts.flipAt] ^= 0xff;
+  for (let i = 0; i < c.length; i += 16384) {
+    if (opts.breakAt !== undefined && i >= opts.breakAt) throw new Error('connection reset');
+    yield c.subarray(i, i + 16384);
+  }
+  if (opts.extra) yield opts.extra;
+}
+
+/** Nothing of a refused layer anywhere: no blob, no layer dir, nothing in tmp/. */
+function nothingLeft(data: string, store: Store, layer: { digest: string; diffId: string }): void {
+  assert.equal(store.hasBlob(layer.digest), false, 'no blob');
+  assert.equal(store.hasLayer(layer.diffId), false, 'no layer');
+  assert.deepEqual(readdirSync(join(data, 'images', 'tmp')), [], 'nothing in tmp/');
+}
+
+/** The putLayer tests run twice: unpacking on the main thread, and on a worker thread (threadMin 0). */
+const modes = [{ how: 'in line', threadMin: Infinity }, { how: 'on a worker thread', threadMin: 0 }];
+function freshIn(threadMin: number): { data: string; store: Store } {
+  const data = join(base, `root${n++}`);
+  return { data, store: openStore(data, { threadMin }) };
+}
+
+for (const { how, threadMin } of modes) {
+test(`putLayer (${how}) stores the blob and unpacks the layer in one pass from a stream (gzip and zstd)`, { skip }, async () => {
+  for (const compression of ['gzip', 'zstd'] as const) {
+    const { store } = freshIn(threadMin);
+    const files: FixtureEntry[] = [{ name: 'd/', type: 'dir' }, ...Array.from({ length: 50 }, (_, i) => ({ name: `d/f${i}`, content: `file ${i}\n`.repeat(2000) })),
+      { name: 'big', content: Buffer.alloc(3 << 20, 7) }, { name: 'l', type: 'symlink', linkname: 'd/f1' }, { name: 'h', type: 'link', linkname: 'd/f2' }] as FixtureEntry[];
+    const l = await writeOciLayout(join(base, `layout${n++}`), { layers: [files], compression });
+    const layer = l.images[0].layers[0];
+    const blob = blobOf(l, layer.digest);
+    assert.equal(await store.putLayer(layer, chunked(blob)), blob.length);
+    assert.deepEqual(readFileSync(store.blobPath(layer.digest)), blob);
+    const dir = store.layerDir(layer.diffId);
+    assert.equal(readdirSync(join(dir, 'd')).length, 50);
+    assert.equal(readFileSync(join(dir, 'd', 'f49'), 'utf8'), 'file 49\n'.repeat(2000));
+    assert.equal(statSync(join(dir, 'big')).size, 3 << 20);
+    assert.equal(lstatSync(join(dir, 'l')).isSymbolicLink(), true);
+    assert.equal(statSync(join(dir, 'h')).ino, statSync(join(dir, 'd', 'f2')).ino);
+    assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
+  }
+});
+
+test(`putLayer (${how}): a blob corrupted mid-stream, cut short, too long or broken leaves neither blob nor layer`, { skip }, async () => {
+  const { data, store } = freshIn(threadMin);
+  const files: FixtureEntry[] = Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, content: randomText(20_000 + i) }));
+  const l = await layout([files]);
+  const layer = l.images[0].layers[0];
+  const blob = blobOf(l, layer.digest);
+  const digestError = (re: RegExp) => (e: unknown) => e instanceof RuntimeFailure && e.code === 'E_IMAGE_DIGEST' && re.test(e.message);
+  // a byte changed in the middle: the gzip stream or the tar breaks, or the diff_id differs; the blob's digest is what is reported
+  await assert.rejects(store.putLayer(layer, chunked(blob, { flipAt: blob.length >> 1 })), digestError(new RegExp(`expected ${layer.digest}`)));
+  nothingLeft(data, store, layer);
+  // near the end (the gzip trailer): the unpacker may finish, the digest still refuses it
+  await assert.rejects(store.putLayer(layer, chunked(blob, { flipAt: blob.length - 3 })), (e: unknown) => e instanceof RuntimeFailure && e.code === 'E_IMAGE_DIGEST');
+  nothingLeft(data, store, layer);
+  await assert.rejects(store.putLayer(layer, chunked(blob.subarray(0, blob.length - 100))), (e: unknown) => e instanceof RuntimeFailure && e.code === 'E_IMAGE_DIGEST');
+  nothingLeft(data, store, layer);
+  await assert.rejects(store.putLayer(layer, chunked(blob, { extra: Buffer.from('more') })), digestError(/got \d+ or more/));
+  nothingLeft(data, store, layer);
+  await assert.rejects(store.putLayer(layer, chunked(blob, { breakAt: blob.length >> 1 })), /connection reset/);
+  nothingLeft(data, store, layer);
+  // then the real thing still goes in
+  await store.putLayer(layer, chunked(blob));
+  assert.ok(store.hasBlob(layer.digest) && store.hasLayer(layer.diffId));
+});
+
+test(`putLayer (${how}): a diff_id mismatch, or an unsafe tar with a good digest, leaves neither blob nor layer`, { skip }, async () => {
+  const { data, store } = freshIn(threadMin);
+  const l = await layout([[{ name: 'a', content: 'A' }]]);
+  const layer = l.images[0].layers[0];
+  const blob = blobOf(l, layer.digest);
+  const wrong = { ...layer, diffId: sha256(Buffer.from('not this tar')) };
+  await assert.rejects(store.putLayer(wrong, chunked(blob)), (e: unknown) => e instanceof RuntimeFailure && e.code === 'E_IMAGE_DIGEST' && /diff_id/.test(e.message));
+  nothingLeft(data, store, wrong);
+  const evil = await layout([[{ name: '../../evil', content: 'x' }]]);
+  const el = evil.images[0].layers[0];
+  await assert.rejects(store.putLayer(el, chunked(blobOf(evil, el.digest))), (e: unknown) => e instanceof RuntimeFailure && e.code === 'E_IMAGE_UNSAFE');
+  nothingLeft(data, store, el);
+  assert.equal(existsSync(join(data, 'evil')), false);
+});
+}
 
 test('two concurrent unpacks of one layer (same store, and two stores racing) end with one complete dir', { skip }, async () => {
   const { data, store } = fresh();
