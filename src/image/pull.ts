@@ -174,7 +174,16 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
     } else {
       present = complete(store, top.digest);
     }
+    // An image that is not an index says its platform in its config: a platform asked for must match.
+    const checkPlatform = (config: ImageConfigFile | undefined) => {
+      if (opts.platform && !fromIndex && config && (config.os !== opts.platform.os || config.architecture !== opts.platform.architecture)) {
+        throw new RuntimeFailure('E_IMAGE_PLATFORM', `${shown} is an image for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })} only, not ${formatPlatform(opts.platform)}`, {
+          hint: 'leave out --platform to take it as it is, or use an image built for that platform',
+        });
+      }
+    };
     if (present) {
+      checkPlatform(present.config);
       // Up to date: no blob, no lease, no write (unless this name pointed elsewhere: then only the name moves).
       emit({ type: 'resolve', ref: shown, digest: present.digest, layers: present.layers.length });
       for (const l of new Map(present.layers.map((l) => [l.digest, l])).values()) emit({ type: 'layer', ref: shown, digest: l.digest, state: 'exists', total: l.size });
@@ -213,12 +222,7 @@ export async function pullImage(ref: ImageRef, opts: EnsureImageOptions): Promis
       try { config = JSON.parse(store.readBlob(cfgDesc.digest).toString('utf8')) as ImageConfigFile; } catch (e) {
         throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the image config ${cfgDesc.digest} is not valid JSON`, { cause: e });
       }
-      // An image that is not an index says its platform in its config: a platform asked for must match.
-      if (opts.platform && !fromIndex && config && (config.os !== opts.platform.os || config.architecture !== opts.platform.architecture)) {
-        throw new RuntimeFailure('E_IMAGE_PLATFORM', `${shown} is an image for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })} only, not ${formatPlatform(opts.platform)}`, {
-          hint: 'leave out --platform to take it as it is, or use an image built for that platform',
-        });
-      }
+      checkPlatform(config);
       const diffIds = config?.rootfs?.diff_ids;
       if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
         throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the config lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} layer diff_ids for ${manifest.layers.length} layers`);

@@ -52,7 +52,7 @@ export function createDemo(opts: DemoOptions = {}): Demo {
   };
   const emit = (e: RuntimeEvent) => { emitted++; bus.emit(e); };
 
-  interface Svc { name: string; pid?: number; gen: number; cpuNs: number; load: number; restarts: number; live: boolean; starting: boolean; ended: boolean }
+  interface Svc { name: string; pid?: number; gen: number; cpuNs: number; load: number; restarts: number; live: boolean; starting: boolean; ended: boolean; stopping?: boolean }
   const svcs = new Map<string, Svc>(names.map((n, i) => [n, { name: n, gen: 0, cpuNs: 0, load: 0.01 + (i % 5) * 0.03, restarts: 0, live: false, starting: false, ended: true }]));
   let nextPid = 4242;
 
@@ -87,7 +87,7 @@ export function createDemo(opts: DemoOptions = {}): Demo {
         later(200, logLoop);
         if (s.name === 'worker' && (opts.crash ?? true) && s.restarts === 0) {
           later(4000, () => {
-            if (!alive()) return;
+            if (!alive() || s.stopping) return; // asked to stop: a scripted crash would restart it behind the stop
             emit({ type: 'log', container: s.name, stream: 'stderr', line: 'worker: fatal: lost connection to queue' });
             end(s, 1, null);
             s.restarts++;
@@ -108,6 +108,7 @@ export function createDemo(opts: DemoOptions = {}): Demo {
   };
 
   const stopOne = (s: Svc, force: boolean) => new Promise<void>((resolve) => {
+    s.stopping = true;
     if (!s.live) {
       s.gen++;
       s.starting = false;
@@ -143,6 +144,7 @@ export function createDemo(opts: DemoOptions = {}): Demo {
         const s = svcs.get(name);
         if (!s) throw new Error(`no service ${name}`);
         await stopOne(s, false);
+        s.stopping = false;
         s.restarts++;
         s.ended = false;
         emit({ type: 'restart', container: name, count: s.restarts, reason: 'requested' });
