@@ -366,3 +366,57 @@ async function runAttached(fg: Parameters<NonNullable<StartOverride['foreground'
     reg?.done();
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// pull, images
+
+/** The images of the named services (or all), each once, with the services that use it. */
+function serviceImages(load: ComposeLoad, names: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const s of names.length ? names : load.plan.order) {
+    const r = load.services.get(s)?.spec.rootfs;
+    if (typeof r !== 'object' || !r.image) continue;
+    out.set(r.image, [...(out.get(r.image) ?? []), s]);
+  }
+  return out;
+}
+
+export const pull: Run = async (a, project) => {
+  const load = await loadProject({ ...project, canonical: false });
+  const images = serviceImages(load, checkServices(load, a.positionals));
+  const { ensureImage } = await import('../image/pull.js');
+  const { openStore } = await import('../image/store.js');
+  const { dataRoot } = await import('../image/types.js');
+  const store = openStore(dataRoot());
+  const progress = a.flags.quiet ? undefined : (await import('./pull-progress.js')).pullReporter({ out: process.stderr, tty: Boolean(process.stderr.isTTY) });
+  // all at once, as up does; policy always (check the registry), as `docker compose pull` does
+  const results = await Promise.allSettled([...images.keys()].map((ref) => ensureImage(ref, { store, policy: 'always', onEvent: progress?.onEvent })));
+  progress?.finish();
+  let status = 0;
+  [...images.entries()].forEach(([ref, svcs], i) => {
+    const r = results[i];
+    if (r.status === 'rejected') {
+      status = 1;
+      if (!a.flags['ignore-pull-failures']) process.stderr.write(`${formatError(r.reason).replace(/^niwa: /, `niwa: ${svcs.join(', ')}: `)}\n`);
+    }
+  });
+  if (a.flags['ignore-pull-failures']) return 0;
+  return status;
+};
+
+export const images: Run = async (a, project) => {
+  const load = await loadProject({ ...project, canonical: false });
+  const list = serviceImages(load, checkServices(load, a.positionals));
+  const { openStore } = await import('../image/store.js');
+  const { dataRoot } = await import('../image/types.js');
+  const { parseRef, formatRef } = await import('../image/reference.js');
+  const { humanBytes } = await import('./pull-progress.js');
+  const store = openStore(dataRoot());
+  const rows = [...list.entries()].map(([ref, svcs]) => {
+    const img = store.resolve(formatRef(parseRef(ref)));
+    return { services: svcs, image: ref, digest: img?.digest ?? null, size: img?.size ?? null };
+  });
+  if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }
+  process.stdout.write(table([['SERVICE', 'IMAGE', 'DIGEST', 'SIZE'], ...rows.map((r) => [r.services.join(','), r.image, r.digest ? r.digest.slice(7, 19) : 'not pulled', r.size !== null ? humanBytes(r.size) : '-'])]));
+  return 0;
+};

@@ -1,6 +1,6 @@
 // `niwa compose SUBCOMMAND`: the compose verb's own table. `config` prints the resolved project
 // (interpolated, merged, extends resolved, profiles applied) like `docker compose config`.
-// The orchestration subcommands (up, down, ps, logs, exec, run, start, stop, restart, kill, top) live
+// The orchestration subcommands (up, down, ps, logs, exec, run, start, stop, restart, kill, top, pull, images) live
 // in compose-verbs.ts and the engine in src/compose/up.ts; each is one entry of SUBCOMMANDS.
 import { formatDetail, UserError } from '../errors.js';
 import { parseArgs, type ArgSpec, type ParsedArgs } from './args.js';
@@ -88,6 +88,8 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   restart: orchestration('restart', 'restart services', '[-t SECS] [SERVICE...]', { values: { timeout: 't' }, booleans: { 'no-warnings': '' } }),
   kill: orchestration('kill', 'send a signal to services (default SIGKILL)', '[-s SIG] [SERVICE...]', { values: { signal: 's' } }),
   top: orchestration('top', 'show the processes of services', '[SERVICE...]'),
+  pull: orchestration('pull', 'pull the images of the services (all at once; checks the registry even when present)', '[-q] [--ignore-pull-failures] [SERVICE...]', { booleans: { quiet: 'q', 'ignore-pull-failures': '' } }),
+  images: orchestration('images', 'the images the services use: name, digest, size (or not pulled)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
 };
 
 /** Index of the first word that is not an option or an option's value (-1 when none). */

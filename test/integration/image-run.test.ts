@@ -285,7 +285,15 @@ test('compose: two image services, a published port answers on the host, names r
     '    restart: on-failure:20',
     '',
   ].join('\n'));
-  const up = run(['compose', '-f', join(work, 'compose.yaml'), '-p', PROJECT, 'up', '-d'], {}, 120_000);
+  const cf = ['compose', '-f', join(work, 'compose.yaml'), '-p', PROJECT];
+  const before = JSON.parse(run([...cf, 'images', '--json']).stdout) as { services: string[]; image: string; digest: string | null }[];
+  assert.deepEqual(before.map((r) => [r.services, r.image, r.digest]), [[['web', 'client'], `${reg!.host}/test/web:1`, null]], 'one image for two services, not pulled yet');
+  const pulled = run([...cf, 'pull']);
+  assert.equal(pulled.status, 0, pulled.stderr);
+  const after = JSON.parse(run([...cf, 'images', '--json']).stdout) as { digest: string | null; size: number | null }[];
+  assert.match(after[0].digest ?? '', /^sha256:[0-9a-f]{64}$/);
+  assert.ok((after[0].size ?? 0) > 0);
+  const up = run([...cf, 'up', '-d'], {}, 120_000);
   assert.equal(up.status, 0, up.stderr);
   const body = await new Promise<string>((resolve, reject) => {
     const tryGet = (n: number) => get(`http://127.0.0.1:${port}/`, (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b)); })
