@@ -255,6 +255,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   if (!args.length && !native && !fromImage) {
     runnable = false;
     if (svc.image) warn(P('image'), `no command: it would come from image '${svc.image}', which niwa cannot read yet; this service cannot start`, 'give command: (and entrypoint:) explicitly');
+    else if (svc.build !== undefined) warn(P('build'), 'a build-only service: niwa does not build images yet, so this service cannot start (the others can)', 'give it image: (or x-niwa-rootfs: and command:)');
     else fail(P(), 'the service has no command', 'give command: [...] (niwa has no image to take a default from)');
   }
   if (args.length || !fromImage) spec.process.args = args;

@@ -405,3 +405,11 @@ test('links: SERVICE[:ALIAS] become the linking service\'s aliases and start aft
   const bad = project({ 'compose.yaml': 'services:\n  web:\n    command: [web]\n    links: ["ghost:g"]\n' });
   assert.match((await loadError(bad)).text, /compose\.yaml:4:13: services\.web\.links\.0: links to service 'ghost', which is not defined/);
 });
+
+test('a build-only service does not refuse the project: it warns, cannot start, and the others load', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  builder:\n    build: .\n  web:\n    command: [/bin/true]\n' });
+  const r = await load(dir);
+  assert.equal(r.services.get('builder')!.canonical, undefined);
+  assert.ok(r.services.get('web')!.canonical);
+  assert.ok(r.warnings.some((w) => w.field === 'services.builder.build' && /cannot start \(the others can\)/.test(w.message)), r.warnings.map((w) => w.message).join('\n'));
+});
