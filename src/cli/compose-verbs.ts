@@ -20,7 +20,7 @@ type Run = (a: ParsedArgs, project: LoadComposeOptions) => Promise<number>;
 async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void; onPull?: (e: PullEvent) => void } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
   // Verbs that start containers load canonical specs: their images are pulled first (all at once),
   // with progress in the live view (onPull) or on stderr.
-  const progress = o.onPull || o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).pullReporter({ out: process.stderr, tty: Boolean(process.stderr.isTTY) });
+  const progress = o.onPull || o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
   const load = await loadProject({ ...project, canonical: o.canonical, onPull: o.onPull ?? progress?.onEvent }).finally(() => progress?.finish());
   if (!a.flags['no-warnings'] && o.canonical !== false) for (const w of load.warnings) process.stderr.write(`warning: ${formatDetail(w)}\n`);
   return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage }) };
@@ -383,37 +383,32 @@ function serviceImages(load: ComposeLoad, names: string[]): Map<string, string[]
 
 export const pull: Run = async (a, project) => {
   const load = await loadProject({ ...project, canonical: false });
-  const images = serviceImages(load, checkServices(load, a.positionals));
-  const { ensureImage } = await import('../image/pull.js');
-  const { openStore } = await import('../image/store.js');
-  const { dataRoot } = await import('../image/types.js');
-  const store = openStore(dataRoot());
-  const progress = a.flags.quiet ? undefined : (await import('./pull-progress.js')).pullReporter({ out: process.stderr, tty: Boolean(process.stderr.isTTY) });
+  const images = [...serviceImages(load, checkServices(load, a.positionals))];
+  const [{ ensureImage }, { store }] = await Promise.all([import('../image/pull.js'), import('./image.js')]);
+  const s = await store();
+  const progress = a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
   // all at once, as up does; policy always (check the registry), as `docker compose pull` does
-  const results = await Promise.allSettled([...images.keys()].map((ref) => ensureImage(ref, { store, policy: 'always', onEvent: progress?.onEvent })));
+  const results = await Promise.allSettled(images.map(([ref]) => ensureImage(ref, { store: s, policy: 'always', onEvent: progress?.onEvent })));
   progress?.finish();
-  let status = 0;
-  [...images.entries()].forEach(([ref, svcs], i) => {
-    const r = results[i];
-    if (r.status === 'rejected') {
-      status = 1;
-      if (!a.flags['ignore-pull-failures']) process.stderr.write(`${formatError(r.reason).replace(/^niwa: /, `niwa: ${svcs.join(', ')}: `)}\n`);
-    }
-  });
   if (a.flags['ignore-pull-failures']) return 0;
+  let status = 0;
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') return;
+    status = 1;
+    process.stderr.write(`${formatError(r.reason).replace(/^niwa: /, `niwa: ${images[i][1].join(', ')}: `)}\n`);
+  });
   return status;
 };
 
 export const images: Run = async (a, project) => {
   const load = await loadProject({ ...project, canonical: false });
   const list = serviceImages(load, checkServices(load, a.positionals));
-  const { openStore } = await import('../image/store.js');
-  const { dataRoot } = await import('../image/types.js');
-  const { parseRef, formatRef } = await import('../image/reference.js');
-  const { humanBytes } = await import('./pull-progress.js');
-  const store = openStore(dataRoot());
+  const [{ store }, { findLocal }, { parseRef }, { humanBytes }] = await Promise.all([
+    import('./image.js'), import('../image/pull.js'), import('../image/reference.js'), import('./pull-progress.js'),
+  ]);
+  const s = await store();
   const rows = [...list.entries()].map(([ref, svcs]) => {
-    const img = store.resolve(formatRef(parseRef(ref)));
+    const img = findLocal(s, parseRef(ref));
     return { services: svcs, image: ref, digest: img?.digest ?? null, size: img?.size ?? null };
   });
   if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }

@@ -8,7 +8,8 @@ import type { ImageStore, StoredImage } from '../image/types.js';
 
 const STATE_ROOT_USAGE = '  --state-root DIR    where container state lives (default: $NIWA_STATE_ROOT or /run/niwa)';
 
-async function store(): Promise<ImageStore> {
+/** The image store under the data root ($NIWA_DATA_ROOT, default /var/lib/niwa). */
+export async function store(): Promise<ImageStore> {
   const [{ openStore }, { dataRoot }] = await Promise.all([import('../image/store.js'), import('../image/types.js')]);
   return openStore(dataRoot());
 }

@@ -112,3 +112,8 @@ export function pullReporter(opts: { out: NodeJS.WritableStream & { columns?: nu
     },
   };
 }
+
+/** The reporter verbs use when pulling on the side of their own work: on stderr, bars when it is a terminal. */
+export function stderrPullReporter(): PullReporter {
+  return pullReporter({ out: process.stderr, tty: Boolean(process.stderr.isTTY) });
+}

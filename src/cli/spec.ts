@@ -18,7 +18,7 @@ export async function loadChecked(file: string, host: HostFacts, opts: LoadCheck
   const controllers = [...host.cgroup.v2Controllers, ...Object.keys(host.cgroup.v1)];
   const image: LoadOptions['image'] = async (ref, pull) => {
     const { imageResolver } = await import('../image/resolve.js');
-    const progress = opts.quiet ? undefined : (await import('./pull-progress.js')).pullReporter({ out: process.stderr, tty: Boolean(process.stderr.isTTY) });
+    const progress = opts.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
     try {
       return await imageResolver({ root: host.dataRoot, policy: opts.pull, onEvent: progress?.onEvent })(ref, pull);
     } finally {

@@ -118,31 +118,19 @@ export class RegistryClient {
 
   /** fetch with the scheme decided (https, or http for insecure registries when https fails). */
   private async send(path: string, init: RequestInit): Promise<Response> {
-    if (this.base) {
-      try { return await this.fetchImpl(this.base + path, init); } catch (e) {
+    // Once a scheme worked it is kept; until then HTTPS first, and plain HTTP only for an insecure
+    // registry whose HTTPS attempt failed for another reason than nothing listening (as Docker does).
+    const bases = this.base ? [this.base] : [`https://${this.host}`, `http://${this.host}`];
+    for (let i = 0; ; i++) {
+      try {
+        const r = await this.fetchImpl(bases[i] + path, init);
+        this.base = bases[i];
+        return r;
+      } catch (e) {
         if ((init.signal as AbortSignal | undefined)?.aborted) throw e;
-        throw this.unreachable(e, this.base + path);
+        const refused = (e as { cause?: { code?: string } })?.cause?.code === 'ECONNREFUSED';
+        if (i + 1 >= bases.length || refused || !isInsecure(this.registry, this.env)) throw this.unreachable(e, bases[i] + path);
       }
-    }
-    const https = `https://${this.host}`;
-    try {
-      const r = await this.fetchImpl(https + path, init);
-      this.base = https;
-      return r;
-    } catch (e) {
-      if ((init.signal as AbortSignal | undefined)?.aborted) throw e;
-      if (!isInsecure(this.registry, this.env)) throw this.unreachable(e, https + path);
-      const code = (e as { cause?: { code?: string } })?.cause?.code;
-      if (code === 'ECONNREFUSED') throw this.unreachable(e, https + path);
-    }
-    const http = `http://${this.host}`;
-    try {
-      const r = await this.fetchImpl(http + path, init);
-      this.base = http;
-      return r;
-    } catch (e) {
-      if ((init.signal as AbortSignal | undefined)?.aborted) throw e;
-      throw this.unreachable(e, http + path);
     }
   }
 
