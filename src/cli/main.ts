@@ -1,11 +1,13 @@
 // The CLI: argv → verb table. Each verb lives in its own file and is imported only when used,
 // so `niwa run` never loads Ink, React or the schema compiler unless it needs them.
-import { formatError, NiwaError } from '../errors.js';
+import { formatError, NiwaError, passThroughExitCode } from '../errors.js';
 
 export interface Verb {
   summary: string;
   usage: string;
   run(args: string[]): Promise<number>;
+  /** Passes a container's status through: niwa's own failures exit 125/126/127 as Docker's do. */
+  passesStatus?: boolean;
   /** Subcommands with their own --help (`niwa image pull --help`): only a leading --help is answered here. */
   subcommands?: boolean;
 }
@@ -51,7 +53,9 @@ export function mainHelp(): string {
     ...Object.entries(VERBS).filter(([, v]) => !v.hidden).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`),
     '',
     'Run `niwa <command> --help` for the options of each command.',
-    'Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid spec.',
+    'Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid spec. run and exec exit with the',
+    'container\'s status (128+N for signal N), and as Docker does for their own failures: 125 niwa',
+    'failed (usage, invalid spec, setup), 126 the command cannot be executed, 127 it was not found.',
   ].join('\n');
 }
 
@@ -71,15 +75,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`niwa: unknown command '${cmd}'\n  hint: run 'niwa --help' for the list of commands\n`);
     return 2;
   }
+  let verb: Verb | undefined;
   try {
-    const verb = await entry.load();
-    if (verb.subcommands ? rest[0] === '--help' || rest[0] === '-h' : rest.includes('--help') || rest.includes('-h')) {
+    verb = await entry.load();
+    const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest; // `run -- ls -h` is not a help request
+    if (verb.subcommands ? rest[0] === '--help' || rest[0] === '-h' : own.includes('--help') || own.includes('-h')) {
       process.stdout.write(`usage: ${verb.usage}\n\n${verb.summary}\n`);
       return 0;
     }
     return await verb.run(rest);
   } catch (e) {
     process.stderr.write(formatError(e) + '\n');
+    if (verb?.passesStatus) return passThroughExitCode(e);
     return e instanceof NiwaError ? e.exitCode : 1;
   }
 }

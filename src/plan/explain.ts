@@ -2,7 +2,7 @@
 // what a student can run (on the host, with the container's PID, or inside the container) to
 // see its effect. Pure: plan in, text out.
 import type { CloneFlag, LaunchPlan, Phase, Step } from './types.js';
-import { describeCall } from './format.js';
+import { describeCall, optionOf } from './format.js';
 
 /** Where to run a command: on the host (PID = the container's host pid) or inside the container. */
 export interface Look { where: 'host' | 'inside'; cmd: string }
@@ -165,7 +165,8 @@ export function formatExplain(plan: LaunchPlan): string {
     }
     out.push('', `[${e.index}] ${e.call}`);
     out.push(`    why:  ${e.why}`);
-    out.push(`    from: ${e.field ? `spec field ${e.field}` : 'a built-in default (src/spec/defaults.ts or the embedded root)'}${e.man ? `   man: ${e.man}` : ''}`);
+    const opt = optionOf(plan.fromFlags, e.field);
+    out.push(`    from: ${opt ? `option ${opt} (spec field ${e.field})` : e.field ? `spec field ${e.field}` : 'a built-in default (src/spec/defaults.ts or the embedded root)'}${e.man ? `   man: ${e.man}` : ''}`);
     for (const l of e.look) out.push(`    ${l.where === 'host' ? 'host$  ' : 'inside$'} ${l.cmd}`);
   }
   if (plan.warnings.length) out.push('', 'warnings:', ...plan.warnings.map((x) => `  ! ${x}`));

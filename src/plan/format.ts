@@ -87,9 +87,17 @@ export function formatPlan(plan: LaunchPlan, opts: FormatOptions = {}): string {
       out.push('', c.cyan(PHASE_TITLE[phase]));
     }
     out.push(`  ${String(s.index).padStart(w)}  ${describeCall(s)}`);
-    const meta = [s.field ? `[${s.field}]` : '[default]', s.man].filter(Boolean).join(' ');
+    const opt = optionOf(plan.fromFlags, s.field);
+    const meta = [s.field ? `[${s.field}${opt ? ` ← ${opt}` : ''}]` : '[default]', s.man].filter(Boolean).join(' ');
     out.push(c.dim(`  ${' '.repeat(w)}    ${meta} — ${s.why}`));
   }
   if (plan.warnings.length) out.push('', 'warnings:', ...plan.warnings.map((x) => `  ! ${x}`));
   return out.join('\n') + '\n';
+}
+
+/** The command-line option that set `field` (or a parent of it), if any (LaunchPlan.fromFlags). */
+export function optionOf(fromFlags: Record<string, string> | undefined, field: string | undefined): string | undefined {
+  if (!fromFlags || !field) return undefined;
+  for (let f = field; f; f = f.includes('.') ? f.slice(0, f.lastIndexOf('.')) : '') if (fromFlags[f]) return fromFlags[f];
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { ErrorDetail } from '../../errors.js';
 import type { HookFn, SeccompProfile } from '../types.js';
 import type { Applied, ImageView } from '../../image/apply.js';
+import type { RunOverrides } from './overrides.js';
 
 export type Positions = Record<string, { line: number; col: number }>;
 
@@ -29,6 +30,8 @@ export interface LoadOptions {
    * `validate`): the image is not read, and a command may be left to it unchecked.
    */
   image?: (ref: string, pull: 'missing' | 'always' | 'never') => Promise<ImageView>;
+  /** Docker-style command-line options applied over the spec (overrides.ts), e.g. from `niwa run --memory 64m`. */
+  overrides?: RunOverrides;
 }
 
 export interface LoadContext {
@@ -43,6 +46,8 @@ export interface LoadContext {
   opts: LoadOptions;
   /** The image of rootfs.image once the image phase has read it, with what its config filled in. */
   image?: { view: ImageView; applied: Applied };
+  /** Spec fields set by a command-line option → that option (overrides.ts). */
+  flagSources?: Record<string, string>;
 }
 
 export function newContext(file: string, opts: LoadOptions = {}, dir?: string): LoadContext {
