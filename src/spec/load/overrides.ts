@@ -15,6 +15,7 @@ import type { LoadContext } from './context.js';
 import { parseCpus, parseMode, parseSize } from './units.js';
 import { suggestHint } from './suggest.js';
 import { optionOf } from '../../plan/format.js';
+import { INTENDED_ANNOTATION } from '../../validate/warnings.js';
 
 /** The options as given on the command line (repeatable ones as lists, in order). */
 export interface RunOverrides {
@@ -156,7 +157,13 @@ export function applyOverrides(data: ContainerSpec, o: RunOverrides, ctx: LoadCo
   // --- network ---
   if (o.network !== undefined) {
     if (o.network === 'none') { s.namespaces = withNamespace(s.namespaces, 'net', true); from('--network', 'namespaces.net'); }
-    else if (o.network === 'host') { s.namespaces = withNamespace(s.namespaces, 'net', false); from('--network', 'namespaces.net'); }
+    else if (o.network === 'host') {
+      s.namespaces = withNamespace(s.namespaces, 'net', false);
+      from('--network', 'namespaces.net');
+      // asked for by name: no warning that the host's network is shared
+      const said = s.annotations?.[INTENDED_ANNOTATION];
+      s.annotations = { ...(s.annotations ?? {}), [INTENDED_ANNOTATION]: said ? `${said}, host-net` : 'host-net' };
+    }
     else bad('--network', `network ${JSON.stringify(o.network)}: niwa run knows none (a network namespace with only lo) and host`, 'containers on bridge networks come from niwa compose (networks:, ports:)');
   }
   for (const p of o.publish ?? []) {
