@@ -6,8 +6,9 @@ export interface Verb {
   summary: string;
   usage: string;
   run(args: string[]): Promise<number>;
-  /** Passes a container's status through: niwa's own failures exit 125/126/127 as Docker's do. */
-  passesStatus?: boolean;
+  /** Passes a container's status through (for these arguments): niwa's own failures exit 125/126/127
+   *  as Docker's do (errors.ts passThroughExitCode). `compose` can answer per subcommand (`run`). */
+  passesStatus?: boolean | ((args: string[]) => boolean);
   /** Subcommands with their own --help (`niwa image pull --help`): only a leading --help is answered here. */
   subcommands?: boolean;
 }
@@ -87,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     return await verb.run(rest);
   } catch (e) {
     process.stderr.write(formatError(e) + '\n');
-    if (verb?.passesStatus) return passThroughExitCode(e);
+    if (typeof verb?.passesStatus === 'function' ? verb.passesStatus(rest) : verb?.passesStatus) return passThroughExitCode(e);
     return e instanceof NiwaError ? e.exitCode : 1;
   }
 }
