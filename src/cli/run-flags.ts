@@ -49,7 +49,7 @@ export function overridesOf(a: ParsedArgs): RunOverrides {
     workdir: str(f.workdir), user: str(f.user), memory: str(f.memory), cpus: str(f.cpus), pidsLimit: str(f['pids-limit']),
     capAdd: list(f['cap-add']), capDrop: list(f['cap-drop']), init: f.init ? true : undefined, readOnly: f['read-only'] ? true : undefined,
     network: str(f.network), hostname: str(f.hostname), securityOpt: list(f['security-opt']), ulimit: list(f.ulimit), sysctl: list(f.sysctl),
-    tty: f.tty ? true : undefined, ns: str(f.ns), root: str(f.root), term: process.env.TERM,
+    tty: f.tty ? true : undefined, ns: str(f.ns), root: str(f.root), term: f.tty ? process.env.TERM : undefined,
   };
   for (const k of Object.keys(o) as (keyof RunOverrides)[]) if (o[k] === undefined) delete o[k];
   return o;

@@ -27,7 +27,7 @@ export async function loadChecked(file: string | { inline: ContainerSpec }, host
       progress?.finish();
     }
   };
-  const lo: LoadOptions = { hostCgroupControllers: controllers, ...hostCpuFacts(), image, ...(opts.overrides ? { overrides: opts.overrides } : {}) };
+  const lo: LoadOptions = { hostCgroupControllers: controllers, ...hostCpuFacts(), image, ...(opts.overrides && Object.keys(opts.overrides).length ? { overrides: opts.overrides } : {}) };
   return typeof file === 'string' ? loadSpec(file, lo) : loadSpecObject(file.inline, '<inline>', lo);
 }
 

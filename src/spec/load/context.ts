@@ -4,6 +4,7 @@ import type { ErrorDetail } from '../../errors.js';
 import type { HookFn, SeccompProfile } from '../types.js';
 import type { Applied, ImageView } from '../../image/apply.js';
 import type { RunOverrides } from './overrides.js';
+import { optionOf } from '../../plan/format.js';
 
 export type Positions = Record<string, { line: number; col: number }>;
 
@@ -72,6 +73,12 @@ export function detail(ctx: Pick<LoadContext, 'file' | 'positions'>, field: stri
   if (pos) { d.line = pos.line; d.col = pos.col; }
   if (hint) d.hint = hint;
   return d;
+}
+
+/** A later phase's problem with a field a command-line option set: named after the option, not the spec file. */
+export function relabel(sources: Record<string, string> | undefined, d: ErrorDetail): ErrorDetail {
+  const flag = optionOf(sources, d.field);
+  return flag ? { field: `${flag} (${d.field})`, message: d.message, ...(d.hint ? { hint: d.hint } : {}) } : d;
 }
 
 /** Record a problem and go on: every phase reports all it finds. */

@@ -19,9 +19,8 @@ import { sortDetails } from '../../validate/schema-errors.js';
 import type { CanonicalSpec, ContainerSpec } from '../types.js';
 import { canonicalise } from './canonicalise.js';
 import { imagePhase } from './image.js';
-import { newContext, type LoadContext, type LoadOptions } from './context.js';
+import { newContext, relabel, type LoadContext, type LoadOptions } from './context.js';
 import { toPlain } from './plain.js';
-import { applyOverrides, relabel } from './overrides.js';
 import { readSpecFile } from './read.js';
 import { unwrapSpecExport } from './read-ts.js';
 
@@ -44,7 +43,8 @@ function withTsPosition(file: string, d: ErrorDetail): ErrorDetail {
 
 async function fromData(raw: unknown, ctx: LoadContext): Promise<CanonicalSpec> {
   const plain = toPlain(raw, ctx);
-  const data = ctx.opts.overrides && !ctx.errors.length ? applyOverrides(plain as ContainerSpec, ctx.opts.overrides, ctx) : plain;
+  // loaded only when options were given (it brings the compose loader's short-form parsers)
+  const data = ctx.opts.overrides && !ctx.errors.length ? (await import('./overrides.js')).applyOverrides(plain as ContainerSpec, ctx.opts.overrides, ctx) : plain;
   const schemaProblems = await schemaErrors(data, ctx.file, ctx.positions);
   if (ctx.errors.length || schemaProblems.length) fail(ctx, schemaProblems);
   const withImage = await imagePhase(data as ContainerSpec, ctx);

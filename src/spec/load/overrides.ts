@@ -5,7 +5,6 @@
 // The short forms Docker and Compose share are parsed by the compose loader's own helpers.
 import { isAbsolute, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import type { ErrorDetail } from '../../errors.js';
 import { parsePortShort, parseVolumeShort } from '../../compose/normalize.js';
 import { dockerSeccomp } from '../../compose/to-spec.js';
 import { readDotenv } from '../../compose/env.js';
@@ -14,7 +13,6 @@ import { NAMESPACE_KINDS, type ContainerSpec, type MountSpec, type NamespaceKind
 import type { LoadContext } from './context.js';
 import { parseCpus, parseMode, parseSize } from './units.js';
 import { suggestHint } from './suggest.js';
-import { optionOf } from '../../plan/format.js';
 import { INTENDED_ANNOTATION } from '../../validate/warnings.js';
 
 /** The options as given on the command line (repeatable ones as lists, in order). */
@@ -258,10 +256,4 @@ function withNamespace(ns: NamespacesSpec | undefined, kind: NamespaceKind, on: 
     return [...kinds];
   }
   return { ...ns, [kind]: on };
-}
-
-/** A later phase's problem with a field an option set: named after the option, not the spec file. */
-export function relabel(sources: Record<string, string> | undefined, d: ErrorDetail): ErrorDetail {
-  const flag = optionOf(sources, d.field);
-  return flag ? { field: `${flag} (${d.field})`, message: d.message, ...(d.hint ? { hint: d.hint } : {}) } : d;
 }
