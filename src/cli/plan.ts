@@ -15,7 +15,7 @@ export const verb: Verb = {
     const a = parseArgs(argv, runArgSpec({ host: '', id: '', project: '', 'oci-bundle': '' }, { json: '', color: '', explain: '', shell: '', oci: '', detach: 'd' }), 'plan');
     const source = runSource(a, 'plan');
     const host = a.flags.host === 'generic' ? genericHost() : probeHost();
-    const spec = await loadChecked(source.kind === 'file' ? source.file : { inline: source.spec }, host, { pull: pullFlag(a.flags.pull), overrides: overridesOf(a) });
+    const spec = await loadChecked(source.kind === 'file' ? source.file : { inline: source.spec }, host, { pull: pullFlag(a.flags.pull), overrides: overridesOf(a, 'plan') });
     const plan = compile(spec, host, { id: String(a.flags.id ?? spec.name), project: String(a.flags.project ?? 'default') });
     const ex = await import('./plan-export.js');
     if (ex.wantsExport(a.flags)) return ex.runExport(a.flags, spec, plan, host);

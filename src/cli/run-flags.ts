@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { ArgSpec, ParsedArgs } from './args.js';
 import { UserError } from '../errors.js';
+import { checkName } from '../spec/names.js';
 import type { ContainerSpec } from '../spec/types.js';
 import type { RunOverrides } from '../spec/load/overrides.js';
 import { MODULE_EXTS, YAML_EXTS } from '../spec/load/read.js';
@@ -40,9 +41,10 @@ export const RUN_OPTIONS_USAGE = [
 const list = (v: unknown): string[] | undefined => (v === undefined ? undefined : (v as string[]));
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
 
-/** The parsed options as overrides for the loader. */
-export function overridesOf(a: ParsedArgs): RunOverrides {
+/** The parsed options as overrides for the loader. --name is checked here (it names host paths). */
+export function overridesOf(a: ParsedArgs, verb = 'run'): RunOverrides {
   const f = a.flags;
+  if (f.name !== undefined) checkName(String(f.name), 'container name (--name)', verb);
   const o: RunOverrides = {
     name: str(f.name), command: a.rest.length ? a.rest : undefined, entrypoint: str(f.entrypoint),
     env: list(f.env), envFile: list(f['env-file']), volume: list(f.volume), tmpfs: list(f.tmpfs), publish: list(f.publish),
