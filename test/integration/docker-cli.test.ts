@@ -120,6 +120,7 @@ test('bad option values are niwa errors naming the option, all at once, and exit
   const r = run(['--memory', '12x', '--cpus', 'lots', '--ns', 'pid,utz', '--cap-add', 'CAP_NET_RAWW', '--ulimit', 'nofile'], 'true');
   assert.equal(r.status, 125, r.stderr);
   assert.doesNotMatch(r.stderr, /internal error/);
+  assert.match(r.stderr, /^niwa: the command line: \d+ problems in the spec$/m, 'a one-off has no file: the command line has the problems');
   assert.match(r.stderr, /--memory: "12x" is not a size/);
   assert.match(r.stderr, /--cpus: "lots" is not a number of CPUs/);
   assert.match(r.stderr, /--ns: unknown namespace "utz"\n\s+hint: did you mean 'uts'/);

@@ -29,7 +29,9 @@ export type { LoadOptions } from './context.js';
 function fail(ctx: LoadContext, extra: ErrorDetail[] = []): never {
   const all = sortDetails([...ctx.errors, ...extra].map((d) => relabel(ctx.flagSources, withTsPosition(ctx.file, d))));
   const n = all.length;
-  throw new UserError('E_SPEC_INVALID', `${ctx.file}: ${n} problem${n === 1 ? '' : 's'} in the spec`, all);
+  // a one-off of `niwa run [OPTIONS] -- CMD` has no file: its problems are on the command line
+  const where = ctx.file === '<inline>' && ctx.flagSources ? 'the command line' : ctx.file;
+  throw new UserError('E_SPEC_INVALID', `${where}: ${n} problem${n === 1 ? '' : 's'} in the spec`, all);
 }
 
 /** TS specs have no position map: find the field in the source text, if it can be found unambiguously. */
