@@ -135,3 +135,14 @@ test('Docker\'s exit codes for niwa\'s own failures', () => {
   assert.equal(passThroughExitCode(new UserError('E_USAGE', 'x')), 125);
   assert.equal(passThroughExitCode(new Error('bug')), 125);
 });
+
+test('--help says so: niwa --help and niwa run --help name 125, 126 and 127', async () => {
+  const { niwa } = await import('../../helpers.js');
+  for (const args of [['--help'], ['run', '--help'], ['exec', '--help']]) {
+    const r = niwa(args);
+    assert.equal(r.status, 0, r.stderr);
+    for (const code of ['125', '126', '127']) assert.match(r.stdout, new RegExp(`\\b${code}\\b`), `${args.join(' ')}: ${code}`);
+  }
+  assert.match(niwa(['run', '--help']).stdout, /--cap-drop CAP \(ALL too\)/);
+  assert.match(niwa(['plan', '--help']).stdout, /--memory 64m/, 'plan takes the same options');
+});
