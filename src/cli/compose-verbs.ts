@@ -21,7 +21,7 @@ async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?:
   // Verbs that start containers load canonical specs: their images are pulled first (all at once),
   // with progress in the live view (onPull) or on stderr.
   const progress = o.onPull || o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
-  const load = await loadProject({ ...project, canonical: o.canonical, onPull: o.onPull ?? progress?.onEvent }).finally(() => progress?.finish());
+  const load = await (await import('./compose/project.js')).loadOrState(project, { canonical: o.canonical, onPull: o.onPull ?? progress?.onEvent }).finally(() => progress?.finish());
   if (!a.flags['no-warnings'] && o.canonical !== false) for (const w of load.warnings) process.stderr.write(`warning: ${formatDetail(w)}\n`);
   return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage }) };
 }

@@ -47,6 +47,14 @@ const orchestration = (name: keyof typeof import('./compose-verbs.js'), summary:
   },
 });
 
+/** A subcommand in its own file under src/cli/compose/, loaded only when it runs. */
+const extra = (name: string, load: () => Promise<object>, summary: string, usage: string, args?: ArgSpec): Subcommand => ({
+  summary,
+  usage: `niwa compose ${name} ${usage}`,
+  args,
+  async run(a, project) { return ((await load()) as Record<string, Subcommand['run']>)[name](a, project); },
+});
+
 export const SUBCOMMANDS: Record<string, Subcommand> = {
   config: {
     summary: 'print the resolved project (interpolated, merged, extends resolved, profiles applied)',
@@ -90,6 +98,14 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   top: orchestration('top', 'show the processes of services', '[SERVICE...]'),
   pull: orchestration('pull', 'pull the images of the services (all at once; checks the registry even when present)', '[-q] [--ignore-pull-failures] [SERVICE...]', { booleans: { quiet: 'q', 'ignore-pull-failures': '' } }),
   images: orchestration('images', 'the images the services use: name, digest, size (or not pulled)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
+  ls: extra('ls', () => import('./compose/ls.js'), 'list compose projects (from the state root; -a: stopped ones too)', '[-a] [--format table|json] [-q] [FILTER]', { values: { format: '' }, booleans: { all: 'a', quiet: 'q' } }),
+  pause: extra('pause', () => import('./compose/freeze.js'), 'freeze the services\' containers (cgroup freezer)', '[SERVICE...]'),
+  unpause: extra('unpause', () => import('./compose/freeze.js'), 'thaw the services\' paused containers', '[SERVICE...]'),
+  rm: extra('rm', () => import('./compose/rm.js'), 'remove the services\' stopped containers (-s: stop them first; -v: and their anonymous volumes)', '[-f] [-s] [-v] [SERVICE...]', { booleans: { force: 'f', stop: 's', volumes: 'v' } }),
+  port: extra('port', () => import('./compose/port.js'), 'print the host address a published port of a service listens on', '[--protocol tcp|udp] SERVICE PRIVATE_PORT', { values: { protocol: '' } }),
+  cp: extra('cp', () => import('./compose/cp.js'), 'copy files between a service\'s running container and the host (paths resolved inside the container\'s root)', 'SERVICE:SRC_PATH DEST_PATH | SRC_PATH SERVICE:DEST_PATH'),
+  wait: extra('wait', () => import('./compose/wait.js'), 'wait until the services\' containers end; print their exit codes', 'SERVICE...'),
+  events: extra('events', () => import('./compose/events.js'), 'stream the containers\' events (start, die, pause, health_status, …)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
 };
 
 /** Index of the first word that is not an option or an option's value (-1 when none). */
@@ -116,9 +132,21 @@ function help(prefix = ''): string {
   ].join('\n');
 }
 
+/** `niwa compose SUB --help`: usage, summary and every flag, from the SUBCOMMANDS table. */
+export function subcommandHelp(name: string, sub: Subcommand): string {
+  const flags = (spec: ArgSpec | undefined) => [
+    ...Object.entries(spec?.booleans ?? {}).map(([k, s]) => `${s ? `-${s}, ` : '    '}--${k}`),
+    ...Object.entries(spec?.values ?? {}).map(([k, s]) => `${s ? `-${s}, ` : '    '}--${k} VALUE${spec?.repeat?.includes(k) ? ' (repeatable)' : ''}`),
+  ].map((l) => `  ${l}`);
+  const own = flags(sub.args);
+  return [`usage: ${sub.usage}`, '', `${sub.summary}.`, '', ...(own.length ? ['options:', ...own, ''] : []),
+    'project options (before or after the command):', ...flags(PROJECT_FLAGS), '', `(niwa compose ${name} -h: this help)`, ''].join('\n');
+}
+
 export const verb: Verb = {
   summary: 'run multi-container projects from Compose files (compose.yaml) or niwa\'s services: form',
   usage: help(),
+  subcommands: true,
   async run(argv) {
     // project flags may come before the subcommand: split at the first word that names one
     const i = argv.findIndex((x, j) => SUBCOMMANDS[x] !== undefined && !(j > 0 && /^(-f|--file|--env-file|--profile|-p|--project-name|--project-directory)$/.test(argv[j - 1])));
@@ -148,6 +176,7 @@ export const verb: Verb = {
         words = words.slice(0, cut);
       }
     }
+    if (words.includes('--help') || words.includes('-h')) { process.stdout.write(subcommandHelp(argv[i], sub)); return 0; }
     const a = parseArgs(words, spec, `compose ${argv[i]}`);
     for (const [k, v] of Object.entries(head.flags)) {
       const mine = a.flags[k];
