@@ -10,7 +10,7 @@ export interface ContainerEvent { time: string; type: 'container'; action: strin
 /** The Docker-style events one supervisor event stands for (`previous`: the container's status before it). */
 export function dockerEvents(e: RuntimeEvent, previous: string | undefined): { action: string; attributes?: Record<string, string> }[] {
   if (e.type === 'health') return [{ action: `health_status: ${e.status}` }];
-  if (e.type !== 'status' || !e.status) return [];
+  if (e.type !== 'status' || !e.status || e.status === previous) return []; // (removal is told twice: by the container and by rm)
   const exit = () => ({ exitCode: String(e.signal != null ? 128 + e.signal : e.exitCode ?? '') });
   switch (e.status) {
     case 'created': return [{ action: 'create' }];
