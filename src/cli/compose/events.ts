@@ -3,6 +3,8 @@
 // die (with the exit code), oom, restart, destroy, health_status: healthy|unhealthy|starting.
 // One line each (`TIME container ACTION NAME (attributes)`) or, with --json, one JSON object each.
 import type { RuntimeEvent } from '../../events/types.js';
+import { containerDir, readSpec } from '../../runtime/state.js';
+import { SERVICE_KEY } from '../../compose/project-state.js';
 import { engineOf, servicesOf, type Run } from './project.js';
 
 export interface ContainerEvent { time: string; type: 'container'; action: string; id: string; service?: string; attributes: Record<string, string> }
@@ -26,15 +28,21 @@ export function dockerEvents(e: RuntimeEvent, previous: string | undefined): { a
 
 export const events: Run = async (a, project) => {
   const { load, engine } = await engineOf(project);
-  const names = new Map(servicesOf(load, a.positionals).map((s) => [engine.name(s), s]));
-  const all = !a.positionals.length;
+  const wanted = new Set(servicesOf(load, a.positionals));
   const last = new Map<string, string>(engine.containers().map((c) => [c.name, c.status]));
+  // A container created after we started listening: its service is in its spec's annotations.
+  const services = new Map<string, string | undefined>();
+  const serviceOf = (c: string) => {
+    if (!services.has(c)) services.set(c, engine.serviceOf(c) ?? readSpec(containerDir(engine.target.root, engine.project, c))?.annotations?.[SERVICE_KEY]);
+    return services.get(c);
+  };
   const print = (e: RuntimeEvent) => {
-    if (!('container' in e) || !(all || names.has(e.container))) return;
+    if (!('container' in e)) return;
+    const service = serviceOf(e.container);
+    if (a.positionals.length && !(service && wanted.has(service))) return;
     const prev = last.get(e.container);
     if (e.type === 'status' && e.status) last.set(e.container, e.status);
     for (const d of dockerEvents(e, prev)) {
-      const service = names.get(e.container) ?? engine.serviceOf(e.container);
       const ev: ContainerEvent = {
         time: new Date('at' in e && e.at ? e.at : Date.now()).toISOString(), type: 'container', action: d.action, id: e.container,
         ...(service ? { service } : {}),
