@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, niwa, niwaBin, needsRoot, needsStage, type CliResult } from '../helpers.js';
 import { cgroupsLeft } from './running.js';
+import { httpGet, until } from './poll.js';
 import { tryRequest } from '../../src/runtime/supervisor/client.js';
 import { removeProjectNetworks } from '../../src/runtime/net/attach.js';
 
@@ -38,20 +38,6 @@ const compose = (args: string[], timeout = 90_000): CliResult => niwa(['compose'
 const bare = (args: string[], timeout = 90_000): CliResult => niwa(['compose', '-p', P, ...args], { env: env(), timeout, cwd: empty });
 const ok = (r: CliResult) => { assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`); return r; };
 const stateOf = (name: string) => JSON.parse(readFileSync(join(state, P, name, 'state.json'), 'utf8')) as { status: string; pid?: number; cgroups: string[] };
-const httpGet = (url: string) => new Promise<string>((resolve, reject) => {
-  const req = get(url, { timeout: 5000 }, (res) => { let b = ''; res.setEncoding('utf8'); res.on('data', (c) => { b += c; }); res.on('end', () => resolve(b)); });
-  req.on('error', reject);
-  req.on('timeout', () => req.destroy(new Error('timeout')));
-});
-async function until<T>(what: string, f: () => T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 /** Whether the kernel says the container's processes are frozen: v2 cgroup.events `frozen 1` or v1 freezer.state FROZEN. */
 function frozen(name: string): boolean {
   return stateOf(name).cgroups.some((cg) => {
@@ -164,7 +150,7 @@ test('events show a start and a die (with the exit code); wait prints the real e
     const events = await until('a die event for job', () => {
       const list = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { action: string; id: string; service?: string; attributes: Record<string, string> });
       return list.some((e) => e.id === 'job-1' && e.action === 'die') && list;
-    });
+    }, 15_000);
     const job = events.filter((e) => e.id === 'job-1');
     assert.deepEqual(job.map((e) => e.action).filter((a) => a === 'start' || a === 'die'), ['start', 'die']);
     assert.equal(job.find((e) => e.action === 'die')!.attributes.exitCode, '3');
