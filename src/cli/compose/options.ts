@@ -1,7 +1,7 @@
 // Owns the option parsing the orchestration verbs share with this directory's verbs, so that
 // compose-verbs.ts calls it with one line: `logs --since/--until` (a time window) and
 // `run -v SRC:DST[:ro] -w DIR -u USER[:GROUP]` (changes to the one-off container's spec).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import type { CanonicalMount, CanonicalSpec } from '../../spec/types.js';
@@ -50,6 +50,7 @@ export function runVolume(v: string, load: ComposeLoad): CanonicalMount {
     const vol = [...load.services.values()].flatMap((s) => s.compose.volumes).find((x) => x.name === src && !x.anonymous);
     if (!vol) throw new UserError('E_USAGE', `compose run: -v '${src}' is not a volume of the project`, [], `declare it under the top-level volumes:, or give a path (./${src})`);
     source = vol.hostPath;
+    mkdirSync(source, { recursive: true, mode: 0o755 }); // as up creates a named volume before its first use
   }
   return {
     type: 'bind', source, target: dst, readonly: mode === 'ro', recursive: true, options: [], field: 'run -v',
