@@ -24,8 +24,23 @@ export const containerPath = (p: string): string => posix.normalize(posix.join('
 /** /proc/self/fd/N/NAME: the entry NAME of the directory open as N (the kernel does not follow NAME for mkdir, symlink, readlink). */
 const entry = (dirFd: number, name: string) => `/proc/self/fd/${dirFd}/${name}`;
 
+/** The host id that id 0 inside maps to, from a /proc/PID/uid_map or gid_map text (0 when there is no mapping of 0). */
+export function hostIdOfRoot(map: string): number {
+  for (const line of map.split('\n')) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (inside === 0 && count > 0) return outside;
+  }
+  return 0;
+}
+
 export class ContainerRoot {
-  private constructor(private sys: Sys, readonly fd: number, readonly pid: number) {}
+  /** Who owns what cp creates inside: the container's root (the host ids its user namespace maps 0 to). */
+  readonly owner: { uid: number; gid: number };
+
+  private constructor(private sys: Sys, readonly fd: number, readonly pid: number) {
+    const map = (f: string) => { try { return hostIdOfRoot(fs.readFileSync(`/proc/${pid}/${f}`, 'utf8')); } catch { return 0; } };
+    this.owner = { uid: map('uid_map'), gid: map('gid_map') };
+  }
 
   /** The root of process `pid` (a container's), as the container sees it. */
   static open(sys: Sys, pid: number): ContainerRoot {
@@ -34,6 +49,11 @@ export class ContainerRoot {
       throw new SysError('open', `/proc/${pid}/root`, (e as NodeJS.ErrnoException).code ?? 'EIO', e);
     }
     return new ContainerRoot(sys, fd, pid);
+  }
+
+  /** Gives a created entry to the container's root (no-op without a user namespace). */
+  private own(path: string): void {
+    if (this.owner.uid || this.owner.gid) fs.lchownSync(path, this.owner.uid, this.owner.gid);
   }
 
   close(): void { fs.closeSync(this.fd); }
@@ -88,20 +108,26 @@ export class ContainerRoot {
     const st = fs.statSync(src);
     if (st.isFile()) {
       const fd = this.open(target, O_WRONLY | O_CREAT | O_TRUNC, st.mode & 0o777);
-      try { fs.writeFileSync(fd, fs.readFileSync(src)); } finally { fs.closeSync(fd); }
+      try {
+        fs.writeFileSync(fd, fs.readFileSync(src));
+        if (this.owner.uid || this.owner.gid) fs.fchownSync(fd, this.owner.uid, this.owner.gid);
+      } finally { fs.closeSync(fd); }
       return;
     }
     if (!st.isDirectory()) throw new SysError('copy', src, 'EINVAL');
     const parent = this.open(posix.dirname(target), O_PATH | O_DIRECTORY);
     try {
-      try { fs.mkdirSync(entry(parent, posix.basename(target)), { mode: st.mode & 0o777 }); } catch (e) {
+      try {
+        fs.mkdirSync(entry(parent, posix.basename(target)), { mode: st.mode & 0o777 });
+        this.own(entry(parent, posix.basename(target)));
+      } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !this.isDir(target)) throw new SysError('mkdir', target, (e as NodeJS.ErrnoException).code ?? 'EIO', e);
       }
     } finally { fs.closeSync(parent); }
     const dir = this.open(target, O_PATH | O_DIRECTORY);
     try {
       for (const e of fs.readdirSync(src, { withFileTypes: true })) {
-        if (e.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(join(src, e.name)), entry(dir, e.name));
+        if (e.isSymbolicLink()) { fs.symlinkSync(fs.readlinkSync(join(src, e.name)), entry(dir, e.name)); this.own(entry(dir, e.name)); }
         else if (e.isFile() || e.isDirectory()) this.in(join(src, e.name), posix.join(target, e.name));
       }
     } finally { fs.closeSync(dir); }

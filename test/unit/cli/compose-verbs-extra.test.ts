@@ -14,7 +14,7 @@ import { annotateServices, listComposeProjects, loadFromState, isFromState, SERV
 import { dockerEvents } from '../../../src/cli/compose/events.js';
 import { logWindow, runVolume } from '../../../src/cli/compose/options.js';
 import { imagesToRemove } from '../../../src/cli/compose/rmi.js';
-import { ContainerRoot, containerPath } from '../../../src/runtime/copy.js';
+import { ContainerRoot, containerPath, hostIdOfRoot } from '../../../src/runtime/copy.js';
 import { FakeSys } from '../../../src/runtime/sys/fake.js';
 import { RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../../../src/runtime/sys/types.js';
 import type { ComposeLoad } from '../../../src/compose/index.js';
@@ -133,8 +133,13 @@ test('cp paths: made absolute, `..` clamped at the container root, resolved by o
   assert.equal(containerPath('etc/hosts'), '/etc/hosts');
   assert.equal(containerPath('../../../etc/shadow'), '/etc/shadow');
   assert.equal(containerPath('/tmp/a/../../..//x/./y'), '/x/y');
+  // what cp creates inside belongs to the container's root: the host id its user namespace maps 0 to
+  assert.equal(hostIdOfRoot('         0          0 4294967295\n'), 0);
+  assert.equal(hostIdOfRoot('         0     100000      65536\n'), 100000);
+  assert.equal(hostIdOfRoot('      1000       1000          1\n'), 0);
   const sys = new FakeSys();
   const root = ContainerRoot.open(sys, process.pid);
+  assert.deepEqual(root.owner, { uid: 0, gid: 0 });
   try {
     root.open('/../../etc/passwd', 0);
     root.open('/', 0);
