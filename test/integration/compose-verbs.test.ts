@@ -15,11 +15,13 @@ import { join } from 'node:path';
 import { fixture, niwa, niwaBin, needsRoot, needsStage, type CliResult } from '../helpers.js';
 import { cgroupsLeft } from './running.js';
 import { httpGet, until } from './poll.js';
+import { dockerSaveArchive, shellImageEntries } from '../image-fixtures.js';
 import { tryRequest } from '../../src/runtime/supervisor/client.js';
 import { removeProjectNetworks } from '../../src/runtime/net/attach.js';
 
 const skip = needsRoot() || needsStage();
 const P = `cv-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const PI = `${P}-img`;
 const FILE = fixture('compose-verbs', 'compose.yaml');
 let dir = '';
 let state = '';
@@ -60,10 +62,13 @@ before(async () => {
 after(async () => {
   if (!dir) return;
   compose(['down', '-v', '-t', '0']);
-  await tryRequest({ root: state, project: P }, { op: 'shutdown' }).catch(() => undefined);
-  try { const pid = JSON.parse(readFileSync(join(state, P, '_supervisor.json'), 'utf8')).pid; process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  await removeProjectNetworks({ stateRoot: state }, P).catch(() => undefined);
-  for (const cg of cgroupsLeft(P)) spawnSync('find', [cg, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+  if (existsSync(join(dir, 'img', 'compose.yaml'))) niwa(['compose', '-f', join(dir, 'img', 'compose.yaml'), '-p', PI, 'down', '-t', '0'], { env: env(), timeout: 60_000 });
+  for (const p of [P, PI]) {
+    await tryRequest({ root: state, project: p }, { op: 'shutdown' }).catch(() => undefined);
+    try { const pid = JSON.parse(readFileSync(join(state, p, '_supervisor.json'), 'utf8')).pid; process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    await removeProjectNetworks({ stateRoot: state }, p).catch(() => undefined);
+    for (const cg of cgroupsLeft(p)) spawnSync('find', [cg, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -201,4 +206,27 @@ test('-p NAME down from an empty directory leaves nothing of the project', { ski
   await until('the project directory is gone', () => !existsSync(join(state, P)));
   assert.deepEqual(cgroupsLeft(P), []);
   assert.equal(ok(niwa(['compose', 'ls', '-a', '-q'], { env: env() })).stdout, '');
+});
+
+test('down --rmi local keeps an image a service names; down --rmi all removes it from the store', { skip, timeout: 120_000 }, async () => {
+  const archive = join(dir, 'app.tar');
+  await dockerSaveArchive(archive, { layers: [shellImageEntries()], repoTags: ['verbs/app:1'] });
+  ok(niwa(['image', 'load', archive], { env: env() }));
+  mkdirSync(join(dir, 'img'));
+  const file = join(dir, 'img', 'compose.yaml');
+  writeFileSync(file, 'services:\n  app:\n    image: verbs/app:1\n    pull_policy: never\n    command: ["/bin/cat", "/etc/passwd"]\n    restart: "no"\n');
+  const c = (args: string[]) => niwa(['compose', '-f', file, '-p', PI, ...args], { env: env(), timeout: 60_000 });
+  const listed = () => ok(niwa(['images'], { env: env() })).stdout;
+  ok(c(['up', '-d']));
+  assert.match(ok(c(['logs', 'app'])).stdout, /^app-1 \| root:x:0:0:/m, 'the service ran on its image');
+  ok(c(['down', '--rmi', 'local']));
+  assert.match(listed(), /^verbs\/app:1\s/m, 'local: an image named by image: stays');
+  ok(c(['up', '-d']));
+  const down = ok(c(['down', '--rmi', 'all']));
+  assert.match(down.stdout, /Untagged: .*verbs\/app:1/);
+  assert.doesNotMatch(listed(), /verbs\/app/);
+  assert.match(ok(c(['images'])).stdout, /not pulled/);
+  const bad = c(['down', '--rmi', 'some']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--rmi expects all or local/);
 });
