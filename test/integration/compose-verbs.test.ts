@@ -86,6 +86,9 @@ test('-p NAME ps works from a directory with no compose file (the recorded conta
   const r = ok(bare(['ps', '--json']));
   const rows = JSON.parse(r.stdout) as { name: string; service: string; state: string }[];
   assert.deepEqual(rows.map((x) => [x.name, x.service, x.state]).sort(), [['web-1', 'web', 'running'], ['worker-1', 'worker', 'running']]);
+  // exec, top and logs reach the recorded containers too
+  assert.equal(ok(bare(['exec', 'worker', 'echo', 'from exec'])).stdout, 'from exec\n');
+  assert.match(ok(bare(['top', 'worker'])).stdout, /sleep 600/);
   // a verb that creates containers still needs the file
   const up = bare(['up', '-d']);
   assert.equal(up.status, 2);
@@ -146,7 +149,13 @@ test('events show a start and a die (with the exit code); wait prints the real e
   let out = '';
   ev.stdout.setEncoding('utf8').on('data', (c: string) => { out += c; });
   try {
-    await new Promise((r) => setTimeout(r, 1500)); // subscribed
+    // subscribed once a pause of the worker shows (pause and unpause again until it does)
+    for (const end = Date.now() + 20_000; !/"action":"pause","id":"worker-1"/.test(out);) {
+      if (Date.now() > end) assert.fail(`events never showed a pause:\n${out}`);
+      ok(bare(['pause', 'worker']));
+      ok(bare(['unpause', 'worker']));
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const r = niwa(['compose', '-f', FILE, '-p', P, 'up', '-d', 'job'], { env: env({ JOB_SECS: '2' }), timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     const w = bare(['wait', 'job']);
