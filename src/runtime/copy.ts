@@ -18,6 +18,14 @@ const O_DIRECTORY = 0o200000;
 const O_CLOEXEC = 0o2000000;
 const O_PATH = 0o10000000;
 
+/** Copies every byte from one fd to another in 1 MiB chunks (a large file never sits in memory whole). */
+function pump(from: number, to: number): void {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let n; (n = fs.readSync(from, buf, 0, buf.length, null)) > 0;) {
+    for (let off = 0; off < n;) off += fs.writeSync(to, buf, off, n - off);
+  }
+}
+
 /** A path inside the container, made absolute and with `.`/`..` removed (never above its `/`). */
 export const containerPath = (p: string): string => posix.normalize(posix.join('/', p));
 
@@ -83,7 +91,8 @@ export class ContainerRoot {
     try {
       const st = fs.fstatSync(fd);
       if (st.isFile()) {
-        fs.writeFileSync(target, fs.readFileSync(fd), { mode: st.mode & 0o777 });
+        const out = fs.openSync(target, 'w', st.mode & 0o777);
+        try { pump(fd, out); } finally { fs.closeSync(out); }
       } else if (st.isDirectory()) {
         if (!(fs.existsSync(target) && fs.statSync(target).isDirectory())) fs.mkdirSync(target, { mode: st.mode & 0o777 });
         for (const e of fs.readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true })) {
@@ -109,7 +118,8 @@ export class ContainerRoot {
     if (st.isFile()) {
       const fd = this.open(target, O_WRONLY | O_CREAT | O_TRUNC, st.mode & 0o777);
       try {
-        fs.writeFileSync(fd, fs.readFileSync(src));
+        const from = fs.openSync(src, 'r');
+        try { pump(from, fd); } finally { fs.closeSync(from); }
         if (this.owner.uid || this.owner.gid) fs.fchownSync(fd, this.owner.uid, this.owner.gid);
       } finally { fs.closeSync(fd); }
       return;
