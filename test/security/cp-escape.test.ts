@@ -6,11 +6,13 @@
 // Own state and data roots, a unique project; `after` removes every trace.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixture, niwa, needsRoot, needsStage, type CliResult } from '../helpers.js';
+import { fixture, niwa, niwaBin, needsRoot, needsStage, type CliResult } from '../helpers.js';
+import { ContainerRoot } from '../../src/runtime/copy.js';
+import { prepareNative, realSys } from '../../src/runtime/sys/real.js';
 import { cgroupsLeft } from '../integration/running.js';
 import { tryRequest } from '../../src/runtime/supervisor/client.js';
 import { removeProjectNetworks } from '../../src/runtime/net/attach.js';
@@ -125,4 +127,36 @@ test('cp in: no symlink or `..` writes a host file outside the container root', 
   assert.deepEqual(readdirSync(hostDir), []);
   // magic links are refused outright
   refused(compose(['cp', src, `worker:/tmp/magic${target}`]), 'through /proc/self/root');
+});
+
+test('a race: the container swaps a directory for a symlink to / while cp reads through it — never the host file', { skip, timeout: 120_000 }, async () => {
+  // inside: /tmp/r/d<dir>/host-secret holds the container's own text; a loop keeps replacing /tmp/r/d by a link to /
+  inside(`mkdir -p /tmp/r/d${dir} && echo inside > /tmp/r/d${secret}`);
+  const loop = 'end=$(( $(date +%s) + 10 )); while [ $(date +%s) -lt $end ]; do mv /tmp/r/d /tmp/r/real; ln -s / /tmp/r/d; rm /tmp/r/d; mv /tmp/r/real /tmp/r/d; done';
+  const swapper = spawn(process.execPath, [niwaBin, 'compose', '-f', FILE, '-p', P, 'exec', 'worker', '/bin/sh', '-c', loop], { env: env(), stdio: 'ignore' });
+  const ended = new Promise((r) => swapper.once('exit', r));
+  await prepareNative();
+  const pid = (JSON.parse(readFileSync(join(state, P, 'worker-1', 'state.json'), 'utf8')) as { pid: number }).pid;
+  const root = ContainerRoot.open(realSys, pid);
+  const out = join(dir, 'raced');
+  const seen = { inside: 0, refused: 0 };
+  try {
+    let done = false;
+    void ended.then(() => { done = true; });
+    // until the loop ends, or both outcomes have been seen many times
+    for (let i = 0; !done && !(seen.inside >= 200 && seen.refused >= 200); i++) {
+      if (i % 100 === 0) await new Promise((r) => setImmediate(r)); // let the exit event through
+      try { root.copyOut(`/tmp/r/d${secret}`, out); } catch { seen.refused++; continue; }
+      const text = readFileSync(out, 'utf8');
+      assert.notEqual(text, 'HOST SECRET\n', `attempt ${i}: cp read the host file`);
+      assert.equal(text, 'inside\n');
+      seen.inside++;
+      rmSync(out);
+    }
+  } finally {
+    root.close();
+    await ended;
+  }
+  assert.ok(seen.inside > 0, 'some copies went through the real directory');
+  assert.ok(seen.refused > 0, `some copies met the symlink and failed inside the root (${JSON.stringify(seen)})`);
 });
