@@ -151,6 +151,7 @@ export const verb: Verb = {
     // project flags may come before the subcommand: split at the first word that names one
     const i = argv.findIndex((x, j) => SUBCOMMANDS[x] !== undefined && !(j > 0 && /^(-f|--file|--env-file|--profile|-p|--project-name|--project-directory)$/.test(argv[j - 1])));
     if (i < 0) {
+      if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(help('usage: ') + '\n'); return 0; }
       const unknown = argv.find((x) => !x.startsWith('-'));
       if (unknown) throw new UserError('E_USAGE', `compose: unknown command '${unknown}'`, [], `commands: ${Object.keys(SUBCOMMANDS).join(', ')}`);
       process.stdout.write(help('usage: ') + '\n');

@@ -41,6 +41,11 @@ test('every compose subcommand answers --help with its usage, summary and flags,
   assert.doesNotMatch(subcommandHelp('exec', SUBCOMMANDS.exec), /CMD --help/);
   const r = niwa(['compose', '-p', 'x', 'ls', '-h']);
   assert.equal(r.status, 0);
+  // with no subcommand, --help after the project flags is the compose verb's own help
+  const top = niwa(['compose', '-p', 'x', '--help']);
+  assert.equal(top.status, 0, top.stderr);
+  assert.match(top.stdout, /^usage: niwa compose .*COMMAND/);
+  assert.match(top.stdout, /^ {2}cp +copy files/m);
 });
 
 /** A project recorded under a state root, as up leaves it (state.json + spec.json with annotations). */
