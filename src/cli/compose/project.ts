@@ -22,7 +22,10 @@ export async function loadOrState(project: LoadComposeOptions, o: { canonical?: 
     return load;
   } catch (e) {
     const name = project.projectName ?? (project.env ?? process.env).COMPOSE_PROJECT_NAME;
-    if (!(e instanceof UserError && e.code === 'E_COMPOSE_NO_FILE' && name && o.canonical === false && !project.files?.length)) throw e;
+    if (!(e instanceof UserError && e.code === 'E_COMPOSE_NO_FILE' && name && !project.files?.length)) throw e;
+    if (o.canonical !== false) {
+      throw new UserError(e.code, e.message, e.details, `this command creates containers from the compose file: run it where the file is, or name it with -f (with -p ${name} alone, ps, logs, exec, stop, kill, pause, rm, port, cp, wait, events and down work)`);
+    }
     const { defaultStateRoot } = await import('../../validate/host.js');
     const { loadFromState } = await import('../../compose/project-state.js');
     return loadFromState(defaultStateRoot(), name);
