@@ -1,7 +1,9 @@
 // `niwa compose SUBCOMMAND`: the compose verb's own table. `config` prints the resolved project
 // (interpolated, merged, extends resolved, profiles applied) like `docker compose config`.
 // The orchestration subcommands (up, down, ps, logs, exec, run, start, stop, restart, kill, top, pull, images) live
-// in compose-verbs.ts and the engine in src/compose/up.ts; each is one entry of SUBCOMMANDS.
+// in compose-verbs.ts and the engine in src/compose/up.ts; the daily extras (ls, pause, unpause, rm,
+// port, cp, wait, events) each in src/cli/compose/. Each is one entry of SUBCOMMANDS, which also
+// gives every subcommand its --help.
 import { formatDetail, UserError } from '../errors.js';
 import { parseArgs, type ArgSpec, type ParsedArgs } from './args.js';
 import type { Verb } from './main.js';
