@@ -17,6 +17,8 @@ export const verb: Verb = {
   summary: 'run a container from a spec in the foreground; its exit status becomes niwa\'s (128+N for a signal)',
   usage: 'niwa run SPEC [-d|--detach] [--name NAME] [--project NAME] [-v|--verbose] [-- CMD ARGS...]\n\n  -- CMD...     run CMD instead of process.args (and instead of an image\'s Entrypoint + Cmd)\n  --pull WHEN   missing (default), always or never: when to pull rootfs.image\n  -q, --quiet   no pull progress\n  --verbose     print each launch step as it happens (to stderr)\n  -d            run in the background under the project\'s supervisor; print the container id\n  --state-root  where detached containers keep state (default: $NIWA_STATE_ROOT or /run/niwa)\n  --step        pause at each phase (before prepare, after clone, before/after the root switch, before execve,\n                after cleanup): what changed and how to look at it; Enter goes on',
   async run(argv) {
+    const opts = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'));
+    if (opts.includes('--quiz')) return (await import('./quiz.js')).runQuiz(argv); // predict, then run (src/cli/quiz.ts)
     const a = parseArgs(argv, { values: { name: '', project: '', 'state-root': '', pull: '' }, booleans: { verbose: 'v', detach: 'd', step: '', quiet: 'q' } }, 'run');
     if (a.positionals.length !== 1) throw new UserError('E_USAGE', 'run: expected exactly one SPEC file', [], 'usage: niwa run SPEC [-- CMD...]');
     const host = probeHost(a.flags['state-root'] ? { stateRoot: String(a.flags['state-root']) } : {});
@@ -44,3 +46,5 @@ export const verb: Verb = {
     return r.status;
   },
 };
+// --quiz is handled by src/cli/quiz.ts before the options above are parsed.
+verb.usage += '\n  --quiz        predict, then run: shows the container and its command, asks what it will print,\n                runs it and compares';

@@ -128,3 +128,20 @@ for (const f of lessons) {
     for (const h of readdirSync('/sys/fs/cgroup')) assert.equal(existsSync(join('/sys/fs/cgroup', h, 'niwa', project)), false, `no cgroup left in ${h}`);
   });
 }
+
+test('niwa run --quiz asks, runs the lesson and compares the prediction with what it printed', { skip }, () => {
+  const lesson = join(course, '02-pid.container.yaml');
+  const right = spawnSync(process.execPath, [niwaBin, 'run', '--quiz', '--project', project, lesson], { env: env(), input: 'my pid: 1\n', encoding: 'utf8' });
+  assert.equal(right.status, 0, right.stderr);
+  assert.match(right.stderr, /What will it print\?/);
+  assert.match(right.stderr, /it printed:\n {2}\| my pid: 1\n/);
+  assert.match(right.stderr, /right: "my pid: 1" is what it printed/);
+  assert.match(right.stdout, /^my pid: 1$/m, 'the output also goes to stdout for pipes');
+  const wrong = spawnSync(process.execPath, [niwaBin, 'run', '--quiz', '--project', project, lesson, '--', '/bin/sh', '-c', 'echo "my pid: $$"'], { env: env(), input: 'my pid: 4242\n', encoding: 'utf8' });
+  assert.equal(wrong.status, 0, wrong.stderr);
+  assert.match(wrong.stderr, /it runs: \/bin\/sh -c "echo \\"my pid: \$\$\\""/);
+  assert.match(wrong.stderr, /not quite: you expected "my pid: 4242"/);
+  const status = spawnSync(process.execPath, [niwaBin, 'run', '--quiz', '--project', project, join(course, '07-cgroup-memory.container.yaml')], { env: env(), input: '\n', encoding: 'utf8' });
+  assert.equal(status.status, 137, 'the container\'s status, as niwa run');
+  assert.match(status.stderr, /no guess/);
+});
