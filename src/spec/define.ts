@@ -165,7 +165,6 @@ export function container(name: string): ContainerBuilder {
 
 // --- builder calls → file:line:col in error messages ------------------------------------------
 
-
 /** Which spec field each builder method sets (the key of the positions map). */
 const METHOD_FIELDS: Record<string, string | ((args: unknown[], b: ContainerBuilder) => string)> = {
   rootfs: 'rootfs', image: 'rootfs', entrypoint: 'process.entrypoint', pivotRoot: 'root', chroot: 'root', readonlyRoot: 'rootfs',
