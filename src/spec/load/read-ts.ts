@@ -1,7 +1,7 @@
 // Phase 1 (TypeScript): import the spec with tsx; its default export is a plain spec or a builder.
 // `import ... from 'niwa'` in a spec anywhere on disk resolves to the running niwa itself (its own
 // package entry), through a CommonJS resolve hook and an ESM one, so no install is needed next to it.
-import Module, { register } from 'node:module';
+import Module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UserError } from '../../errors.js';
 import type { Positions } from './context.js';
@@ -31,7 +31,8 @@ export function installNiwaResolver(): void {
   const hook = `export async function resolve(s, c, next) {
     return s === 'niwa' ? { url: ${JSON.stringify(NIWA_ENTRY.href)}, shortCircuit: true } : next(s, c);
   }`;
-  register(`data:text/javascript,${encodeURIComponent(hook)}`);
+  // module.register exists from Node 20.6; before it, ESM specs resolve 'niwa' only where it is installed.
+  (Module as { register?: (url: string) => void }).register?.(`data:text/javascript,${encodeURIComponent(hook)}`);
 }
 
 /** A builder (src/spec/define.ts or any object with toSpec()) or a plain object → the plain spec.
