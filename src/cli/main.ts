@@ -23,6 +23,8 @@ export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?:
   diff: { summary: 'compare two specs primitive by primitive and say what each difference changes', load: async () => (await import('./diff.js')).verb },
   exec: { summary: 'run a command inside a running container', load: async () => (await import('./exec.js')).verb },
   init: { summary: 'write a commented starter spec', load: async () => (await import('./init.js')).verb },
+  up: { summary: 'start the containers one file describes (a TS barn or a Compose file) on the compose engine', load: async () => (await import('./barn.js')).upVerb },
+  down: { summary: 'stop and remove what niwa up FILE started', load: async () => (await import('./barn.js')).downVerb },
   compose: { summary: 'multi-container projects from Compose files: up, down, ps, logs, exec, run, config, …', load: async () => (await import('./compose.js')).verb },
   ps: { summary: 'list the containers of every project (--project filters)', load: async () => (await import('./ps.js')).verb },
   logs: { summary: 'print or follow the logs of a container', load: async () => (await import('./logs.js')).verb },

@@ -37,6 +37,8 @@ export const verb: Verb = {
   ].join('\n'),
   passesStatus: true,
   async run(argv) {
+    const opts = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'));
+    if (opts.includes('--quiz')) return (await import('./quiz.js')).runQuiz(argv); // predict, then run (src/cli/quiz.ts)
     const a = parseArgs(argv, runArgSpec({ project: '', 'state-root': '' }, { verbose: '', detach: 'd', step: '', quiet: 'q' }), 'run');
     const source = runSource(a, 'run');
     const host = probeHost(a.flags['state-root'] ? { stateRoot: String(a.flags['state-root']) } : {});
@@ -68,3 +70,5 @@ export const verb: Verb = {
     return r.status;
   },
 };
+// --quiz is handled by src/cli/quiz.ts before the options above are parsed.
+verb.usage += '\n  --quiz        predict, then run: shows the container and its command, asks what it will print,\n                runs it and compares';

@@ -154,7 +154,7 @@ const PHASE_INTRO: Record<Phase, string> = {
 export function formatExplain(plan: LaunchPlan): string {
   const out: string[] = [
     `launch plan for '${plan.name}' (${plan.spec}), explained`,
-    `${plan.steps.length} steps. $PID below is the container's process id on the host; "host$" commands run on the host`,
+    `${plan.steps.length} step${plan.steps.length === 1 ? '' : 's'}. $PID below is the container's process id on the host; "host$" commands run on the host`,
     '(as root), "inside$" commands run in the container. Try them while it runs: niwa run --step pauses at each phase.',
   ];
   let phase: Phase | undefined;

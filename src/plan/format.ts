@@ -73,7 +73,7 @@ export interface FormatOptions { explain?: boolean; color?: boolean }
 
 export function formatPlan(plan: LaunchPlan, opts: FormatOptions = {}): string {
   const c = opts.color ? { dim: (s: string) => `\x1b[2m${s}\x1b[22m`, bold: (s: string) => `\x1b[1m${s}\x1b[22m`, cyan: (s: string) => `\x1b[36m${s}\x1b[39m` } : { dim: (s: string) => s, bold: (s: string) => s, cyan: (s: string) => s };
-  const out: string[] = [c.bold(`launch plan for '${plan.name}' (${plan.spec})`), `${plan.steps.length} steps; cgroups: ${plan.cgroups.length ? plan.cgroups.join(', ') : 'none'}`];
+  const out: string[] = [c.bold(`launch plan for '${plan.name}' (${plan.spec})`), `${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}; cgroups: ${plan.cgroups.length ? plan.cgroups.join(', ') : 'none'}`];
   if (plan.image) {
     out.push(`image: ${plan.image.name}@${plan.image.digest}`);
     const from = Object.entries(plan.image.fromImage);
