@@ -5,7 +5,8 @@ import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
 import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
-import { containerDir, pruneProject, readState } from '../runtime/state.js';
+import { existsSync } from 'node:fs';
+import { containerDir, NAME_RE, pruneProject, readState } from '../runtime/state.js';
 import { check, tryRequest } from '../runtime/supervisor/client.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
 
@@ -21,7 +22,8 @@ export const verb: Verb = {
     const force = Boolean(a.flags.force);
     const status = await eachName(names, async (name) => {
       const dir = containerDir(t.root, t.project, name);
-      if (!readState(dir)) throw new UserError('E_NO_CONTAINER', `rm: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
+      // A directory without state.json is a record that was never finished (a full disk, a kill): rm removes it too.
+      if (!readState(dir) && !(NAME_RE.test(name) && existsSync(dir))) throw new UserError('E_NO_CONTAINER', `rm: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
       const r = await tryRequest(t, { op: 'rm', name, force });
       if (r) check(r);
       else {
