@@ -15,8 +15,12 @@ import type { Request, Response, StreamLine } from './protocol.js';
 
 export interface Target { root: string; project: string }
 
-/** Connection refused / no socket: nobody listens (no supervisor, or a stale socket). */
-const NOT_THERE = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
+/**
+ * Connection refused / no socket: nobody listens (no supervisor, or a stale socket); reset while
+ * connecting: the supervisor was killed with the connection in its backlog. Either way the request
+ * was not handled.
+ */
+const NOT_THERE = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'ECONNRESET', 'EPIPE']);
 
 class Unreachable extends Error {
   constructor(readonly code: string) { super(`supervisor unreachable: ${code}`); }
