@@ -70,15 +70,21 @@ test('the supervisor SIGKILLed at several points of 20 in-flight run -d: each su
   await box.assertNothingLeft(p, pids);
 });
 
-test('shim and supervisor both killed: ps says running (unsupervised) from the cgroup; stop ends it; nothing is left', { skip, timeout: 60_000 }, async () => {
-  const p = box.project('orphan');
-  const r = box.cli(p, ['run', '-d', box.spec('orph', sh('trap "" TERM; sleep 300 & sleep 300'))]);
+/** A container `orph` running `script`, then its supervisor and its shim SIGKILLed. */
+async function orphan(p: string, script: string): Promise<{ st: ContainerState; sup: number }> {
+  const r = box.cli(p, ['run', '-d', box.spec('orph', sh(script))]);
   assert.equal(r.status, 0, r.stderr);
   const st = await until('running', () => { const s = stateOf(p, 'orph'); return s.status === 'running' ? s : undefined; });
   const sup = box.supervisorPid(p)!;
   process.kill(sup, 'SIGKILL');
   process.kill(st.stagePid!, 'SIGKILL');
   await until('the shim to go', () => !alive(st.stagePid) && !alive(sup));
+  return { st, sup };
+}
+
+test('shim and supervisor both killed: ps says running (unsupervised) from the cgroup; stop ends it; nothing is left', { skip, timeout: 60_000 }, async () => {
+  const p = box.project('orphan');
+  const { st, sup } = await orphan(p, 'trap "" TERM; sleep 300 & sleep 300');
   assert.ok(alive(st.pid), 'the container process outlives its shim');
   // without a supervisor (ps derives from state.json and the host) and with one (which adopts it)
   const row = box.ps(p).orph;
@@ -98,13 +104,7 @@ test('shim and supervisor both killed: ps says running (unsupervised) from the c
 
 test('shim and supervisor both killed: rm -f kills what is in the cgroup and removes everything', { skip, timeout: 60_000 }, async () => {
   const p = box.project('orphrm');
-  const r = box.cli(p, ['run', '-d', box.spec('orph', sh('sleep 300 & exec sleep 300'))]);
-  assert.equal(r.status, 0, r.stderr);
-  const st = await until('running', () => { const s = stateOf(p, 'orph'); return s.status === 'running' ? s : undefined; });
-  const sup = box.supervisorPid(p)!;
-  process.kill(sup, 'SIGKILL');
-  process.kill(st.stagePid!, 'SIGKILL');
-  await until('the shim to go', () => !alive(st.stagePid) && !alive(sup));
+  const { st, sup } = await orphan(p, 'sleep 300 & exec sleep 300');
   const rm = box.cli(p, ['rm', '-f', 'orph']);
   assert.equal(rm.status, 0, rm.stderr);
   assert.ok(!alive(st.pid));
