@@ -44,7 +44,12 @@ export interface StageOptions {
   onHook?: (step: Extract<Step, { op: 'hook' }>, pid: number) => Promise<void>;
 }
 
-export interface StageExit { code: number | null; signal: number | null }
+export interface StageExit {
+  code: number | null;
+  signal: number | null;
+  /** The stage (the container's shim) itself was killed by `signal` after the container started: nobody reaped the container, which died with it or is killed by the cleanup. */
+  shimKilled?: boolean;
+}
 
 export interface StageHandle {
   /** The stage process (the container's shim). */
@@ -270,7 +275,7 @@ export function startStage(plan: LaunchPlan, opts: StageOptions): StageHandle {
       : `the native stage ended before the container started (${st.signal !== null ? signalName(st.signal) : `exit ${st.code}`})`, { cause: spawnError });
     pid.reject(why);
     started.reject(why);
-    exited.resolve(result ?? st);
+    exited.resolve(result ?? (containerPid !== undefined && st.signal !== null ? { ...st, shimKilled: true } : st));
   };
   reportPipe?.on('close', () => { reportDone = true; finish(); });
   child.on('error', (e) => { if (child.pid === undefined) { spawnError = e; finish(); } });

@@ -180,6 +180,7 @@ export class Supervised {
       void c.onExit(ended());
     }, 250);
     ctx.log(`${state.name}: adopted (stage pid ${stagePid}, container pid ${pid})`);
+    c.resumeStop();
     return c;
   }
 
@@ -201,7 +202,14 @@ export class Supervised {
       void c.onExit(ended());
     }, 250);
     c.ctx.log(`${c.state.name}: adopted without its shim (processes ${pids().join(' ')} still run in its cgroups)`);
+    c.resumeStop();
     return c;
+  }
+
+  /** Adopted while stopping (its supervisor was killed in the grace period): SIGKILL follows after a grace period from now. */
+  private resumeStop(): void {
+    if (this.state.status !== 'stopping') return;
+    this.killTimer = setTimeout(() => void this.forceKill(), this.spec.lifecycle.stopTimeoutMs);
   }
 
   /** Adopted without a shim: its processes run straight in the cgroups (ps says unsupervised). */
