@@ -127,11 +127,20 @@ export function noSpaceError(path: string, cause?: unknown): RuntimeFailure {
   });
 }
 
-/** Runs a write under the state root; a full filesystem becomes noSpaceError(path), other errors pass. */
+/**
+ * Runs a write under the state root; a full filesystem becomes noSpaceError(path), and any other
+ * refusal of the host (read-only, permissions, a missing parent) a RuntimeFailure naming the path and
+ * errno. EEXIST passes through as it is: callers read it as "the name is taken".
+ */
 export function stateWrite<T>(path: string, write: () => T): T {
   try { return write(); } catch (e) {
     if (isNoSpace(e)) throw noSpaceError(path, e);
-    throw e;
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (!code || code === 'EEXIST' || !/^E[A-Z]+$/.test(code)) throw e;
+    throw new RuntimeFailure('E_STATE_WRITE', `cannot write niwa's state at ${path}: ${code}`, {
+      cause: e,
+      hint: 'the state root (NIWA_STATE_ROOT or --state-root; default /run/niwa) must be a writable directory on a local filesystem, and niwa must run as root',
+    });
   }
 }
 
