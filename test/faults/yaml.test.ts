@@ -91,6 +91,10 @@ test('in-process: a deep compose file and ordinary anchors', async () => {
   const deep = readComposeText(`services:\n  web:\n    image: busybox\n    x-a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`, 'c.yaml');
   assert.equal(deep.errors.length, 1);
   assert.match(deep.errors[0].message, /nested more than 64/);
+  // a key that is a collection (yaml would stringify it, with a Node warning)
+  const key = readComposeText('services:\n  [a, b]: {image: busybox}\n', 'c.yaml');
+  assert.match(key.errors[0]?.message ?? '', /a mapping key must be a plain value/);
+  assert.equal(key.errors[0]?.line, 2);
   // anchors as people use them still work
   const ok = readComposeText('x-env: &env {A: "1"}\nservices:\n  a: {image: busybox, environment: *env}\n  b: {image: busybox, environment: *env}\n', 'c.yaml');
   assert.deepEqual(ok.errors, []);

@@ -1,7 +1,7 @@
 // Owns the limits every YAML file niwa reads (specs and compose files) must keep, checked on the
 // parsed document before it becomes data: nesting depth (a deeply nested file must not exhaust
 // the stack of the parser or of any later phase), aliases that name no anchor, aliases that refer
-// to a node containing them (a cycle), and the number of alias expansions (a "billion laughs"
+// to a node containing them (a cycle), keys that are lists or mappings, and the number of alias expansions (a "billion laughs"
 // file of a few hundred bytes expands to gigabytes). Each problem is a located error.
 import { isAlias, isMap, isPair, isSeq, type Document, type LineCounter, type Node } from '../../vendor/yaml.js';
 import type { ErrorDetail } from '../../errors.js';
@@ -66,6 +66,10 @@ export function checkYamlLimits(doc: Document, lc: LineCounter, file: string): E
     if (isMap(n)) {
       for (const pair of n.items) {
         if (!isPair(pair)) continue;
+        if (isMap(pair.key) || isSeq(pair.key)) {
+          errors.push({ file, ...at(pair.key as Node), message: 'YAML: a mapping key must be a plain value, not a list or a mapping', hint: 'is a ":" or a quote missing? a key like [a, b]: or {a: 1}: is not a field name' });
+          continue;
+        }
         size += visit(pair.key as Node, depth + 1) + visit(pair.value as Node, depth + 1);
       }
     } else if (isSeq(n)) {
