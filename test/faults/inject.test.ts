@@ -119,3 +119,19 @@ test('the CLI: a failed foreground run and a failed run -d leave no record, no c
     }
   }
 });
+
+test('the stage report of a child killed during setup parses, and the variable is read only in its two forms', async () => {
+  const { parseReport } = await import('../../src/runtime/launch/stage.js');
+  const { injectedFailStep } = await import('../../src/runtime/launch/inject.js');
+  assert.deepEqual(parseReport('killed 31 9\n'), { type: 'killed', index: 31, signal: 9 });
+  assert.equal(parseReport('killed x 9'), undefined);
+  const old = process.env.NIWA_TEST_FAIL_STEP;
+  try {
+    for (const [v, want] of [['12', 12], ['31:kill', 31], ['', undefined], ['x', undefined], ['3;rm', undefined]] as const) {
+      process.env.NIWA_TEST_FAIL_STEP = v;
+      assert.equal(injectedFailStep(), want, v);
+    }
+  } finally {
+    if (old === undefined) delete process.env.NIWA_TEST_FAIL_STEP; else process.env.NIWA_TEST_FAIL_STEP = old;
+  }
+});
