@@ -49,8 +49,9 @@ test('the supervisor SIGKILLed at several points of 20 in-flight run -d: each su
   const results = await Promise.all(runs);
   assert.ok(killed.length >= 1, `killed ${killed.length} supervisors`);
   const ok = names.filter((_, i) => results[i].status === 0);
+  const supLog = () => { try { return readFileSync(join(box.state, p, '_supervisor.log'), 'utf8').split('\n').filter((l) => /w\d+|supervisor/.test(l)).slice(-60).join('\n'); } catch { return '(no log)'; } };
   results.forEach((r, i) => {
-    assert.doesNotMatch(r.stderr, /already exists|internal error|\n\s+at /, `${names[i]}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /already exists|internal error|\n\s+at /, `${names[i]}: ${r.stderr}\n--- supervisor log ---\n${supLog()}`);
     if (r.status === 0) assert.match(r.stdout, new RegExp(`^${names[i]}-[0-9a-f]{8}\\n$`));
     else assert.ok([1, 2, 125].includes(r.status) && /^niwa: /.test(r.stderr), `${names[i]} failed unclearly (${r.status}): ${r.stderr}`);
   });

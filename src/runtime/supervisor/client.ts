@@ -123,7 +123,9 @@ export async function tryRequest(t: Target, req: Request, onLine?: (l: StreamLin
 
 /** A request that needs a supervisor: starts one when none answers (bounded retries). */
 export async function request(t: Target, req: Request, onLine?: (l: StreamLine) => void, timeoutMs?: number): Promise<Response> {
-  for (let attempt = 0; attempt < 3; attempt++) {
+  // A run with a token may be sent again safely (the supervisor recognises its record), so it tries longer.
+  const attempts = req.op === 'run' && req.token ? 5 : 3;
+  for (let attempt = 0; attempt < attempts; attempt++) {
     const r = await tryRequest(t, req, onLine, timeoutMs);
     if (r) return r;
     await startSupervisor(t);

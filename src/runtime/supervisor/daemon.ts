@@ -3,7 +3,7 @@
 // the project (container.ts), adopting containers a killed supervisor left running, and exiting
 // once nothing is left to supervise.
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { EventBus, type RuntimeEvent } from '../../events/types.js';
 import { UserError } from '../../errors.js';
 import { checkName } from '../../spec/names.js';
@@ -140,10 +140,13 @@ class Daemon {
    * host steps, remove the record.
    */
   async rollBackInterrupted(): Promise<void> {
-    for (const name of listNames(this.root, this.project)) {
+    const d = projectDir(this.root, this.project);
+    const dirs = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory() && NAME_RE.test(e.name)).map((e) => e.name);
+    for (const name of dirs) {
       const dir = containerDir(this.root, this.project, name);
       const st = readState(dir);
-      if (st?.status !== 'created' || st.foreground) continue;
+      // (no state.json: a record half-made, or half-removed by a supervisor killed in its rollback)
+      if (st && (st.status !== 'created' || st.foreground)) continue;
       log(`${name}: its start was interrupted (its supervisor was killed): rolling it back`);
       try {
         const failed = await removeUnsupervised(dir, this.ctx.layout, true);
@@ -236,8 +239,14 @@ class Daemon {
           // The same request again (its first answer was lost with a killed supervisor): this is its container.
           await mine.whenStarted();
           if (mine.state.status !== 'created') return { ok: true, id: mine.state.id, name: mine.name, pid: mine.state.pid ?? 0, ms: 0 };
+        } else if (req.token && !mine) {
+          // ... or its container ran and ended before this supervisor came up (its record is on disk, not adopted)
+          const disk = NAME_RE.test(req.plan.name) ? readState(containerDir(this.root, this.project, req.plan.name)) : undefined;
+          if (disk?.token === req.token && disk.status !== 'created') return { ok: true, id: disk.id, name: disk.name, pid: disk.pid ?? 0, ms: 0 };
         }
         const spec = await withHookFunctions(req.spec);
+        const dir = NAME_RE.test(req.plan.name) ? containerDir(this.root, this.project, req.plan.name) : '';
+        if (dir && !this.containers.has(req.plan.name) && existsSync(dir) && !readState(dir)) await removeUnsupervised(dir, this.ctx.layout, true); // an unfinished record is no name conflict
         // Ports first: a port in use fails the request before anything exists.
         const proxy = req.net?.ports?.length && req.net.address
           ? await (await import('../net/ports.js')).publishPorts(req.net.ports, req.net.address)

@@ -57,7 +57,7 @@ export function checkYamlLimits(doc: Document, lc: LineCounter, file: string): E
       const size = sizes.get(target) ?? 1;
       expanded += size;
       if (expanded > MAX_ALIAS_NODES && expanded - size <= MAX_ALIAS_NODES) {
-        errors.push({ file, ...at(n), message: `YAML: aliases expand to more than ${MAX_ALIAS_NODES} values (aliases of aliases grow exponentially)`, hint: ALIAS_HINT });
+        errors.push({ file, ...at(n), message: `YAML: alias expansions make more than ${MAX_ALIAS_NODES} values (aliases of aliases grow exponentially)`, hint: ALIAS_HINT });
       }
       return size;
     }
