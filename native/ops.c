@@ -450,10 +450,23 @@ static int load_device_filter(const char *cgroup, const struct field *prog) {
 
 /* ------------------------------------------------------------------ the ops */
 
+long niwa_fail_step = -1;
+int niwa_fail_kill = 0;
+
 int op_run(struct ctx *c, const struct step *s) {
   struct where w;
   int rootfd = -1, fd = -1, err = 0;
   char buf[PATH_MAX], buf2[PATH_MAX];
+
+  if ((long)s->index == niwa_fail_step) { /* injected (tests): see stage.h */
+    /* `:kill` at a parent step: the child dies as by the OOM killer, then the step runs and
+     * meets it gone (a child step fails with EIO either way: a pid namespace's init cannot
+     * SIGKILL itself) */
+    if (!niwa_fail_kill || c->in_child || c->child <= 0) return EIO;
+    kill(c->child, SIGKILL);
+    siginfo_t si; /* until it is dead (not reaped: the failure path reads how it ended) */
+    while (waitid(P_PID, (id_t)c->child, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
+  }
 
   switch (s->op) {
   case OP_MKDIR: /* mkdir(2): mkdir -p semantics when `parents`, else EEXIST is an error */

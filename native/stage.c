@@ -64,6 +64,29 @@ static void fail(struct ctx *c, long index, int err) {
   _exit(EXIT_SETUP_FAILED);
 }
 
+/* A parent step failed and the child is gone: why it went is the failure to report —
+ * its own error on the error pipe (it failed a step), or the signal that killed it during setup
+ * (`killed INDEX SIG`, e.g. the OOM killer's SIGKILL). Only then the parent's own error. */
+static void parent_fail(struct ctx *c, long index, int err) {
+  int st;
+  pid_t w = 0;
+  /* EPIPE / ESRCH: the child is certainly gone (wait for it); otherwise only if it already is */
+  if (c->child > 0) while ((w = waitpid(c->child, &st, err == EPIPE || err == ESRCH ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
+  if (c->child > 0 && w == c->child) {
+    int32_t msg[2];
+    ssize_t n;
+    c->child = 0;
+    while ((n = read(c->err_r, msg, sizeof msg)) < 0 && errno == EINTR) {}
+    if (n == (ssize_t)sizeof msg) fail(c, msg[0], msg[1]);
+    if (WIFSIGNALED(st)) {
+      report("killed %ld %d\n", index, WTERMSIG(st));
+      restore_tty();
+      _exit(EXIT_SETUP_FAILED);
+    }
+  }
+  fail(c, index, err);
+}
+
 /* The whole plan from fd 3, until EOF. */
 static unsigned char *read_plan(size_t *len) {
   size_t cap = 16384, n = 0;
@@ -276,6 +299,12 @@ int main(int argc, char **argv, char **envp) {
   int err = plan_decode(buf, len, &plan);
   if (err) fail(&c, -1, err);
   c.plan = &plan;
+  const char *fail_at = getenv("NIWA_TEST_FAIL_STEP"); /* tests only (stage.h) */
+  if (fail_at && *fail_at) {
+    char *end;
+    niwa_fail_step = strtol(fail_at, &end, 10);
+    niwa_fail_kill = strcmp(end, ":kill") == 0;
+  }
   /* Whatever else we inherited stays out of the container. */
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 
@@ -287,6 +316,7 @@ int main(int argc, char **argv, char **envp) {
   /* Phase `clone`: exactly one clone step. */
   if (i >= plan.n || plan.steps[i].op != OP_CLONE) fail(&c, -1, EINVAL);
   const struct step *cl = &plan.steps[i++];
+  if ((long)cl->index == niwa_fail_step) fail(&c, cl->index, EIO); /* injected (tests): stage.h */
   int sp[2], ep[2];
   if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) fail(&c, cl->index, errno);
   c.sync_r = sp[0], c.sync_w = sp[1], c.err_r = ep[0], c.err_w = ep[1];
@@ -320,7 +350,7 @@ int main(int argc, char **argv, char **envp) {
   if (c.pty_slave >= 0) close(c.pty_slave);
   c.sync_r = c.err_w = c.pty_slave = -1;
   for (; i < plan.n && plan.steps[i].phase == PH_PARENT; i++)
-    if ((err = op_run(&c, &plan.steps[i]))) fail(&c, plan.steps[i].index, err);
+    if ((err = op_run(&c, &plan.steps[i]))) parent_fail(&c, plan.steps[i].index, err);
   close(c.sync_w); /* a child still waiting now reads EOF and fails, instead of hanging */
   report("pid %d\n", (int)pid);
 

@@ -94,6 +94,13 @@ static inline uint64_t fu64(const struct step *s, int i) { return s->f[i].u; }
 /* ops.c: run one step; returns 0 or a positive errno. OP_EXECVE returns only on failure;
  * OP_INIT returns 0 in the grandchild and never returns in the init process. */
 int op_run(struct ctx *c, const struct step *s);
+/* For tests only: the step with this index fails with EIO instead of running (-1: none). Set
+ * from NIWA_TEST_FAIL_STEP by the stage's main; the fault tests use it to check that a start
+ * failing at any step is rolled back completely. */
+extern long niwa_fail_step;
+/* With NIWA_TEST_FAIL_STEP=N:kill, parent step N first SIGKILLs the child (as the OOM killer
+ * would during setup) and then runs. */
+extern int niwa_fail_kill;
 pid_t raw_fork(uint64_t flags);
 
 #endif

@@ -27,3 +27,14 @@ export function needsRoot(): string | false {
 export function needsStage(): string | false {
   return existsSync(join(repoRoot, 'native', 'build', 'niwa-stage')) ? false : 'native stage not built (no C compiler?)';
 }
+
+/** Polls `f` every 50 ms until it returns something truthy; throws after `timeoutMs`. */
+export async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -3,9 +3,8 @@
 // supervisor too, from the plan's cleanup steps in plan.json.
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
-import { UserError } from '../errors.js';
 import { TARGET_FLAGS, TARGET_USAGE, eachContainer } from './target.js';
-import { containerDir, pruneProject, readState } from '../runtime/state.js';
+import { containerDir, pruneProject } from '../runtime/state.js';
 import { check, tryRequest } from '../runtime/supervisor/client.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
 
@@ -17,9 +16,8 @@ export const verb: Verb = {
   async run(argv) {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { force: 'f' } }, 'rm');
     const force = Boolean(a.flags.force);
-    return eachContainer(a.positionals, a.flags, 'rm', USAGE, async (t, name) => {
+    return eachContainer(a.positionals, a.flags, 'rm', USAGE, { unfinished: true }, async (t, name) => {
       const dir = containerDir(t.root, t.project, name);
-      if (!readState(dir)) throw new UserError('E_NO_CONTAINER', `rm: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
       const r = await tryRequest(t, { op: 'rm', name, force });
       if (r) check(r);
       else {

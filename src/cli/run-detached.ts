@@ -2,6 +2,7 @@
 // container id once it runs. Everything before this (load, validate, compile) is the foreground path's.
 import type { CanonicalSpec } from '../spec/types.js';
 import type { HostFacts, LaunchPlan } from '../plan/types.js';
+import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { checkName } from '../spec/names.js';
 import { check, request } from '../runtime/supervisor/client.js';
@@ -10,7 +11,10 @@ export async function runDetached(plan: LaunchPlan, spec: CanonicalSpec, host: H
   checkName(plan.name, 'container name', 'run');
   checkName(plan.project, 'project name', 'run');
   for (const w of plan.warnings) process.stderr.write(`niwa: warning: ${w}\n`);
-  const r = check(await request({ root: host.stateRoot, project: plan.project }, { op: 'run', plan, spec }));
+  // The token makes a retry of this request (its supervisor killed before answering) safe: the
+  // supervisor recognises the record this request made instead of calling it a name conflict.
+  const token = randomBytes(12).toString('hex');
+  const r = check(await request({ root: host.stateRoot, project: plan.project }, { op: 'run', plan, spec, token }));
   process.stdout.write(`${String(r.id)}\n`);
   return 0;
 }

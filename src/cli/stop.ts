@@ -21,7 +21,7 @@ export const verb: Verb = {
       const st = readState(containerDir(t.root, t.project, name));
       if (!st) throw new UserError('E_NO_CONTAINER', `stop: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
       const now = deriveState(st, detectCgroupLayout(), containerDir(t.root, t.project, name));
-      if (st.foreground && isLive(now.status)) {
+      if (st.foreground && isLive(now.status) && !now.unsupervised) {
         // Owned by a foreground `niwa run`, not by the supervisor: signal it directly.
         const lc = readSpec(containerDir(t.root, t.project, name))?.lifecycle;
         await signalForeground(now, lc?.stopSignal ?? 'SIGTERM', timeoutMs ?? lc?.stopTimeoutMs ?? 10_000);

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { defaultStateRoot } from '../validate/host.js';
 import { checkName } from '../spec/names.js';
 import type { Target } from '../runtime/supervisor/client.js';
-import { containerDir, listNames, listProjects, readState } from '../runtime/state.js';
+import { containerDir, listNames, listProjects, listRecordDirs, readState } from '../runtime/state.js';
 
 /** Value flags every lifecycle verb accepts. */
 export const TARGET_FLAGS = { project: '', 'state-root': '' } as const;
@@ -32,12 +32,13 @@ export interface Found { t: Target; name: string; id: string }
  * prefix of its id (or of the id's random part). Ambiguity is an error listing the candidates with
  * their projects; nothing found is an error saying where niwa looked.
  */
-export function resolveContainer(flags: Record<string, unknown>, ref: string, verb: string): Found {
+/** `unfinished`: also directories without state.json (a record a full disk or a kill left half-made; rm removes them). */
+export function resolveContainer(flags: Record<string, unknown>, ref: string, verb: string, o: { unfinished?: boolean } = {}): Found {
   const root = String(flags['state-root'] ?? defaultStateRoot());
   checkName(ref, 'container name', verb);
   if (flags.project !== undefined) checkName(String(flags.project), 'project name (--project)', verb);
   const projects = flags.project !== undefined ? [String(flags.project)] : listProjects(root);
-  const all = projects.flatMap((project) => listNames(root, project).map((name) => ({ t: { root, project }, name, id: readState(containerDir(root, project, name))?.id ?? name })));
+  const all = projects.flatMap((project) => (o.unfinished ? listRecordDirs(root, project) : listNames(root, project)).map((name) => ({ t: { root, project }, name, id: readState(containerDir(root, project, name))?.id ?? name })));
   const pick = (hits: Found[], how: string): Found | undefined => {
     if (hits.length <= 1) return hits[0];
     throw new UserError('E_AMBIGUOUS', `${verb}: '${ref}' ${how} ${hits.length} containers`, hits.map((h) => ({ message: `${h.name} (id ${h.id}) in project ${h.t.project}` })),
@@ -52,9 +53,10 @@ export function resolveContainer(flags: Record<string, unknown>, ref: string, ve
 }
 
 /** Runs `f` for each container named (by name, id or id prefix); like eachName, one failure does not stop the others. */
-export async function eachContainer(refs: string[], flags: Record<string, unknown>, verb: string, usage: string, f: (t: Target, name: string) => Promise<void>): Promise<number> {
+export async function eachContainer(refs: string[], flags: Record<string, unknown>, verb: string, usage: string, ...rest: [(t: Target, name: string) => Promise<void>] | [{ unfinished?: boolean }, (t: Target, name: string) => Promise<void>]): Promise<number> {
+  const [o, f] = rest.length === 1 ? [{}, rest[0]] : rest;
   if (!refs.length) throw new UserError('E_USAGE', `${verb}: expected a container name`, [], `usage: ${usage}`);
-  return eachName(refs, async (ref) => { const c = resolveContainer(flags, ref, verb); await f(c.t, c.name); });
+  return eachName(refs, async (ref) => { const c = resolveContainer(flags, ref, verb, o); await f(c.t, c.name); });
 }
 
 /** `-t SECS` of stop/restart as milliseconds (undefined: the spec's stop_grace_period). */

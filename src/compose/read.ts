@@ -7,6 +7,7 @@ import { readLimited } from '../spec/load/limits.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from '../vendor/yaml.js';
 import { UserError, type ErrorDetail } from '../errors.js';
 import { setLoc, setMark, setSelfLoc, type Loc } from './loc.js';
+import { checkYamlLimits, isStackOverflow, tooDeepDetail } from '../spec/load/yaml-limits.js';
 
 export interface ComposeRead {
   data: unknown;
@@ -34,6 +35,7 @@ export function readComposeText(text: string, file: string): ComposeRead {
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: false });
   const errors: ErrorDetail[] = doc.errors.map((e) => {
     const p = lc.linePos(e.pos[0]);
+    if (isStackOverflow(e.message)) return tooDeepDetail(file, p.line, p.col);
     return { file, line: p.line, col: p.col, message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, ...(HINTS[e.code] ? { hint: HINTS[e.code] } : {}) };
   });
   for (const w of doc.warnings) {
@@ -41,6 +43,8 @@ export function readComposeText(text: string, file: string): ComposeRead {
     const p = lc.linePos(w.pos[0]);
     errors.push({ file, line: p.line, col: p.col, message: `YAML: ${w.message.split('\n')[0]}` });
   }
+  if (errors.some((e) => e.message === tooDeepDetail(file).message)) return { data: undefined, errors: [errors.find((e) => e.message === tooDeepDetail(file).message)!] };
+  if (!errors.length) errors.push(...checkYamlLimits(doc, lc, file));
   if (errors.length) return { data: undefined, errors };
   const conv = new Converter(doc, lc, file);
   const data = doc.contents ? conv.value(doc.contents as Node, 0) : null;

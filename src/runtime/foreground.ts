@@ -18,9 +18,16 @@ export interface ForegroundRegistration {
 }
 
 export function registerForeground(root: string, plan: LaunchPlan, spec: CanonicalSpec): ForegroundRegistration {
+  let state: ContainerState = {
+    version: 1, id: plan.id, name: plan.name, project: plan.project, status: 'created',
+    createdAt: new Date().toISOString(), oomKilled: false, restarts: 0, health: 'none',
+    specFile: spec.file, cgroups: plan.cgroups, restart: { policy: 'no' },
+    foreground: { ownerPid: process.pid, ownerStart: startTime(process.pid) },
+  };
   let dir: string;
   try {
-    dir = createContainerDir(root, plan.project, plan, spec);
+    // with its state.json at once (a full disk fails here, cleanly, with nothing left behind)
+    dir = createContainerDir(root, plan.project, plan, spec, state);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     const old = readState(containerDir(root, plan.project, plan.name));
@@ -28,18 +35,12 @@ export function registerForeground(root: string, plan: LaunchPlan, spec: Canonic
     throw new UserError('E_NAME_IN_USE', `run: a container named '${plan.name}' already exists in project '${plan.project}'${stale ? ' (left by a niwa run that was killed)' : ''}`, [],
       `give this one another name with --name, or remove the old one: niwa rm -f ${plan.name}${plan.project === 'default' ? '' : ' --project ' + plan.project}`);
   }
-  let state: ContainerState = {
-    version: 1, id: plan.id, name: plan.name, project: plan.project, status: 'created',
-    createdAt: new Date().toISOString(), oomKilled: false, restarts: 0, health: 'none',
-    specFile: spec.file, cgroups: plan.cgroups, restart: { policy: 'no' },
-    foreground: { ownerPid: process.pid, ownerStart: startTime(process.pid) },
-  };
-  writeState(dir, state);
   return {
     dir,
     started(pid, stagePid) {
       state = { ...state, status: 'running', pid, startedAt: new Date().toISOString(), ...(stagePid ? { stagePid, stageStart: startTime(stagePid) } : {}) };
-      writeState(dir, state);
+      // the container runs whether or not its record can say so (a full disk): warn, do not fail it
+      try { writeState(dir, state); } catch (e) { process.stderr.write(`niwa: warning: ${(e as Error).message}: niwa ps shows '${plan.name}' as created\n`); }
     },
     done() {
       removeContainerDir(dir);

@@ -28,6 +28,7 @@ import type { CgroupLayout, LaunchPlan } from '../plan/types.js';
 import { isLive, type Health, type Status } from './status.js';
 import { sameProcessAlive } from './proc.js';
 import { createCgroupManager } from './cgroup/manager.js';
+import { RuntimeFailure } from '../errors.js';
 
 export interface ContainerState {
   version: 1;
@@ -64,6 +65,18 @@ export interface ContainerState {
   restartAt?: string;
   /** Run by a foreground `niwa run` (that process supervises it; no supervisor adopts it). */
   foreground?: { ownerPid: number; ownerStart?: number };
+  /**
+   * The per-request token of the `run -d` that created this record: a client that lost its
+   * supervisor mid-request and asks again recognises its own record by it (finished: its answer;
+   * half-made: rolled back and made again) instead of calling it a name conflict.
+   */
+  token?: string;
+  /**
+   * Derived, never stored: the shim is gone (and with it whoever supervised the container) but
+   * processes still run in the container's cgroups — `pids` lists them; stop and rm act on them.
+   */
+  unsupervised?: boolean;
+  pids?: number[];
 }
 
 export { NAME_RE } from '../spec/names.js';
@@ -102,11 +115,47 @@ export function readExitStatus(dir: string): { exitCode: number | null; signal: 
   return m[1] === 'exit' ? { exitCode: Number(m[2]), signal: null } : { exitCode: null, signal: Number(m[2]) };
 }
 
-/** Write a file atomically: a temporary file in the same directory, then rename(2). */
+/** Errnos that mean the filesystem under the state root is full (blocks, inodes or a quota). */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+export const isNoSpace = (e: unknown) => NO_SPACE.has((e as NodeJS.ErrnoException)?.code ?? '');
+
+/** The error every full-disk failure under the state root becomes: what, where, and what to do. */
+export function noSpaceError(path: string, cause?: unknown): RuntimeFailure {
+  return new RuntimeFailure('E_NO_SPACE', `no space left on the state filesystem (${path})`, {
+    cause,
+    hint: 'free space there (niwa rm containers that have ended; their logs go with them), or point NIWA_STATE_ROOT / --state-root at a larger filesystem',
+  });
+}
+
+/**
+ * Runs a write under the state root; a full filesystem becomes noSpaceError(path), and any other
+ * refusal of the host (read-only, permissions, a missing parent) a RuntimeFailure naming the path and
+ * errno. EEXIST passes through as it is: callers read it as "the name is taken".
+ */
+export function stateWrite<T>(path: string, write: () => T): T {
+  try { return write(); } catch (e) {
+    if (isNoSpace(e)) throw noSpaceError(path, e);
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (!code || code === 'EEXIST' || !/^E[A-Z]+$/.test(code)) throw e;
+    throw new RuntimeFailure('E_STATE_WRITE', `cannot write niwa's state at ${path}: ${code}`, {
+      cause: e,
+      hint: 'the state root (NIWA_STATE_ROOT or --state-root; default /run/niwa) must be a writable directory on a local filesystem, and niwa must run as root',
+    });
+  }
+}
+
+/** Write a file atomically: a temporary file in the same directory, then rename(2). A full disk leaves no temporary file. */
 export function writeAtomic(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode: PRIVATE_FILE_MODE });
-  renameSync(tmp, path);
+  stateWrite(path, () => {
+    try {
+      writeFileSync(tmp, data, { mode: PRIVATE_FILE_MODE });
+      renameSync(tmp, path);
+    } catch (e) {
+      try { unlinkSync(tmp); } catch { /* not made */ }
+      throw e;
+    }
+  });
 }
 
 export function readJson<T>(path: string): T | undefined {
@@ -120,14 +169,24 @@ export const readState = (dir: string) => readJson<ContainerState>(join(dir, 'st
 export const readPlan = (dir: string) => readJson<LaunchPlan>(join(dir, 'plan.json'));
 export const readSpec = (dir: string) => readJson<CanonicalSpec>(join(dir, 'spec.json'));
 
-/** Creates the container's directory with plan.json and spec.json; fails when the name is taken. */
-export function createContainerDir(root: string, project: string, plan: LaunchPlan, spec: CanonicalSpec): string {
-  ensureProjectDir(root, project);
+/**
+ * Creates the container's directory with plan.json and spec.json (and state.json when `state` is
+ * given, so that the directory is never seen without it); fails when the name is taken. A failure
+ * after mkdir (a full disk) removes the directory again: nothing half-written stays behind.
+ */
+export function createContainerDir(root: string, project: string, plan: LaunchPlan, spec: CanonicalSpec, state?: ContainerState): string {
+  stateWrite(root, () => ensureProjectDir(root, project));
   const dir = containerDir(root, project, plan.name);
-  mkdirSync(dir, { mode: PRIVATE_DIR_MODE }); // EEXIST: the name is in use
-  chmodSync(dir, PRIVATE_DIR_MODE);
-  writeAtomic(join(dir, 'plan.json'), JSON.stringify(plan) + '\n');
-  writeAtomic(join(dir, 'spec.json'), JSON.stringify(spec) + '\n');
+  stateWrite(dir, () => mkdirSync(dir, { mode: PRIVATE_DIR_MODE })); // EEXIST: the name is in use
+  try {
+    chmodSync(dir, PRIVATE_DIR_MODE);
+    writeAtomic(join(dir, 'plan.json'), JSON.stringify(plan) + '\n');
+    writeAtomic(join(dir, 'spec.json'), JSON.stringify(spec) + '\n');
+    if (state) writeState(dir, state);
+  } catch (e) {
+    removeContainerDir(dir);
+    throw e;
+  }
   return dir;
 }
 
@@ -137,10 +196,15 @@ export function removeContainerDir(dir: string): void {
 
 /** Names of the containers of a project that have a state.json, sorted. */
 export function listNames(root: string, project: string): string[] {
+  return listRecordDirs(root, project).filter((name) => existsSync(join(projectDir(root, project), name, 'state.json')));
+}
+
+/** Every container directory of a project, finished (with state.json) or not. */
+export function listRecordDirs(root: string, project: string): string[] {
   const d = projectDir(root, project);
   if (!existsSync(d)) return [];
   return readdirSync(d, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && NAME_RE.test(e.name) && existsSync(join(d, e.name, 'state.json')))
+    .filter((e) => e.isDirectory() && NAME_RE.test(e.name))
     .map((e) => e.name)
     .sort();
 }
@@ -166,6 +230,12 @@ export function listProjects(root: string): string[] {
 
 export interface SupervisorInfo { pid: number; start: number }
 
+/** Processes in the container's cgroups (none when it has none, or they are gone). */
+export function cgroupPids(st: Pick<ContainerState, 'cgroups'>, layout: CgroupLayout | undefined): number[] {
+  if (!layout || !st.cgroups.length) return [];
+  try { return createCgroupManager(layout, st.cgroups).pids(); } catch { return []; }
+}
+
 /** The project's supervisor process, if it is alive. */
 export function liveSupervisor(root: string, project: string): SupervisorInfo | undefined {
   const info = readJson<SupervisorInfo>(supervisorInfoPath(root, project));
@@ -180,12 +250,17 @@ export function liveSupervisor(root: string, project: string): SupervisorInfo | 
  */
 export function deriveState(st: ContainerState, layout: CgroupLayout | undefined, dir?: string): ContainerState {
   if (!isLive(st.status)) return st;
+  const frozen = () => {
+    try { return layout && st.cgroups.length ? createCgroupManager(layout, st.cgroups).events().frozen === true : false; } catch { return false; /* cgroup gone */ }
+  };
   if (st.status !== 'restarting' && sameProcessAlive(st.stagePid, st.stageStart)) {
-    if (!layout || !st.cgroups.length) return { ...st, status: 'running' };
-    let frozen = false;
-    try { frozen = createCgroupManager(layout, st.cgroups).events().frozen === true; } catch { /* cgroup gone */ }
-    return { ...st, status: frozen ? 'paused' : 'running' };
+    const running = st.status === 'stopping' ? 'stopping' : 'running';
+    return { ...st, status: frozen() ? 'paused' : running };
   }
+  // The shim is gone, but the cgroups may still hold the container's processes (shim and
+  // supervisor both killed): then it runs, unsupervised, and those pids are the truth.
+  const pids = cgroupPids(st, layout);
+  if (pids.length) return { ...st, status: frozen() ? 'paused' : 'running', unsupervised: true, pids, pid: pids.includes(st.pid ?? -1) ? st.pid : pids[0] };
   let oom = false;
   if (layout && st.cgroups.length) {
     try { oom = createCgroupManager(layout, st.cgroups).oomKilled(); } catch { /* cgroup gone */ }

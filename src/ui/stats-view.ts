@@ -19,7 +19,7 @@ export interface ListedContainer {
 }
 
 const VIEW_STATE: Record<string, ContainerState> = {
-  created: 'starting', running: 'running', paused: 'running', restarting: 'restarting', stopped: 'exited', exited: 'exited', 'oom-killed': 'failed',
+  created: 'starting', running: 'running', paused: 'running', stopping: 'stopping', restarting: 'restarting', stopped: 'exited', exited: 'exited', 'oom-killed': 'failed',
 };
 
 /** The events that move a view from listing `prev` to listing `next` (pure; `now` in epoch ms). */

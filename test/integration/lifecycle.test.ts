@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { niwa, niwaBin, needsRoot, needsStage, repoRoot, type CliResult } from '../helpers.js';
+import { niwa, niwaBin, needsRoot, needsStage, repoRoot, until, type CliResult } from '../helpers.js';
 import { tryRequest } from '../../src/runtime/supervisor/client.js';
 import type { ContainerState } from '../../src/runtime/state.js';
 
@@ -76,15 +76,6 @@ function supervisorPid(p: string): number | undefined {
 function alive(pid: number | undefined | null): boolean {
   if (!pid) return false;
   try { return !/^\S+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
-}
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 /** niwa cgroups of a project on any hierarchy (v1 controllers and the cgroup2 mount). */
 function cgroupsOf(p: string): string[] {

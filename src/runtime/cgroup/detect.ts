@@ -1,4 +1,5 @@
 // Owns cgroup layout detection: parse /proc/self/mountinfo (pure) and probe the mounted hierarchies (read-only).
+import { RuntimeFailure } from '../../errors.js';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupLayout, CgroupLayoutKind } from '../../plan/types.js';
@@ -66,7 +67,7 @@ export function layoutFromMounts(entries: MountEntry[], root = '/sys/fs/cgroup')
   else if (realV1 && unified !== undefined) kind = 'hybrid';
   else if (realV1 || Object.keys(v1).length) kind = 'v1';
   else if (unified !== undefined) kind = 'v2';
-  else throw new Error('no cgroup file system is mounted (looked for cgroup and cgroup2 in mountinfo)');
+  else throw new RuntimeFailure('E_NO_CGROUPFS', 'no cgroup file system is mounted (looked for cgroup and cgroup2 in /proc/self/mountinfo)', { hint: 'mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup), or run niwa on a host with cgroups' });
   return { kind, unified, v1 };
 }
 

@@ -1,4 +1,5 @@
 // Owns low-level cgroupfs access: the real CgroupFs (node:fs) and robust removal of one cgroup directory.
+import { RuntimeFailure } from '../../errors.js';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupFs } from './types.js';
@@ -50,7 +51,7 @@ const errCode = (e: unknown) => (e as NodeJS.ErrnoException)?.code;
 export async function removeCgroup(path: string, opts: RemoveOptions = {}): Promise<boolean> {
   const fs = opts.fs ?? nodeCgroupFs;
   if (!fs.exists(path)) return true;
-  if (!fs.isCgroupFs(path)) throw new Error(`removeCgroup: ${path} is not on a cgroup file system`);
+  if (!fs.isCgroupFs(path)) throw new RuntimeFailure('E_NOT_CGROUP', `will not remove ${path}: it is not on a cgroup file system`, { hint: 'the container\'s plan.json names a cgroup path outside /sys/fs/cgroup; was it edited?' });
   if (opts.bestEffort) {
     try { fs.rmdir(path); return true; } catch (e) {
       if (['EBUSY', 'ENOTEMPTY', 'ENOENT'].includes(errCode(e) ?? '')) return false;

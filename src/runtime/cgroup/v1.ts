@@ -1,4 +1,5 @@
 // Owns cgroup v1 specifics: freezer.state freeze/thaw, freeze+SIGKILL+thaw kill, and the v1 stats files.
+import { RuntimeFailure } from '../../errors.js';
 import { join } from 'node:path';
 import type { CgroupFs } from './types.js';
 import { parseFlatKeyed, readLimit, readNumber } from './v2.js';
@@ -12,7 +13,7 @@ export async function v1Freeze(fs: CgroupFs, freezerDir: string, frozen: boolean
   for (;;) {
     fs.write(f, want);
     if (fs.read(f)?.trim() === want) return;
-    if (Date.now() > deadline) throw new Error(`freezer.state \`${freezerDir}\`: not ${want} after ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new RuntimeFailure('E_CGROUP_FREEZE', `freezer.state \`${freezerDir}\`: not ${want} after ${timeoutMs} ms`, { hint: 'a process in the container may be stuck in the kernel (uninterruptible I/O); try again, or stop it' });
     await sleep(5);
   }
 }
@@ -27,7 +28,7 @@ export async function v1KillAll(fs: CgroupFs, dirs: string[], freeze: ((on: bool
   for (;;) {
     const pids = [...new Set(dirs.flatMap((d) => readProcs(fs, d)))];
     if (!pids.length) return;
-    if (Date.now() > deadline) throw new Error(`could not kill every process in ${dirs.join(', ')}: left ${pids.join(' ')}`);
+    if (Date.now() > deadline) throw new RuntimeFailure('E_CGROUP_KILL', `could not kill every process in ${dirs.join(', ')}: left ${pids.join(' ')}`, { hint: 'processes in uninterruptible sleep (state D in /proc/PID/stat) die once their I/O ends; try niwa rm -f again' });
     if (freeze) await freeze(true).catch(() => undefined);
     for (const p of pids) signal(p);
     if (freeze) await freeze(false).catch(() => undefined);

@@ -1,4 +1,5 @@
 // Owns cgroup v2 specifics for one cgroup directory: freeze/thaw, kill, events and stats files.
+import { RuntimeFailure } from '../../errors.js';
 import { join } from 'node:path';
 import type { CgroupFs } from './types.js';
 import { sleep } from './remove.js';
@@ -31,7 +32,7 @@ export async function v2Freeze(fs: CgroupFs, dir: string, frozen: boolean, timeo
   fs.write(join(dir, 'cgroup.freeze'), frozen ? '1' : '0');
   const deadline = Date.now() + timeoutMs;
   while ((parseFlatKeyed(fs.read(join(dir, 'cgroup.events'))).frozen === 1) !== frozen) {
-    if (Date.now() > deadline) throw new Error(`cgroup.freeze \`${dir}\`: still ${frozen ? 'not frozen' : 'frozen'} after ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new RuntimeFailure('E_CGROUP_FREEZE', `cgroup.freeze \`${dir}\`: still ${frozen ? 'not frozen' : 'frozen'} after ${timeoutMs} ms`, { hint: 'a process in the container may be stuck in the kernel (uninterruptible I/O); try again, or stop it' });
     await sleep(5);
   }
 }

@@ -63,7 +63,7 @@ export async function runHook(step: HookStep, spec: CanonicalSpec, plan: LaunchP
         },
       });
     } else if (!hook) {
-      throw new Error(`the spec has no hook ${step.hook} (was the plan compiled from another spec?)`);
+      throw new RuntimeFailure('E_HOOK', `the spec has no hook ${step.hook} (was the plan compiled from another spec?)`, { field: step.field, hint: 'the spec file changed since the container was created: recreate it (niwa rm -f, then niwa run -d)' });
     }
   } catch (e) {
     const message = `hook ${point} (${step.field}) failed: ${(e as Error).message}`;

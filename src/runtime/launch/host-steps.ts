@@ -5,8 +5,10 @@ import type { LaunchPlan, Step } from '../../plan/types.js';
 import { SysError, type Sys } from '../sys/types.js';
 import { runHook } from './hooks.js';
 import { removeCgroup } from '../cgroup/remove.js';
+import { injectedFailStep } from './inject.js';
 
 export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, plan: LaunchPlan): Promise<void> {
+  if (step.phase === 'prepare' && step.index === injectedFailStep()) throw new SysError(step.op, 'path' in step ? String(step.path) : `step ${step.index}`, 'EIO (injected by NIWA_TEST_FAIL_STEP)');
   switch (step.op) {
     case 'mkdir': {
       // A new directory gets exactly the mode the plan shows (not masked by the umask); an existing

@@ -4,7 +4,7 @@ import type { CanonicalSpec } from '../../spec/types.js';
 import type { LaunchPlan } from '../../plan/types.js';
 import type { EventSink } from '../../events/types.js';
 import type { Sys } from '../sys/types.js';
-import { startStage, type StageHandle, type StageStdio } from './stage.js';
+import { signalName, startStage, type StageHandle, type StageStdio } from './stage.js';
 import { startPlan, cleanupPlan } from './start.js';
 
 export interface RunOptions {
@@ -56,6 +56,7 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
     });
     opts.onStarted?.(handle);
     const ex = await handle.exited;
+    if (ex.shimKilled) emit({ type: 'warning', container: plan.name, message: `the container's shim (the niwa stage, pid ${handle.process.pid}) was killed by ${signalName(ex.signal!)}: the container is killed with it` });
     const oomKilled = opts.oomCheck ? safe(() => opts.oomCheck!(plan), false) : false;
     emit({ type: 'exited', container: plan.name, code: ex.code, signal: ex.signal, oomKilled });
     await cleanupPlan(plan, { sys: opts.sys, spec: opts.spec, emit, pid, stateDir: opts.stateDir });

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Stream, Writable } from 'node:stream';
 import type { LaunchPlan, Step } from '../../plan/types.js';
+import { injectedStageEnv } from './inject.js';
 import { RuntimeFailure } from '../../errors.js';
 import { encodePlan } from './encode.js';
 
@@ -19,6 +20,8 @@ export type StageEvent =
   /** The stage pauses at hook step `index` until answered (pid 0: from the child, see `pid`). */
   | { type: 'hook'; index: number; pid: number }
   | { type: 'error'; index: number; errno: number }
+  /** The child was killed by `signal` during setup (found when parent step `index` could not reach it). */
+  | { type: 'killed'; index: number; signal: number }
   | { type: 'exit'; code: number }
   | { type: 'signal'; signal: number };
 
@@ -41,7 +44,12 @@ export interface StageOptions {
   onHook?: (step: Extract<Step, { op: 'hook' }>, pid: number) => Promise<void>;
 }
 
-export interface StageExit { code: number | null; signal: number | null }
+export interface StageExit {
+  code: number | null;
+  signal: number | null;
+  /** The stage (the container's shim) itself was killed by `signal` after the container started: nobody reaped the container, which died with it or is killed by the cleanup. */
+  shimKilled?: boolean;
+}
 
 export interface StageHandle {
   /** The stage process (the container's shim). */
@@ -140,6 +148,13 @@ export function stepError(plan: LaunchPlan, index: number, errno: number): Runti
   return new RuntimeFailure('E_STEP', msg, { field: step.field, hint, op: step.op, errno: en });
 }
 
+/** The container's process was killed by a signal while the stage was still setting it up. */
+export function killedInSetup(plan: LaunchPlan, index: number, signal: number): RuntimeFailure {
+  return new RuntimeFailure('E_SETUP_KILLED', `the container's process was killed by ${signalName(signal)} during setup (before step ${index} could reach it)`, {
+    hint: signal === 9 ? 'something sent it SIGKILL: the OOM killer (check cgroup.memory), or a process killing niwa\'s' : undefined,
+  });
+}
+
 /** What a failure usually means, for the common ones ("op ERRNO" → hint); otherwise the step's why is shown. */
 const FAILURE_HINTS: Record<string, string> = {
   'execve ENOENT': 'no such program inside the container: check process.args[0] (it is looked up in the container\'s root and PATH, not the host\'s), or a script\'s #! interpreter is missing there',
@@ -167,6 +182,7 @@ export function parseReport(line: string): StageEvent | undefined {
     case 'exec': return { type: 'exec' };
     case 'hook': return Number.isNaN(n(a)) ? undefined : { type: 'hook', index: n(a), pid: Number.isNaN(n(b)) ? 0 : n(b) };
     case 'error': return Number.isNaN(n(a)) || Number.isNaN(n(b)) ? undefined : { type: 'error', index: n(a), errno: n(b) };
+    case 'killed': return Number.isNaN(n(a)) || Number.isNaN(n(b)) ? undefined : { type: 'killed', index: n(a), signal: n(b) };
     case 'exit': return Number.isNaN(n(a)) ? undefined : { type: 'exit', code: n(a) };
     case 'signal': return Number.isNaN(n(a)) ? undefined : { type: 'signal', signal: n(a) };
     default: return undefined;
@@ -187,7 +203,7 @@ export function startStage(plan: LaunchPlan, opts: StageOptions): StageHandle {
   const io: StdioOptions = typeof opts.stdio === 'string' ? [opts.stdio, opts.stdio, opts.stdio] : [...opts.stdio];
   // fd 3 plan, fd 4 reports, fd 5 answers to `hook` reports, fd 6 the optional status file (native/README.md)
   const extra: unknown[] = opts.statusFd !== undefined ? ['pipe', 'pipe', 'pipe', opts.statusFd] : ['pipe', 'pipe', 'pipe'];
-  const child = spawn(stagePath(), [], { stdio: [...(io as unknown[]), ...extra] as StdioOptions, env: opts.env ?? {} });
+  const child = spawn(stagePath(), [], { stdio: [...(io as unknown[]), ...extra] as StdioOptions, env: opts.env ?? injectedStageEnv() });
   const pid = deferred<number>();
   const started = deferred<void>();
   const exited = deferred<StageExit>();
@@ -224,7 +240,8 @@ export function startStage(plan: LaunchPlan, opts: StageOptions): StageHandle {
       case 'exec': started.resolve(); break;
       case 'hook': void runHookStep(e.index, e.pid); break;
       case 'error':
-        failure = hookErrors.get(e.index) ?? stepError(plan, e.index, e.errno);
+      case 'killed':
+        failure = e.type === 'killed' ? killedInSetup(plan, e.index, e.signal) : hookErrors.get(e.index) ?? stepError(plan, e.index, e.errno);
         pid.reject(failure);
         started.reject(failure);
         break;
@@ -258,7 +275,7 @@ export function startStage(plan: LaunchPlan, opts: StageOptions): StageHandle {
       : `the native stage ended before the container started (${st.signal !== null ? signalName(st.signal) : `exit ${st.code}`})`, { cause: spawnError });
     pid.reject(why);
     started.reject(why);
-    exited.resolve(result ?? st);
+    exited.resolve(result ?? (containerPid !== undefined && st.signal !== null ? { ...st, shimKilled: true } : st));
   };
   reportPipe?.on('close', () => { reportDone = true; finish(); });
   child.on('error', (e) => { if (child.pid === undefined) { spawnError = e; finish(); } });

@@ -24,6 +24,8 @@ export interface StartOptions {
   stateDir?: string;
   /** An open file the stage writes the container's final status to (see stage.ts). */
   statusFd?: number;
+  /** Did the plan's memory cgroup see an OOM kill? (default: read the real cgroups) */
+  oomCheck?: (plan: LaunchPlan) => boolean | Promise<boolean>;
 }
 
 export interface StartedContainer {
@@ -83,9 +85,22 @@ export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<S
       handle.kill('SIGKILL');
       await Promise.race([handle.exited.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
     }
+    // Whatever the stage saw (a step that could not reach a killed child), an OOM kill during setup is the cause.
+    const oom = handle !== undefined && await Promise.resolve().then(() => (opts.oomCheck ?? realOomCheck)(plan)).catch(() => false);
     await cleanupPlan(plan, { sys: opts.sys, spec: opts.spec, emit, hooks: prepared > 0, failed: true, pid, stateDir: opts.stateDir });
+    if (oom) {
+      throw new RuntimeFailure('E_OOM', `container '${c}' was killed by the OOM killer during setup (cgroup memory limit ${opts.spec.cgroup.memory ?? '?'} bytes)`, {
+        cause: e, field: 'cgroup.memory', hint: 'raise cgroup.memory: setting up the container (its mounts, its first pages) is charged to its cgroup too',
+      });
+    }
     throw e;
   }
+}
+
+async function realOomCheck(plan: LaunchPlan): Promise<boolean> {
+  if (!plan.cgroups.length) return false;
+  const [{ oomKilled }, { detectCgroupLayout }] = await Promise.all([import('../cgroup/stats.js'), import('../cgroup/detect.js')]);
+  return oomKilled(plan.cgroups, detectCgroupLayout());
 }
 
 /**

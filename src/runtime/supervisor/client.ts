@@ -3,15 +3,24 @@
 import { LineSplitter } from './logs.js';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { openSync, closeSync, fchmodSync } from 'node:fs';
+import { openSync, closeSync, fchmodSync, statfsSync } from 'node:fs';
 import { NiwaError, RuntimeFailure } from '../../errors.js';
-import { ensureProjectDir, PRIVATE_FILE_MODE, socketPath, supervisorLogPath } from '../state.js';
+import { ensureProjectDir, noSpaceError, pruneProject, PRIVATE_FILE_MODE, socketPath, stateWrite, supervisorLogPath } from '../state.js';
+
+/** The state filesystem has no free blocks or inodes left (what a supervisor that could not start most likely hit). */
+function noSpaceLeft(root: string): boolean {
+  try { const f = statfsSync(root); return f.bavail === 0 || f.ffree === 0; } catch { return false; }
+}
 import type { Request, Response, StreamLine } from './protocol.js';
 
 export interface Target { root: string; project: string }
 
-/** Connection refused / no socket: nobody listens (no supervisor, or a stale socket). */
-const NOT_THERE = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
+/**
+ * Connection refused / no socket: nobody listens (no supervisor, or a stale socket); reset while
+ * connecting: the supervisor was killed with the connection in its backlog. Either way the request
+ * was not handled.
+ */
+const NOT_THERE = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'ECONNRESET', 'EPIPE']);
 
 class Unreachable extends Error {
   constructor(readonly code: string) { super(`supervisor unreachable: ${code}`); }
@@ -114,7 +123,9 @@ export async function tryRequest(t: Target, req: Request, onLine?: (l: StreamLin
 
 /** A request that needs a supervisor: starts one when none answers (bounded retries). */
 export async function request(t: Target, req: Request, onLine?: (l: StreamLine) => void, timeoutMs?: number): Promise<Response> {
-  for (let attempt = 0; attempt < 3; attempt++) {
+  // A run with a token may be sent again safely (the supervisor recognises its record), so it tries longer.
+  const attempts = req.op === 'run' && req.token ? 5 : 3;
+  for (let attempt = 0; attempt < attempts; attempt++) {
     const r = await tryRequest(t, req, onLine, timeoutMs);
     if (r) return r;
     await startSupervisor(t);
@@ -127,9 +138,12 @@ export async function request(t: Target, req: Request, onLine?: (l: StreamLine) 
  * until its socket answers. If another supervisor wins the race, the new one exits and we use that one.
  */
 export async function startSupervisor(t: Target, timeoutMs = 10_000): Promise<void> {
-  ensureProjectDir(t.root, t.project);
-  const log = openSync(supervisorLogPath(t.root, t.project), 'a', PRIVATE_FILE_MODE);
-  fchmodSync(log, PRIVATE_FILE_MODE);
+  const log = stateWrite(t.root, () => {
+    ensureProjectDir(t.root, t.project);
+    const fd = openSync(supervisorLogPath(t.root, t.project), 'a', PRIVATE_FILE_MODE);
+    fchmodSync(fd, PRIVATE_FILE_MODE);
+    return fd;
+  });
   const script = process.argv[1];
   const child = spawn(process.execPath, [...process.execArgv, script, '__supervise', t.project], {
     detached: true,
@@ -138,13 +152,19 @@ export async function startSupervisor(t: Target, timeoutMs = 10_000): Promise<vo
     env: { ...process.env, NIWA_STATE_ROOT: t.root },
   });
   closeSync(log);
-  child.on('error', () => {});
+  let exited = false;
+  child.on('error', () => { exited = true; });
+  child.on('exit', () => { exited = true; });
   child.unref();
   const deadline = Date.now() + timeoutMs;
   for (let delay = 5; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
     const r = await tryRequest(t, { op: 'ping' }).catch(() => undefined);
     if (r?.ok) return;
+    // It ended without answering (another one won the race: that one answers the next ping), or failed.
+    if (exited && !(await tryRequest(t, { op: 'ping' }).catch(() => undefined))?.ok) break;
     await new Promise((res) => setTimeout(res, delay));
   }
-  throw new RuntimeFailure('E_SUPERVISOR', `the supervisor of project '${t.project}' did not start within ${timeoutMs / 1000} s`, { hint: `see ${supervisorLogPath(t.root, t.project)}` });
+  pruneProject(t.root, t.project); // the directory and log made for it, when nothing else is there
+  if (noSpaceLeft(t.root)) throw noSpaceError(t.root);
+  throw new RuntimeFailure('E_SUPERVISOR', `the supervisor of project '${t.project}' did not start${exited ? '' : ` within ${timeoutMs / 1000} s`}`, { hint: `see ${supervisorLogPath(t.root, t.project)}` });
 }

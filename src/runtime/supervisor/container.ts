@@ -12,7 +12,7 @@ import type { RuntimeEvent, ContainerState as ViewState } from '../../events/typ
 import { NiwaError, RuntimeFailure, UserError } from '../../errors.js';
 import { realSys } from '../sys/real.js';
 import { startPlan, cleanupPlan } from '../launch/start.js';
-import { readExitStatus, statusPath } from '../state.js';
+import { cgroupPids, isNoSpace, noSpaceError, readExitStatus, statusPath } from '../state.js';
 import type { StageExit } from '../launch/stage.js';
 import { createCgroupManager } from '../cgroup/manager.js';
 import { sameProcessAlive, startTime } from '../proc.js';
@@ -47,6 +47,7 @@ function viewState(s: Status, failedStart: boolean): ViewState {
   switch (s) {
     case 'created': return 'starting';
     case 'running': case 'paused': return 'running';
+    case 'stopping': return 'stopping';
     case 'restarting': return 'restarting';
     case 'oom-killed': return 'failed';
     default: return failedStart ? 'failed' : 'exited';
@@ -73,7 +74,9 @@ export class Supervised {
   private proxy?: PortProxy;
 
   private constructor(private ctx: SupervisorContext, readonly dir: string, readonly plan: LaunchPlan, readonly spec: CanonicalSpec, public state: ContainerState) {
-    this.writer = new LogWriter(logPath(dir), ctx.logMaxBytes);
+    this.writer = new LogWriter(logPath(dir), ctx.logMaxBytes, (full) => ctx.log(full
+      ? `${this.name}: no space left on the state filesystem (${logPath(dir)}): dropping its output (still reading it) until there is room`
+      : `${this.name}: the state filesystem has room again: writing its log again`));
   }
 
   get name(): string { return this.state.name; }
@@ -83,27 +86,33 @@ export class Supervised {
    * `net`/`proxy`: compose networking (net.json is written; the proxy, already listening, is closed
    * when the container ends for good or is removed).
    */
-  static create(ctx: SupervisorContext, plan: LaunchPlan, spec: CanonicalSpec, net?: RunNet, proxy?: PortProxy): Supervised {
-    let dir: string;
-    try { dir = createContainerDir(ctx.root, ctx.project, plan, spec); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new UserError('E_NAME_IN_USE', `a container named '${plan.name}' already exists in project '${ctx.project}'`, [], `remove it with 'niwa rm -f ${plan.name}${ctx.project === 'default' ? '' : ' --project ' + ctx.project}' or choose another with --name`);
-      }
-      throw e;
-    }
+  static create(ctx: SupervisorContext, plan: LaunchPlan, spec: CanonicalSpec, net?: RunNet, proxy?: PortProxy, token?: string): Supervised {
     const state: ContainerState = {
       version: 1, id: plan.id, name: plan.name, project: ctx.project, status: 'created',
       createdAt: new Date().toISOString(), oomKilled: false, restarts: 0,
       health: spec.lifecycle.healthcheck ? 'starting' : 'none',
       specFile: spec.file, cgroups: plan.cgroups, restart: spec.lifecycle.restart,
+      ...(token ? { token } : {}),
     };
-    const c = new Supervised(ctx, dir, plan, spec, state);
+    let dir: string;
+    try { dir = createContainerDir(ctx.root, ctx.project, plan, spec, state); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new UserError('E_NAME_IN_USE', `a container named '${plan.name}' already exists in project '${ctx.project}'`, [], `remove it with 'niwa rm -f ${plan.name}${ctx.project === 'default' ? '' : ' --project ' + ctx.project}' or choose another with --name`);
+      }
+      throw e;
+    }
+    let c: Supervised;
+    try {
+      c = new Supervised(ctx, dir, plan, spec, state);
+      if (net) writeAtomic(join(dir, 'net.json'), JSON.stringify(net) + '\n');
+    } catch (e) {
+      removeContainerDir(dir);
+      throw isNoSpace(e) ? noSpaceError(dir, e) : e;
+    }
     if (net) {
       c.net = net;
       c.proxy = proxy;
-      writeAtomic(join(dir, 'net.json'), JSON.stringify(net) + '\n');
     }
-    c.persist();
     return c;
   }
 
@@ -150,6 +159,8 @@ export class Supervised {
     // How the run ended, as the stage recorded it in exit.status (unknown if it has not ended).
     const ended = () => { const x = readExitStatus(dir); return { code: x?.exitCode ?? null, signal: x?.signal ?? null }; };
     if (!sameProcessAlive(stagePid, stageStart)) {
+      const left = cgroupPids(state, ctx.layout);
+      if (left.length) return Supervised.adoptOrphans(c, ended);
       c.net = readJson<RunNet>(join(dir, 'net.json'));
       void c.onExit(ended());
       return c;
@@ -169,11 +180,59 @@ export class Supervised {
       void c.onExit(ended());
     }, 250);
     ctx.log(`${state.name}: adopted (stage pid ${stagePid}, container pid ${pid})`);
+    c.resumeStop();
     return c;
   }
 
+  /**
+   * Shim and supervisor were both killed, but the container's processes still run in its
+   * cgroups: supervise what is there — signals go to every process in the cgroups, and the run
+   * ends when they are empty (its status is unknown: nobody could reap it).
+   */
+  private static adoptOrphans(c: Supervised, ended: () => StageExit): Supervised {
+    const pids = () => cgroupPids(c.state, c.ctx.layout);
+    c.state = { ...c.state, pid: pids()[0], stagePid: undefined, stageStart: undefined };
+    c.orphaned = true;
+    void c.republish();
+    c.signal = (sig) => { for (const p of pids()) { try { process.kill(p, sig); } catch { /* gone */ } } };
+    c.runStarted = Date.parse(c.state.startedAt ?? '') || Date.now();
+    const poll = setInterval(() => {
+      if (pids().length) return;
+      clearInterval(poll);
+      void c.onExit(ended());
+    }, 250);
+    c.ctx.log(`${c.state.name}: adopted without its shim (processes ${pids().join(' ')} still run in its cgroups)`);
+    c.resumeStop();
+    return c;
+  }
+
+  /** Adopted while stopping (its supervisor was killed in the grace period): SIGKILL follows after a grace period from now. */
+  private resumeStop(): void {
+    if (this.state.status !== 'stopping') return;
+    this.killTimer = setTimeout(() => void this.forceKill(), this.spec.lifecycle.stopTimeoutMs);
+  }
+
+  /** Adopted without a shim: its processes run straight in the cgroups (ps says unsupervised). */
+  private orphaned = false;
+  /** state.json could not be written (a full disk): the state in memory is right, and is written again on the next change. */
+  private persistFailed = false;
+
   private persist(): void {
-    if (!this.removed) writeState(this.dir, this.state);
+    if (this.removed) return;
+    try {
+      writeState(this.dir, this.state);
+      if (this.persistFailed) this.ctx.log(`${this.name}: state.json written again`);
+      this.persistFailed = false;
+    } catch (e) {
+      if (!this.persistFailed) this.ctx.log(`${this.name}: could not write state.json: ${(e as Error).message}`);
+      this.persistFailed = true;
+    }
+  }
+
+  /** The state as ps shows it (the shimless case says unsupervised, with the cgroup's pids). */
+  view(): ContainerState {
+    if (!this.orphaned || !isLive(this.state.status)) return this.state;
+    return { ...this.state, unsupervised: true, pids: cgroupPids(this.state, this.ctx.layout) };
   }
 
   private setStatus(to: Status, extra: Partial<ContainerState> = {}): void {
@@ -198,6 +257,9 @@ export class Supervised {
       this.ctx.changed();
     });
   }
+
+  /** Resolves once a start in progress has settled (at once when none is). */
+  async whenStarted(): Promise<void> { await this.starting; }
 
   /** Resolves once the container is in a final status (not running, paused, starting or restarting). */
   whenEnded(timeoutMs = 60_000): Promise<boolean> {
@@ -264,7 +326,14 @@ export class Supervised {
         sys: realSys, spec: this.spec, emit: this.ctx.emit,
         stdio: ['ignore', f.wOut, f.wErr],
         statusFd,
-        onStage: (h) => { this.signal = (sig) => h.kill(sig); closeW(); },
+        onStage: (h) => {
+          this.signal = (sig) => h.kill(sig);
+          closeW();
+          // the shim is known before the container runs: a supervisor killed from here on leaves
+          // a record that says which process to kill when the start is rolled back
+          const stagePid = h.process.pid;
+          if (stagePid) { this.state = { ...this.state, stagePid, stageStart: startTime(stagePid) }; this.persist(); }
+        },
       });
     } catch (e) {
       closeW();
@@ -391,9 +460,12 @@ export class Supervised {
       this.setStatus('stopped');
       return;
     }
+    if (s === 'stopping') { await this.whenEnded((timeoutMs ?? this.spec.lifecycle.stopTimeoutMs) + 30_000); return; }
     if (s !== 'running' && s !== 'paused') return;
     this.signal?.(this.spec.lifecycle.stopSignal as NodeJS.Signals);
     if (s === 'paused') await this.mgr().thaw().catch((e) => this.ctx.log(`${this.name}: thaw: ${(e as Error).message}`));
+    // the grace period is visible: ps and the live view say 'stopping' until it has ended
+    if (isLive(this.state.status)) this.setStatus('stopping');
     const grace = timeoutMs ?? this.spec.lifecycle.stopTimeoutMs;
     this.killTimer = setTimeout(() => void this.forceKill(), grace);
     await this.whenEnded(grace + 30_000);
@@ -408,7 +480,7 @@ export class Supervised {
   kill(signal: string): void {
     const sig = parseSignal(signal);
     if (this.state.status === 'paused') throw new UserError('E_PAUSED', `kill: container '${this.name}' is paused`, [], `unpause it first (niwa unpause ${this.name}), or stop it with niwa stop`);
-    if (this.state.status !== 'running' || !this.signal) throw this.notRunning('kill');
+    if ((this.state.status !== 'running' && this.state.status !== 'stopping') || !this.signal) throw this.notRunning('kill');
     if (TERMINATING.has(sig) || sig === this.spec.lifecycle.stopSignal) {
       this.state = { ...this.state, stopRequested: true };
       this.persist();
@@ -440,7 +512,7 @@ export class Supervised {
       this.restartTimer = undefined;
       this.setStatus('stopped');
     }
-    if (this.state.status === 'running' || this.state.status === 'paused') {
+    if (this.state.status === 'running' || this.state.status === 'paused' || this.state.status === 'stopping') {
       if (this.state.status === 'paused') await this.mgr().thaw().catch(() => {});
       await this.forceKill();
       if (!(await this.whenEnded(10_000))) throw new RuntimeFailure('E_RM', `rm: container '${this.name}' did not end after SIGKILL within 10 s`);

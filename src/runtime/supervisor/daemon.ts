@@ -3,7 +3,7 @@
 // the project (container.ts), adopting containers a killed supervisor left running, and exiting
 // once nothing is left to supervise.
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { EventBus, type RuntimeEvent } from '../../events/types.js';
 import { UserError } from '../../errors.js';
 import { checkName } from '../../spec/names.js';
@@ -15,7 +15,7 @@ import {
   supervisorInfoPath, NAME_RE, type ContainerState, type SupervisorInfo,
 } from '../state.js';
 import { readLogEntries, parseSince, DEFAULT_LOG_MAX_BYTES } from './logs.js';
-import { ensureProjectDir, logPath, PRIVATE_FILE_MODE } from '../state.js';
+import { ensureProjectDir, isNoSpace, logPath, noSpaceError, PRIVATE_FILE_MODE, stateWrite } from '../state.js';
 import { Supervised, errorBody, type SupervisorContext } from './container.js';
 import { removeUnsupervised } from './remove.js';
 import type { Request, Response, StreamLine } from './protocol.js';
@@ -24,15 +24,23 @@ import type { CanonicalSpec } from '../../spec/types.js';
 /** How long the supervisor lingers with nothing to supervise before it exits. */
 const IDLE_MS = Number(process.env.NIWA_SUPERVISOR_IDLE_MS ?? 1500);
 
-const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+// The supervisor's own log is a file under the state root: when that filesystem is full, its lines
+// are lost, and the supervisor must live on (an 'error' on stderr would otherwise end the process).
+const log = (msg: string) => { try { process.stderr.write(`${new Date().toISOString()} ${msg}\n`); } catch { /* full */ } };
 
 export async function supervise(root: string, project: string): Promise<number> {
   checkName(project, 'project name');
-  ensureProjectDir(root, project);
+  process.stderr.on('error', () => {});
+  stateWrite(root, () => ensureProjectDir(root, project));
   if (!(await acquireLock(root, project))) { log('another supervisor is running for this project; exiting'); return 0; }
   const d = new Daemon(root, project);
-  await d.listen();
+  // Records of starts that a killed supervisor left half-made go before any request is heard:
+  // the client that sent that start asks again (with its token) and finds the name free.
+  await d.rollBackInterrupted();
+  // Adopted before listening: a client asking again for a container this supervisor's predecessor
+  // made finds it supervised, not a name conflict.
   await d.adoptAll();
+  await d.listen();
   d.checkIdle();
   return new Promise<number>((resolve) => { d.onExit = resolve; });
 }
@@ -44,7 +52,12 @@ async function acquireLock(root: string, project: string): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
     try {
       const fd = openSync(path, 'wx', PRIVATE_FILE_MODE);
-      writeSync(fd, JSON.stringify(me) + '\n');
+      try { writeSync(fd, JSON.stringify(me) + '\n'); } catch (e) {
+        // a full disk: an empty lock file would hold off the next supervisor for nothing
+        closeSync(fd);
+        unlinkSync(path);
+        throw isNoSpace(e) ? noSpaceError(path, e) : e;
+      }
       closeSync(fd);
       return true;
     } catch (e) {
@@ -121,6 +134,27 @@ class Daemon {
     });
   }
 
+  /**
+   * Records still 'created' were being started when their supervisor was killed (the start did not
+   * answer, so its client did not get a container): roll each back — kill what it started, undo its
+   * host steps, remove the record.
+   */
+  async rollBackInterrupted(): Promise<void> {
+    const d = projectDir(this.root, this.project);
+    const dirs = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory() && NAME_RE.test(e.name)).map((e) => e.name);
+    for (const name of dirs) {
+      const dir = containerDir(this.root, this.project, name);
+      const st = readState(dir);
+      // (no state.json: a record half-made, or half-removed by a supervisor killed in its rollback)
+      if (st && (st.status !== 'created' || st.foreground)) continue;
+      log(`${name}: its start was interrupted (its supervisor was killed): rolling it back`);
+      try {
+        const failed = await removeUnsupervised(dir, this.ctx.layout, true);
+        if (failed.length) log(`${name}: rollback left: ${failed.join('; ')}`);
+      } catch (e) { log(`${name}: rollback failed: ${(e as Error).message}`); }
+    }
+  }
+
   /** Containers on disk that a previous supervisor left live: supervise them again. */
   async adoptAll(): Promise<void> {
     for (const name of listNames(this.root, this.project)) {
@@ -128,7 +162,8 @@ class Daemon {
       const st = readState(dir);
       const plan = readPlan(dir);
       const spec = readSpec(dir);
-      if (!st || !plan || !spec || !isLive(st.status) || st.foreground) continue; // a foreground niwa run owns it
+      if (!st || !plan || !spec || !isLive(st.status)) continue;
+      if (st.foreground && sameProcessAlive(st.foreground.ownerPid, st.foreground.ownerStart)) continue; // its niwa run owns it
       try { this.containers.set(name, Supervised.adopt(this.ctx, dir, plan, await withHookFunctions(spec), st)); } catch (e) { log(`${name}: adopt failed: ${(e as Error).message}`); }
     }
   }
@@ -199,14 +234,25 @@ class Daemon {
         return { ok: true, pid: process.pid, project: this.project, containers: this.containers.size };
       case 'run': {
         if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
-        if (this.containers.has(req.plan.name)) this.get(req.plan.name); // (exists: create() reports the conflict)
+        const mine = req.token ? this.containers.get(req.plan.name) : undefined;
+        if (mine && mine.state.token === req.token) {
+          // The same request again (its first answer was lost with a killed supervisor): this is its container.
+          await mine.whenStarted();
+          if (mine.state.status !== 'created') return { ok: true, id: mine.state.id, name: mine.name, pid: mine.state.pid ?? 0, ms: 0 };
+        } else if (req.token && !mine) {
+          // ... or its container ran and ended before this supervisor came up (its record is on disk, not adopted)
+          const disk = NAME_RE.test(req.plan.name) ? readState(containerDir(this.root, this.project, req.plan.name)) : undefined;
+          if (disk?.token === req.token && disk.status !== 'created') return { ok: true, id: disk.id, name: disk.name, pid: disk.pid ?? 0, ms: 0 };
+        }
         const spec = await withHookFunctions(req.spec);
+        const dir = NAME_RE.test(req.plan.name) ? containerDir(this.root, this.project, req.plan.name) : '';
+        if (dir && !this.containers.has(req.plan.name) && existsSync(dir) && !readState(dir)) await removeUnsupervised(dir, this.ctx.layout, true); // an unfinished record is no name conflict
         // Ports first: a port in use fails the request before anything exists.
         const proxy = req.net?.ports?.length && req.net.address
           ? await (await import('../net/ports.js')).publishPorts(req.net.ports, req.net.address)
           : undefined;
         let c: Supervised;
-        try { c = Supervised.create(this.ctx, req.plan, spec, req.net, proxy); } catch (e) { await proxy?.close(); throw e; }
+        try { c = Supervised.create(this.ctx, req.plan, spec, req.net, proxy, req.token); } catch (e) { await proxy?.close(); throw e; }
         this.containers.set(c.name, c);
         try {
           const r = await c.start();
@@ -232,7 +278,7 @@ class Daemon {
           await c.remove(req.force === true);
           this.containers.delete(req.name);
         } else {
-          const dir = this.onDisk(req.name);
+          const dir = this.onDisk(req.name, true);
           const failed = await removeUnsupervised(dir, this.ctx.layout, req.force === true);
           if (failed.length) log(`${req.name}: cleanup left: ${failed.join('; ')}`);
         }
@@ -255,8 +301,10 @@ class Daemon {
     }
   }
 
-  private onDisk(name: string): string {
-    if (!NAME_RE.test(name) || !readState(containerDir(this.root, this.project, name))) this.get(name);
+  /** The directory of a container this supervisor does not hold; `unfinished`: also one without state.json. */
+  private onDisk(name: string, unfinished = false): string {
+    const dir = containerDir(this.root, this.project, name);
+    if (!NAME_RE.test(name) || !(readState(dir) || (unfinished && existsSync(dir)))) this.get(name);
     return containerDir(this.root, this.project, name);
   }
 
@@ -264,7 +312,7 @@ class Daemon {
     const out: ContainerState[] = [];
     for (const name of listNames(this.root, this.project)) {
       const c = this.containers.get(name);
-      if (c) { out.push(c.state); continue; }
+      if (c) { out.push(c.view()); continue; }
       const dir = containerDir(this.root, this.project, name);
       const st = readState(dir);
       if (st) out.push(deriveState(st, this.ctx.layout, dir));

@@ -2,6 +2,7 @@
 // stream name (`2026-11-29T09:00:00.123Z stdout hello`), rotating at a size cap (one old file,
 // `container.log.1`), and reading them back with --tail / --since.
 import { closeSync, existsSync, fchmodSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { isNoSpace } from '../state.js';
 
 export type LogStream = 'stdout' | 'stderr';
 export interface LogEntry { time: string; stream: LogStream; line: string }
@@ -49,25 +50,61 @@ export function parseLogLine(text: string): LogEntry | undefined {
   return { time: text.slice(0, a), stream, line: text.slice(b + 1) };
 }
 
-/** Appends entries to `path`; when the next line would pass `maxBytes`, the file becomes `path.1`. */
+/** The line a log gets where output was dropped because the state filesystem was full. */
+export const droppedNotice = (bytes: number, path: string) => `niwa: ${bytes} bytes of output dropped: no space left on the state filesystem (${path})`;
+
+/**
+ * Appends entries to `path`; when the next line would pass `maxBytes`, the file becomes `path.1`.
+ * A full filesystem does not stop it: lines that cannot be written are counted and dropped (the
+ * container's pipe keeps being drained, so it never stalls), and the first write that succeeds
+ * again is preceded by a notice saying how many bytes were lost (droppedNotice).
+ */
 export class LogWriter {
   private fd: number;
   private size: number;
-  constructor(readonly path: string, readonly maxBytes = DEFAULT_LOG_MAX_BYTES) {
+  /** Bytes dropped since the filesystem filled up; 0 while writes succeed. */
+  dropped = 0;
+  private cut = false;
+  constructor(readonly path: string, readonly maxBytes = DEFAULT_LOG_MAX_BYTES, private readonly onSpace?: (full: boolean) => void) {
     this.fd = openSync(path, 'a', 0o600);
     fchmodSync(this.fd, 0o600); // a log from an older niwa may have been readable by others
     this.size = fstatSync(this.fd).size;
   }
   write(e: LogEntry): void {
     const buf = Buffer.from(formatLogLine(e));
-    if (this.size > 0 && this.size + buf.length > this.maxBytes) this.rotate();
-    writeSync(this.fd, buf);
-    this.size += buf.length;
+    if (this.dropped) {
+      // a line cut short by the full disk is ended first, so the notice is a line of its own
+      const notice = Buffer.from((this.cut ? '\n' : '') + formatLogLine({ time: e.time, stream: 'stderr', line: droppedNotice(this.dropped, this.path) }));
+      if (this.append(notice) < notice.length) { this.dropped += buf.length; return; }
+      this.dropped = 0;
+      this.cut = false;
+      this.onSpace?.(false);
+    }
+    const n = this.append(buf);
+    if (n < buf.length) {
+      if (!this.dropped) this.onSpace?.(true);
+      this.dropped += buf.length - n;
+      if (n > 0) this.cut = true;
+    }
+  }
+  /** Writes what fits; returns the bytes written (fewer on a full filesystem). Other errors throw. */
+  private append(buf: Buffer): number {
+    try {
+      if (this.size > 0 && this.size + buf.length > this.maxBytes) this.rotate();
+      const n = writeSync(this.fd, buf);
+      this.size += n;
+      return n;
+    } catch (err) {
+      if (isNoSpace(err)) return 0;
+      throw err;
+    }
   }
   private rotate(): void {
-    closeSync(this.fd);
     renameSync(this.path, this.path + '.1');
-    this.fd = openSync(this.path, 'a', 0o600);
+    // the old file stays open until the new one exists: a failed open leaves a writable fd
+    const fd = openSync(this.path, 'a', 0o600);
+    closeSync(this.fd);
+    this.fd = fd;
     this.size = 0;
   }
   close(): void {

@@ -34,8 +34,12 @@ export interface RunNet {
 export type Request =
   /** Who is there: {pid, project, containers}. */
   | { op: 'ping' }
-  /** Start a compiled plan as a new container; answers once it runs ({id, pid, ms}) or failed (nothing left behind). */
-  | { op: 'run'; plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet }
+  /**
+   * Start a compiled plan as a new container; answers once it runs ({id, pid, ms}) or failed (nothing
+   * left behind). `token`: unique per client request, kept in state.json; the same request sent again
+   * (its supervisor was killed before it answered) gets the container it made, not a name conflict.
+   */
+  | { op: 'run'; plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet; token?: string }
   /** The stop signal, then SIGKILL after timeoutMs (default: the spec's grace period); answers when it has ended. */
   | { op: 'stop'; name: string; timeoutMs?: number }
   /** Send a signal (name like SIGHUP or HUP, or a number). */

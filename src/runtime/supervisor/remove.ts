@@ -8,7 +8,7 @@ import { cleanupPlan } from '../launch/start.js';
 import { createCgroupManager } from '../cgroup/manager.js';
 import { sameProcessAlive } from '../proc.js';
 import { isLive } from '../status.js';
-import { deriveState, readJson, readPlan, readSpec, readState, removeContainerDir } from '../state.js';
+import { cgroupPids, deriveState, readJson, readPlan, readSpec, readState, removeContainerDir } from '../state.js';
 import { join } from 'node:path';
 import type { RunNet } from './protocol.js';
 
@@ -16,16 +16,23 @@ import type { RunNet } from './protocol.js';
 export async function removeUnsupervised(dir: string, layout: CgroupLayout, force: boolean): Promise<string[]> {
   const st = readState(dir);
   const plan = readPlan(dir);
-  if (!st || !plan) { removeContainerDir(dir); return []; }
+  if (!plan) { removeContainerDir(dir); return []; }
+  if (!st) {
+    // never finished (its state.json was not written): nothing ran, but its host steps may have
+    const r = await cleanupPlan(plan, { sys: realSys, spec: { ...(readSpec(dir) ?? { name: plan.name }), hooks: [] } as unknown as CanonicalSpec, hooks: false });
+    removeContainerDir(dir);
+    return r.failed;
+  }
   const now = deriveState(st, layout, dir);
   if (isLive(now.status) && !force) {
     throw new UserError('E_RUNNING', `rm: container '${st.name}' is ${now.status}`, [], `stop it first (niwa stop ${st.name}) or use rm -f`);
   }
   const mgr = createCgroupManager(layout, plan.cgroups);
-  if (sameProcessAlive(st.stagePid, st.stageStart)) {
+  // The shim, or without it (shim and supervisor killed) whatever still runs in the cgroups.
+  if (sameProcessAlive(st.stagePid, st.stageStart) || cgroupPids(plan, layout).length) {
     try { await mgr.thaw(); } catch { /* not frozen, or no freezer */ }
     try { await mgr.kill(); } catch { /* cleanup below retries */ }
-    try { process.kill(st.stagePid!, 'SIGKILL'); } catch { /* gone */ }
+    if (sameProcessAlive(st.stagePid, st.stageStart)) try { process.kill(st.stagePid!, 'SIGKILL'); } catch { /* gone */ }
     for (let i = 0; i < 200 && sameProcessAlive(st.stagePid, st.stageStart); i++) await new Promise((r) => setTimeout(r, 10));
   }
   const spec = readSpec(dir) ?? ({ name: st.name, hooks: [] } as unknown as CanonicalSpec);

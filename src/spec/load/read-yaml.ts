@@ -2,6 +2,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from '../../vendor/yaml.js';
 import type { ErrorDetail } from '../../errors.js';
 import type { Positions } from './context.js';
+import { checkYamlLimits, isStackOverflow, tooDeepDetail } from './yaml-limits.js';
 
 export interface YamlRead {
   data: unknown;
@@ -23,8 +24,10 @@ export function readYaml(text: string, file: string): YamlRead {
     const isError = (doc.errors as unknown[]).includes(e);
     if (!isError) continue;
     const pos = lineCounter.linePos(e.pos[0]);
+    if (isStackOverflow(e.message)) { errors.push(tooDeepDetail(file, pos.line, pos.col)); break; }
     errors.push({ file, line: pos.line, col: pos.col, message: `YAML: ${firstLine(e.message)}`, hint: yamlHint(e.code) });
   }
+  if (!errors.length) errors.push(...checkYamlLimits(doc, lineCounter, file));
   const positions: Positions = {};
   const sources: Record<string, string> = {};
   const start = (doc.contents as Node | null)?.range?.[0];
@@ -33,11 +36,12 @@ export function readYaml(text: string, file: string): YamlRead {
   if (errors.length) return { data: undefined, positions, errors };
   let data: unknown;
   try {
-    data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+    // checkYamlLimits has bounded the expansion already; yaml's own guard stays as a second line
+    data = doc.toJS({ maxAliasCount: 10_000 }) as unknown;
   } catch (e) {
-    // yaml's guard against alias bombs (aliases of aliases grow exponentially)
     if (!/alias/i.test((e as Error).message)) throw e;
-    return { data: undefined, positions, errors: [{ file, message: 'YAML: too many alias expansions (more than 1000)', hint: 'use fewer nested anchors, or write the values out' }] };
+    const p = positions[''];
+    return { data: undefined, positions, errors: [{ file, ...(p ? { line: p.line, col: p.col } : {}), message: `YAML: ${firstLine((e as Error).message)}`, hint: 'use fewer nested anchors, or write the values out' }] };
   }
   for (const [path, src] of Object.entries(sources)) setAt(data, path, src);
   return { data, positions, errors };

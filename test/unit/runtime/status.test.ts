@@ -6,8 +6,9 @@ import { STATUSES, canTransition, transition, TransitionError, describeStatus, i
 
 const ALLOWED: [Status, Status][] = [
   ['created', 'running'], ['created', 'exited'], ['created', 'stopped'],
-  ['running', 'paused'], ['running', 'stopped'], ['running', 'exited'], ['running', 'oom-killed'],
-  ['paused', 'running'], ['paused', 'stopped'], ['paused', 'exited'], ['paused', 'oom-killed'],
+  ['running', 'paused'], ['running', 'stopping'], ['running', 'stopped'], ['running', 'exited'], ['running', 'oom-killed'],
+  ['paused', 'running'], ['paused', 'stopping'], ['paused', 'stopped'], ['paused', 'exited'], ['paused', 'oom-killed'],
+  ['stopping', 'stopped'], ['stopping', 'exited'], ['stopping', 'oom-killed'],
   ['restarting', 'running'], ['restarting', 'stopped'], ['restarting', 'exited'],
   ['exited', 'restarting'], ['oom-killed', 'restarting'],
 ];
@@ -36,7 +37,7 @@ test('stopped is final; exited and oom-killed only move on to restarting; nothin
 });
 
 test('live statuses and how ps prints them', () => {
-  assert.deepEqual(STATUSES.filter(isLive), ['created', 'running', 'paused', 'restarting']);
+  assert.deepEqual(STATUSES.filter(isLive), ['created', 'running', 'paused', 'stopping', 'restarting']);
   assert.equal(describeStatus({ status: 'exited', exitCode: 3 }), 'exited(3)');
   assert.equal(describeStatus({ status: 'exited', exitCode: null, signal: 9 }), 'exited(137)');
   assert.equal(describeStatus({ status: 'exited' }), 'exited(unknown)');
@@ -44,4 +45,8 @@ test('live statuses and how ps prints them', () => {
   assert.equal(describeStatus({ status: 'stopped' }), 'stopped');
   assert.equal(describeStatus({ status: 'oom-killed', signal: 9 }), 'oom-killed');
   assert.equal(describeStatus({ status: 'paused' }), 'paused');
+  assert.equal(describeStatus({ status: 'stopping' }), 'stopping');
+  // shim and supervisor gone, processes still in the cgroups (runtime/state.ts deriveState)
+  assert.equal(describeStatus({ status: 'running', unsupervised: true }), 'running (unsupervised)');
+  assert.equal(describeStatus({ status: 'exited', unsupervised: true, exitCode: 1 }), 'exited(1)');
 });
