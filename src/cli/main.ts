@@ -28,6 +28,7 @@ export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?:
   compose: { summary: 'multi-container projects from Compose files: up, down, ps, logs, exec, run, config, …', load: async () => (await import('./compose.js')).verb },
   ps: { summary: 'list the containers of every project (--project filters)', load: async () => (await import('./ps.js')).verb },
   logs: { summary: 'print or follow the logs of a container', load: async () => (await import('./logs.js')).verb },
+  start: { summary: 'start stopped containers again from their spec (-a: attach, pass the exit status through)', load: async () => (await import('./start.js')).verb },
   restart: { summary: 'restart containers: stop, then run again from the same spec', load: async () => (await import('./restart.js')).verb },
   stop: { summary: 'stop containers (stop signal, then SIGKILL after the grace period)', load: async () => (await import('./stop.js')).verb },
   kill: { summary: 'send a signal to containers', load: async () => (await import('./kill.js')).verb },
