@@ -329,10 +329,9 @@ export const run: Run = async (a, project) => {
   try {
     if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps });
     else await engine.open();
-    await engine.prepare([service]);
-    const base = { name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), restart: 'no' as const };
+    const base = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']) };
     if (a.flags.detach) {
-      await engine.start(service, base);
+      await engine.runOneOff(base);
       process.stdout.write(name + '\n');
       return 0;
     }
@@ -340,7 +339,7 @@ export const run: Run = async (a, project) => {
     // and stdout are terminals, unless -T), like `niwa run`; registered so ps/exec/stop see it.
     const tty = !a.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY);
     let fg: Parameters<NonNullable<StartOverride['foreground']>>[0] | undefined;
-    await engine.start(service, { ...base, tty, foreground: (r) => { fg = r; } });
+    await engine.runOneOff({ ...base, tty }, (r) => { fg = r; });
     return await runAttached(fg!, engine.target.root);
   } finally { engine.close(); }
 };
@@ -414,4 +413,20 @@ export const images: Run = async (a, project) => {
   if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }
   process.stdout.write(table([['SERVICE', 'IMAGE', 'DIGEST', 'SIZE'], ...rows.map((r) => [r.services.join(','), r.image, r.digest ? r.digest.slice(7, 19) : 'not pulled', r.size !== null ? humanBytes(r.size) : '-'])]));
   return 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// plan
+
+/** `compose plan [--json|--explain|--full] [--no-deps] [--force-recreate] [SERVICE...]`: what `up` would do, exactly, without doing it. */
+export const plan: Run = async (a, project) => {
+  const { load, engine } = await open(a, project);
+  const services = checkServices(load, a.positionals);
+  try {
+    const p = await engine.planFor({ services, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']) });
+    if (a.flags.json) { process.stdout.write(JSON.stringify(p, null, 2) + '\n'); return 0; }
+    const { formatProjectPlan } = await import('../plan/project/format.js');
+    process.stdout.write(formatProjectPlan(p, { explain: Boolean(a.flags.explain), full: Boolean(a.flags.full) }));
+    return 0;
+  } finally { engine.close(); }
 };

@@ -89,6 +89,8 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   kill: orchestration('kill', 'send a signal to services (default SIGKILL)', '[-s SIG] [SERVICE...]', { values: { signal: 's' } }),
   top: orchestration('top', 'show the processes of services', '[SERVICE...]'),
   pull: orchestration('pull', 'pull the images of the services (all at once; checks the registry even when present)', '[-q] [--ignore-pull-failures] [SERVICE...]', { booleans: { quiet: 'q', 'ignore-pull-failures': '' } }),
+  plan: orchestration('plan', 'print the project plan: every image, volume, file, network step and launch plan that up would run, and what down undoes',
+    '[--json] [--explain] [--full] [--no-deps] [--force-recreate] [SERVICE...]', { booleans: { json: '', explain: '', full: '', 'no-deps': '', 'force-recreate': '', 'no-warnings': '' } }),
   images: orchestration('images', 'the images the services use: name, digest, size (or not pulled)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
 };
 

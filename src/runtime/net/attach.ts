@@ -9,7 +9,7 @@ import {
   networkKey, readHostRoutes, releaseAddress, releaseNetwork, reserveAddress, reserveNetwork,
   type Cidr, type Lease, type LeaseDb, type NetworkRecord, withLeases,
 } from './ipam.js';
-import { attachSteps, bridgeSteps, networkSteps, sandboxSteps, type AttachmentInfo } from './steps.js';
+import { attachSteps, bridgeSteps, networkSteps, sandboxSteps, type AttachmentInfo } from '../../plan/steps/net.js';
 import { realNetHost, runNetSteps, type NetHost } from './exec.js';
 import { hostsFor, writeInPlace } from './hosts.js';
 
