@@ -127,6 +127,11 @@ class Builder {
   }
 }
 
+const hostsRefresh = (project: string, stage: ProjectStepDraft['stage'], unit: string, field: string, service?: string): ProjectStepDraft => ({
+  op: 'hosts', project, stage, unit, field, ...(service ? { service } : {}), man: 'hosts(5)',
+  why: stage === 'teardown' ? 'the other containers\' /etc/hosts forget it' : 'every container of the project learns it: their /etc/hosts are rewritten in place from the lease database (those that ended have left it)',
+});
+
 const number = <T extends ProjectStepDraft>(list: T[], from = 0): ProjectStep[] => list.map((s, i) => ({ ...s, index: from + i }) as ProjectStep);
 
 export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts: CompileProjectOptions): ProjectPlan {
@@ -321,12 +326,14 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
       const hosts = hostsPath(stateRoot, project, e.container);
       b.add({ op: 'file', path: hosts, content: hostsFor(db, project, e.container, spec.hostname), mode: 0o644, inPlace: true, stage: 'service', service: s, unit, field: `${sf}.networks`, man: 'hosts(5)', why: 'its /etc/hosts: itself, every container of the project on a network it shares (by name, service and aliases), extra_hosts and links' });
       b.add({ op: 'file', path: resolv.path, content: resolv.content, mode: 0o644, stage: 'service', service: s, unit: resolv.path.endsWith('_resolv.conf') ? `file:${resolv.path}` : unit, field: x.dns.length || x.dnsSearch.length ? `${sf}.dns` : `${sf}.networks`, man: 'resolv.conf(5)', why: 'its /etc/resolv.conf: project networks have no route to the host\'s name servers, so lookups of unknown names fail at once' });
+      b.add(hostsRefresh(project, 'service', unit, `${sf}.networks`, s));
       spec.namespaces.net = { mode: 'join', path: netns };
       spec.mounts.push(fileMount(hosts, '/etc/hosts'), fileMount(resolv.path, '/etc/resolv.conf'));
       for (const a of [...infos].reverse()) {
         b.net(attachSteps(a, netns).cleanup, 'teardown', unit, `${sf}.networks.${a.network}`, undefined, td);
         td.push({ op: 'release', network: a.network, container: e.container, stage: 'teardown', unit, field: `${sf}.networks.${a.network}`, why: `forget ${e.container}'s address on ${a.network}` });
       }
+      td.push(hostsRefresh(project, 'teardown', unit, `${sf}.networks`));
       b.net(sandboxSteps(netns).cleanup, 'teardown', unit, `${sf}.networks`, undefined, td);
       td.push({ op: 'rm', path: hosts, stage: 'teardown', unit, field: `${sf}.networks`, why: 'its /etc/hosts' });
       if (!resolv.path.endsWith('_resolv.conf')) td.push({ op: 'rm', path: resolv.path, stage: 'teardown', unit, field: `${sf}.dns`, why: 'its own resolv.conf' });
@@ -360,12 +367,6 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     ...netTeardown,
     ...fileTeardown,
   ];
-  // the /etc/hosts of containers left running learn the new ones
-  for (const e of entries) {
-    if (e.action !== 'running' || !Object.keys(e.addresses).length || !starting.length) continue;
-    const spec = load.services.get(e.service)!.canonical!;
-    b.add({ op: 'file', path: hostsPath(stateRoot, project, e.container), content: hostsFor(db, project, e.container, spec.hostname ?? e.service), mode: 0o644, inPlace: true, stage: 'networks', unit: `hosts:${e.container}`, field: `services.${e.service}.networks`, man: 'hosts(5)', why: `${e.container} keeps running: its /etc/hosts is rewritten in place to list the containers this plan starts` });
-  }
   const order = { images: 0, volumes: 1, networks: 2, service: 3, teardown: 4 };
   const steps = b.steps.map((s, i) => [s, i] as const).sort((p, q) => order[p[0].stage] - order[q[0].stage] || p[1] - q[1]).map(([s]) => s);
   const inPlan = new Set(names);

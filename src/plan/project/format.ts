@@ -27,6 +27,7 @@ export function describeProjectStep(s: ProjectStep): string {
     case 'mount': return `mount${s.fstype ? ` -t ${s.fstype}` : ' --bind'}${s.options ? ` -o ${q(s.options)}` : ''} ${q(s.source)} ${q(s.target)}`;
     case 'file': return `write ${q(s.path)} (0${s.mode.toString(8)}${s.inPlace ? ', in place' : ''}): ${q(short(s.content))}`;
     case 'lease': return s.container ? `lease ${s.address} on ${s.network} for ${s.container} (${s.ifname}, veth ${s.veth})` : `lease ${s.subnet} (gateway ${s.gateway}) for network ${s.network} (bridge ${s.bridge})`;
+    case 'hosts': return `rewrite the /etc/hosts of every container of ${s.project} (in place, from the leases)`;
     case 'publish': return `publish ${s.ports.map((p) => `${p.hostIp}:${p.hostPort || '(any)'}→${s.address}:${p.containerPort}/${p.protocol}`).join(', ')}`;
     case 'launch': return `launch ${s.container}: ${s.plan.steps.length}-step launch plan${s.plan.image ? ` on ${s.plan.image.name}` : ''} → the project's supervisor`;
     case 'remove': return `${s.stop ? 'stop and ' : ''}remove container ${s.container}`;

@@ -50,6 +50,8 @@ export type ProjectOp =
   | { op: 'file'; path: string; content: string; mode: number; inPlace?: boolean }
   /** Record in the lease database: a network's subnet (no container) or a container's address on it. */
   | { op: 'lease'; network: string; bridge: string; subnet: string; gateway: string; container?: string; address?: string; ifname?: string; veth?: string; netns?: string; aliases?: string[]; hostname?: string; extraHosts?: { host: string; ip: string }[]; links?: { container: string; alias: string }[] }
+  /** Rewrite in place the /etc/hosts of every container of the project from the lease database. */
+  | { op: 'hosts'; project: string }
   /** Published ports: the supervisor listens on the host and forwards to the container's address. */
   | { op: 'publish'; container: string; address: string; ports: PortMapping[] }
   /** Hand the container's LaunchPlan to the project's supervisor (which publishes its ports first). */

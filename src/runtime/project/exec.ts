@@ -15,6 +15,7 @@ import { isNetStep, NetStepError, realNetHost, runNetSteps, type NetHost } from 
 import { leasesPath } from '../net/names.js';
 import { networkKey, releaseAddress, releaseNetwork, reserveAddress, reserveNetwork, withLeases } from '../net/ipam.js';
 import { writeInPlace } from '../net/hosts.js';
+import { refreshHosts } from '../net/attach.js';
 import type { RunNet } from '../supervisor/protocol.js';
 
 type Launch = Extract<ProjectStep, { op: 'launch' }>;
@@ -28,6 +29,8 @@ export interface ProjectHost {
   /** Stop (when `stop`) and remove a container; gone already is fine. */
   remove(container: string, stop: boolean): Promise<void>;
   emit?: (e: RuntimeEvent) => void;
+  /** Told of each step just before it runs (a throw fails that step: how tests inject failures). */
+  beforeStep?: (s: ProjectStep) => void;
 }
 
 export type BuildHook = (step: Build) => Promise<void>;
@@ -114,6 +117,7 @@ export class ProjectRun {
   /** Executes one step (or a group of network steps starting with it). */
   private async exec(s: ProjectStep, group: ProjectStep[]): Promise<void> {
     try {
+      if (s.stage !== 'teardown') for (const g of group.length ? group : [s]) this.host.beforeStep?.(g);
       await this.act(s, group.length ? group : [s]);
       if (s.stage !== 'teardown') for (const g of group.length ? group : [s]) this.emit(g, true);
     } catch (e) {
@@ -161,6 +165,8 @@ export class ProjectRun {
       case 'release':
         await withLeases(this.leases, (db) => ({ db: s.container ? releaseAddress(db, networkKey(this.plan.project, s.network), s.container) : releaseNetwork(db, networkKey(this.plan.project, s.network)), result: undefined }));
         return;
+      case 'hosts':
+        return refreshHosts({ stateRoot: this.plan.stateRoot, host: this.net }, s.project);
       case 'publish':
         this.ports.set(s.container, { address: s.address, ports: s.ports });
         return;
