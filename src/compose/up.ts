@@ -16,6 +16,7 @@ import { compileProject, containerNameOf, portsOf, type CompileProjectOptions, t
 import type { ProjectPlan } from '../plan/project/types.js';
 import { ProjectRun, type ProjectHost } from '../runtime/project/exec.js';
 import { readProjectFacts } from '../runtime/project/facts.js';
+import { lockProject } from '../runtime/project/lock.js';
 import { probeHost } from '../validate/host.js';
 import { isLive } from '../runtime/status.js';
 import { containerDir, listNames, liveSupervisor, pruneProject, readJson, readState, type ContainerState } from '../runtime/state.js';
@@ -136,6 +137,15 @@ export class ComposeEngine {
     return () => { this.listeners.delete(cb); };
   }
 
+  /** Runs `f` holding the project's lock (one operation at a time per project; a second one waits, saying for whom). */
+  async locked<T>(verb: string, f: () => Promise<T>): Promise<T> {
+    if (this.holding) return f();
+    const lock = await lockProject(this.target.root, this.project, verb, { onWait: (text) => this.say({ level: 'warn', text }) });
+    this.holding = true;
+    try { return await f(); } finally { this.holding = false; lock.release(); }
+  }
+  private holding = false;
+
   // --- the plan ---------------------------------------------------------------------------------
 
   /** The plan of an operation on the host as it is now (after a fresh look at the containers). */
@@ -217,7 +227,11 @@ export class ComposeEngine {
    * dependencies meet their conditions (in parallel where the graph allows), each by its own
    * steps of the plan. `wait`: also until each is healthy (or running).
    */
-  async up(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean } = {}): Promise<string[]> {
+    async up(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean } = {}): Promise<string[]> {
+    return this.locked('compose up', () => this.upUnlocked(o));
+  }
+
+  private async upUnlocked(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean } = {}): Promise<string[]> {
     const plan = await this.planFor({ services: o.services, noDeps: o.noDeps, forceRecreate: o.forceRecreate });
     for (const w of plan.warnings) this.say({ level: 'warn', text: w });
     await this.preflight(plan);
@@ -254,7 +268,11 @@ export class ComposeEngine {
    * A one-off container of a service (compose run) by its own plan: detached it goes to the
    * supervisor; with `foreground` the caller runs it in this process.
    */
-  async runOneOff(one: OneOff, foreground?: StartOverride['foreground']): Promise<ProjectPlan> {
+    async runOneOff(one: OneOff, foreground?: StartOverride['foreground']): Promise<ProjectPlan> {
+    return this.locked('compose run', () => this.runOneOffUnlocked(one, foreground));
+  }
+
+  private async runOneOffUnlocked(one: OneOff, foreground?: StartOverride['foreground']): Promise<ProjectPlan> {
     const plan = await this.planFor({ oneOff: one });
     for (const w of plan.warnings) this.say({ level: 'warn', text: w });
     await this.preflight({ ...plan, services: plan.services.map((e) => ({ ...e, dependsOn: [] })) });
@@ -278,7 +296,11 @@ export class ComposeEngine {
   }
 
   /** `stop`: the stop signal, SIGKILL after the grace period; dependents before what they depend on. */
-  async stop(o: { services?: string[]; timeoutMs?: number; force?: boolean } = {}): Promise<void> {
+    async stop(o: { services?: string[]; timeoutMs?: number; force?: boolean } = {}): Promise<void> {
+    return this.locked('compose stop', () => this.stopUnlocked(o));
+  }
+
+  private async stopUnlocked(o: { services?: string[]; timeoutMs?: number; force?: boolean } = {}): Promise<void> {
     await this.refresh();
     for (const level of this.stopOrder(o.services)) {
       await Promise.all(level.map(async (n) => {
@@ -296,7 +318,11 @@ export class ComposeEngine {
   }
 
   /** `down`: stop and remove every container of the project, its networks, its supervisor; volumes too with `volumes`. */
-  async down(o: { timeoutMs?: number; volumes?: boolean } = {}): Promise<void> {
+    async down(o: { timeoutMs?: number; volumes?: boolean } = {}): Promise<void> {
+    return this.locked('compose down', () => this.downUnlocked(o));
+  }
+
+  private async downUnlocked(o: { timeoutMs?: number; volumes?: boolean } = {}): Promise<void> {
     const { root } = this.target;
     const hadState = existsSync(join(root, this.project)) && listNames(root, this.project).length > 0;
     if (hadState) {
