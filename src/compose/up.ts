@@ -350,6 +350,18 @@ export class ComposeEngine {
         try { rmdirSync(dirname(f.path)); } catch { /* other files, or gone */ }
       }
     }
+    // volumes with driver_opts are mounts (a bound host directory, a tmpfs): unmounted first, so
+    // that removing the volume never reaches through into the bound directory
+    const { realNetHost } = await import('../runtime/net/exec.js');
+    const mounted = new Set<string>();
+    for (const svc of this.load.services.values()) {
+      for (const v of svc.compose.volumes) {
+        if (v.anonymous || !this.load.project.volumes[v.name]?.driver_opts || mounted.has(v.hostPath)) continue;
+        mounted.add(v.hostPath);
+        for (let i = 0; i < 8 && realNetHost.isMounted(v.hostPath); i++) await realNetHost.umount(v.hostPath);
+        if (realNetHost.isMounted(v.hostPath)) throw new RuntimeFailure('E_VOLUME_BUSY', `volume ${v.fullName} is still mounted at ${v.hostPath}`, { hint: `umount ${v.hostPath}` });
+      }
+    }
     if (o.volumes) {
       for (const svc of this.load.services.values()) {
         for (const v of svc.compose.volumes) {
