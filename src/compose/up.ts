@@ -285,6 +285,53 @@ export class ComposeEngine {
     return plan;
   }
 
+  /** `create`: the plan's images, volumes, files and networks; the containers are made when they start. */
+  async create(o: { services?: string[]; forceRecreate?: boolean } = {}): Promise<void> {
+    return this.locked('compose create', async () => {
+      const plan = await this.planFor({ services: o.services, forceRecreate: o.forceRecreate });
+      for (const w of plan.warnings) this.say({ level: 'warn', text: w });
+      const run = new ProjectRun(plan, this.projectHost());
+      try { await run.prepare(); } catch (e) { await run.rollback(); throw e; }
+      this.say({ level: 'ok', text: `project ${this.project}: ${plan.steps.filter((s) => s.stage !== 'service').length} steps done; the containers are made when they start (niwa compose up / start)` });
+    });
+  }
+
+  /** Containers of the project that belong to no service of the file (a service since removed or renamed); one-offs of current services are kept. */
+  orphans(): string[] {
+    const names = new Set([...this.containers().map((c) => c.name), ...listNames(this.target.root, this.project)]);
+    const services = [...this.load.services.keys()];
+    return [...names].filter((n) => !this.byName.has(n) && !services.some((s) => n.startsWith(`${s}-run-`)));
+  }
+
+  /** `up --remove-orphans`: stops and removes the orphans. */
+  async removeOrphans(): Promise<void> {
+    await this.refresh();
+    for (const n of this.orphans()) {
+      const st = this.states.get(n);
+      if (st && isLive(st.status)) check(await request(this.target, { op: 'stop', name: n }, undefined, 600_000));
+      check(await request(this.target, { op: 'rm', name: n, force: true }));
+      this.say({ level: 'ok', container: n, text: 'orphan removed' });
+    }
+  }
+
+  /** Emits a `stats` event per running container every `ms` (the reporters render them like any event). */
+  pollStats(ms: number): { stop(): void } {
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void import('../runtime/cgroup/stats.js').then(({ readCgroupStats }) => {
+        const at = Date.now();
+        for (const c of this.containers()) {
+          if (c.status !== 'running') continue;
+          try { this.bus.emit({ type: 'stats', container: c.name, stats: readCgroupStats(c.cgroups, this.host.cgroup), at }); } catch { /* it just ended */ }
+        }
+      }).finally(() => { busy = false; });
+    }, ms);
+    t.unref();
+    return { stop: () => clearInterval(t) };
+  }
+
   /** Containers of the project in stop order: one-off and unknown ones first, then services by reverse dependency level. */
   stopOrder(services?: string[]): string[][] {
     const names = new Set(this.containers().map((c) => c.name));
