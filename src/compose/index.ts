@@ -84,6 +84,8 @@ export interface LoadedService {
   compose: ServiceExtras;
   /** Why it cannot run although its spec is valid (its image could not be resolved). */
   problem?: string;
+  /** Spec field prefix → compose key (to name `services.web.working_dir` rather than process.cwd in errors). */
+  fieldMap?: [string, (string | number)[]][];
 }
 
 export interface ComposeLoad {
@@ -278,7 +280,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   const services = new Map<string, LoadedService>();
   const settled = await Promise.allSettled(plan.order.map(async (svcName) => {
     const m = mapped.get(svcName)!;
-    const entry: LoadedService = { spec: m.spec, compose: m.extras };
+    const entry: LoadedService = { spec: m.spec, compose: m.extras, fieldMap: m.fieldMap };
     const problems: ErrorDetail[] = [];
     if (!opts.skipCanonical && m.runnable) {
       const file = locate(merged, ['services', svcName])?.file ?? files[0];

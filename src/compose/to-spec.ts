@@ -679,3 +679,9 @@ function pullPolicy(v: unknown, warn: (msg: string) => void, fail: (msg: string,
   fail(`'${s}' is not a pull policy`, 'use always, missing, never, if_not_present or build');
   return undefined;
 }
+
+/** The compose key a spec field came from (`process.cwd` → `services.web.working_dir`), by the longest mapped prefix. */
+export function composeKeyOf(fieldMap: [string, (string | number)[]][], service: string, specField: string): string {
+  const hit = fieldMap.filter(([p]) => specField === p || specField.startsWith(p + '.') || p === '').sort((a, b) => b[0].length - a[0].length)[0];
+  return (hit ? hit[1] : ['services', service]).join('.');
+}

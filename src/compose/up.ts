@@ -27,6 +27,7 @@ import { netStateDir } from '../runtime/net/names.js';
 import { removeResolvConfs } from '../runtime/net/hosts.js';
 import { publishPorts, type PortMapping } from '../runtime/net/ports.js';
 import type { ComposeLoad, LoadComposeOptions } from './index.js';
+import { composeKeyOf } from './to-spec.js';
 import { hostCpuFacts } from '../validate/host.js';
 import { readiness, startError, startServices, waitUntil, type Backend, type Observed } from './orchestrate.js';
 
@@ -205,19 +206,37 @@ export class ComposeEngine {
           foreground({ plan: step.plan, spec: step.spec, net, done });
           return;
         }
-        check(await request(this.target, { op: 'run', plan: step.plan, spec: step.spec, ...(net ? { net } : {}) }));
+        try {
+          check(await request(this.target, { op: 'run', plan: step.plan, spec: step.spec, ...(net ? { net } : {}) }));
+        } catch (e) {
+          // a retried request that the supervisor had already carried out: that container is ours (same id)
+          const mine = e instanceof NiwaError && e.code === 'E_NAME_IN_USE' && readState(containerDir(this.target.root, this.project, step.container))?.id === step.plan.id;
+          if (!mine) throw this.inComposeTerms(step.service, e);
+        }
         await this.refresh();
       },
-      remove: async (name, stop) => {
+      remove: async (name, stop, recreate) => {
         const st = this.states.get(name);
         if (stop && st && isLive(st.status)) {
-          this.say({ level: 'info', container: name, text: 'configuration changed: recreating' });
-          check(await request(this.target, { op: 'stop', name }, undefined, (this.load.services.get(this.serviceOf(name) ?? '')?.canonical?.lifecycle.stopTimeoutMs ?? 10_000) + 60_000));
+          if (recreate) this.say({ level: 'info', container: name, text: 'configuration changed: recreating' });
+          const r = await tryRequest(this.target, { op: 'stop', name }, undefined, (this.load.services.get(this.serviceOf(name) ?? '')?.canonical?.lifecycle.stopTimeoutMs ?? 10_000) + 60_000);
+          if (r && !r.ok && r.error.code !== 'E_NO_CONTAINER' && r.error.code !== 'E_NOT_RUNNING') check(r);
         }
         const r = await tryRequest(this.target, { op: 'rm', name, force: true });
         if (r && !r.ok && r.error.code !== 'E_NO_CONTAINER') check(r);
       },
     };
+  }
+
+  /** An error of a container that names a spec field (`spec field process.cwd`) names the compose key instead. */
+  private inComposeTerms(service: string, e: unknown): unknown {
+    if (!(e instanceof NiwaError)) return e;
+    const map = this.load.services.get(service)?.fieldMap ?? [];
+    const key = (f: string) => composeKeyOf(map, service, f);
+    const message = e.message.replace(/spec field ([\w.[\]-]+)/g, (_, f: string) => `${key(f)} (spec field ${f})`);
+    const hint = e.hint?.replace(/check ([a-z_]+(?:\.[\w[\]-]+)+)/g, (all, f: string) => (/^(process|mounts|rootfs|namespaces|cgroup|capabilities|lifecycle|user|hostname)\b/.test(f) ? `check ${key(f)}` : all));
+    if (message === e.message && hint === e.hint) return e;
+    return new NiwaError(e.code, message, { hint, cause: e, exitCode: e.exitCode });
   }
 
   // --- the project ------------------------------------------------------------------------------

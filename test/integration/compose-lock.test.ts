@@ -94,3 +94,33 @@ test('internal: true — no default route, the peer is reachable, the host\'s ga
   assert.equal(d.status, 0, d.stderr);
   assert.deepEqual(linksOf(inner), []);
 });
+
+test('a service that fails to start: the error names the compose key, the others run, nothing of it is left', { skip, timeout: 120_000 }, () => {
+  const p = `fs${process.pid}`;
+  writeFileSync(file(p), [
+    'services:',
+    '  ok:',
+    '    command: ["/bin/sh", "-c", "trap \'exit 0\' TERM; while :; do sleep 0.2; done"]',
+    '    stop_grace_period: 1s',
+    '  broken:',
+    '    command: ["/bin/true"]',
+    '    working_dir: /nowhere',
+    '',
+  ].join('\n'));
+  try {
+    const r = compose(p, ['up', '-d']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /services\.broken\.working_dir \(spec field process\.cwd\)/);
+    assert.match(r.stderr, /running: ok-1; failed or not started: broken-1/);
+    const rows = JSON.parse(compose(p, ['ps', '--json', '-a']).stdout) as { name: string; state: string }[];
+    assert.deepEqual(rows.map((x) => [x.name, x.state]), [['ok-1', 'running']], 'the failed container was removed');
+    const ns = join(dir, 'state', 'net', 'ns', p);
+    assert.deepEqual(existsSync(ns) ? readdirSync(ns) : [], ['ok-1'], 'its network namespace went with it');
+    const leases = JSON.parse(readFileSync(join(dir, 'state', 'net', 'leases.json'), 'utf8')) as { networks: Record<string, { leases: Record<string, unknown> }> };
+    assert.deepEqual(Object.keys(leases.networks[`${p}/default`].leases), ['ok-1'], 'and its lease');
+  } finally {
+    assert.equal(compose(p, ['down', '-t', '1']).status, 0);
+  }
+  assert.deepEqual(linksOf(p), []);
+  assert.deepEqual(cgroupsLeft(p), []);
+});

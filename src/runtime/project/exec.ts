@@ -26,8 +26,8 @@ export interface ProjectHost {
   net?: NetHost;
   /** Run the container (the project's supervisor publishes `net.ports` first). */
   launch(step: Launch, net: RunNet | undefined): Promise<void>;
-  /** Stop (when `stop`) and remove a container; gone already is fine. */
-  remove(container: string, stop: boolean): Promise<void>;
+  /** Stop (when `stop`) and remove a container; gone already is fine. `recreate`: it is made again from a new configuration. */
+  remove(container: string, stop: boolean, recreate: boolean): Promise<void>;
   emit?: (e: RuntimeEvent) => void;
   /** Told of each step just before it runs (a throw fails that step: how tests inject failures). */
   beforeStep?: (s: ProjectStep) => void;
@@ -69,13 +69,15 @@ export class ProjectRun {
   /** One service's steps (its network, files and launch); on failure, its own units are rolled back. */
   async startService(service: string): Promise<void> {
     const steps = this.plan.steps.filter((s) => s.stage === 'service' && s.service === service);
-    const before = this.touched.length;
+    const mine = new Set<string>();
     try {
-      await this.run(steps);
+      await this.run(steps, mine);
     } catch (e) {
-      const mine = this.touched.slice(before);
-      await this.undo(mine, e);
-      this.touched.splice(before);
+      // services start in parallel: undo only the units this service made that no other service shares
+      const shared = new Set(this.plan.steps.filter((s) => s.service !== service).map((s) => s.unit));
+      const own = [...mine].filter((u) => !shared.has(u));
+      await this.undo(own, e);
+      for (const u of own) this.touched.splice(this.touched.indexOf(u), 1);
       throw e;
     }
   }
@@ -98,13 +100,13 @@ export class ProjectRun {
     throw new RuntimeFailure('E_ROLLBACK', `undoing project '${this.plan.project}' left something behind: ${failures.join('; ')}`, { hint: 'niwa compose down removes what remains' });
   }
 
-  private async run(steps: ProjectStep[]): Promise<void> {
+  private async run(steps: ProjectStep[], units?: Set<string>): Promise<void> {
     let i = 0;
     while (i < steps.length) {
       // consecutive network steps run together (runNetSteps batches `ip` commands per namespace)
       const group: ProjectStep[] = [steps[i]];
       if (isNetStep(steps[i] as unknown as StepDraft)) while (i + group.length < steps.length && isNetStep(steps[i + group.length] as unknown as StepDraft)) group.push(steps[i + group.length]);
-      for (const s of group) this.touch(s.unit);
+      for (const s of group) { this.touch(s.unit); units?.add(s.unit); }
       await this.exec(steps[i], group);
       i += group.length;
     }
@@ -177,7 +179,7 @@ export class ProjectRun {
         return this.host.launch(s, net);
       }
       case 'remove':
-        return this.host.remove(s.container, s.stop);
+        return this.host.remove(s.container, s.stop, s.stage === 'service');
     }
   }
 

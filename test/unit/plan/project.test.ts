@@ -159,3 +159,30 @@ test('the engine runs every step of the plan, and a failure at any step undoes e
     }
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
+
+test('services of one level start in parallel: one failing undoes only its own units', async () => {
+  const dir = project({ 'compose.yaml': 'services:\n  a:\n    command: ["sleep", "60"]\n  b:\n    command: ["sleep", "60"]\n' });
+  const load = await loadDir(dir, join(dir, '.data'));
+  const state = mkdtempSync(join(tmpdir(), 'niwa-pp-'));
+  try {
+    const plan = compileProject(load, facts({ stateRoot: state }), { nonce: 'p' });
+    assert.deepEqual(plan.levels, [['a', 'b']]);
+    const live = new Set<string>();
+    const net = new FakeNetHost();
+    const run = new ProjectRun(plan, {
+      net,
+      launch: async (s) => { await new Promise((r) => setTimeout(r, s.container === 'b-1' ? 20 : 1)); if (s.container === 'b-1') throw new Error('b cannot start'); live.add(s.container); },
+      remove: async (c) => { live.delete(c); },
+    });
+    await run.prepare();
+    const [ra, rb] = await Promise.allSettled([run.startService('a'), run.startService('b')]);
+    assert.equal(ra.status, 'fulfilled');
+    assert.equal(rb.status, 'rejected');
+    assert.deepEqual([...live], ['a-1']);
+    const leases = loadLeases(leasesPath(state)).networks[`${load.project.name}/default`].leases;
+    assert.deepEqual(Object.keys(leases), ['a-1'], 'b\'s lease is released, a\'s kept');
+    assert.ok(existsSync(join(state, 'net', 'hosts', load.project.name, 'a-1')), 'a\'s hosts file is kept');
+    assert.ok(existsSync(join(state, 'net', 'hosts', load.project.name, '_resolv.conf')), 'the shared resolv.conf is kept');
+    assert.ok(net.mounted.has(join(state, 'net', 'ns', load.project.name, 'a-1')) && !net.mounted.has(join(state, 'net', 'ns', load.project.name, 'b-1')));
+  } finally { rmSync(state, { recursive: true, force: true }); }
+});
