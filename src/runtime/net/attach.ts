@@ -3,6 +3,7 @@
 // Every call is idempotent, and a failure part-way undoes what that call did (rollback).
 // The container then joins the prepared namespace by path: `namespaces.net = { path: netnsPath }`.
 import { rmSync } from 'node:fs';
+import { RuntimeFailure } from '../../errors.js';
 import type { StepDraft } from '../../plan/types.js';
 import { bridgeName, containerIfname, hostsPath, leasesPath, netnsPath, safeComponent, vethName } from './names.js';
 import {
@@ -122,7 +123,7 @@ export async function attachContainer(ctx: NetContext, o: AttachOptions): Promis
   const hostsFile = hostsPath(ctx.stateRoot, project, container);
   const { net, lease, fresh, firstNetwork } = await withLeases(file, (db) => {
     const n = db.networks[key];
-    if (!n) throw new Error(`network ${key} does not exist: create it first (createNetwork)`);
+    if (!n) throw new RuntimeFailure('E_NET_MISSING', `network ${key} does not exist`, { hint: 'niwa compose up creates it' });
     const had = n.leases[container];
     const mine = Object.values(db.networks).filter((x) => x.project === project && x.leases[container] && x !== n);
     const ifname = had?.ifname ?? freeIfname(mine.map((x) => x.leases[container].ifname));
