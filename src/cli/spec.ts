@@ -1,7 +1,7 @@
 // Loads a spec for a verb that compiles it: load + validate against what this host offers.
 import type { HostFacts } from '../plan/types.js';
-import type { CanonicalSpec } from '../spec/types.js';
-import { loadSpec, type LoadOptions } from '../spec/load/index.js';
+import type { CanonicalSpec, ContainerSpec } from '../spec/types.js';
+import { loadSpec, loadSpecObject, type LoadOptions } from '../spec/load/index.js';
 import { hostCpuFacts } from '../validate/host.js';
 import type { PullPolicy } from '../image/types.js';
 import { UserError } from '../errors.js';
@@ -11,10 +11,12 @@ export interface LoadCheckedOptions {
   pull?: PullPolicy;
   /** No pull progress on stderr. */
   quiet?: boolean;
+  /** Command-line options applied over the spec (niwa run/plan). */
+  overrides?: LoadOptions['overrides'];
 }
 
-/** Load a spec; a rootfs.image is read from the store, pulled on demand with progress on stderr. */
-export async function loadChecked(file: string, host: HostFacts, opts: LoadCheckedOptions = {}): Promise<CanonicalSpec> {
+/** Load a spec (a file, or a spec object made on the command line); a rootfs.image is read from the store, pulled on demand with progress on stderr. */
+export async function loadChecked(file: string | { inline: ContainerSpec }, host: HostFacts, opts: LoadCheckedOptions = {}): Promise<CanonicalSpec> {
   const controllers = [...host.cgroup.v2Controllers, ...Object.keys(host.cgroup.v1)];
   const image: LoadOptions['image'] = async (ref, pull) => {
     const { imageResolver } = await import('../image/resolve.js');
@@ -25,7 +27,8 @@ export async function loadChecked(file: string, host: HostFacts, opts: LoadCheck
       progress?.finish();
     }
   };
-  return loadSpec(file, { hostCgroupControllers: controllers, ...hostCpuFacts(), image });
+  const lo: LoadOptions = { hostCgroupControllers: controllers, ...hostCpuFacts(), image, ...(opts.overrides && Object.keys(opts.overrides).length ? { overrides: opts.overrides } : {}) };
+  return typeof file === 'string' ? loadSpec(file, lo) : loadSpecObject(file.inline, '<inline>', lo);
 }
 
 /** `--pull missing|always|never` (absent: the spec's own policy). */
