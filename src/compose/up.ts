@@ -397,7 +397,9 @@ export class ComposeEngine {
         await Promise.all(level.map(async (n) => {
           const st = this.states.get(n) ?? readState(containerDir(root, this.project, n));
           if (st && isLive(st.status)) check(await request(this.target, { op: 'stop', name: n, timeoutMs: o.timeoutMs }, undefined, (o.timeoutMs ?? 600_000) + 60_000));
-          check(await request(this.target, { op: 'rm', name: n, force: true }));
+          const r = await request(this.target, { op: 'rm', name: n, force: true });
+          if (!r.ok && r.error.code === 'E_NO_CONTAINER') return; // removed meanwhile (a failed start's record): already gone
+          check(r);
           this.say({ level: 'ok', container: n, text: 'removed' });
         }));
       }

@@ -119,7 +119,8 @@ test('a service that fails to start: the error names the compose key, the others
     const leases = JSON.parse(readFileSync(join(dir, 'state', 'net', 'leases.json'), 'utf8')) as { networks: Record<string, { leases: Record<string, unknown> }> };
     assert.deepEqual(Object.keys(leases.networks[`${p}/default`].leases), ['ok-1'], 'and its lease');
   } finally {
-    assert.equal(compose(p, ['down', '-t', '1']).status, 0);
+    const d = compose(p, ['down', '-t', '1']);
+    assert.equal(d.status, 0, d.stderr);
   }
   assert.deepEqual(linksOf(p), []);
   assert.deepEqual(cgroupsLeft(p), []);
