@@ -11,7 +11,7 @@ import { describeStatus } from '../runtime/status.js';
 import { check, request, tryRequest } from '../runtime/supervisor/client.js';
 import { formatMapping } from '../runtime/net/ports.js';
 import { formatDuration, table } from './target.js';
-import { EventBus, type RuntimeEvent } from '../events/types.js';
+import { EventBus } from '../events/types.js';
 import type { PullEvent } from '../image/types.js';
 import type { LiveView } from '../ui/live.js';
 
@@ -44,34 +44,64 @@ const stderrMessage = (m: UpMessage) => process.stderr.write(`${m.container ? m.
 // ---------------------------------------------------------------------------------------------
 // up
 
-export const up: Run = async (a, project) => {
-  const services = a.positionals;
-  const detach = Boolean(a.flags.detach);
-  const waitTimeout = seconds(a, 'wait-timeout');
-  if (detach || a.flags.wait) {
-    const t0 = performance.now();
-    const { load, engine } = await open(a, project, { onMessage: a.flags.quiet ? undefined : stderrMessage });
-    checkServices(load, services);
-    try {
-      const started = await engine.up({ services, noDeps: Boolean(a.flags['no-deps']), wait: Boolean(a.flags.wait), timeoutMs: waitTimeout });
-      await engine.refresh();
-      for (const s of started) {
-        const st = engine.state(engine.name(s));
-        process.stderr.write(`${engine.name(s)}: ${st ? describeStatus(st) + (st.health !== 'none' ? ` (${st.health})` : '') : 'started'}\n`);
-      }
-      if (!a.flags.quiet) process.stderr.write(`project ${load.project.name}: ${started.length} service${started.length === 1 ? '' : 's'} up in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
-    } finally { engine.close(); }
-    if (detach || !a.flags.wait) return 0;
-    return 0;
+/** `up` flags that Docker Compose has and niwa maps onto its engine. */
+function upOptions(a: ParsedArgs) {
+  for (const v of (a.flags.scale as string[] | undefined) ?? []) {
+    const m = /^([^=]+)=(\d+)$/.exec(v);
+    if (!m) throw new UserError('E_USAGE', `--scale expects SERVICE=N, got '${v}'`);
+    if (m[2] !== '1') throw new UserError('E_USAGE', `--scale ${v}: niwa runs one container per service`, [], 'leave --scale out, or give another service name for a second instance');
   }
-  return upForeground(a, project, services);
+  const exitCodeFrom = a.flags['exit-code-from'] as string | undefined;
+  const abort = Boolean(a.flags['abort-on-container-exit']) || exitCodeFrom !== undefined;
+  if (abort && (a.flags.detach || a.flags.wait)) throw new UserError('E_USAGE', 'up: --abort-on-container-exit / --exit-code-from follow the containers: they cannot go with -d or --wait');
+  return { services: a.positionals, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']), removeOrphans: Boolean(a.flags['remove-orphans']), abort, exitCodeFrom };
+}
+
+export const up: Run = async (a, project) => {
+  const o = upOptions(a);
+  const follow = !a.flags.detach && !a.flags.wait;
+  return runLoop(a, project, {
+    follow,
+    title: 'niwa compose up',
+    services: o.services,
+    abort: o.abort,
+    exitCodeFrom: o.exitCodeFrom,
+    start: async (engine) => {
+      if (o.exitCodeFrom !== undefined) checkServices(engine.load, [o.exitCodeFrom]);
+      if (o.removeOrphans) await engine.removeOrphans();
+      return engine.up({ services: o.services, noDeps: o.noDeps, forceRecreate: o.forceRecreate, wait: Boolean(a.flags.wait), timeoutMs: follow ? undefined : seconds(a, 'wait-timeout') });
+    },
+  });
 };
 
-async function upForeground(a: ParsedArgs, project: LoadComposeOptions, services: string[]): Promise<number> {
+/** `create`: the project's plan carried out up to the containers (images, volumes, files, networks); nothing starts. */
+export const create: Run = async (a, project) => {
+  const { engine } = await open(a, project, { onMessage: a.flags.quiet ? undefined : stderrMessage });
+  try { await engine.create({ services: a.positionals, forceRecreate: Boolean(a.flags['force-recreate']) }); } finally { engine.close(); }
+  return 0;
+};
+
+interface LoopOptions {
+  /** Follow the containers until they end or Ctrl-C (foreground); otherwise return once started. */
+  follow: boolean;
+  title: string;
+  services: string[];
+  /** Stop every container once one exits (--abort-on-container-exit / --exit-code-from). */
+  abort?: boolean;
+  /** Exit with this service's exit code. */
+  exitCodeFrom?: string;
+  start(engine: ComposeEngine): Promise<string[]>;
+}
+
+/**
+ * The one run loop of `up` (foreground, -d, --wait): a reporter (the Ink view, plain lines, --json
+ * or stderr messages) that exists before the project loads, the start, then — following — the wait
+ * until every container ended, Ctrl-C / q, or (abort) the first exit; a failed start stops what started.
+ */
+async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOptions): Promise<number> {
+  const t0 = performance.now();
   const { progressMode } = await import('../ui/progress.js');
-  const mode = progressMode({ progress: a.flags.progress as string | undefined, json: Boolean(a.flags.json), stdoutIsTTY: Boolean(process.stdout.isTTY) });
-  // The reporter exists before the engine so that every message reaches it.
-  let say: (m: UpMessage) => void = stderrMessage;
+  const mode = o.follow ? progressMode({ progress: a.flags.progress as string | undefined, json: Boolean(a.flags.json), stdoutIsTTY: Boolean(process.stdout.isTTY) }) : 'messages';
   const timeoutMs = seconds(a, 'timeout');
   let engineRef: ComposeEngine | undefined;
   let stopping: Promise<void> | undefined;
@@ -81,37 +111,38 @@ async function upForeground(a: ParsedArgs, project: LoadComposeOptions, services
     if (force) return engine.stop({ force: true });
     return (stopping ??= engine.stop({ timeoutMs }));
   };
-  const controls = {
-    restart: async (name: string) => {
-      const s = engineRef?.serviceOf(name);
-      if (!engineRef || !s) throw new Error(`${name} is not a service container`);
-      await engineRef.stop({ services: [s], timeoutMs });
-      await engineRef.up({ services: [s], noDeps: true });
-    },
-    stop: async (name: string) => { if (engineRef) check(await request(engineRef.target, { op: 'stop', name, timeoutMs })); },
-    stopAll,
-  };
 
-  // On a terminal the live view starts before the project loads, so the pulls of its images show in it.
+  // The reporter exists before the engine so that every message (and, on a terminal, every pull) reaches it.
   const relay = new EventBus();
+  let say: (m: UpMessage) => void = a.flags.quiet && !o.follow ? () => {} : stderrMessage;
   let view: LiveView | undefined;
   let viewClosed = false;
   if (mode === 'tty') {
     const { loadLiveView } = await import('../ui/progress.js');
     const { startLiveView } = await loadLiveView();
-    const { readCgroupStats } = await import('../runtime/cgroup/stats.js');
-    const stats = async () => Object.fromEntries((engineRef?.containers() ?? []).filter((c) => c.status === 'running').flatMap((c) => {
-      try { return [[c.name, readCgroupStats(c.cgroups, engineRef!.host.cgroup)]]; } catch { return []; }
-    }));
-    const v = startLiveView({ subscribe: (cb) => relay.on(cb) }, controls, { title: 'niwa compose up', attachLogs: true, stats });
+    const controls = {
+      restart: async (name: string) => {
+        const s = engineRef?.serviceOf(name);
+        if (!engineRef || !s) throw new Error(`${name} is not a service container`);
+        await engineRef.stop({ services: [s], timeoutMs });
+        await engineRef.up({ services: [s], noDeps: true });
+      },
+      stop: async (name: string) => { if (engineRef) check(await request(engineRef.target, { op: 'stop', name, timeoutMs })); },
+      stopAll,
+    };
+    const v = startLiveView({ subscribe: (cb) => relay.on(cb) }, controls, { title: o.title, attachLogs: true });
     view = v;
     void v.waitUntilExit().then(() => { viewClosed = true; });
     say = (m) => v.dispatch({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
+  } else if (mode === 'json') {
+    const { jsonReporter } = await import('../ui/json.js');
+    relay.on(jsonReporter());
+    say = (m) => process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), type: 'message', ...m }) + '\n');
   }
   let opened: Awaited<ReturnType<typeof open>>;
   try {
     opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }) } : {}) });
-    checkServices(opened.load, services);
+    checkServices(opened.load, o.services);
   } catch (e) {
     if (view) { view.close(); await view.waitUntilExit(); }
     throw e;
@@ -119,75 +150,82 @@ async function upForeground(a: ParsedArgs, project: LoadComposeOptions, services
   const { load, engine } = opened;
   if (viewClosed) { engine.close(); return 130; } // q or Ctrl-C while the images were pulled: start nothing
   engineRef = engine;
-  engine.bus.on(relay.emit);
-  view?.dispatch({ type: 'ui:title', title: `niwa compose up — ${load.project.name}` });
-  const names = (services.length ? withDependencies(load, services) : load.plan.order).map((s) => engine.name(s));
-  const allEnded = () => names.every((n) => { const st = engine.state(n); return st !== undefined && !isLive(st.status); });
+  const names = (o.services.length ? withDependencies(load, o.services) : load.plan.order).map((s) => engine.name(s));
+  if (mode === 'plain') {
+    const { timestampedReporter } = await import('../ui/plain.js');
+    const rep = timestampedReporter({ names });
+    relay.on(rep);
+    say = (m) => rep({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
+  }
+  const offBus = engine.bus.on(relay.emit);
+  view?.dispatch({ type: 'ui:title', title: `${o.title} — ${load.project.name}` });
+  const stats = mode === 'tty' ? engine.pollStats(1000) : undefined; // the view's stats arrive as events, like everything else
 
   let status = 0;
-  if (view) {
-    // The view closes after q / Ctrl-C (stopAll), or once every container of the project has ended.
-    let started = false;
-    const offChange = engine.onChange(() => { if (started && allEnded()) view.close(); });
-    try {
-      await engine.up({ services });
-      started = true;
-      await engine.refresh();
-      if (allEnded()) view.close();
-    } catch (e) {
+  let started = false;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => { finish = r; });
+  const end = () => { view?.close(); finish(); };
+  void view?.waitUntilExit().then(finish);
+  const allEnded = () => names.every((n) => { const st = engine.state(n); return st !== undefined && !isLive(st.status); });
+  let exitCode: number | undefined;
+  const offChange = engine.onChange(() => {
+    if (!started || !o.follow) return;
+    if (o.abort) {
+      const ended = names.map((n) => engine.state(n)).find((st) => st && !isLive(st.status));
+      if (ended) {
+        if (!stopping) say({ level: 'warn', text: `${ended.name} exited: stopping every container (--abort-on-container-exit)` });
+        void stopAll(false).then(end, end);
+        return;
+      }
+    }
+    if (allEnded()) end();
+  });
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    say({ level: 'warn', text: interrupts > 1 ? 'killing every container' : 'stopping every container (Ctrl-C again to kill)' });
+    void stopAll(interrupts > 1).then(end, end);
+  };
+  if (o.follow && !view) { process.on('SIGINT', onSigint); process.on('SIGTERM', onSigint); }
+  let failure: unknown;
+  try {
+    const list = await o.start(engine);
+    started = true;
+    await engine.refresh();
+    if (!o.follow) {
+      for (const s of list) {
+        const st = engine.state(engine.name(s));
+        process.stderr.write(`${engine.name(s)}: ${st ? describeStatus(st) + (st.health !== 'none' ? ` (${st.health})` : '') : 'started'}\n`);
+      }
+      if (!a.flags.quiet) process.stderr.write(`project ${load.project.name}: ${list.length} service${list.length === 1 ? '' : 's'} up in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+      end();
+    } else if (allEnded()) end();
+  } catch (e) {
+    failure = e;
+    status = 1;
+    if (o.follow) {
       say({ level: 'error', text: formatError(e).replace(/^niwa: /, '') });
-      status = 1;
       await stopAll(false).catch(() => {});
-      view.close();
     }
-    await view.waitUntilExit();
-    offChange();
-    if (stopping) await stopping.catch(() => {});
-  } else {
-    let sink: (e: RuntimeEvent) => void;
-    if (mode === 'json') {
-      const { jsonReporter } = await import('../ui/json.js');
-      sink = jsonReporter();
-      say = (m) => process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), type: 'message', ...m }) + '\n');
-    } else {
-      const { timestampedReporter } = await import('../ui/plain.js');
-      const rep = timestampedReporter({ names });
-      sink = rep;
-      say = (m) => rep({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
-    }
-    const off = engine.bus.on(sink);
-    let interrupts = 0;
-    let finish!: () => void;
-    const done = new Promise<void>((r) => { finish = r; });
-    const onSigint = () => {
-      interrupts++;
-      say({ level: 'warn', text: interrupts > 1 ? 'killing every container' : 'stopping every container (Ctrl-C again to kill)' });
-      void stopAll(interrupts > 1).then(finish, finish);
-    };
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigint);
-    const offChange = engine.onChange(() => { if (started && allEnded()) finish(); });
-    let started = false;
-    try {
-      await engine.up({ services });
-      started = true;
-      await engine.refresh();
-      if (allEnded()) finish();
-    } catch (e) {
-      say({ level: 'error', text: formatError(e).replace(/^niwa: /, '') });
-      status = 1;
-      await stopAll(false).catch(() => {});
-      finish();
-    }
-    await done;
-    if (stopping) await stopping.catch(() => {});
-    offChange();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
-    off();
+    end();
+  }
+  await done;
+  if (stopping) await stopping.catch(() => {});
+  if (view) await view.waitUntilExit();
+  stats?.stop();
+  offChange();
+  offBus();
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
+  if (o.exitCodeFrom !== undefined && !failure) {
+    await engine.refresh();
+    const st = engine.state(engine.name(o.exitCodeFrom));
+    exitCode = st?.exitCode ?? (st?.signal ? 128 + st.signal : undefined);
   }
   engine.close();
-  return status;
+  if (failure && !o.follow) throw failure;
+  return exitCode ?? status;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,10 +370,9 @@ export const run: Run = async (a, project) => {
   try {
     if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps });
     else await engine.open();
-    await engine.prepare([service]);
-    const base = { name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), restart: 'no' as const };
+    const base = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']) };
     if (a.flags.detach) {
-      await engine.start(service, base);
+      await engine.runOneOff(base);
       process.stdout.write(name + '\n');
       return 0;
     }
@@ -343,7 +380,7 @@ export const run: Run = async (a, project) => {
     // and stdout are terminals, unless -T), like `niwa run`; registered so ps/exec/stop see it.
     const tty = !a.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY);
     let fg: Parameters<NonNullable<StartOverride['foreground']>>[0] | undefined;
-    await engine.start(service, { ...base, tty, foreground: (r) => { fg = r; } });
+    await engine.runOneOff({ ...base, tty }, (r) => { fg = r; });
     return await runAttached(fg!, engine.target.root);
   } finally { engine.close(); }
 };
@@ -417,4 +454,20 @@ export const images: Run = async (a, project) => {
   if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }
   process.stdout.write(table([['SERVICE', 'IMAGE', 'DIGEST', 'SIZE'], ...rows.map((r) => [r.services.join(','), r.image, r.digest ? r.digest.slice(7, 19) : 'not pulled', r.size !== null ? humanBytes(r.size) : '-'])]));
   return 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// plan
+
+/** `compose plan [--json|--explain|--full] [--no-deps] [--force-recreate] [SERVICE...]`: what `up` would do, exactly, without doing it. */
+export const plan: Run = async (a, project) => {
+  const { load, engine } = await open(a, project);
+  const services = checkServices(load, a.positionals);
+  try {
+    const p = await engine.planFor({ services, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']) });
+    if (a.flags.json) { process.stdout.write(JSON.stringify(p, null, 2) + '\n'); return 0; }
+    const { formatProjectPlan } = await import('../plan/project/format.js');
+    process.stdout.write(formatProjectPlan(p, { explain: Boolean(a.flags.explain), full: Boolean(a.flags.full) }));
+    return 0;
+  } finally { engine.close(); }
 };

@@ -25,7 +25,7 @@
 //  12. canonicalise spec/load     each spec through loadSpecObject: every container rule applies
 import { existsSync } from 'node:fs';
 import { dirname, extname, resolve, sep } from 'node:path';
-import { UserError, type ErrorDetail } from '../errors.js';
+import { NiwaError, UserError, type ErrorDetail } from '../errors.js';
 import { loadSpecObject, type LoadOptions } from '../spec/load/index.js';
 import type { CanonicalSpec, ContainerSpec } from '../spec/types.js';
 import { sortDetails } from '../validate/schema-errors.js';
@@ -82,6 +82,10 @@ export interface LoadedService {
   /** Absent when the service cannot run yet (an image with no command) or skipCanonical. */
   canonical?: CanonicalSpec;
   compose: ServiceExtras;
+  /** Why it cannot run although its spec is valid (its image could not be resolved). */
+  problem?: string;
+  /** Spec field prefix → compose key (to name `services.web.working_dir` rather than process.cwd in errors). */
+  fieldMap?: [string, (string | number)[]][];
 }
 
 export interface ComposeLoad {
@@ -276,7 +280,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   const services = new Map<string, LoadedService>();
   const settled = await Promise.allSettled(plan.order.map(async (svcName) => {
     const m = mapped.get(svcName)!;
-    const entry: LoadedService = { spec: m.spec, compose: m.extras };
+    const entry: LoadedService = { spec: m.spec, compose: m.extras, fieldMap: m.fieldMap };
     const problems: ErrorDetail[] = [];
     if (!opts.skipCanonical && m.runnable) {
       const file = locate(merged, ['services', svcName])?.file ?? files[0];
@@ -292,10 +296,17 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     }
     return { svcName, entry, problems };
   }));
-  // A failed pull (not a spec problem) is thrown once every other load has settled: nothing runs on.
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  for (const { svcName, entry, problems } of settled.map((r) => (r as PromiseFulfilledResult<{ svcName: string; entry: LoadedService; problems: ErrorDetail[] }>).value)) {
+  // A failed pull (not a spec problem) makes that service unrunnable, with a warning: the others
+  // still load, so `up OTHER` works; `up` of a set that includes it refuses, saying why.
+  const loaded = settled.map((r, i) => {
+    if (r.status === 'fulfilled') return r.value;
+    const svcName = plan.order[i];
+    const m = mapped.get(svcName)!;
+    const why = r.reason instanceof Error ? r.reason.message : String(r.reason);
+    warnings.push({ ...detailAt(merged, ['services', svcName, 'image'], `this service cannot start: ${why}`, r.reason instanceof NiwaError ? r.reason.hint : undefined), field: `services.${svcName}.image` });
+    return { svcName, entry: { spec: m.spec, compose: m.extras, problem: why } as LoadedService, problems: [] as ErrorDetail[] };
+  });
+  for (const { svcName, entry, problems } of loaded) {
     errors.push(...problems);
     services.set(svcName, entry);
   }

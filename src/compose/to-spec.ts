@@ -192,6 +192,148 @@ export function dockerSeccomp(json: unknown): SeccompProfile | string {
   return p;
 }
 
+/** What the per-key mappers of serviceToSpec share: the service, the options, and how to report. */
+interface Ctx {
+  name: string;
+  svc: ComposeService;
+  o: MapOptions;
+  project: ComposeProject;
+  P: (...p: (string | number)[]) => (string | number)[];
+  warn: (p: (string | number)[], msg: string, hint?: string) => void;
+  fail: (p: (string | number)[], msg: string, hint?: string) => void;
+  map: (specField: string, ...composePath: (string | number)[]) => void;
+  createdPaths: string[];
+}
+
+/** network_mode, pid, ipc, uts → spec.namespaces; returns how the service is networked. */
+function mapNamespaces(c: Ctx, spec: ContainerSpec): ServiceExtras['networkMode'] {
+  const { svc, project, P, warn, fail, map } = c;
+  const ns: Partial<Record<NamespaceKind, NamespaceOptions | boolean>> = { mount: true, uts: true, ipc: true, pid: true, net: true };
+  let networkMode: ServiceExtras['networkMode'] = { kind: 'bridge' };
+  const nm = svc.network_mode;
+  if (nm !== undefined) {
+    map('namespaces.net', 'network_mode');
+    if (nm === 'host') { ns.net = false; networkMode = { kind: 'host' }; }
+    else if (nm === 'none') networkMode = { kind: 'none' };
+    else if (nm === 'bridge' || nm === 'default') networkMode = { kind: 'bridge' };
+    else if (nm.startsWith('service:')) {
+      const other = nm.slice('service:'.length);
+      if (!project.services[other]) fail(P('network_mode'), `network_mode refers to service '${other}', which is not defined${project.disabledServices[other] ? ' (it is disabled by profiles)' : ''}`);
+      ns.net = { container: other };
+      networkMode = { kind: 'service', service: other };
+    } else if (nm.startsWith('container:')) warn(P('network_mode'), `network_mode '${nm}' (a container outside the project) is not supported; the service gets its own network`);
+    else fail(P('network_mode'), `network_mode ${JSON.stringify(nm)} is not one of none, host, bridge, service:NAME`);
+  }
+  const shareMode = (key: 'pid' | 'ipc' | 'uts', kind: NamespaceKind) => {
+    const v = svc[key];
+    if (v === undefined || v === '' || v === 'private' || v === 'shareable') return;
+    map(`namespaces.${kind}`, key);
+    if (v === 'host') ns[kind] = false;
+    else if (v.startsWith('service:')) {
+      const other = v.slice('service:'.length);
+      if (!project.services[other]) fail(P(key), `${key} refers to service '${other}', which is not defined`);
+      ns[kind] = { container: other };
+    } else warn(P(key), `${key}: ${JSON.stringify(v)} is not supported; the service gets its own ${kind} namespace`);
+  };
+  shareMode('pid', 'pid');
+  shareMode('ipc', 'ipc');
+  shareMode('uts', 'uts');
+  if (Object.values(ns).some((v) => v !== true)) spec.namespaces = Object.fromEntries(Object.entries(ns).filter(([, v]) => v !== false)) as ContainerSpec['namespaces'];
+
+  return networkMode;
+}
+
+/** volumes (bind, named, anonymous, tmpfs) and tmpfs → mounts, and the volumes and directories up creates. */
+function mapVolumes(c: Ctx) {
+  const { name, svc, o, project, P, warn, fail, map, createdPaths } = c;
+  const mounts: MountSpec[] = [];
+  const extrasVolumes: ServiceExtras['volumes'] = [];
+  const bindDirsToCreate: string[] = [];
+  const filesToWrite: ServiceExtras['filesToWrite'] = [];
+  (svc.volumes ?? []).forEach((v: ComposeVolumeMount, i) => {
+    const at = mounts.length;
+    const field = P('volumes', i);
+    if (v.type === 'bind') {
+      if (!v.source) { fail([...field, 'source'], 'a bind volume needs a source'); return; }
+      const m: MountSpec = { type: 'bind', source: v.source, target: v.target };
+      if (v.read_only) m.readonly = true;
+      if (v.bind?.propagation) m.propagation = v.bind.propagation as never;
+      if (v.bind?.create_host_path) { bindDirsToCreate.push(v.source); createdPaths.push(v.source); }
+      mounts.push(m);
+    } else if (v.type === 'volume') {
+      const anonymous = !v.source;
+      const key = v.source ?? `anon-${createHash('sha256').update(`${name}\0${v.target}`).digest('hex').slice(0, 12)}`;
+      const top = v.source ? project.volumes[v.source] : undefined;
+      if (v.source && !top) { fail([...field], `refers to volume '${v.source}', which the top-level volumes: does not define`, `add it: volumes: {${v.source}: {}} at the top level (or write ./${v.source} for a host directory)`); return; }
+      const external = !!top?.external;
+      const fullName = top?.name ?? (typeof top?.external === 'object' ? top.external.name : undefined) ?? (external ? key : `${project.name}_${key}`);
+      const hostPath = join(o.dataRoot, 'volumes', fullName);
+      const source = v.volume?.subpath ? join(hostPath, v.volume.subpath) : hostPath;
+      extrasVolumes.push({ name: key, fullName, hostPath, target: v.target, external, anonymous });
+      createdPaths.push(hostPath, source);
+      if (top?.driver && top.driver !== 'local') warn(['volumes', v.source!, 'driver'], `volume driver '${top.driver}' is not supported; '${v.source}' is a directory under ${o.dataRoot}/volumes`);
+      const m: MountSpec = { type: 'bind', source, target: v.target };
+      if (v.read_only) m.readonly = true;
+      mounts.push(m);
+    } else if (v.type === 'tmpfs') {
+      const m: MountSpec = { type: 'tmpfs', target: v.target };
+      if (v.tmpfs?.size !== undefined) m.size = v.tmpfs.size;
+      if (v.tmpfs?.mode !== undefined) m.mode = typeof v.tmpfs.mode === 'number' ? v.tmpfs.mode.toString(8) : v.tmpfs.mode;
+      if (v.read_only) m.readonly = true;
+      mounts.push(m);
+    } else { warn(field, `volume type '${v.type}' is not supported; ignored`); return; }
+    map(`mounts.${at}`, 'volumes', i);
+  });
+  (svc.tmpfs ?? []).forEach((t, i) => {
+    const [target, opts = ''] = t.split(/:(.*)/s);
+    const m: MountSpec = { type: 'tmpfs', target };
+    const extra: string[] = [];
+    for (const opt of opts.split(',').filter(Boolean)) {
+      const [k, v] = opt.split('=');
+      if (k === 'size' && v) m.size = v;
+      else if (k === 'mode' && v) m.mode = v;
+      else if (k === 'ro') m.readonly = true;
+      else if (k !== 'rw') extra.push(opt);
+    }
+    if (extra.length) m.options = extra;
+    map(`mounts.${mounts.length}`, 'tmpfs', i);
+    mounts.push(m);
+  });
+  return { mounts, extrasVolumes, bindDirsToCreate, filesToWrite };
+}
+
+/** secrets and configs → read-only bind mounts (values given inline are written by up). */
+function mapSecretsAndConfigs(c: Ctx, mounts: MountSpec[], filesToWrite: ServiceExtras['filesToWrite']): void {
+  const { svc, o, project, P, warn, fail, map, createdPaths } = c;
+  // --- secrets and configs: the file (or an environment variable's value, written to a file under
+  // the data root) bind-mounted read-only at /run/secrets/<name> (secrets) or /<name> (configs) ---
+  for (const kind of ['secrets', 'configs'] as const) {
+    const refs = (svc[kind] ?? []) as (string | { source: string; target?: string; mode?: number | string; uid?: string; gid?: string })[];
+    refs.forEach((ref, i) => {
+      const r = typeof ref === 'string' ? { source: ref } : ref;
+      const own = typeof ref === 'object' ? [ref.uid !== undefined && `uid ${ref.uid}`, ref.gid !== undefined && `gid ${ref.gid}`, typeof ref.mode === 'number' && `mode 0${ref.mode.toString(8)}`].filter(Boolean) : [];
+      if (own.length) warn(P(kind, i), `${own.join(', ')}: not applied; the file is mounted read-only with the owner and mode it has on the host`);
+      const top = (project[kind] ?? {})[r.source] as { file?: string; environment?: string; content?: string; external?: unknown } | undefined;
+      const field = P(kind, i);
+      if (!top) { fail(field, `refers to ${kind.slice(0, -1)} '${r.source}', which the top-level ${kind}: does not define`, `add it: ${kind}: {${r.source}: {file: ./${r.source}.txt}} at the top level`); return; }
+      let source: string;
+      if (top.file) source = isAbsolute(top.file) ? top.file : join(project.workingDir, top.file);
+      else if (top.environment !== undefined || top.content !== undefined) {
+        // The value goes into a file of this project's data (written by `up`, not while loading),
+        // mounted like a file-based one.
+        source = join(o.dataRoot, kind, project.name, r.source);
+        const value = top.content ?? o.env[top.environment!] ?? '';
+        if (top.environment !== undefined && o.env[top.environment] === undefined) warn(field, `${kind.slice(0, -1)} '${r.source}' takes its value from \$${top.environment}, which is not set: it is empty`);
+        if (!filesToWrite.some((f) => f.path === source)) filesToWrite.push({ path: source, content: value });
+        createdPaths.push(source);
+      } else { warn(field, `${kind.slice(0, -1)} '${r.source}' is external or has no file/environment/content: not supported; ignored`); return; }
+      const target = r.target ? (r.target.startsWith('/') ? r.target : (kind === 'secrets' ? `/run/secrets/${r.target}` : `/${r.target}`)) : (kind === 'secrets' ? `/run/secrets/${r.source}` : `/${r.source}`);
+      map(`mounts.${mounts.length}`, kind, i);
+      mounts.push({ type: 'bind', source, target, readonly: true });
+    });
+  }
+}
+
 /** Map one service. Pure apart from reading env_file and seccomp profile files. */
 export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, native?: Record<string, unknown>): Mapped {
   const warnings: ErrorDetail[] = [];
@@ -300,120 +442,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   if (svc.hostname) { spec.hostname = svc.hostname; map('hostname', 'hostname'); }
   if (svc.domainname) { spec.domainname = svc.domainname; map('domainname', 'domainname'); }
 
-  // --- namespaces: network_mode, pid, ipc, uts ---
-  const ns: Partial<Record<NamespaceKind, NamespaceOptions | boolean>> = { mount: true, uts: true, ipc: true, pid: true, net: true };
-  let networkMode: ServiceExtras['networkMode'] = { kind: 'bridge' };
+  const c: Ctx = { name, svc, o, project, P, warn, fail, map, createdPaths };
+  let networkMode = mapNamespaces(c, spec);
   const nm = svc.network_mode;
-  if (nm !== undefined) {
-    map('namespaces.net', 'network_mode');
-    if (nm === 'host') { ns.net = false; networkMode = { kind: 'host' }; }
-    else if (nm === 'none') networkMode = { kind: 'none' };
-    else if (nm === 'bridge' || nm === 'default') networkMode = { kind: 'bridge' };
-    else if (nm.startsWith('service:')) {
-      const other = nm.slice('service:'.length);
-      if (!project.services[other]) fail(P('network_mode'), `network_mode refers to service '${other}', which is not defined${project.disabledServices[other] ? ' (it is disabled by profiles)' : ''}`);
-      ns.net = { container: other };
-      networkMode = { kind: 'service', service: other };
-    } else if (nm.startsWith('container:')) warn(P('network_mode'), `network_mode '${nm}' (a container outside the project) is not supported; the service gets its own network`);
-    else fail(P('network_mode'), `network_mode ${JSON.stringify(nm)} is not one of none, host, bridge, service:NAME`);
-  }
-  const shareMode = (key: 'pid' | 'ipc' | 'uts', kind: NamespaceKind) => {
-    const v = svc[key];
-    if (v === undefined || v === '' || v === 'private' || v === 'shareable') return;
-    map(`namespaces.${kind}`, key);
-    if (v === 'host') ns[kind] = false;
-    else if (v.startsWith('service:')) {
-      const other = v.slice('service:'.length);
-      if (!project.services[other]) fail(P(key), `${key} refers to service '${other}', which is not defined`);
-      ns[kind] = { container: other };
-    } else warn(P(key), `${key}: ${JSON.stringify(v)} is not supported; the service gets its own ${kind} namespace`);
-  };
-  shareMode('pid', 'pid');
-  shareMode('ipc', 'ipc');
-  shareMode('uts', 'uts');
-  if (Object.values(ns).some((v) => v !== true)) spec.namespaces = Object.fromEntries(Object.entries(ns).filter(([, v]) => v !== false)) as ContainerSpec['namespaces'];
-
-  // --- mounts: volumes (bind, named, anonymous, tmpfs) and tmpfs ---
-  const mounts: MountSpec[] = [];
-  const extrasVolumes: ServiceExtras['volumes'] = [];
-  const bindDirsToCreate: string[] = [];
-  const filesToWrite: ServiceExtras['filesToWrite'] = [];
-  (svc.volumes ?? []).forEach((v: ComposeVolumeMount, i) => {
-    const at = mounts.length;
-    const field = P('volumes', i);
-    if (v.type === 'bind') {
-      if (!v.source) { fail([...field, 'source'], 'a bind volume needs a source'); return; }
-      const m: MountSpec = { type: 'bind', source: v.source, target: v.target };
-      if (v.read_only) m.readonly = true;
-      if (v.bind?.propagation) m.propagation = v.bind.propagation as never;
-      if (v.bind?.create_host_path) { bindDirsToCreate.push(v.source); createdPaths.push(v.source); }
-      mounts.push(m);
-    } else if (v.type === 'volume') {
-      const anonymous = !v.source;
-      const key = v.source ?? `anon-${createHash('sha256').update(`${name}\0${v.target}`).digest('hex').slice(0, 12)}`;
-      const top = v.source ? project.volumes[v.source] : undefined;
-      if (v.source && !top) { fail([...field], `refers to volume '${v.source}', which the top-level volumes: does not define`, `add it: volumes: {${v.source}: {}} at the top level (or write ./${v.source} for a host directory)`); return; }
-      const external = !!top?.external;
-      const fullName = top?.name ?? (typeof top?.external === 'object' ? top.external.name : undefined) ?? (external ? key : `${project.name}_${key}`);
-      const hostPath = join(o.dataRoot, 'volumes', fullName);
-      const source = v.volume?.subpath ? join(hostPath, v.volume.subpath) : hostPath;
-      extrasVolumes.push({ name: key, fullName, hostPath, target: v.target, external, anonymous });
-      createdPaths.push(hostPath, source);
-      if (top?.driver && top.driver !== 'local') warn(['volumes', v.source!, 'driver'], `volume driver '${top.driver}' is not supported; '${v.source}' is a directory under ${o.dataRoot}/volumes`);
-      const m: MountSpec = { type: 'bind', source, target: v.target };
-      if (v.read_only) m.readonly = true;
-      mounts.push(m);
-    } else if (v.type === 'tmpfs') {
-      const m: MountSpec = { type: 'tmpfs', target: v.target };
-      if (v.tmpfs?.size !== undefined) m.size = v.tmpfs.size;
-      if (v.tmpfs?.mode !== undefined) m.mode = typeof v.tmpfs.mode === 'number' ? v.tmpfs.mode.toString(8) : v.tmpfs.mode;
-      if (v.read_only) m.readonly = true;
-      mounts.push(m);
-    } else { warn(field, `volume type '${v.type}' is not supported; ignored`); return; }
-    map(`mounts.${at}`, 'volumes', i);
-  });
-  (svc.tmpfs ?? []).forEach((t, i) => {
-    const [target, opts = ''] = t.split(/:(.*)/s);
-    const m: MountSpec = { type: 'tmpfs', target };
-    const extra: string[] = [];
-    for (const opt of opts.split(',').filter(Boolean)) {
-      const [k, v] = opt.split('=');
-      if (k === 'size' && v) m.size = v;
-      else if (k === 'mode' && v) m.mode = v;
-      else if (k === 'ro') m.readonly = true;
-      else if (k !== 'rw') extra.push(opt);
-    }
-    if (extra.length) m.options = extra;
-    map(`mounts.${mounts.length}`, 'tmpfs', i);
-    mounts.push(m);
-  });
-  // --- secrets and configs: the file (or an environment variable's value, written to a file under
-  // the data root) bind-mounted read-only at /run/secrets/<name> (secrets) or /<name> (configs) ---
-  for (const kind of ['secrets', 'configs'] as const) {
-    const refs = (svc[kind] ?? []) as (string | { source: string; target?: string; mode?: number | string; uid?: string; gid?: string })[];
-    refs.forEach((ref, i) => {
-      const r = typeof ref === 'string' ? { source: ref } : ref;
-      const own = typeof ref === 'object' ? [ref.uid !== undefined && `uid ${ref.uid}`, ref.gid !== undefined && `gid ${ref.gid}`, typeof ref.mode === 'number' && `mode 0${ref.mode.toString(8)}`].filter(Boolean) : [];
-      if (own.length) warn(P(kind, i), `${own.join(', ')}: not applied; the file is mounted read-only with the owner and mode it has on the host`);
-      const top = (project[kind] ?? {})[r.source] as { file?: string; environment?: string; content?: string; external?: unknown } | undefined;
-      const field = P(kind, i);
-      if (!top) { fail(field, `refers to ${kind.slice(0, -1)} '${r.source}', which the top-level ${kind}: does not define`, `add it: ${kind}: {${r.source}: {file: ./${r.source}.txt}} at the top level`); return; }
-      let source: string;
-      if (top.file) source = isAbsolute(top.file) ? top.file : join(project.workingDir, top.file);
-      else if (top.environment !== undefined || top.content !== undefined) {
-        // The value goes into a file of this project's data (written by `up`, not while loading),
-        // mounted like a file-based one.
-        source = join(o.dataRoot, kind, project.name, r.source);
-        const value = top.content ?? o.env[top.environment!] ?? '';
-        if (top.environment !== undefined && o.env[top.environment] === undefined) warn(field, `${kind.slice(0, -1)} '${r.source}' takes its value from \$${top.environment}, which is not set: it is empty`);
-        if (!filesToWrite.some((f) => f.path === source)) filesToWrite.push({ path: source, content: value });
-        createdPaths.push(source);
-      } else { warn(field, `${kind.slice(0, -1)} '${r.source}' is external or has no file/environment/content: not supported; ignored`); return; }
-      const target = r.target ? (r.target.startsWith('/') ? r.target : (kind === 'secrets' ? `/run/secrets/${r.target}` : `/${r.target}`)) : (kind === 'secrets' ? `/run/secrets/${r.source}` : `/${r.source}`);
-      map(`mounts.${mounts.length}`, kind, i);
-      mounts.push({ type: 'bind', source, target, readonly: true });
-    });
-  }
+  const { mounts, extrasVolumes, bindDirsToCreate, filesToWrite } = mapVolumes(c);
+  mapSecretsAndConfigs(c, mounts, filesToWrite);
   // --- shm_size: a /dev/shm of that size above niwa's default one ---
   if (svc.shm_size !== undefined) {
     map(`mounts.${mounts.length}`, 'shm_size');
@@ -678,4 +711,10 @@ function pullPolicy(v: unknown, warn: (msg: string) => void, fail: (msg: string,
   if (/^(daily|weekly|every_[0-9a-z]+)$/.test(s)) { warn(`pull_policy: ${s} — niwa does not keep pull times per policy; the image is pulled when missing`); return 'missing'; }
   fail(`'${s}' is not a pull policy`, 'use always, missing, never, if_not_present or build');
   return undefined;
+}
+
+/** The compose key a spec field came from (`process.cwd` → `services.web.working_dir`), by the longest mapped prefix. */
+export function composeKeyOf(fieldMap: [string, (string | number)[]][], service: string, specField: string): string {
+  const hit = fieldMap.filter(([p]) => specField === p || specField.startsWith(p + '.') || p === '').sort((a, b) => b[0].length - a[0].length)[0];
+  return (hit ? hit[1] : ['services', service]).join('.');
 }

@@ -5,26 +5,31 @@
 // orchestrate.ts's; this file is the Backend it drives. Containers are named `<service>-1` (or
 // container_name) inside the project; service name, alias and `<project>-<service>-1` resolve.
 import type { PullEvent } from '../image/types.js';
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
 import { EventBus } from '../events/types.js';
 import type { HostFacts, LaunchPlan } from '../plan/types.js';
-import type { CanonicalMount, CanonicalSpec } from '../spec/types.js';
-import { compile } from '../plan/compile.js';
+import type { CanonicalSpec } from '../spec/types.js';
+import { compileProject, containerNameOf, portsOf, type CompileProjectOptions, type OneOff } from '../plan/project/compile.js';
+import type { ProjectPlan } from '../plan/project/types.js';
+import { ProjectRun, type ProjectHost } from '../runtime/project/exec.js';
+import { readProjectFacts } from '../runtime/project/facts.js';
+import { lockProject } from '../runtime/project/lock.js';
 import { probeHost } from '../validate/host.js';
 import { isLive } from '../runtime/status.js';
-import { containerDir, listNames, liveSupervisor, pruneProject, readJson, readSpec, readState, type ContainerState } from '../runtime/state.js';
+import { containerDir, listNames, liveSupervisor, pruneProject, readJson, readState, type ContainerState } from '../runtime/state.js';
 import { check, openStream, request, tryRequest, type Target } from '../runtime/supervisor/client.js';
 import type { RunNet } from '../runtime/supervisor/protocol.js';
-import { attachContainer, createNetwork, detachContainer, removeProjectNetworks, type NetContext } from '../runtime/net/attach.js';
-import { hostsPath, netnsPath, netStateDir } from '../runtime/net/names.js';
-import { removeResolvConfs, writeResolvConf } from '../runtime/net/hosts.js';
-import { parsePort, publishPorts, type PortMapping } from '../runtime/net/ports.js';
-import type { ComposeLoad, LoadComposeOptions, LoadedService } from './index.js';
+import { detachContainer, removeProjectNetworks, type NetContext } from '../runtime/net/attach.js';
+import { netStateDir } from '../runtime/net/names.js';
+import { removeResolvConfs } from '../runtime/net/hosts.js';
+import { publishPorts, type PortMapping } from '../runtime/net/ports.js';
+import type { ComposeLoad, LoadComposeOptions } from './index.js';
+import { composeKeyOf } from './to-spec.js';
 import { hostCpuFacts } from '../validate/host.js';
-import { readiness, startError, startServices, waitUntil, type Backend, type Dependency, type Observed } from './orchestrate.js';
+import { readiness, startError, startServices, waitUntil, type Backend, type Observed } from './orchestrate.js';
 
 /** A message from the orchestrator (not from a container): shown by every reporter. */
 export interface UpMessage { level: 'info' | 'ok' | 'warn' | 'error'; text: string; container?: string }
@@ -36,59 +41,14 @@ export interface EngineOptions {
   onMessage?: (m: UpMessage) => void;
 }
 
-/** The niwa container name of a service: `<service>-1`, or its container_name. */
-export function containerNameOf(load: ComposeLoad, service: string): string {
-  const x = load.services.get(service)?.compose;
-  const dflt = `${load.project.name}-${service}-1`;
-  return x && x.containerName !== dflt ? x.containerName : `${service}-1`;
-}
-
-/** Every service with its dependencies (transitively), in start order: `up web` also starts what web needs. */
-export function withDependencies(load: ComposeLoad, services: string[]): string[] {
-  const want = new Set<string>();
-  const add = (s: string) => {
-    if (want.has(s)) return;
-    const svc = load.services.get(s);
-    if (!svc) throw new UserError('E_NO_SERVICE', `no such service: ${s}`, [], `services: ${[...load.services.keys()].join(', ')}`);
-    want.add(s);
-    for (const d of svc.compose.dependsOn) if (load.services.has(d.service)) add(d.service);
-    for (const l of svc.compose.links) add(l.service);
-    if (svc.compose.networkMode.kind === 'service') add(svc.compose.networkMode.service);
-  };
-  services.forEach(add);
-  return load.plan.order.filter((s) => want.has(s));
-}
-
-const hostsMount = (source: string): CanonicalMount => ({
-  type: 'bind', source, target: '/etc/hosts', readonly: true, recursive: false, options: [], field: 'networks', sourceKind: 'file',
-});
-
-/** The container's /etc/resolv.conf (written by runtime/net: see writeResolvConf), bound read-only. */
-function resolvMount(hostsFile: string, container: string, x: { dns: string[]; dnsSearch: string[] }): CanonicalMount {
-  const file = writeResolvConf(dirname(hostsFile), container, x);
-  return { type: 'bind', source: file, target: '/etc/resolv.conf', readonly: true, recursive: false, options: [], field: 'networks', sourceKind: 'file' };
-}
-
 export interface StartOverride {
-  name?: string;
-  args?: string[];
-  env?: Record<string, string>;
-  ports?: boolean;
-  restart?: 'no';
-  tty?: boolean;
   /** Hand the prepared container to the caller instead of the supervisor (it runs it, then calls done). */
   foreground?: (run: { plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet; done: () => Promise<void> }) => void;
 }
 
-/** Annotation holding the hash of the configuration a compose container was created from. */
-const CONFIG_HASH = 'niwa.compose.config-hash';
-function configHash(svc: LoadedService): string {
-  const { positions: _p, file: _f, ...spec } = svc.canonical!;
-  const { service: _s, ...compose } = svc.compose;
-  return createHash('sha256').update(JSON.stringify({ spec, compose })).digest('hex').slice(0, 16);
-}
+export { containerNameOf, withDependencies } from '../plan/project/compile.js';
 
-export class ComposeEngine implements Backend {
+export class ComposeEngine {
   readonly project: string;
   readonly target: Target;
   readonly host: HostFacts;
@@ -178,16 +138,33 @@ export class ComposeEngine implements Backend {
     return () => { this.listeners.delete(cb); };
   }
 
-  // --- before anything starts -------------------------------------------------------------------
+  /** Runs `f` holding the project's lock (one operation at a time per project; a second one waits, saying for whom). */
+  async locked<T>(verb: string, f: () => Promise<T>): Promise<T> {
+    if (this.holding) return f();
+    const lock = await lockProject(this.target.root, this.project, verb, { onWait: (text) => this.say({ level: 'warn', text }) });
+    this.holding = true;
+    try { return await f(); } finally { this.holding = false; lock.release(); }
+  }
+  private holding = false;
+
+  // --- the plan ---------------------------------------------------------------------------------
+
+  /** The plan of an operation on the host as it is now (after a fresh look at the containers). */
+  async planFor(o: Omit<CompileProjectOptions, 'nonce'> & { nonce?: string } = {}): Promise<ProjectPlan> {
+    await this.refresh();
+    const facts = readProjectFacts(this.load, this.host, this.target.root, this.containers());
+    return compileProject(this.load, facts, { ...o, nonce: o.nonce ?? randomBytes(4).toString('hex') });
+  }
 
   /** Everything that can be checked before starting anything: runnable, healthchecks, free ports, volumes. */
-  async preflight(services: string[]): Promise<void> {
+  async preflight(plan: ProjectPlan): Promise<void> {
     const problems: string[] = [];
     const seen = new Map<string, string>();
     const toProbe: [string, PortMapping[]][] = [];
-    for (const s of services) {
+    for (const e of plan.services) {
+      const s = e.service;
       const svc = this.load.services.get(s)!;
-      if (!svc.canonical) problems.push(`${s}: cannot start (no command to run)`);
+      if (e.action === 'unrunnable') problems.push(`${s}: cannot start (${e.reason})`);
       for (const d of svc.compose.dependsOn) {
         const dep = this.load.services.get(d.service);
         if (d.condition === 'service_healthy' && dep && !dep.canonical?.lifecycle.healthcheck) {
@@ -197,15 +174,14 @@ export class ComposeEngine implements Backend {
       for (const v of svc.compose.volumes) {
         if (v.external && !existsSync(v.hostPath)) problems.push(`${s}: external volume '${v.fullName}' does not exist (${v.hostPath})`);
       }
-      const live = this.states.get(this.name(s));
       const mine: PortMapping[] = [];
       toProbe.push([s, mine]);
-      for (const m of this.portsOf(svc)) {
+      for (const m of portsOf(this.load, svc)) {
         if (m.hostPort === 0) continue;
         const other = seen.get(`${m.hostPort}/${m.protocol}`);
         if (other && other !== s) problems.push(`${s} and ${other} both publish port ${m.hostPort}/${m.protocol}`);
         seen.set(`${m.hostPort}/${m.protocol}`, s);
-        if (!(live && isLive(live.status))) mine.push(m);
+        if (e.action !== 'running' && e.action !== 'recreate') mine.push(m);
       }
     }
     if (problems.length) throw new UserError('E_COMPOSE_UP', `cannot start project '${this.project}'`, problems.map((message) => ({ message })));
@@ -219,143 +195,160 @@ export class ComposeEngine implements Backend {
     }
   }
 
-  portsOf(svc: LoadedService): PortMapping[] {
-    if (svc.compose.networkMode.kind !== 'bridge') return [];
-    return svc.compose.ports.flatMap((p) => parsePort({ target: p.target, ...(p.published !== undefined ? { published: p.published } : {}), ...(p.hostIp ? { host_ip: p.hostIp } : {}), protocol: p.protocol }));
-  }
-
-  /** Volume directories and the project networks the services use. */
-  async prepare(services: string[]): Promise<void> {
-    const nets = new Map<string, string | undefined>();
-    for (const s of services) {
-      const x = this.load.services.get(s)!.compose;
-      for (const v of x.volumes) if (!v.external) mkdirSync(v.hostPath, { recursive: true, mode: 0o755 });
-      for (const d of x.bindDirsToCreate) mkdirSync(d, { recursive: true, mode: 0o755 });
-      for (const f of x.filesToWrite) { // secrets/configs given by value: readable by root only on the host
-        mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
-        writeFileSync(f.path, f.content, { mode: 0o600 });
-        chmodSync(dirname(f.path), 0o700);
-        chmodSync(f.path, 0o600); // (writeFileSync's mode applies only to a new file)
-      }
-      for (const n of x.networks) nets.set(n.name, this.load.project.networks[n.name]?.ipam?.config?.[0]?.subnet);
-    }
-    for (const [n, subnet] of nets) {
-      const r = await createNetwork(this.net, this.project, n, subnet ? { subnet } : {});
-      if (r.steps.length) this.say({ level: 'ok', text: `network ${n} created (${r.bridge}, ${r.subnet})` });
-    }
-  }
-
-  // --- one service ------------------------------------------------------------------------------
-
-  /** Backend.start: attach the container to its networks and have the supervisor run it. */
-  async start(service: string, override?: StartOverride): Promise<void> {
-    const svc = this.load.services.get(service);
-    if (!svc?.canonical) throw new UserError('E_COMPOSE_UP', `${service}: cannot start (no command to run)`);
-    const x = svc.compose;
-    const name = override?.name ?? this.name(service);
-    // What the service is configured as now; a running container made from another configuration
-    // is recreated (as `docker compose up` does after the compose file changed).
-    const hash = configHash(svc);
-    const existing = this.states.get(name);
-    if (existing && isLive(existing.status)) {
-      const was = readSpec(containerDir(this.target.root, this.project, name))?.annotations?.[CONFIG_HASH];
-      if (override || was === hash) {
-        this.say({ level: 'info', container: name, text: 'already running' });
-        return;
-      }
-      this.say({ level: 'info', container: name, text: 'configuration changed: recreating' });
-      check(await request(this.target, { op: 'stop', name }, undefined, svc.canonical.lifecycle.stopTimeoutMs + 60_000));
-    }
-    if (existing) check(await request(this.target, { op: 'rm', name, force: true }));
-
-    const spec: CanonicalSpec = structuredClone(svc.canonical);
-    spec.name = name;
-    // secrets/configs given by value exist only once prepare() wrote them: bind them as files
-    for (const m of spec.mounts) if (m.type === 'bind' && x.filesToWrite.some((f) => f.path === m.source)) m.sourceKind = 'file';
-    if (!override) spec.annotations = { ...spec.annotations, [CONFIG_HASH]: hash };
-    if (override?.args) spec.process.args = override.args;
-    if (override?.env) spec.process.env = { ...spec.process.env, ...override.env };
-    if (override?.restart) spec.lifecycle = { ...spec.lifecycle, restart: { policy: 'no' } };
-    if (override?.tty !== undefined) spec.process.tty = override.tty;
-    if (spec.namespaces.uts?.mode === 'new' && !spec.hostname) spec.hostname = service;
-    // joins of another service's namespaces name that service's container
-    for (const [kind, ns] of Object.entries(spec.namespaces)) {
-      if (ns?.mode === 'container' && this.load.services.has(ns.container)) (spec.namespaces as Record<string, typeof ns>)[kind] = { mode: 'container', container: this.name(ns.container) };
-    }
-
-    const attached: string[] = [];
-    let address: string | undefined;
-    const mode = x.networkMode;
-    try {
-      if (mode.kind === 'bridge' && x.networks.length) {
-        const nets = [...x.networks].sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0));
-        let netns = '';
-        let hostsFile = '';
-        for (const [i, n] of nets.entries()) {
-          const aliases = [...new Set([service, x.containerName, ...n.aliases].filter((a) => a !== name))];
-          const att = await attachContainer(this.net, { project: this.project, network: n.name, container: name, aliases, hostname: spec.hostname, address: n.ipv4Address, defaultRoute: i === 0, extraHosts: x.extraHosts, links: x.links.map((l) => ({ container: this.name(l.service), alias: l.alias })) });
-          attached.push(n.name);
-          address ??= att.address;
-          netns = att.netnsPath;
-          hostsFile = att.hostsFile;
+  /** How the engine reaches the supervisor (or, for an attached one-off, this process). */
+  private projectHost(foreground?: StartOverride['foreground']): ProjectHost {
+    return {
+      emit: (e) => this.bus.emit(e),
+      launch: async (step, net) => {
+        if (foreground) {
+          // A one-off in this process (compose run, attached): the caller runs it and calls done().
+          const done = async () => { for (const n of step.networks) await detachContainer(this.net, this.project, n, step.container).catch(() => {}); };
+          foreground({ plan: step.plan, spec: step.spec, net, done });
+          return;
         }
-        spec.namespaces.net = { mode: 'join', path: netns };
-        spec.mounts.push(hostsMount(hostsFile), resolvMount(hostsFile, name, x));
-      } else if (mode.kind === 'service') {
-        const other = this.load.services.get(mode.service);
-        const otherName = this.name(mode.service);
-        if (other?.compose.networkMode.kind === 'bridge' && other.compose.networks.length) {
-          spec.namespaces.net = { mode: 'join', path: netnsPath(this.net.stateRoot, this.project, otherName) };
-          const otherHosts = hostsPath(this.net.stateRoot, this.project, otherName);
-          spec.mounts.push(hostsMount(otherHosts), resolvMount(otherHosts, name, x));
-        } else spec.namespaces.net = { mode: 'container', container: otherName };
-      }
-      const plan = compile(spec, this.host, {
-        id: `${name}-${randomBytes(4).toString('hex')}`,
-        project: this.project,
-        resolveContainer: (n) => { const st = this.states.get(n); return st && st.status === 'running' ? st.pid : undefined; },
-      });
-      const ports = override?.ports === false ? [] : this.portsOf(svc);
-      const net: RunNet | undefined = attached.length || ports.length ? { stateRoot: this.net.stateRoot, project: this.project, networks: attached, ...(address ? { address } : {}), ...(ports.length ? { ports } : {}) } : undefined;
-      if (override?.foreground) {
-        // A one-off in this process (compose run, attached): the caller runs it and calls done().
-        const done = async () => { for (const n of attached) await detachContainer(this.net, this.project, n, name).catch(() => {}); };
-        override.foreground({ plan, spec, net, done });
-        return;
-      }
-      check(await request(this.target, { op: 'run', plan, spec, ...(net ? { net } : {}) }));
-    } catch (e) {
-      for (const n of attached) await detachContainer(this.net, this.project, n, name).catch(() => {});
-      throw e;
-    }
-    await this.refresh();
+        try {
+          check(await request(this.target, { op: 'run', plan: step.plan, spec: step.spec, ...(net ? { net } : {}) }));
+        } catch (e) {
+          // a retried request that the supervisor had already carried out: that container is ours (same id)
+          const mine = e instanceof NiwaError && e.code === 'E_NAME_IN_USE' && readState(containerDir(this.target.root, this.project, step.container))?.id === step.plan.id;
+          if (!mine) throw this.inComposeTerms(step.service, e);
+        }
+        await this.refresh();
+      },
+      remove: async (name, stop, recreate) => {
+        const st = this.states.get(name);
+        if (stop && st && isLive(st.status)) {
+          if (recreate) this.say({ level: 'info', container: name, text: 'configuration changed: recreating' });
+          const r = await tryRequest(this.target, { op: 'stop', name }, undefined, (this.load.services.get(this.serviceOf(name) ?? '')?.canonical?.lifecycle.stopTimeoutMs ?? 10_000) + 60_000);
+          if (r && !r.ok && r.error.code !== 'E_NO_CONTAINER' && r.error.code !== 'E_NOT_RUNNING') check(r);
+        }
+        const r = await tryRequest(this.target, { op: 'rm', name, force: true });
+        if (r && !r.ok && r.error.code !== 'E_NO_CONTAINER') check(r);
+      },
+    };
+  }
+
+  /** An error of a container that names a spec field (`spec field process.cwd`) names the compose key instead. */
+  private inComposeTerms(service: string, e: unknown): unknown {
+    if (!(e instanceof NiwaError)) return e;
+    const map = this.load.services.get(service)?.fieldMap ?? [];
+    const key = (f: string) => composeKeyOf(map, service, f);
+    const message = e.message.replace(/spec field ([\w.[\]-]+)/g, (_, f: string) => `${key(f)} (spec field ${f})`);
+    const hint = e.hint?.replace(/check ([a-z_]+(?:\.[\w[\]-]+)+)/g, (all, f: string) => (/^(process|mounts|rootfs|namespaces|cgroup|capabilities|lifecycle|user|hostname)\b/.test(f) ? `check ${key(f)}` : all));
+    if (message === e.message && hint === e.hint) return e;
+    return new NiwaError(e.code, message, { hint, cause: e, exitCode: e.exitCode });
   }
 
   // --- the project ------------------------------------------------------------------------------
 
   /**
-   * `up`: networks and volumes, then every service once its dependencies meet their conditions
-   * (in parallel where the graph allows). `wait`: also until each is healthy (or running).
+   * `up`: the project's plan (images, volumes, files, networks), then every service once its
+   * dependencies meet their conditions (in parallel where the graph allows), each by its own
+   * steps of the plan. `wait`: also until each is healthy (or running).
    */
-  async up(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number } = {}): Promise<string[]> {
-    const services = o.services?.length ? (o.noDeps ? this.load.plan.order.filter((s) => o.services!.includes(s)) : withDependencies(this.load, o.services)) : [...this.load.plan.order];
-    for (const s of o.services ?? []) if (!this.load.services.has(s)) throw new UserError('E_NO_SERVICE', `no such service: ${s}`, [], `services: ${[...this.load.services.keys()].join(', ')}`);
-    await this.refresh(); // what already runs (without starting a supervisor)
-    await this.preflight(services);
-    await this.prepare(services);
+    async up(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean } = {}): Promise<string[]> {
+    return this.locked('compose up', () => this.upUnlocked(o));
+  }
+
+  private async upUnlocked(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean } = {}): Promise<string[]> {
+    const plan = await this.planFor({ services: o.services, noDeps: o.noDeps, forceRecreate: o.forceRecreate });
+    for (const w of plan.warnings) this.say({ level: 'warn', text: w });
+    await this.preflight(plan);
+    const run = new ProjectRun(plan, this.projectHost());
+    try { await run.prepare(); } catch (e) { await run.rollback(); throw e; }
+    for (const e of plan.services) if (e.action === 'running') this.say({ level: 'info', container: e.container, text: 'already running' });
+    const created = plan.steps.filter((s) => s.stage === 'networks' && s.op === 'lease' && !s.container);
+    for (const s of created) if (s.op === 'lease') this.say({ level: 'ok', text: `network ${s.network} created (${s.bridge}, ${s.subnet})` });
     await this.open();
-    const deps: Record<string, Dependency[]> = {};
-    for (const s of services) deps[s] = this.load.services.get(s)!.compose.dependsOn.map((d) => ({ service: d.service, condition: d.condition, required: d.required }));
-    const outcome = await startServices(this, {
-      order: services, deps, timeoutMs: o.timeoutMs,
+    const services = plan.services.map((e) => e.service);
+    const action = new Map(plan.services.map((e) => [e.service, e.action]));
+    const backend: Backend = {
+      observe: (s) => this.observe(s),
+      onChange: (cb) => this.onChange(cb),
+      start: async (s) => { if (action.get(s) !== 'running') await run.startService(s); },
+    };
+    const outcome = await startServices(backend, {
+      order: services, deps: Object.fromEntries(plan.services.map((e) => [e.service, e.dependsOn])), timeoutMs: o.timeoutMs,
       onMessage: (m) => this.say({ level: m.level, container: this.name(m.service), text: m.text }),
     });
     const err = startError(outcome);
-    if (err) throw err;
+    if (err) {
+      const running = outcome.started.map((s) => this.name(s));
+      const failed = [...outcome.failed.keys()].map((s) => this.name(s));
+      throw new NiwaError(err.code, err.message, { hint: [err.hint, `running: ${running.join(', ') || 'none'}; failed or not started: ${failed.join(', ')}`].filter(Boolean).join('; '), cause: err.cause, exitCode: err.exitCode });
+    }
     if (o.wait) {
-      await Promise.all(outcome.started.map((s) => waitUntil(this, () => readiness(this.observe(s)), `${s} is not ready`, o.timeoutMs ?? 600_000)));
+      await Promise.all(outcome.started.map((s) => waitUntil(backend, () => readiness(this.observe(s)), `${s} is not ready`, o.timeoutMs ?? 600_000)));
     }
     return outcome.started;
+  }
+
+  /**
+   * A one-off container of a service (compose run) by its own plan: detached it goes to the
+   * supervisor; with `foreground` the caller runs it in this process.
+   */
+    async runOneOff(one: OneOff, foreground?: StartOverride['foreground']): Promise<ProjectPlan> {
+    return this.locked('compose run', () => this.runOneOffUnlocked(one, foreground));
+  }
+
+  private async runOneOffUnlocked(one: OneOff, foreground?: StartOverride['foreground']): Promise<ProjectPlan> {
+    const plan = await this.planFor({ oneOff: one });
+    for (const w of plan.warnings) this.say({ level: 'warn', text: w });
+    await this.preflight({ ...plan, services: plan.services.map((e) => ({ ...e, dependsOn: [] })) });
+    await this.open();
+    const run = new ProjectRun(plan, this.projectHost(foreground));
+    try {
+      await run.prepare();
+      await run.startService(one.service);
+    } catch (e) { await run.rollback(); throw e; }
+    return plan;
+  }
+
+  /** `create`: the plan's images, volumes, files and networks; the containers are made when they start. */
+  async create(o: { services?: string[]; forceRecreate?: boolean } = {}): Promise<void> {
+    return this.locked('compose create', async () => {
+      const plan = await this.planFor({ services: o.services, forceRecreate: o.forceRecreate });
+      for (const w of plan.warnings) this.say({ level: 'warn', text: w });
+      const run = new ProjectRun(plan, this.projectHost());
+      try { await run.prepare(); } catch (e) { await run.rollback(); throw e; }
+      this.say({ level: 'ok', text: `project ${this.project}: ${plan.steps.filter((s) => s.stage !== 'service').length} steps done; the containers are made when they start (niwa compose up / start)` });
+    });
+  }
+
+  /** Containers of the project that belong to no service of the file (a service since removed or renamed); one-offs of current services are kept. */
+  orphans(): string[] {
+    const names = new Set([...this.containers().map((c) => c.name), ...listNames(this.target.root, this.project)]);
+    const services = [...this.load.services.keys()];
+    return [...names].filter((n) => !this.byName.has(n) && !services.some((s) => n.startsWith(`${s}-run-`)));
+  }
+
+  /** `up --remove-orphans`: stops and removes the orphans. */
+  async removeOrphans(): Promise<void> {
+    await this.refresh();
+    for (const n of this.orphans()) {
+      const st = this.states.get(n);
+      if (st && isLive(st.status)) check(await request(this.target, { op: 'stop', name: n }, undefined, 600_000));
+      check(await request(this.target, { op: 'rm', name: n, force: true }));
+      this.say({ level: 'ok', container: n, text: 'orphan removed' });
+    }
+  }
+
+  /** Emits a `stats` event per running container every `ms` (the reporters render them like any event). */
+  pollStats(ms: number): { stop(): void } {
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void import('../runtime/cgroup/stats.js').then(({ readCgroupStats }) => {
+        const at = Date.now();
+        for (const c of this.containers()) {
+          if (c.status !== 'running') continue;
+          try { this.bus.emit({ type: 'stats', container: c.name, stats: readCgroupStats(c.cgroups, this.host.cgroup), at }); } catch { /* it just ended */ }
+        }
+      }).finally(() => { busy = false; });
+    }, ms);
+    t.unref();
+    return { stop: () => clearInterval(t) };
   }
 
   /** Containers of the project in stop order: one-off and unknown ones first, then services by reverse dependency level. */
@@ -369,7 +362,11 @@ export class ComposeEngine implements Backend {
   }
 
   /** `stop`: the stop signal, SIGKILL after the grace period; dependents before what they depend on. */
-  async stop(o: { services?: string[]; timeoutMs?: number; force?: boolean } = {}): Promise<void> {
+    async stop(o: { services?: string[]; timeoutMs?: number; force?: boolean } = {}): Promise<void> {
+    return this.locked('compose stop', () => this.stopUnlocked(o));
+  }
+
+  private async stopUnlocked(o: { services?: string[]; timeoutMs?: number; force?: boolean } = {}): Promise<void> {
     await this.refresh();
     for (const level of this.stopOrder(o.services)) {
       await Promise.all(level.map(async (n) => {
@@ -387,7 +384,11 @@ export class ComposeEngine implements Backend {
   }
 
   /** `down`: stop and remove every container of the project, its networks, its supervisor; volumes too with `volumes`. */
-  async down(o: { timeoutMs?: number; volumes?: boolean } = {}): Promise<void> {
+    async down(o: { timeoutMs?: number; volumes?: boolean } = {}): Promise<void> {
+    return this.locked('compose down', () => this.downUnlocked(o));
+  }
+
+  private async downUnlocked(o: { timeoutMs?: number; volumes?: boolean } = {}): Promise<void> {
     const { root } = this.target;
     const hadState = existsSync(join(root, this.project)) && listNames(root, this.project).length > 0;
     if (hadState) {
@@ -396,7 +397,9 @@ export class ComposeEngine implements Backend {
         await Promise.all(level.map(async (n) => {
           const st = this.states.get(n) ?? readState(containerDir(root, this.project, n));
           if (st && isLive(st.status)) check(await request(this.target, { op: 'stop', name: n, timeoutMs: o.timeoutMs }, undefined, (o.timeoutMs ?? 600_000) + 60_000));
-          check(await request(this.target, { op: 'rm', name: n, force: true }));
+          const r = await request(this.target, { op: 'rm', name: n, force: true });
+          if (!r.ok && r.error.code === 'E_NO_CONTAINER') return; // removed meanwhile (a failed start's record): already gone
+          check(r);
           this.say({ level: 'ok', container: n, text: 'removed' });
         }));
       }
@@ -413,6 +416,18 @@ export class ComposeEngine implements Backend {
       for (const f of svc.compose.filesToWrite) {
         rmSync(f.path, { force: true });
         try { rmdirSync(dirname(f.path)); } catch { /* other files, or gone */ }
+      }
+    }
+    // volumes with driver_opts are mounts (a bound host directory, a tmpfs): unmounted first, so
+    // that removing the volume never reaches through into the bound directory
+    const { realNetHost } = await import('../runtime/net/exec.js');
+    const mounted = new Set<string>();
+    for (const svc of this.load.services.values()) {
+      for (const v of svc.compose.volumes) {
+        if (v.anonymous || !this.load.project.volumes[v.name]?.driver_opts || mounted.has(v.hostPath)) continue;
+        mounted.add(v.hostPath);
+        for (let i = 0; i < 8 && realNetHost.isMounted(v.hostPath); i++) await realNetHost.umount(v.hostPath);
+        if (realNetHost.isMounted(v.hostPath)) throw new RuntimeFailure('E_VOLUME_BUSY', `volume ${v.fullName} is still mounted at ${v.hostPath}`, { hint: `umount ${v.hostPath}` });
       }
     }
     if (o.volumes) {

@@ -22,7 +22,9 @@ export type RuntimeEvent =
   | { type: 'health'; container: string; status: HealthStatus; output?: string; at?: number }
   | { type: 'stats'; container: string; stats: CgroupStats; at: number }
   // An image being pulled before the containers that need it start (compose up, niwa run).
-  | { type: 'pull'; event: PullEvent; at?: number };
+  | { type: 'pull'; event: PullEvent; at?: number }
+  // A step of a compose project's plan (runtime/project/exec.ts): networks, files, launches.
+  | { type: 'project-step'; project: string; index: number; stage: string; op: string; service?: string; ok: boolean; error?: string; at?: number };
 
 /** Where a supervised container is in its life. */
 export type ContainerState = 'created' | 'starting' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';

@@ -253,6 +253,10 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
       return s;
     case 'pull':
       return applyPull(s, e.event, at);
+    case 'project-step':
+      if (!e.ok) line(undefined, 'error', `${e.service ? e.service + ': ' : ''}project step ${e.index} (${e.op}) failed: ${e.error ?? 'unknown error'}`);
+      else if (s.verbose) line(undefined, 'info', `${e.service ? e.service + ': ' : ''}project step ${e.index} ${e.op} ok`);
+      return s;
     case 'ui:title':
       return { ...s, title: e.title };
     case 'ui:action':

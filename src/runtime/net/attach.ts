@@ -3,13 +3,14 @@
 // Every call is idempotent, and a failure part-way undoes what that call did (rollback).
 // The container then joins the prepared namespace by path: `namespaces.net = { path: netnsPath }`.
 import { rmSync } from 'node:fs';
+import { RuntimeFailure } from '../../errors.js';
 import type { StepDraft } from '../../plan/types.js';
 import { bridgeName, containerIfname, hostsPath, leasesPath, netnsPath, safeComponent, vethName } from './names.js';
 import {
   networkKey, readHostRoutes, releaseAddress, releaseNetwork, reserveAddress, reserveNetwork,
   type Cidr, type Lease, type LeaseDb, type NetworkRecord, withLeases,
 } from './ipam.js';
-import { attachSteps, bridgeSteps, networkSteps, sandboxSteps, type AttachmentInfo } from './steps.js';
+import { attachSteps, bridgeSteps, networkSteps, sandboxSteps, type AttachmentInfo } from '../../plan/steps/net.js';
 import { realNetHost, runNetSteps, type NetHost } from './exec.js';
 import { hostsFor, writeInPlace } from './hosts.js';
 
@@ -122,7 +123,7 @@ export async function attachContainer(ctx: NetContext, o: AttachOptions): Promis
   const hostsFile = hostsPath(ctx.stateRoot, project, container);
   const { net, lease, fresh, firstNetwork } = await withLeases(file, (db) => {
     const n = db.networks[key];
-    if (!n) throw new Error(`network ${key} does not exist: create it first (createNetwork)`);
+    if (!n) throw new RuntimeFailure('E_NET_MISSING', `network ${key} does not exist`, { hint: 'niwa compose up creates it' });
     const had = n.leases[container];
     const mine = Object.values(db.networks).filter((x) => x.project === project && x.leases[container] && x !== n);
     const ifname = had?.ifname ?? freeIfname(mine.map((x) => x.leases[container].ifname));

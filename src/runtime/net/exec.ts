@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { StepDraft } from '../../plan/types.js';
+import { RuntimeFailure } from '../../errors.js';
 import { prepareNative, realSys } from '../sys/real.js';
 
 type NetStep = Extract<StepDraft, { op: 'ip' } | { op: 'netns' }>;
@@ -26,9 +27,13 @@ export interface NetHost {
   linkExists(name: string): boolean;
 }
 
-export class NetStepError extends Error {
+export class NetStepError extends RuntimeFailure {
   constructor(readonly step: StepDraft, readonly detail: string) {
-    super(`${describeNetStep(step)}: ${detail}`);
+    const exists = /File exists/i.test(detail);
+    super(exists ? 'E_NET_EXISTS' : /Address already in use/i.test(detail) ? 'E_ADDRESS_IN_USE' : 'E_NET_STEP', `${describeNetStep(step)}: ${detail}`, {
+      field: step.field,
+      hint: exists ? 'a leftover of an earlier run, or another operation on the same project at once: niwa compose down, then up again' : `the step came from ${step.field || 'a default'}; niwa compose plan shows every step`,
+    });
   }
 }
 
@@ -153,7 +158,7 @@ function runProgram(file: string, args: string[], input?: string): Promise<RunRe
     p.stderr.on('data', (d: Buffer) => { stderr += d; });
     p.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(e.code === 'ENOENT' ? new Error(TOOL_HINT[file] ?? `${file}: not found`) : e);
+      reject(e.code === 'ENOENT' ? new RuntimeFailure('E_NET_TOOL', `${file}: not found`, { hint: TOOL_HINT[file] }) : e);
     });
     p.on('close', (code, sig) => {
       clearTimeout(timer);

@@ -93,14 +93,20 @@ const RESOLV_PREFIX = '_resolv';
  * compose `dns` / `dns_search` gets a file of its own listing them. Returns the file's path.
  */
 export function writeResolvConf(dir: string, container: string, o: { dns: string[]; dnsSearch: string[] }): string {
+  const r = resolvConf(dir, container, o);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  writeFileSync(r.path, r.content);
+  return r.path;
+}
+
+/** The path and content writeResolvConf writes (pure: what a plan shows). */
+export function resolvConf(dir: string, container: string, o: { dns: string[]; dnsSearch: string[] }): { path: string; content: string } {
   const own = o.dns.length > 0 || o.dnsSearch.length > 0;
-  const file = join(dir, own ? `${RESOLV_PREFIX}.${container}.conf` : `${RESOLV_PREFIX}.conf`);
+  const path = join(dir, own ? `${RESOLV_PREFIX}.${container}.conf` : `${RESOLV_PREFIX}.conf`);
   const lines = own
     ? ['# written by niwa from the service\'s dns / dns_search', ...o.dns.map((d) => `nameserver ${d}`), ...(o.dnsSearch.length ? [`search ${o.dnsSearch.join(' ')}`] : []), 'options timeout:1 attempts:1', '']
     : ['# written by niwa: this project network has no route out; service names are in /etc/hosts', 'options timeout:1 attempts:1', ''];
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  writeFileSync(file, lines.join('\n'));
-  return file;
+  return { path, content: lines.join('\n') };
 }
 
 /** Removes the resolv.conf files of a project's hosts directory (on down). */

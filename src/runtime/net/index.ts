@@ -9,7 +9,7 @@
 export * from './attach.js';
 export { hostsMount, hostsContent, hostsFor, writeInPlace } from './hosts.js';
 export { parsePort, publishPorts, formatMapping, portOwner, PortInUseError, type PortMapping, type PortObject, type PortProxy, type Published } from './ports.js';
-export { bridgeSteps, attachSteps, sandboxSteps, networkSteps, type AttachmentInfo, type BridgeInfo, type HostSteps } from './steps.js';
+export { bridgeSteps, attachSteps, sandboxSteps, networkSteps, type AttachmentInfo, type BridgeInfo, type HostSteps } from '../../plan/steps/net.js';
 export { runNetSteps, describeNetStep, isNetStep, NetStepError, realNetHost, type NetHost } from './exec.js';
 export { bridgeName, vethName, netnsPath, hostsPath, isNiwaIfname } from './names.js';
 export { DEFAULT_POOL, readHostRoutes, type LeaseDb, type Lease, type NetworkRecord } from './ipam.js';

@@ -3,6 +3,7 @@
 // leases in a JSON file under the state dir. Everything but loadLeases/withLeases is pure.
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { RuntimeFailure, UserError } from '../../errors.js';
 
 export interface Cidr { base: number; prefix: number }
 
@@ -15,7 +16,7 @@ export const DEFAULT_PREFIX = 24;
 
 export function parseIp(s: string): number {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
-  if (!m || m.slice(1).some((o) => Number(o) > 255)) throw new Error(`invalid IPv4 address '${s}'`);
+  if (!m || m.slice(1).some((o) => Number(o) > 255)) throw new UserError('E_NET_ADDRESS', `invalid IPv4 address '${s}'`, [], 'an address is four numbers 0–255: 10.89.0.5');
   return m.slice(1).reduce((a, o) => a * 256 + Number(o), 0);
 }
 
@@ -28,11 +29,11 @@ const mask = (prefix: number) => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix
 /** Parses `a.b.c.d/n`; the base is the network address (host bits must be zero). */
 export function parseCidr(s: string): Cidr {
   const m = /^([^/]+)\/(\d{1,2})$/.exec(s.trim());
-  if (!m || Number(m[2]) > 32) throw new Error(`invalid subnet '${s}': expected a.b.c.d/N`);
+  if (!m || Number(m[2]) > 32) throw new UserError('E_NET_SUBNET', `invalid subnet '${s}': expected a.b.c.d/N`, [], 'e.g. 10.90.0.0/24');
   const prefix = Number(m[2]);
   const ip = parseIp(m[1]);
   const base = (ip & mask(prefix)) >>> 0;
-  if (base !== ip) throw new Error(`invalid subnet '${s}': host bits are set (did you mean ${formatIp(base)}/${prefix}?)`);
+  if (base !== ip) throw new UserError('E_NET_SUBNET', `invalid subnet '${s}': host bits are set (did you mean ${formatIp(base)}/${prefix}?)`);
   return { base, prefix };
 }
 
@@ -46,7 +47,7 @@ export const overlaps = (a: Cidr, b: Cidr) => contains(a, b.base) || contains(b,
 
 /** The gateway of a subnet: its first usable address (.1 of a /24); it lives on the bridge. */
 export function gatewayOf(subnet: Cidr): string {
-  if (subnet.prefix > 30) throw new Error(`subnet ${formatCidr(subnet)} is too small: at least a /30 is needed (gateway + one container)`);
+  if (subnet.prefix > 30) throw new UserError('E_NET_SUBNET', `subnet ${formatCidr(subnet)} is too small`, [], 'at least a /30 is needed (gateway + one container)');
   return formatIp(subnet.base + 1);
 }
 
@@ -90,13 +91,13 @@ export function readHostRoutes(): { iface: string; cidr: Cidr }[] {
  */
 export function pickSubnet(avoid: Cidr[], pool: string = DEFAULT_POOL, prefix = DEFAULT_PREFIX): Cidr {
   const p = parseCidr(pool);
-  if (prefix < p.prefix) throw new Error(`cannot split pool ${pool} into /${prefix} subnets`);
+  if (prefix < p.prefix) throw new UserError('E_NET_POOL', `cannot split pool ${pool} into /${prefix} subnets`);
   const step = 2 ** (32 - prefix);
   for (let base = p.base; base < p.base + size(p); base += step) {
     const c = { base: base >>> 0, prefix };
     if (!avoid.some((a) => overlaps(a, c))) return c;
   }
-  throw new Error(`no free /${prefix} subnet left in the pool ${pool}: every one overlaps a host route or another niwa network`);
+  throw new RuntimeFailure('E_NET_POOL_FULL', `no free /${prefix} subnet left in the pool ${pool}: every one overlaps a host route or another niwa network`, { hint: 'remove unused projects (niwa compose ls / down), or give the network an ipam subnet outside 10.89.0.0/16' });
 }
 
 /** The lowest free host address of the subnet, after the gateway (never network or broadcast). */
@@ -108,7 +109,7 @@ export function pickAddress(subnet: Cidr, taken: Iterable<string>): string {
     const s = formatIp(ip);
     if (!used.has(s)) return s;
   }
-  throw new Error(`subnet ${formatCidr(subnet)} is full: all ${size(subnet) - 3} container addresses are in use`);
+  throw new RuntimeFailure('E_NET_FULL', `subnet ${formatCidr(subnet)} is full: all ${size(subnet) - 3} container addresses are in use`, { hint: 'give the network a larger ipam subnet' });
 }
 
 // ---------------------------------------------------------------------------
@@ -158,14 +159,14 @@ export function reserveNetwork(
   const key = networkKey(o.project, o.network);
   const existing = db.networks[key];
   if (existing && (!o.subnet || existing.subnet === formatCidr(parseCidr(o.subnet)))) return { db, net: existing };
-  if (existing) throw new Error(`network ${key} already exists with subnet ${existing.subnet}, not ${o.subnet}: remove it first (niwa compose down)`);
+  if (existing) throw new UserError('E_NET_SUBNET', `network ${key} already exists with subnet ${existing.subnet}, not ${o.subnet}`, [], 'remove it first (niwa compose down)');
   const others = Object.values(db.networks).map((n) => ({ iface: n.bridge, cidr: parseCidr(n.subnet) }));
   const avoid = [...o.routes, ...others].filter((r) => r.iface !== o.bridge);
   let subnet: Cidr;
   if (o.subnet) {
     subnet = parseCidr(o.subnet);
     const clash = avoid.find((r) => overlaps(r.cidr, subnet));
-    if (clash) throw new Error(`subnet ${formatCidr(subnet)} of network ${key} overlaps ${formatCidr(clash.cidr)}, already routed on the host via ${clash.iface}: choose another subnet`);
+    if (clash) throw new UserError('E_NET_OVERLAP', `subnet ${formatCidr(subnet)} of network ${key} overlaps ${formatCidr(clash.cidr)}, already routed on the host via ${clash.iface}`, [], 'choose another subnet (or leave ipam out: niwa picks a free one)');
   } else {
     subnet = pickSubnet(avoid.map((r) => r.cidr), o.pool);
   }
@@ -181,7 +182,7 @@ export function reserveAddress(
   o: Omit<Lease, 'address'> & { address?: string },
 ): { db: LeaseDb; lease: Lease } {
   const net = db.networks[key];
-  if (!net) throw new Error(`network ${key} does not exist`);
+  if (!net) throw new RuntimeFailure('E_NET_MISSING', `network ${key} does not exist`, { hint: 'niwa compose up creates it' });
   const subnet = parseCidr(net.subnet);
   const prev = net.leases[container];
   const taken = Object.entries(net.leases).filter(([c]) => c !== container).map(([, l]) => l.address);
@@ -189,9 +190,9 @@ export function reserveAddress(
   if (o.address) {
     const ip = parseIp(o.address);
     if (!contains(subnet, ip) || ip === subnet.base || ip === subnet.base + size(subnet) - 1 || o.address === net.gateway) {
-      throw new Error(`address ${o.address} for ${container} is not a usable host address of ${net.subnet} (gateway ${net.gateway})`);
+      throw new UserError('E_NET_ADDRESS', `address ${o.address} for ${container} is not a usable host address of ${net.subnet}`, [], `not the network or broadcast address, nor the gateway ${net.gateway}`);
     }
-    if (taken.includes(o.address)) throw new Error(`address ${o.address} on network ${key} is already taken`);
+    if (taken.includes(o.address)) throw new RuntimeFailure('E_ADDRESS_IN_USE', `address ${o.address} on network ${key} is already taken`, { hint: 'give each service its own ipv4_address, or leave it out' });
     address = o.address;
   } else {
     address = prev?.address ?? pickAddress(subnet, taken);
@@ -231,7 +232,7 @@ export function loadLeases(file: string): LeaseDb {
     throw e;
   }
   const db = JSON.parse(text) as LeaseDb;
-  if (db.version !== 1 || typeof db.networks !== 'object') throw new Error(`${file}: not a niwa lease database (version ${String(db.version)})`);
+  if (db.version !== 1 || typeof db.networks !== 'object') throw new RuntimeFailure('E_NET_LEASES', `${file}: not a niwa lease database (version ${String(db.version)})`, { hint: 'move it away; niwa compose down of each project then recreates it' });
   return db;
 }
 
@@ -282,7 +283,7 @@ async function acquire(lock: string): Promise<void> {
       else await new Promise((r) => setTimeout(r, 10));
     }
   }
-  throw new Error(`timed out waiting for the lease lock ${lock} (held by pid ${safeRead(lock) || '?'})`);
+  throw new RuntimeFailure('E_NET_LOCK', `timed out waiting for the lease lock ${lock} (held by pid ${safeRead(lock) || '?'})`, { hint: 'another niwa is changing networks; if that process is stuck, stop it' });
 }
 const safeRead = (p: string) => {
   try { return readFileSync(p, 'utf8').trim(); } catch { return ''; }

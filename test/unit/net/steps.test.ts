@@ -2,7 +2,7 @@
 // executor: batching per namespace, mapping an `ip -batch` failure back to its step, absentOk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bridgeSteps, attachSteps, networkSteps, sandboxSteps, type AttachmentInfo } from '../../../src/runtime/net/steps.js';
+import { bridgeSteps, attachSteps, networkSteps, sandboxSteps, type AttachmentInfo } from '../../../src/plan/steps/net.js';
 import { runNetSteps, parseBatchErrors, NetStepError, describeNetStep } from '../../../src/runtime/net/exec.js';
 import { FakeNetHost } from './fake-host.js';
 import { describeCall } from '../../../src/plan/format.js';

@@ -2,7 +2,7 @@
 // project network (bridge) and put a container on it (veth pair, address, routes). Pure: the
 // same steps are shown by `niwa plan` and executed by exec.ts, in order, with their undo in
 // `cleanup` (every cleanup step is idempotent, so it can run after a failure at any point).
-import type { StepDraft } from '../../plan/types.js';
+import type { StepDraft } from '../types.js';
 
 export interface BridgeInfo {
   /** Compose network name (for messages and spec fields). */
