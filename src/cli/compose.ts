@@ -148,13 +148,20 @@ export function subcommandHelp(name: string, sub: Subcommand): string {
     'project options (before or after the command):', ...flags(PROJECT_FLAGS), '', `(niwa compose ${name} -h: this help)`, ''].join('\n');
 }
 
+/** Where the subcommand is: the first word that names one and is not the value of a project flag. */
+function subcommandIndex(argv: string[]): number {
+  return argv.findIndex((x, j) => SUBCOMMANDS[x] !== undefined && !(j > 0 && /^(-f|--file|--env-file|--profile|-p|--project-name|--project-directory)$/.test(argv[j - 1])));
+}
+
 export const verb: Verb = {
   summary: 'run multi-container projects from Compose files (compose.yaml) or niwa\'s services: form',
   usage: help(),
   subcommands: true,
+  // `compose run` passes the container's status through, so niwa's own failures are 125/126/127 there
+  passesStatus: (argv) => argv[subcommandIndex(argv)] === 'run',
   async run(argv) {
     // project flags may come before the subcommand: split at the first word that names one
-    const i = argv.findIndex((x, j) => SUBCOMMANDS[x] !== undefined && !(j > 0 && /^(-f|--file|--env-file|--profile|-p|--project-name|--project-directory)$/.test(argv[j - 1])));
+    const i = subcommandIndex(argv);
     if (i < 0) {
       if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(help('usage: ') + '\n'); return 0; }
       const unknown = argv.find((x) => !x.startsWith('-'));

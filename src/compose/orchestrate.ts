@@ -5,11 +5,12 @@
 // dependents (unless the dependency is `required: false`) and nothing new starts after a failure.
 // It talks to the world through a small Backend (the supervisor in up.ts, a fake in the unit tests).
 import { NiwaError, RuntimeFailure } from '../errors.js';
+import { isLive, type Status } from '../runtime/status.js';
 import type { DependsOnCondition } from './model.js';
 
 /** What the orchestrator needs to know about a service's container (a subset of ContainerState). */
 export interface Observed {
-  /** runtime/status.ts: created, running, paused, restarting, exited, stopped, oom-killed. */
+  /** runtime/status.ts: created, running, paused, stopping, restarting, exited, stopped, oom-killed. */
   status: string;
   /** none, starting, healthy, unhealthy. */
   health: string;
@@ -43,7 +44,8 @@ export interface StartRequest {
 /** Where a container stands against a condition. */
 export type Verdict = { met: true } | { met: false; failed?: string };
 
-const LIVE = new Set(['created', 'running', 'paused', 'restarting']);
+// runtime/status.ts's live statuses (created, running, paused, stopping, restarting): one definition.
+const LIVE = { has: (s: string) => isLive(s as Status) };
 
 /** How an ended container ended, for messages: "exit code 1", "signal 9", "OOM kill". */
 export function describeEnd(o: Observed): string {

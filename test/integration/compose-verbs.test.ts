@@ -193,8 +193,20 @@ test('run -v SRC:DST:ro -w DIR -u USER:GROUP: the one-off sees the bind, the dir
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^\/mnt\/share\nshared\n65534\n65534\n.*Read-only file system/m);
   const bad = compose(['run', '--rm', '-T', '-v', 'nocolon', 'worker', 'true']);
-  assert.equal(bad.status, 2);
+  assert.equal(bad.status, 125, 'compose run passes the status through: its own usage error is 125, as Docker\'s');
   assert.match(bad.stderr, /-v expects SRC:DST/);
+});
+
+test('compose run exits with the command\'s status, and 125/126/127 for niwa\'s own failures', { skip, timeout: 90_000 }, () => {
+  assert.equal(compose(['run', '--rm', '-T', '--no-deps', 'worker', '/bin/sh', '-c', 'exit 4']).status, 4);
+  const missing = compose(['run', '--rm', '-T', '--no-deps', 'worker', '/nonexistent']);
+  assert.equal(missing.status, 127, missing.stderr);
+  assert.match(missing.stderr, /ENOENT/);
+  const notExec = compose(['run', '--rm', '-T', '--no-deps', 'worker', '/etc/passwd']);
+  assert.equal(notExec.status, 126, notExec.stderr);
+  const noService = compose(['run', '--rm', '-T', 'nosuch']);
+  assert.equal(noService.status, 125, noService.stderr);
+  assert.match(noService.stderr, /no such service: nosuch/);
 });
 
 test('rm removes stopped containers only (state and cgroup gone); rm -s stops first', { skip, timeout: 60_000 }, () => {

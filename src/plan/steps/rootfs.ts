@@ -92,10 +92,14 @@ export function rootfsSteps(spec: CanonicalSpec, host: HostFacts, rootDir: strin
   }
   if (!targets.has('/dev')) s.push(...devSteps(spec, root));
   if (!targets.has('/sys')) {
-    if (spec.namespaces.net?.mode === 'new') {
+    const net = spec.namespaces.net?.mode;
+    // A joined network namespace (a compose network's) is owned by the host's user namespace: a fresh
+    // sysfs can be mounted there unless the container is in a user namespace of its own.
+    const ownNet = net === 'new' || ((net === 'join' || net === 'container') && spec.namespaces.user?.mode !== 'new');
+    if (ownNet) {
       s.push({
         op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: ['MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC', 'MS_RDONLY'], data: null, inRoot: root, mkTarget: 'dir',
-        field: 'namespaces.net', man: 'sysfs(5)', why: 'a read-only /sys; it shows the network devices of the new network namespace only',
+        field: 'namespaces.net', man: 'sysfs(5)', why: net === 'new' ? 'a read-only /sys; it shows the network devices of the new network namespace only' : 'a read-only /sys of the joined network namespace: it shows that namespace\'s network devices only, not the host\'s',
       });
     } else {
       s.push(...bindReadonly('/sys', '/sys', root, 'dir', 'namespaces.net', 'no new network namespace, so sysfs cannot be mounted afresh: bind the host /sys read-only'));
