@@ -34,6 +34,8 @@ export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?:
   image: { summary: 'images: pull, ls, rm, inspect, load, import, prune', load: async () => (await import('./image.js')).verb },
   pull: { summary: 'download an image from a registry (= image pull)', load: async () => (await import('./image.js')).pullVerb },
   images: { summary: 'list the images in the store (= image ls)', load: async () => (await import('./image.js')).imagesVerb },
+  build: { summary: 'build an image from a Dockerfile (cached layers) into the image store', load: async () => (await import('./build.js')).verb },
+  push: { summary: 'upload an image from the store to a registry', load: async () => (await import('./push.js')).verb },
   login: { summary: 'log in to a registry (checked, then saved where docker and podman look)', load: async () => (await import('./login.js')).verb },
   logout: { summary: 'remove the stored credentials of a registry', load: async () => (await import('./login.js')).logoutVerb },
   __supervise: { summary: 'the per-project supervisor daemon (started on demand)', hidden: true, load: async () => (await import('./supervise.js')).verb },
