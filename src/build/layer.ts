@@ -80,7 +80,7 @@ export async function writeLayer(store: ImageStore, entries: AsyncIterable<Layer
         });
       } else {
         await new Promise<void>((res, rej) => {
-          if (e.type === 'file') pack.entry(h, e.data ?? Buffer.alloc(0), (err) => (err ? rej(err) : res()));
+          if (e.type === 'file' || e.type === 'whiteout' || e.type === 'opaque') pack.entry(h, e.data ?? Buffer.alloc(0), (err) => (err ? rej(err) : res()));
           else pack.entry(h, (err) => (err ? rej(err) : res()));
         });
       }

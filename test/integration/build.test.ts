@@ -1,0 +1,236 @@
+// `niwa build` and `niwa push` end to end, as root on the real kernel: a base image built in code
+// (test/image-fixtures.ts: the host's sh and a few tools) is served by a real registry on 127.0.0.1;
+// Dockerfiles are built through the CLI and their results run with `niwa run` and checked from
+// inside: a multi-stage build whose final stage copies a file made by the first, ARG/ENV scoping,
+// USER and WORKDIR, .dockerignore, a RUN that deletes a base file (an OCI whiteout), ADD of a tar;
+// the layer cache (checked with the build's events, not timed); a failing RUN (instruction, line and
+// status named; no container, mount, cgroup or layer left); push, then pull into a fresh data root
+// and run; and the path attacks (a symlink leading out of the context, COPY ../x).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { niwa, needsRoot, needsStage, type CliResult } from '../helpers.js';
+import { hostFiles, layerTar, shellImageEntries, writeOciLayout } from '../image-fixtures.js';
+import { startRegistry, hasRegistryTools, type TestRegistry } from '../registry.js';
+import { cgroupsLeft } from './running.js';
+
+const skip = needsRoot() || needsStage() || hasRegistryTools();
+let work = '';
+let state = '';
+let data = '';
+let reg: TestRegistry | undefined;
+let BASE = '';
+
+const env = (extra: Record<string, string> = {}) => ({ ...process.env, NIWA_STATE_ROOT: state, NIWA_DATA_ROOT: data, ...extra });
+const run = (args: string[], extra: Record<string, string> = {}, timeout = 120_000): CliResult => niwa(args, { env: env(extra), timeout });
+
+interface Ev { type: string; state?: string; text?: string; n?: number; stage?: string; ran?: number; cached?: number; digest?: string }
+/** A build with --json: its events, one per line. */
+function build(ctx: string, args: string[] = [], extra: Record<string, string> = {}): { r: CliResult; events: Ev[] } {
+  const r = run(['build', '--json', ...args, ctx], extra);
+  const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Ev);
+  return { r, events };
+}
+const ranSteps = (events: Ev[]) => events.filter((e) => e.type === 'step' && e.state === 'running').map((e) => e.text!);
+
+function context(name: string, files: Record<string, string>): string {
+  const d = join(work, name);
+  mkdirSync(d, { recursive: true });
+  for (const [f, c] of Object.entries(files)) {
+    mkdirSync(join(d, f, '..'), { recursive: true });
+    writeFileSync(join(d, f), c);
+  }
+  return d;
+}
+
+function runImage(image: string, cmd?: string, extra: Record<string, string> = {}): CliResult {
+  const f = join(work, `run-${Math.random().toString(36).slice(2)}.container.yaml`);
+  writeFileSync(f, `name: probe\nnamespaces: [mount, pid, uts, ipc, net]\nrootfs: {image: ${image}, pull: never}\n`);
+  return run(['run', f, ...(cmd ? ['--', '/bin/sh', '-c', cmd] : [])], extra);
+}
+
+const leftovers = () => ({
+  containers: existsSync(join(data, 'containers')) ? readdirSync(join(data, 'containers'), { recursive: true }) : [],
+  tmp: existsSync(join(data, 'images', 'tmp')) ? readdirSync(join(data, 'images', 'tmp')) : [],
+  mounts: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work)),
+  cgroups: cgroupsLeft('niwa-build'),
+});
+const assertClean = () => assert.deepEqual(leftovers(), { containers: [], tmp: [], mounts: [], cgroups: [] });
+
+before(async () => {
+  if (skip) return;
+  work = mkdtempSync(join(tmpdir(), 'niwa-build-'));
+  chmodSync(work, 0o711);
+  state = join(work, 'state');
+  data = join(work, 'data');
+  mkdirSync(state);
+  reg = await startRegistry();
+  const tools = hostFiles(['/bin/mkdir', '/bin/rm', '/bin/touch', '/bin/ls', '/bin/stat'].filter((p) => existsSync(p)));
+  const base = await writeOciLayout(join(work, 'base'), {
+    layers: [[...shellImageEntries(), ...tools, { name: 'etc/doomed', content: 'remove me\n' }]],
+    config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'BASE_ENV=from-base'] },
+    tag: '1',
+  });
+  reg.push(base.dir, '1', 'test/base:1');
+  BASE = `${reg.host}/test/base:1`;
+});
+
+after(async () => {
+  if (skip) return;
+  await reg?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('a multi-stage build: the final stage copies a file built by the first; ARG/ENV scoping, USER, WORKDIR, .dockerignore, whiteouts, ADD of a tar', { skip }, async () => {
+  const tarball = await layerTar([{ name: 'pkg/', type: 'dir' }, { name: 'pkg/inside.txt', content: 'from the tar\n' }]);
+  const ctx = context('multi', {
+    'Dockerfile': [
+      'ARG BASE_IMAGE',
+      'ARG GLOBAL=global-default',
+      'FROM ${BASE_IMAGE} AS builder',
+      'ARG GREETING=hello',
+      'RUN mkdir -p /out && echo "$GREETING from the builder, global=[$GLOBAL]" > /out/built.txt',
+      '',
+      'FROM ${BASE_IMAGE}',
+      'ARG GLOBAL',
+      'ENV APP_HOME=/srv/app MODE=${GLOBAL}',
+      'WORKDIR $APP_HOME',
+      'COPY --from=builder /out/built.txt ./',
+      'COPY app/ ./app/',
+      'COPY --chown=65534:65534 --chmod=0600 owned.txt /srv/owned.txt',
+      'ADD pkg.tar /opt/',
+      'RUN rm /etc/doomed && echo "ran as $(id -u) in $(pwd)" > /srv/run.txt',
+      'USER nobody',
+      'EXPOSE 8080',
+      'LABEL org.example.built=yes',
+      'CMD ["/bin/cat", "built.txt"]',
+    ].join('\n') + '\n',
+    'app/main.sh': 'echo main\n',
+    'app/secret.key': 'do not ship\n',
+    '.dockerignore': '# keys stay out\napp/*.key\n',
+    'owned.txt': 'owned\n',
+  });
+  writeFileSync(join(ctx, 'pkg.tar'), tarball);
+  const { r, events } = build(ctx, ['-t', 'multi:1', '--build-arg', `BASE_IMAGE=${BASE}`, '--build-arg', 'GREETING=hi']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(events.some((e) => e.type === 'done' && e.digest?.startsWith('sha256:')));
+  // the default command prints the file the first stage built; GLOBAL was not redeclared in stage 1
+  const c = runImage('multi:1');
+  assert.equal(c.status, 0, c.stderr);
+  assert.equal(c.stdout, 'hi from the builder, global=[]\n');
+  const probe = runImage('multi:1', 'echo "id:$(id -u):$(id -g) cwd:$(pwd) mode:$MODE home:$APP_HOME base:$BASE_ENV greeting:[$GREETING]"; ls app; cat /srv/run.txt; cat /opt/pkg/inside.txt; stat -c "%u:%g %a" /srv/owned.txt; cat /etc/doomed 2>&1 || echo doomed-gone');
+  assert.equal(probe.status, 0, probe.stderr);
+  const out = probe.stdout;
+  assert.match(out, /^id:65534:65534 cwd:\/srv\/app mode:global-default home:\/srv\/app base:from-base greeting:\[\]$/m, 'USER and WORKDIR apply; ENV kept (from a redeclared global ARG); ARG values are not in the image');
+  assert.match(out, /^main\.sh$/m);
+  assert.doesNotMatch(out, /secret\.key/, '.dockerignore excluded the key');
+  assert.match(out, /^ran as 0 in \/srv\/app$/m, 'RUN ran as root in the WORKDIR');
+  assert.match(out, /^from the tar$/m, 'ADD unpacked the local tar');
+  assert.match(out, /^65534:65534 600$/m, '--chown and --chmod');
+  assert.match(out, /^doomed-gone$/m, 'the RUN\'s rm became a whiteout in its layer');
+  const inspect = JSON.parse(run(['image', 'inspect', 'multi:1']).stdout) as unknown;
+  const text = JSON.stringify(inspect);
+  assert.match(text, /8080\/tcp/);
+  assert.match(text, /org\.example\.built/);
+  assertClean();
+});
+
+test('the layer cache: an unchanged rebuild runs no RUN; a changed file reruns only the steps after its COPY', { skip }, () => {
+  const ctx = context('cache', {
+    'Dockerfile': `ARG B\nFROM ${'${B}'}\nRUN echo one > /one\nCOPY data.txt /data.txt\nRUN cat /data.txt > /copy-of-data\nCOPY other.txt /other.txt\n`,
+    'data.txt': 'v1\n',
+    'other.txt': 'other\n',
+  });
+  const args = ['-t', 'cache:1', '--build-arg', `B=${BASE}`];
+  const first = build(ctx, args);
+  assert.equal(first.r.status, 0, first.r.stderr);
+  assert.deepEqual(ranSteps(first.events), ['RUN echo one > /one', 'COPY data.txt /data.txt', 'RUN cat /data.txt > /copy-of-data', 'COPY other.txt /other.txt']);
+  const second = build(ctx, args);
+  assert.equal(second.r.status, 0, second.r.stderr);
+  assert.deepEqual(ranSteps(second.events), [], 'nothing ran');
+  assert.equal(second.events.filter((e) => e.type === 'step' && e.state === 'cached').length, 4);
+  const done1 = first.events.find((e) => e.type === 'done')!;
+  const done2 = second.events.find((e) => e.type === 'done')!;
+  assert.equal(done2.digest, done1.digest, 'an unchanged rebuild gives the same image');
+  assert.equal(done2.ran, 0);
+  writeFileSync(join(ctx, 'data.txt'), 'v2\n');
+  const third = build(ctx, args);
+  assert.equal(third.r.status, 0, third.r.stderr);
+  assert.deepEqual(ranSteps(third.events), ['COPY data.txt /data.txt', 'RUN cat /data.txt > /copy-of-data', 'COPY other.txt /other.txt'], 'the first RUN came from the cache');
+  assert.equal(runImage('cache:1', 'cat /copy-of-data').stdout, 'v2\n');
+  const nc = build(ctx, [...args, '--no-cache']);
+  assert.equal(ranSteps(nc.events).length, 4, '--no-cache runs everything');
+  assertClean();
+});
+
+test('a failing RUN names the instruction, its line and the exit status, and leaves nothing behind', { skip }, () => {
+  const ctx = context('fail', { 'Dockerfile': `FROM ${BASE}\nRUN echo fine > /fine\n# a comment\nRUN echo partial > /partial && exit 7\nRUN echo never\n` });
+  const layersBefore = existsSync(join(data, 'images', 'layers', 'sha256')) ? readdirSync(join(data, 'images', 'layers', 'sha256')).length : 0;
+  const r = run(['build', '-t', 'fail:1', ctx]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /Dockerfile:4: RUN echo partial > \/partial && exit 7: the command exited with status 7/);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  const layersAfter = readdirSync(join(data, 'images', 'layers', 'sha256')).length;
+  assert.equal(layersAfter, layersBefore + 1, 'only the successful RUN\'s layer was stored');
+  assert.equal(run(['image', 'inspect', 'fail:1']).status !== 0, true, 'no image was named');
+  assertClean();
+});
+
+test('push to the registry, pull into a fresh data root, run', { skip }, () => {
+  const ctx = context('push', { 'Dockerfile': `FROM ${BASE}\nRUN echo pushed-and-pulled > /msg\nCMD ["/bin/cat", "/msg"]\n` });
+  const b = build(ctx, ['-t', 'pushme:1']);
+  assert.equal(b.r.status, 0, b.r.stderr);
+  const dest = `${reg!.host}/test/pushed:1`;
+  const p = run(['push', 'pushme:1', dest]);
+  assert.equal(p.status, 0, p.stderr);
+  const digest = p.stdout.trim();
+  assert.match(digest, /^sha256:[a-f0-9]{64}$/);
+  const again = run(['push', dest]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /already in the registry/);
+  const fresh = join(work, 'fresh-data');
+  const pulled = run(['pull', dest], { NIWA_DATA_ROOT: fresh });
+  assert.equal(pulled.status, 0, pulled.stderr);
+  const c = runImage(dest, undefined, { NIWA_DATA_ROOT: fresh });
+  assert.equal(c.status, 0, c.stderr);
+  assert.equal(c.stdout, 'pushed-and-pulled\n');
+  assert.match(run(['images', '--no-trunc'], { NIWA_DATA_ROOT: fresh }).stdout, new RegExp(digest.slice(7)));
+  rmSync(fresh, { recursive: true, force: true });
+});
+
+test('path attacks: a symlink out of the context copies no host file; COPY ../x is refused with its line', { skip }, () => {
+  const outside = join(work, 'outside-secret.txt');
+  writeFileSync(outside, 'HOST SECRET\n');
+  const ctx = context('attack', { 'Dockerfile': `FROM ${BASE}\nCOPY link.txt /stolen.txt\n`, 'dir/ok.txt': 'ok\n' });
+  symlinkSync(outside, join(ctx, 'link.txt'));
+  symlinkSync(outside, join(ctx, 'dir', 'inner-link'));
+  const r = run(['build', '-t', 'attack:1', ctx]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /Dockerfile:2/);
+  assert.match(r.stderr, /link\.txt/);
+  // a symlink inside a copied directory stays a symlink (pointing at a path inside the image)
+  writeFileSync(join(ctx, 'Dockerfile'), `FROM ${BASE}\nCOPY dir /copied/\n`);
+  const ok = run(['build', '-t', 'attack:2', ctx]);
+  assert.equal(ok.status, 0, ok.stderr);
+  const c = runImage('attack:2', 'cat /copied/ok.txt; cat /copied/inner-link 2>&1 | head -c 100; echo; ls -la /copied/inner-link | grep -c -- "->"');
+  assert.doesNotMatch(c.stdout, /HOST SECRET/);
+  assert.match(c.stdout, /^ok$/m);
+  writeFileSync(join(ctx, 'Dockerfile'), `FROM ${BASE}\n\nCOPY ../outside-secret.txt /x\n`);
+  const up = run(['build', ctx]);
+  assert.equal(up.status, 2, up.stderr);
+  assert.match(up.stderr, /Dockerfile:3/);
+  assert.match(up.stderr, /outside the build context/);
+  assertClean();
+});
+
+test('unsupported instructions are named with file:line and a hint, never skipped', { skip }, () => {
+  const ctx = context('unsupported', { 'Dockerfile': 'FROM scratch\nONBUILD RUN echo x\nRUN --mount=type=ssh echo y\n' });
+  const r = run(['build', ctx]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /Dockerfile:2:1: ONBUILD is not supported/);
+  assert.match(r.stderr, /Dockerfile:3:1: RUN --mount=type=ssh is not supported/);
+  assert.match(r.stderr, /hint:/);
+});
+
