@@ -68,7 +68,7 @@ export function planCopy(src: Tree, lower: Tree, r: CopyRequest): CopyPlan {
   const destIsDir = r.dest.endsWith('/') || r.dest.endsWith('/.') || matched.length > 1 || r.dest === '.';
   if (matched.length > 1 && !r.dest.endsWith('/')) throw fail(r, 'with more than one source, the destination must be a directory and end with /');
   // DEST's parents as the image has them, symlinks followed inside the image
-  const destRel0 = destAbs.replace(/^\/+/, '');
+  const destRel0 = destAbs.replace(/^\/+/, '').replace(/\/+$/, '').replace(/(^|\/)\.$/, '');
   const destRel = destRel0 ? resolveInTree(lower, destRel0) ?? destRel0 : '';
 
   const entries: LayerEntry[] = [];
@@ -76,6 +76,12 @@ export function planCopy(src: Tree, lower: Tree, r: CopyRequest): CopyPlan {
   const madeDirs = new Set<string>();
   const hash = createHash('sha256');
   const owner = r.owner ?? { uid: 0, gid: 0 };
+  // one entry per name, at its first place (parents before children), holding what came last
+  const at = new Map<string, number>();
+  const put = (e: LayerEntry) => {
+    const i = at.get(e.name);
+    if (i === undefined) { at.set(e.name, entries.length); entries.push(e); } else entries[i] = e;
+  };
   const parentsOf = (rel: string) => {
     const parts = rel.split('/');
     for (let k = 1; k < parts.length; k++) {
@@ -83,7 +89,7 @@ export function planCopy(src: Tree, lower: Tree, r: CopyRequest): CopyPlan {
       if (madeDirs.has(d)) continue;
       madeDirs.add(d);
       const have = lower.lstat(d);
-      entries.push(have && have.type === 'dir' ? { name: d, type: 'dir', mode: have.mode, uid: have.uid, gid: have.gid, mtime: have.mtime } : { name: d, type: 'dir', mode: 0o755 });
+      put(have && have.type === 'dir' ? { name: d, type: 'dir', mode: have.mode, uid: have.uid, gid: have.gid, mtime: have.mtime } : { name: d, type: 'dir', mode: 0o755 });
     }
   };
   const push = (name: string, e: TreeEntry) => {
@@ -91,15 +97,14 @@ export function planCopy(src: Tree, lower: Tree, r: CopyRequest): CopyPlan {
     const mode = r.chmod ?? e.mode;
     const common = { name, uid: owner.uid, gid: owner.gid, mtime: e.mtime };
     if (e.type === 'dir') {
-      if (madeDirs.has(name)) { const i = entries.findIndex((x) => x.name === name && x.type === 'dir'); if (i >= 0) entries.splice(i, 1); }
       madeDirs.add(name);
-      entries.push({ ...common, type: 'dir', mode });
+      put({ ...common, type: 'dir', mode });
       hash.update(`d ${name} ${mode} ${owner.uid}:${owner.gid}\n`);
     } else if (e.type === 'symlink') {
-      entries.push({ ...common, type: 'symlink', linkname: e.linkname });
+      put({ ...common, type: 'symlink', linkname: e.linkname });
       hash.update(`l ${name} ${e.linkname}\n`);
     } else if (e.type === 'file') {
-      entries.push({ ...common, type: 'file', mode, host: e.host, size: e.size });
+      put({ ...common, type: 'file', mode, host: e.host, size: e.size });
       hash.update(`f ${name} ${mode} ${owner.uid}:${owner.gid} ${fileHash(e.host)}\n`);
     }
   };
@@ -133,11 +138,7 @@ export function planCopy(src: Tree, lower: Tree, r: CopyRequest): CopyPlan {
       throw fail(r, `${m}: neither a file, a directory nor a symlink`);
     }
   }
-  // a later entry for the same name wins; keep the last of each (tar order matters for unpacking too)
-  const last = new Map<string, number>();
-  entries.forEach((e, i) => last.set(`${e.name}`, i));
-  const uniq = entries.filter((e, i) => last.get(e.name) === i);
-  return { entries: uniq, digest: 'sha256:' + hash.digest('hex'), archives };
+  return { entries, digest: 'sha256:' + hash.digest('hex'), archives };
 }
 
 /** The entries of a local tar archive (ADD), placed under `dest`; `..` anywhere refuses the archive. */
