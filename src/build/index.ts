@@ -20,8 +20,9 @@ export interface BuildRequest {
   /** Dockerfile path (relative to the context; default Dockerfile), or its text. */
   dockerfile?: string;
   dockerfileText?: string;
-  /** Instructions given directly (provisioned specs) instead of a Dockerfile. */
+  /** Instructions given directly (provisioned specs) instead of a Dockerfile, and what to call them in messages. */
   instructions?: DockerInstruction[];
+  source?: string;
   /** Names for the result (-t); canonicalised. */
   tags?: string[];
   buildArgs?: Record<string, string>;
@@ -44,7 +45,7 @@ export interface BuildEnv {
 export function loadBuild(req: BuildRequest): { plan: BuildPlan; ignore: string[]; context: string } {
   const context = resolve(req.context);
   if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) throw new UserError('E_BUILD_CONTEXT', `build context ${req.context} is not a directory`, [], 'give the directory holding the Dockerfile and the files it copies');
-  let file = '<provision>';
+  let file = req.source ?? '<provision>';
   let instrs = req.instructions;
   if (!instrs) {
     file = req.dockerfile ? (isAbsolute(req.dockerfile) ? req.dockerfile : join(context, req.dockerfile)) : join(context, 'Dockerfile');
@@ -61,7 +62,7 @@ export function loadBuild(req: BuildRequest): { plan: BuildPlan; ignore: string[
   }
   const plan = compileBuild(instrs, file, { buildArgs: req.buildArgs, target: req.target });
   // Docker reads <Dockerfile>.dockerignore first when it exists, else the context's .dockerignore
-  const specific = file !== '<provision>' ? `${file}.dockerignore` : '';
+  const specific = req.instructions ? '' : `${file}.dockerignore`;
   const ignore = readIgnoreFile(specific && fs.existsSync(specific) ? specific : join(context, '.dockerignore'));
   return { plan, ignore, context };
 }

@@ -129,7 +129,7 @@ export function formatBuildPlan(p: BuildPlan): string[] {
   for (const n of p.order) {
     const s = p.stages[n];
     const base = s.base.kind === 'scratch' ? 'scratch (empty)' : s.base.kind === 'stage' ? `stage ${p.stages[s.base.stage].name ?? s.base.stage}` : s.base.ref;
-    lines.push(`stage ${s.name ?? n}${n === p.target ? ' (target)' : ''}: FROM ${base}   [${p.file}:${s.from.line}]`);
+    lines.push(`stage ${s.name ?? n}${n === p.target ? ' (target)' : ''}: FROM ${base}${s.from.line ? `   [${p.file}:${s.from.line}]` : ''}`);
     s.steps.forEach((i, k) => {
       const what = i.keyword === 'RUN' ? 'a container on the layers so far; its writes become a layer'
         : i.keyword === 'COPY' || i.keyword === 'ADD' ? 'files from the context become a layer'

@@ -14,12 +14,16 @@ export const verb: Verb = {
     const a = parseArgs(argv, { values: { host: '', id: '', project: '', 'oci-bundle': '', pull: '' }, booleans: { json: '', color: '', explain: '', shell: '', oci: '' } }, 'plan');
     if (a.positionals.length !== 1) throw new UserError('E_USAGE', 'plan: expected exactly one SPEC file', [], 'usage: niwa plan SPEC [--json]');
     const host = a.flags.host === 'generic' ? genericHost() : probeHost();
-    const spec = await loadChecked(a.positionals[0], host, { pull: pullFlag(a.flags.pull) });
+    let build: string[] = [];
+    const spec = await loadChecked(a.positionals[0], host, { pull: pullFlag(a.flags.pull), onBuildPlan: (l) => { build = l; } });
     const plan = compile(spec, host, { id: String(a.flags.id ?? spec.name), project: String(a.flags.project ?? 'default') });
     const ex = await import('./plan-export.js');
     if (ex.wantsExport(a.flags)) return ex.runExport(a.flags, spec, plan, host);
     if (a.flags.json) process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
-    else process.stdout.write(formatPlan(plan, { color: Boolean(a.flags.color) || (process.stdout.isTTY && !process.env.NO_COLOR) }));
+    else {
+      if (build.length) process.stdout.write(`build (rootfs.provision, before the launch; each step cached as a layer):\n${build.map((l) => `  ${l}`).join('\n')}\n\n`);
+      process.stdout.write(formatPlan(plan, { color: Boolean(a.flags.color) || (process.stdout.isTTY && !process.env.NO_COLOR) }));
+    }
     return 0;
   },
 };

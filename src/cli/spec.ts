@@ -11,6 +11,8 @@ export interface LoadCheckedOptions {
   pull?: PullPolicy;
   /** No pull progress on stderr. */
   quiet?: boolean;
+  /** A provisioned spec's build plan, before it is built (`niwa plan` prints it first). */
+  onBuildPlan?: (lines: string[]) => void;
 }
 
 /** Load a spec; a rootfs.image is read from the store, pulled on demand with progress on stderr. */
@@ -25,7 +27,12 @@ export async function loadChecked(file: string, host: HostFacts, opts: LoadCheck
       progress?.finish();
     }
   };
-  return loadSpec(file, { hostCgroupControllers: controllers, ...hostCpuFacts(), image });
+  // rootfs.provision: built (and cached) like a Dockerfile by src/build, progress on stderr
+  const provision: LoadOptions['provision'] = async (req) => {
+    const [{ provisionResolver }, { plainBuildReporter }] = await Promise.all([import('../build/provision.js'), import('./build.js')]);
+    return provisionResolver({ host, onEvent: opts.quiet ? undefined : plainBuildReporter(), onPlan: opts.onBuildPlan })(req);
+  };
+  return loadSpec(file, { hostCgroupControllers: controllers, ...hostCpuFacts(), image, provision });
 }
 
 /** `--pull missing|always|never` (absent: the spec's own policy). */

@@ -234,3 +234,38 @@ test('unsupported instructions are named with file:line and a hint, never skippe
   assert.match(r.stderr, /hint:/);
 });
 
+
+test('a provisioned spec: its steps are built and cached like Dockerfile steps; niwa plan lists them before the launch steps', { skip }, () => {
+  const dir = context('provision', { 'app/index.txt': 'served\n' });
+  const f = join(dir, 'prov.container.yaml');
+  writeFileSync(f, [
+    'name: prov',
+    'namespaces: [mount, pid, uts, ipc, net]',
+    'rootfs:',
+    `  image: ${BASE}`,
+    '  provision:',
+    '    - run: mkdir -p /var/www && echo "provisioned as $(id -u)" > /var/www/marker',
+    '    - copy: {source: ./app, target: /app, chown: "nobody"}',
+    'process:',
+    '  args: [/bin/sh, -c, \'cat /var/www/marker /app/index.txt; stat -c %U /app/index.txt\']',
+  ].join('\n') + '\n');
+  const first = run(['run', f]);
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(first.stdout, 'provisioned as 0\nserved\nnobody\n');
+  assert.match(first.stderr, /1\/2\] RUN mkdir/);
+  assert.match(first.stderr, /1 step run/);
+  const second = run(['run', f]);
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stderr, /CACHED RUN mkdir/);
+  assert.match(second.stderr, /0 steps run, 2 cached/);
+  const plan = run(['plan', f]);
+  assert.equal(plan.status, 0, plan.stderr);
+  const b = plan.stdout.indexOf('RUN mkdir -p /var/www');
+  const l = plan.stdout.indexOf('launch plan for');
+  assert.ok(b >= 0 && l > b, `build steps come before the launch plan:\n${plan.stdout.slice(0, 600)}`);
+  writeFileSync(join(dir, 'app/index.txt'), 'changed\n');
+  const third = run(['run', f]);
+  assert.equal(third.stdout.split('\n')[1], 'changed');
+  assert.match(third.stderr, /CACHED RUN mkdir/, 'a changed file reruns only its COPY');
+  assertClean();
+});
