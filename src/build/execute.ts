@@ -330,6 +330,7 @@ export async function executeBuild(plan: BuildPlan, opts: BuildOptions): Promise
               break;
             }
             event('running');
+            ran++;
             async function* all(): AsyncGenerator<LayerEntry> {
               yield* cp.entries;
               for (const a of cp.archives) yield* archiveEntries(a.host, a.dest, where);

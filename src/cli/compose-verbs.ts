@@ -45,6 +45,7 @@ const stderrMessage = (m: UpMessage) => process.stderr.write(`${m.container ? m.
 // up
 
 export const up: Run = async (a, project) => {
+  if (a.flags.build) project = { ...project, build: 'always' }; // --build: rebuild build: services (src/build/compose.ts)
   const services = a.positionals;
   const detach = Boolean(a.flags.detach);
   const waitTimeout = seconds(a, 'wait-timeout');

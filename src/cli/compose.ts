@@ -74,8 +74,8 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
     },
   },
   up: orchestration('up', 'create and start the services (in dependency order); foreground: follow them until Ctrl-C / q',
-    '[-d] [--wait] [--wait-timeout SECS] [--no-deps] [--progress auto|tty|plain|json] [--json] [-t SECS] [SERVICE...]',
-    { values: { progress: '', 'wait-timeout': '', timeout: 't' }, booleans: { detach: 'd', wait: '', 'no-deps': '', json: '', quiet: 'q', 'no-warnings': '' } }),
+    '[-d] [--wait] [--wait-timeout SECS] [--no-deps] [--build] [--progress auto|tty|plain|json] [--json] [-t SECS] [SERVICE...]',
+    { values: { progress: '', 'wait-timeout': '', timeout: 't' }, booleans: { detach: 'd', wait: '', 'no-deps': '', json: '', quiet: 'q', 'no-warnings': '', build: '' } }),
   down: orchestration('down', 'stop and remove the containers and networks (-v: and the named volumes)', '[-v] [-t SECS]', { values: { timeout: 't' }, booleans: { volumes: 'v' } }),
   ps: orchestration('ps', 'list the project\'s containers', '[--json] [-a] [SERVICE...]', { booleans: { json: '', all: 'a' } }),
   logs: orchestration('logs', 'show the services\' output, prefixed by container (-f to follow)', '[-f] [--tail N] [-t] [--no-color] [--raw] [SERVICE...]', { values: { tail: '' }, booleans: { follow: 'f', timestamps: 't', 'no-color': '', raw: '' } }),
@@ -89,6 +89,12 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   kill: orchestration('kill', 'send a signal to services (default SIGKILL)', '[-s SIG] [SERVICE...]', { values: { signal: 's' } }),
   top: orchestration('top', 'show the processes of services', '[SERVICE...]'),
   pull: orchestration('pull', 'pull the images of the services (all at once; checks the registry even when present)', '[-q] [--ignore-pull-failures] [SERVICE...]', { booleans: { quiet: 'q', 'ignore-pull-failures': '' } }),
+  build: {
+    summary: 'build the images of the services that have build: (all, or the ones named)',
+    usage: 'niwa compose build [--no-cache] [--build-arg K=V]... [-q] [SERVICE...]',
+    args: { booleans: { 'no-cache': '', quiet: 'q' }, values: { 'build-arg': '' }, repeat: ['build-arg'] },
+    async run(a, project) { return (await import('./compose-build.js')).composeBuild(a, project); },
+  },
   images: orchestration('images', 'the images the services use: name, digest, size (or not pulled)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
 };
 

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import type { ErrorDetail } from '../errors.js';
 import type { ContainerSpec, MountSpec, ProcessSpec, NamespaceKind, NamespaceOptions, RlimitValue, SeccompAction, SeccompOp, SeccompProfile, SeccompRule } from '../spec/types.js';
+import { builtImageName } from '../build/compose.js';
 import { readDotenv } from './env.js';
 import { detailAt } from './loc.js';
 import type { ComposeProject, ComposeService, ComposeVolumeMount, DependsOnCondition } from './model.js';
@@ -92,7 +93,7 @@ export const KEYS: Record<string, Rule> = {
   depends_on: 'extra', networks: 'extra', links: 'extra', ports: 'extra', expose: 'extra', extra_hosts: 'extra', labels: 'extra', dns: 'extra',
   dns_search: 'extra', container_name: 'extra', scale: 'extra', stdin_open: 'extra', profiles: 'extra',
   extends: 'meta', 'x-niwa-rootfs': 'meta', label_file: 'meta',
-  build: 'niwa does not build images; the service runs on x-niwa-rootfs or the embedded host rootfs',
+  build: 'mapped', // built by src/build (compose.ts) into the image the service runs on
   develop: 'watch/sync (develop) is not supported',
   device_cgroup_rules: 'device cgroup rules are not supported',
   gpus: 'GPU access is not supported',
@@ -222,7 +223,10 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   const rootDir = svc['x-niwa-rootfs'];
   let hostFallback = false;
   if (rootDir) spec.rootfs = rootDir;
-  else if (svc.image && o.images === 'image') {
+  else if (svc.build !== undefined && o.images === 'image') {
+    spec.rootfs = { image: builtImageName(project.name, name, svc), pull: 'never' }; // built before loading (compose/index.ts step 12)
+    map('rootfs', 'build');
+  } else if (svc.image && o.images === 'image') {
     const pull = pullPolicy(svc.pull_policy, (msg) => warn(P('pull_policy'), msg), (msg, hint) => fail(P('pull_policy'), msg, hint));
     spec.rootfs = { image: svc.image, ...(pull ? { pull } : {}) };
     map('rootfs.pull', 'pull_policy');

@@ -11,12 +11,14 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { niwa, needsRoot, needsStage, type CliResult } from '../helpers.js';
+import { get } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { fixture, niwa, needsRoot, needsStage, type CliResult } from '../helpers.js';
 import { hostFiles, layerTar, shellImageEntries, writeOciLayout } from '../image-fixtures.js';
-import { startRegistry, hasRegistryTools, type TestRegistry } from '../registry.js';
+import { startRegistry, hasRegistryTools, freePort, type TestRegistry } from '../registry.js';
 import { cgroupsLeft } from './running.js';
 
-const skip = needsRoot() || needsStage() || hasRegistryTools();
+const skip = needsRoot() || needsStage() || hasRegistryTools() || (spawnSync('sh', ['-c', 'command -v cc']).status !== 0 ? 'no C compiler' : false);
 let work = '';
 let state = '';
 let data = '';
@@ -67,7 +69,7 @@ before(async () => {
   data = join(work, 'data');
   mkdirSync(state);
   reg = await startRegistry();
-  const tools = hostFiles(['/bin/mkdir', '/bin/rm', '/bin/touch', '/bin/ls', '/bin/stat'].filter((p) => existsSync(p)));
+  const tools = hostFiles(['/bin/mkdir', '/bin/rm', '/bin/touch', '/bin/ls', '/bin/stat', '/bin/sleep'].filter((p) => existsSync(p)));
   const base = await writeOciLayout(join(work, 'base'), {
     layers: [[...shellImageEntries(), ...tools, { name: 'etc/doomed', content: 'remove me\n' }]],
     config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'BASE_ENV=from-base'] },
@@ -253,7 +255,7 @@ test('a provisioned spec: its steps are built and cached like Dockerfile steps; 
   assert.equal(first.status, 0, first.stderr);
   assert.equal(first.stdout, 'provisioned as 0\nserved\nnobody\n');
   assert.match(first.stderr, /1\/2\] RUN mkdir/);
-  assert.match(first.stderr, /1 step run/);
+  assert.match(first.stderr, /2 steps run, 0 cached/);
   const second = run(['run', f]);
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stderr, /CACHED RUN mkdir/);
@@ -267,5 +269,50 @@ test('a provisioned spec: its steps are built and cached like Dockerfile steps; 
   const third = run(['run', f]);
   assert.equal(third.stdout.split('\n')[1], 'changed');
   assert.match(third.stderr, /CACHED RUN mkdir/, 'a changed file reruns only its COPY');
+  assertClean();
+});
+
+test('compose: a build: app service and an image: database come up with up --build; the app answers on its published port', { skip }, async () => {
+  const project = `bld${process.pid.toString(36)}`;
+  const port = await freePort();
+  const dir = context('compose', {
+    'app/Dockerfile': `FROM ${BASE}\nARG GREETING=default\nENV GREETING=$GREETING\nCOPY nwhttp /bin/nwhttp\nWORKDIR /www\nUSER nobody\nCMD ["/bin/nwhttp", "serve", "8080"]\n`,
+    'compose.yaml': [
+      'services:',
+      '  app:',
+      '    build:',
+      '      context: ./app',
+      '      args: {GREETING: the first build}',
+      `    ports: ["127.0.0.1:${port}:8080"]`,
+      '    depends_on: [db]',
+      '    stop_grace_period: 1s',
+      '  db:',
+      `    image: ${BASE}`,
+      '    command: [/bin/sleep, "600"]',
+      '    stop_grace_period: 1s',
+    ].join('\n') + '\n',
+  });
+  const cc = spawnSync('cc', ['-static', '-O2', '-o', join(dir, 'app', 'nwhttp'), fixture('images', 'nwhttp.c')], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const cf = ['compose', '-f', join(dir, 'compose.yaml'), '-p', project];
+  const b = run([...cf, 'build']);
+  assert.equal(b.status, 0, b.stderr);
+  assert.match(b.stdout, new RegExp(`^${project}-app sha256:[a-f0-9]{64}$`, 'm'));
+  assert.match(b.stderr, /^app: \[0 3\/6\] COPY nwhttp \/bin\/nwhttp$/m);
+  try {
+    // a changed build arg: `up --build` rebuilds (plain `up` would run the image already built)
+    writeFileSync(join(dir, 'compose.yaml'), readFileSync(join(dir, 'compose.yaml'), 'utf8').replace('the first build', 'the built app'));
+    const up = run([...cf, 'up', '-d', '--build'], {}, 120_000);
+    assert.equal(up.status, 0, up.stderr);
+    const body = await new Promise<string>((resolve, reject) => {
+      const tryGet = (n: number) => get(`http://127.0.0.1:${port}/`, (res) => { let t = ''; res.on('data', (d) => (t += d)); res.on('end', () => resolve(t)); })
+        .on('error', (e) => (n > 0 ? setTimeout(() => tryGet(n - 1), 200) : reject(e)));
+      tryGet(50);
+    });
+    assert.equal(body, 'hello from the built app (uid 65534, cwd /www)\n', 'the build arg, USER and WORKDIR of the built image');
+  } finally {
+    const down = run([...cf, 'down', '-v']);
+    assert.equal(down.status, 0, down.stderr);
+  }
   assertClean();
 });
