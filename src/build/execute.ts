@@ -280,6 +280,7 @@ export async function executeBuild(plan: BuildPlan, opts: BuildOptions): Promise
             const r = await runStep({ layers: layerDirs(s), config: c, argv, args, network, label: `${label}:${k + 1}` }, { host: opts.host, sys: opts.sys, stdio: opts.stdio ?? ['ignore', 2, 2], isOpaque: opts.isOpaque });
             let layer: LayerRecord | undefined;
             try {
+              if (r.interrupted) throw new RuntimeFailure('E_BUILD_INTERRUPTED', `${where}: ${i.text}: interrupted`, { hint: 'the step was stopped and nothing of it was kept; the steps before it stay cached' });
               if (r.status !== 0) {
                 throw new RuntimeFailure('E_BUILD_RUN', `${where}: ${i.text}: the command exited with status ${r.status}`, { hint: `step ${k + 1}/${total} of stage ${label} failed; nothing of it was kept` });
               }

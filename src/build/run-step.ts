@@ -39,6 +39,8 @@ export interface RunStepResult {
   /** The container's directory (upper dir inside); the caller commits, then removes it. */
   dir: string;
   plan: LaunchPlan;
+  /** A signal to niwa stopped the step. */
+  interrupted: boolean;
 }
 
 /** The spec a RUN step runs (pure; exported for tests and `niwa build --dry-run`). */
@@ -74,11 +76,20 @@ export async function runStep(input: RunStepInput, ctx: { host: HostFacts; sys: 
   plan.steps = plan.steps.map((s) => (s.phase === 'cleanup' && s.op === 'rmtree' && s.path === dir
     ? { ...s, path: `${dir}/work`, why: 'remove the overlay work dir; the upper dir stays for the build\'s commit step, which turns it into a layer and then removes the container\'s directory' }
     : s));
+  // Ctrl-C or SIGTERM while a step runs: the step is killed (a shell as PID 1 ignores both), the
+  // build then fails as for any RUN that dies, and everything is cleaned up before niwa exits.
+  let kill: (() => void) | undefined;
+  let interrupted = false;
+  const onSignal = () => { interrupted = true; kill?.(); };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sg of signals) process.on(sg, onSignal);
   try {
-    const r = await runPlan(plan, { sys: ctx.sys, spec, stdio: ctx.stdio });
-    return { status: r.status, dir, plan };
+    const r = await runPlan(plan, { sys: ctx.sys, spec, stdio: ctx.stdio, onStarted: (h) => { kill = () => { h.kill('SIGKILL'); }; if (interrupted) kill(); } });
+    return { status: r.status, dir, plan, interrupted };
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
+  } finally {
+    for (const sg of signals) process.off(sg, onSignal);
   }
 }

@@ -12,8 +12,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { get } from 'node:http';
-import { spawnSync } from 'node:child_process';
-import { fixture, niwa, needsRoot, needsStage, type CliResult } from '../helpers.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { fixture, niwa, niwaBin, needsRoot, needsStage, type CliResult } from '../helpers.js';
 import { hostFiles, layerTar, shellImageEntries, writeOciLayout } from '../image-fixtures.js';
 import { startRegistry, hasRegistryTools, freePort, type TestRegistry } from '../registry.js';
 import { cgroupsLeft } from './running.js';
@@ -314,5 +314,20 @@ test('compose: a build: app service and an image: database come up with up --bui
     const down = run([...cf, 'down', '-v']);
     assert.equal(down.status, 0, down.stderr);
   }
+  assertClean();
+});
+
+test('Ctrl-C during a RUN stops the step, fails the build and leaves nothing behind', { skip }, async () => {
+  const ctx = context('interrupt', { 'Dockerfile': `FROM ${BASE}\nRUN echo spinning; while :; do :; done\n` });
+  const child = spawn(process.execPath, [niwaBin, 'build', '-t', 'interrupt:1', ctx], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (err.includes('spinning\n') && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  assert.equal(code, 1, err);
+  assert.match(err, /Dockerfile:2: RUN echo spinning.*: interrupted/);
+  assert.equal(run(['image', 'inspect', 'interrupt:1']).status !== 0, true);
   assertClean();
 });
