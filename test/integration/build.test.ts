@@ -304,6 +304,7 @@ test('compose: a build: app service and an image: database come up with up --bui
     writeFileSync(join(dir, 'compose.yaml'), readFileSync(join(dir, 'compose.yaml'), 'utf8').replace('the first build', 'the built app'));
     const up = run([...cf, 'up', '-d', '--build'], {}, 120_000);
     assert.equal(up.status, 0, up.stderr);
+    assert.match(up.stderr, /^app: \[0 3\/6\] COPY nwhttp \/bin\/nwhttp$/m, 'the build\'s progress, prefixed by the service');
     const body = await new Promise<string>((resolve, reject) => {
       const tryGet = (n: number) => get(`http://127.0.0.1:${port}/`, (res) => { let t = ''; res.on('data', (d) => (t += d)); res.on('end', () => resolve(t)); })
         .on('error', (e) => (n > 0 ? setTimeout(() => tryGet(n - 1), 200) : reject(e)));
