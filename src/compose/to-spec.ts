@@ -211,8 +211,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     const rule = KEYS[k];
     if (rule === undefined) warn(P(k), `'${k}' is not supported by niwa; ignored`);
     else if (!['mapped', 'extra', 'meta'].includes(rule)) {
-      if (k === 'build' && svc.image) warn(P(k), `build is not supported (niwa does not build images); using image '${svc.image}'`);
-      else warn(P(k), `${k}: ${rule}; ignored`);
+      warn(P(k), `${k}: ${rule}; ignored`);
     }
   }
 
@@ -259,7 +258,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   if (!args.length && !native && !fromImage) {
     runnable = false;
     if (svc.image) warn(P('image'), `no command: it would come from image '${svc.image}', which niwa cannot read yet; this service cannot start`, 'give command: (and entrypoint:) explicitly');
-    else if (svc.build !== undefined) warn(P('build'), 'a build-only service: niwa does not build images yet, so this service cannot start (the others can)', 'give it image: (or x-niwa-rootfs: and command:)');
+    else if (svc.build !== undefined) warn(P('build'), 'a build-only service: images are not used for this load, so this service cannot start (the others can)', 'give it x-niwa-rootfs: and command:');
     else fail(P(), 'the service has no command', 'give command: [...] (niwa has no image to take a default from)');
   }
   if (args.length || !fromImage) spec.process.args = args;
@@ -678,7 +677,7 @@ function pullPolicy(v: unknown, warn: (msg: string) => void, fail: (msg: string,
   const s = String(v);
   if (s === 'always' || s === 'never' || s === 'missing') return s;
   if (s === 'if_not_present') return 'missing';
-  if (s === 'build') { warn('pull_policy: build — niwa does not build images yet; the image is pulled when missing'); return 'missing'; }
+  if (s === 'build') { warn('pull_policy: build without build: — there is nothing to build; the image is pulled when missing'); return 'missing'; }
   if (/^(daily|weekly|every_[0-9a-z]+)$/.test(s)) { warn(`pull_policy: ${s} — niwa does not keep pull times per policy; the image is pulled when missing`); return 'missing'; }
   fail(`'${s}' is not a pull policy`, 'use always, missing, never, if_not_present or build');
   return undefined;
