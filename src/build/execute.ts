@@ -24,7 +24,6 @@ import type { HostFacts } from '../plan/types.js';
 import type { StageStdio } from '../runtime/launch/stage.js';
 import type { Sys } from '../runtime/sys/types.js';
 import { archiveEntries, planCopy } from './copy.js';
-import type { DockerInstruction } from './dockerfile.js';
 import { expandVars, splitWords, unquote, type Vars } from './expand.js';
 import { upperEntries, writeLayer, type LayerEntry } from './layer.js';
 import { argDecls, stepKey, type BuildPlan, type PlanStage } from './plan.js';
@@ -378,6 +377,3 @@ export async function executeBuild(plan: BuildPlan, opts: BuildOptions): Promise
     lease.release();
   }
 }
-
-/** Steps that only change the config are listed here so that callers can explain them. */
-export const CONFIG_ONLY = new Set<DockerInstruction['keyword']>(['ENV', 'ARG', 'WORKDIR', 'USER', 'LABEL', 'EXPOSE', 'VOLUME', 'ENTRYPOINT', 'CMD', 'SHELL', 'STOPSIGNAL', 'MAINTAINER', 'HEALTHCHECK']);
