@@ -95,6 +95,12 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
     args: { booleans: { 'no-cache': '', quiet: 'q' }, values: { 'build-arg': '' }, repeat: ['build-arg'] },
     async run(a, project) { return (await import('./compose-build.js')).composeBuild(a, project); },
   },
+  watch: {
+    summary: 'up, then follow develop.watch: sync changed files into containers, rebuild and recreate (Ctrl-C stops watching)',
+    usage: 'niwa compose watch [SERVICE...]',
+    args: { booleans: { 'no-warnings': '' } },
+    async run(a, project) { return (await import('./compose-watch.js')).composeWatch(a, project); },
+  },
   images: orchestration('images', 'the images the services use: name, digest, size (or not pulled)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
 };
 

@@ -94,7 +94,7 @@ export const KEYS: Record<string, Rule> = {
   dns_search: 'extra', container_name: 'extra', scale: 'extra', stdin_open: 'extra', profiles: 'extra',
   extends: 'meta', 'x-niwa-rootfs': 'meta', label_file: 'meta',
   build: 'mapped', // built by src/build (compose.ts) into the image the service runs on
-  develop: 'watch/sync (develop) is not supported',
+  develop: 'meta', // develop.watch: niwa compose watch (src/build/watch.ts)
   device_cgroup_rules: 'device cgroup rules are not supported',
   gpus: 'GPU access is not supported',
   logging: 'logging drivers are not supported; niwa keeps each container\'s output in its own log',

@@ -332,3 +332,50 @@ test('Ctrl-C during a RUN stops the step, fails the build and leaves nothing beh
   assert.equal(run(['image', 'inspect', 'interrupt:1']).status !== 0, true);
   assertClean();
 });
+
+test('compose watch: a changed file under a sync path reaches the running container; a change under a rebuild path rebuilds and recreates', { skip }, async () => {
+  const project = `wch${process.pid.toString(36)}`;
+  const dir = context('watch', {
+    'app/Dockerfile': `FROM ${BASE}\nCOPY www/ /www/\nCOPY rebuild.txt /rebuild.txt\nCMD ["/bin/sleep", "600"]\n`,
+    'app/www/index.txt': 'v1\n',
+    'app/rebuild.txt': 'r1\n',
+    'compose.yaml': [
+      'services:',
+      '  app:',
+      '    build: ./app',
+      '    stop_grace_period: 1s',
+      '    develop:',
+      '      watch:',
+      '        - {action: sync, path: ./app/www, target: /www, ignore: ["*.tmp"]}',
+      '        - {action: rebuild, path: ./app/rebuild.txt}',
+    ].join('\n') + '\n',
+  });
+  const cf = ['compose', '-f', join(dir, 'compose.yaml'), '-p', project];
+  const w = spawn(process.execPath, [niwaBin, ...cf, 'watch'], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  w.stderr.on('data', (d) => (err += d));
+  const until = async (what: string, f: () => boolean, ms = 60_000) => {
+    for (const end = Date.now() + ms; !f(); await new Promise((r) => setTimeout(r, 200))) if (Date.now() > end) throw new Error(`${what} did not happen:\n${err}`);
+  };
+  const inApp = (cmd: string) => run([...cf, 'exec', '-T', 'app', '/bin/sh', '-c', cmd]).stdout;
+  try {
+    await until('watching', () => (err.match(/watching /g) ?? []).length === 2);
+    assert.equal(inApp('cat /www/index.txt'), 'v1\n');
+    writeFileSync(join(dir, 'app/www/index.txt'), 'v2\n');
+    writeFileSync(join(dir, 'app/www/new.txt'), 'new\n');
+    writeFileSync(join(dir, 'app/www/scratch.tmp'), 'ignored\n');
+    await until('the sync', () => inApp('cat /www/index.txt /www/new.txt') === 'v2\nnew\n');
+    assert.equal(inApp('cat /www/scratch.tmp 2>/dev/null || echo absent'), 'absent\n', 'ignore: patterns are not synced');
+    assert.doesNotMatch(err, /recreated|restarted/, 'a sync restarts nothing');
+    writeFileSync(join(dir, 'app/rebuild.txt'), 'r2\n');
+    await until('the rebuild', () => /app: recreated on sha256:/.test(err));
+    await until('the new container', () => inApp('cat /rebuild.txt') === 'r2\n');
+    assert.equal(inApp('cat /www/index.txt'), 'v2\n', 'the rebuilt image has the synced file too');
+  } finally {
+    w.kill('SIGINT');
+    await new Promise((r) => w.on('exit', r));
+    const down = run([...cf, 'down', '-v']);
+    assert.equal(down.status, 0, down.stderr);
+  }
+  assertClean();
+});
