@@ -46,6 +46,7 @@ const stderrMessage = (m: UpMessage) => process.stderr.write(`${m.container ? m.
 
 export const up: Run = async (a, project) => {
   if (a.flags.build) project = { ...project, build: 'always' }; // --build: rebuild build: services (src/build/compose.ts)
+  if (a.flags.watch) return (await import('./compose-watch.js')).composeWatch(a, project); // up, then follow develop.watch
   if (!a.flags.quiet && !a.flags.json) { const { plainBuildReporter } = await import('./build.js'); project = { ...project, onBuild: (s, e) => plainBuildReporter((l) => process.stderr.write(`${s}: ${l}`))(e) }; }
   const services = a.positionals;
   const detach = Boolean(a.flags.detach);

@@ -1,4 +1,4 @@
-// `niwa compose watch [SERVICE...]`: bring the project up (building what is missing), then follow
+// `niwa compose watch [SERVICE...]` (and `up --watch`): bring the project up (building what is missing), then follow
 // each service's develop.watch rules until Ctrl-C: a changed file under a `sync` path is copied into
 // the running container (through `niwa compose exec`, so it needs sh, mkdir and cat in the image, as docker
 // compose watch needs tar), `sync+restart` also restarts the service, and a change under a `rebuild`
@@ -23,13 +23,13 @@ export async function composeWatch(a: ParsedArgs, project: LoadComposeOptions): 
     import('../compose/up.js'), import('../build/watch.js'), import('../build/compose.js'), import('./build.js'),
   ]);
   const onBuild = (s: string, e: Parameters<ReturnType<typeof plainBuildReporter>>[0]) => plainBuildReporter((l) => process.stderr.write(`${s}: ${l}`))(e);
-  const opts = { ...project, build: 'missing' as const, onBuild };
+  const opts = { ...project, build: project.build ?? 'missing', onBuild };
   let load = await loadProject(opts);
   const only = a.positionals;
   const rules = watchRules(load.project.services as Record<string, { develop?: unknown; build?: unknown }>, load.project.workingDir).filter((r) => !only.length || only.includes(r.service));
   if (!rules.length) throw new UserError('E_COMPOSE_WATCH', 'no service of the project has develop.watch', [], 'add develop: {watch: [{action: sync, path: ./src, target: /app/src}]} to a service');
   const engine0 = new ComposeEngine(load, { onMessage: (m) => say(`${m.container ? m.container + ': ' : ''}${m.text}`) });
-  await engine0.up({});
+  await engine0.up(only.length ? { services: only } : {});
   engine0.close();
   const niwaBin = process.argv[1];
   const execIn = (service: string, script: string, input?: string) => new Promise<void>((resolve, reject) => {

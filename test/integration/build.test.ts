@@ -333,7 +333,7 @@ test('Ctrl-C during a RUN stops the step, fails the build and leaves nothing beh
   assertClean();
 });
 
-test('compose watch: a changed file under a sync path reaches the running container; a change under a rebuild path rebuilds and recreates', { skip }, async () => {
+test('compose up --watch (= compose watch): a changed file under a sync path reaches the running container; a change under a rebuild path rebuilds and recreates', { skip }, async () => {
   const project = `wch${process.pid.toString(36)}`;
   const dir = context('watch', {
     'app/Dockerfile': `FROM ${BASE}\nCOPY www/ /www/\nCOPY rebuild.txt /rebuild.txt\nCMD ["/bin/sleep", "600"]\n`,
@@ -351,7 +351,8 @@ test('compose watch: a changed file under a sync path reaches the running contai
     ].join('\n') + '\n',
   });
   const cf = ['compose', '-f', join(dir, 'compose.yaml'), '-p', project];
-  const w = spawn(process.execPath, [niwaBin, ...cf, 'watch'], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  // `up --watch` is `compose watch` (the same function) behind up's flags
+  const w = spawn(process.execPath, [niwaBin, ...cf, 'up', '--watch'], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   w.stderr.on('data', (d) => (err += d));
   const until = async (what: string, f: () => boolean, ms = 60_000) => {
