@@ -38,10 +38,28 @@ export class UserError extends NiwaError {
 /** The host refused something at run time. Exit code 1. */
 export class RuntimeFailure extends NiwaError {
   readonly field?: string;
-  constructor(code: string, message: string, opts: { hint?: string; cause?: unknown; field?: string } = {}) {
+  /** A failed launch step: its call and errno name (e.g. execve, ENOENT), for Docker's exit codes. */
+  readonly op?: string;
+  readonly errno?: string;
+  constructor(code: string, message: string, opts: { hint?: string; cause?: unknown; field?: string; op?: string; errno?: string } = {}) {
     super(code, message, { ...opts, exitCode: 1 });
     this.field = opts.field;
+    this.op = opts.op;
+    this.errno = opts.errno;
   }
+}
+
+/**
+ * Docker's exit codes for niwa's own failures, in verbs that otherwise pass a container's status
+ * through (run, exec, compose run, start -a): 127 the command was not found, 126 it cannot be
+ * executed, 125 anything else niwa failed at (usage, invalid spec, setup).
+ */
+export function passThroughExitCode(e: unknown): number {
+  if (e instanceof RuntimeFailure && e.op === 'execve') {
+    if (e.errno === 'ENOENT' || e.errno === 'ENOTDIR') return 127;
+    if (e.errno === 'EACCES' || e.errno === 'ENOEXEC' || e.errno === 'EPERM' || e.errno === 'EISDIR') return 126;
+  }
+  return 125;
 }
 
 /** One detail as `file:line:col: field: message (hint: ...)`. */

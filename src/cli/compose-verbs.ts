@@ -21,7 +21,7 @@ async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?:
   // Verbs that start containers load canonical specs: their images are pulled first (all at once),
   // with progress in the live view (onPull) or on stderr.
   const progress = o.onPull || o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
-  const load = await loadProject({ ...project, canonical: o.canonical, onPull: o.onPull ?? progress?.onEvent }).finally(() => progress?.finish());
+  const load = await (await import('./compose/project.js')).loadOrState(project, { canonical: o.canonical, onPull: o.onPull ?? progress?.onEvent }).finally(() => progress?.finish());
   if (!a.flags['no-warnings'] && o.canonical !== false) for (const w of load.warnings) process.stderr.write(`warning: ${formatDetail(w)}\n`);
   return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage }) };
 }
@@ -197,9 +197,11 @@ async function upForeground(a: ParsedArgs, project: LoadComposeOptions, services
 // down, stop, start, restart, kill
 
 export const down: Run = async (a, project) => {
-  const { engine } = await open(a, project, { canonical: false, onMessage: stderrMessage });
+  const { load, engine } = await open(a, project, { canonical: false, onMessage: stderrMessage });
+  const rmi = await import('./compose/rmi.js');
+  const images = rmi.imagesToRemove(load, a);
   await engine.down({ volumes: Boolean(a.flags.volumes), timeoutMs: seconds(a, 'timeout') });
-  return 0;
+  return rmi.removeImages(images, engine.target.root);
 };
 
 export const stop: Run = async (a, project) => {
@@ -279,7 +281,7 @@ export const logs: Run = async (a, project) => {
   if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) throw new UserError('E_USAGE', `logs: --tail expects a number of lines, got '${String(a.flags.tail)}'`);
   const colour = !a.flags['no-color'] && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   const { printLogs } = await import('../compose/logs.js');
-  await printLogs({ target: engine.target, names, follow: Boolean(a.flags.follow), tail, timestamps: Boolean(a.flags.timestamps), colour, ...(a.flags.raw ? { raw: true } : {}) });
+  await printLogs({ target: engine.target, names, follow: Boolean(a.flags.follow), tail, timestamps: Boolean(a.flags.timestamps), colour, ...(a.flags.raw ? { raw: true } : {}), ...(await import('./compose/options.js')).logWindow(a) });
   return 0;
 };
 
@@ -325,6 +327,7 @@ export const run: Run = async (a, project) => {
   if (!service) throw new UserError('E_USAGE', 'compose run: expected a SERVICE', [], 'usage: niwa compose run [--rm] [-d] SERVICE [CMD...]');
   const { load, engine } = await open(a, project, { onMessage: a.flags.detach ? stderrMessage : undefined });
   checkServices(load, [service]);
+  await (await import('./compose/options.js')).applyRunOptions(load, service, a);
   const deps = withDependencies(load, [service]).filter((s) => s !== service);
   const name = String(a.flags.name ?? `${service}-run-${randomBytes(3).toString('hex')}`);
   const { parseEnv } = await import('./exec.js');

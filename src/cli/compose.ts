@@ -1,7 +1,9 @@
 // `niwa compose SUBCOMMAND`: the compose verb's own table. `config` prints the resolved project
 // (interpolated, merged, extends resolved, profiles applied) like `docker compose config`.
 // The orchestration subcommands (up, down, ps, logs, exec, run, start, stop, restart, kill, top, pull, images) live
-// in compose-verbs.ts and the engine in src/compose/up.ts; each is one entry of SUBCOMMANDS.
+// in compose-verbs.ts and the engine in src/compose/up.ts; the daily extras (ls, pause, unpause, rm,
+// port, cp, wait, events) each in src/cli/compose/. Each is one entry of SUBCOMMANDS, which also
+// gives every subcommand its --help.
 import { formatDetail, UserError } from '../errors.js';
 import { parseArgs, type ArgSpec, type ParsedArgs } from './args.js';
 import type { Verb } from './main.js';
@@ -47,6 +49,14 @@ const orchestration = (name: keyof typeof import('./compose-verbs.js'), summary:
   },
 });
 
+/** A subcommand in its own file under src/cli/compose/, loaded only when it runs. */
+const extra = (name: string, load: () => Promise<object>, summary: string, usage: string, args?: ArgSpec): Subcommand => ({
+  summary,
+  usage: `niwa compose ${name} ${usage}`,
+  args,
+  async run(a, project) { return ((await load()) as Record<string, Subcommand['run']>)[name](a, project); },
+});
+
 export const SUBCOMMANDS: Record<string, Subcommand> = {
   config: {
     summary: 'print the resolved project (interpolated, merged, extends resolved, profiles applied)',
@@ -76,13 +86,13 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   up: orchestration('up', 'create and start the services (in dependency order); foreground: follow them until Ctrl-C / q',
     '[-d] [--wait] [--wait-timeout SECS] [--no-deps] [--build] [--watch] [--progress auto|tty|plain|json] [--json] [-t SECS] [SERVICE...]',
     { values: { progress: '', 'wait-timeout': '', timeout: 't' }, booleans: { detach: 'd', wait: '', 'no-deps': '', json: '', quiet: 'q', 'no-warnings': '', build: '', watch: '' } }),
-  down: orchestration('down', 'stop and remove the containers and networks (-v: and the named volumes)', '[-v] [-t SECS]', { values: { timeout: 't' }, booleans: { volumes: 'v' } }),
+  down: orchestration('down', 'stop and remove the containers and networks (-v: and the named volumes)', '[-v] [-t SECS] [--rmi all|local]', { values: { timeout: 't', rmi: '' }, booleans: { volumes: 'v' } }),
   ps: orchestration('ps', 'list the project\'s containers', '[--json] [-a] [SERVICE...]', { booleans: { json: '', all: 'a' } }),
-  logs: orchestration('logs', 'show the services\' output, prefixed by container (-f to follow)', '[-f] [--tail N] [-t] [--no-color] [--raw] [SERVICE...]', { values: { tail: '' }, booleans: { follow: 'f', timestamps: 't', 'no-color': '', raw: '' } }),
+  logs: orchestration('logs', 'show the services\' output, prefixed by container (-f to follow)', '[-f] [--tail N] [--since T] [--until T] [-t] [--no-color] [--raw] [SERVICE...]', { values: { tail: '', since: '', until: '' }, booleans: { follow: 'f', timestamps: 't', 'no-color': '', raw: '' } }),
   exec: orchestration('exec', 'run a command in a running service', '[-i] [-t] [-T] [-u USER] [-e K=V]... [-w DIR] [--privileged] SERVICE CMD [ARGS...]',
     { values: { user: 'u', env: 'e', workdir: 'w' }, booleans: { interactive: 'i', tty: 't', 'no-tty': 'T', privileged: '', detach: 'd' }, repeat: ['env'] }, true),
-  run: orchestration('run', 'run a one-off command in a new container of a service, on the project\'s networks (attached: stdin and a terminal are the container\'s; -T: no terminal)', '[--rm] [-d] [-T] [--no-deps] [--service-ports] [--name N] [-e K=V]... SERVICE [CMD...]',
-    { values: { name: '', env: 'e' }, booleans: { rm: '', detach: 'd', 'no-tty': 'T', 'no-deps': '', 'service-ports': '', 'no-warnings': '' }, repeat: ['env'] }, true),
+  run: orchestration('run', 'run a one-off command in a new container of a service, on the project\'s networks (attached: stdin and a terminal are the container\'s; -T: no terminal)', '[--rm] [-d] [-T] [--no-deps] [--service-ports] [--name N] [-e K=V]... [-v SRC:DST[:ro]]... [-w DIR] [-u USER[:GROUP]] SERVICE [CMD...]',
+    { values: { name: '', env: 'e', volume: 'v', workdir: 'w', user: 'u' }, booleans: { rm: '', detach: 'd', 'no-tty': 'T', 'no-deps': '', 'service-ports': '', 'no-warnings': '' }, repeat: ['env', 'volume'] }, true),
   start: orchestration('start', 'start existing services', '[SERVICE...]', { booleans: { 'no-warnings': '' } }),
   stop: orchestration('stop', 'stop services (reverse dependency order)', '[-t SECS] [SERVICE...]', { values: { timeout: 't' } }),
   restart: orchestration('restart', 'restart services', '[-t SECS] [SERVICE...]', { values: { timeout: 't' }, booleans: { 'no-warnings': '' } }),
@@ -102,6 +112,14 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
     async run(a, project) { return (await import('./compose-watch.js')).composeWatch(a, project); },
   },
   images: orchestration('images', 'the images the services use: name, digest, size (or not pulled)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
+  ls: extra('ls', () => import('./compose/ls.js'), 'list compose projects (from the state root; -a: stopped ones too)', '[-a] [--format table|json] [-q] [FILTER]', { values: { format: '' }, booleans: { all: 'a', quiet: 'q' } }),
+  pause: extra('pause', () => import('./compose/freeze.js'), 'freeze the services\' containers (cgroup freezer)', '[SERVICE...]'),
+  unpause: extra('unpause', () => import('./compose/freeze.js'), 'thaw the services\' paused containers', '[SERVICE...]'),
+  rm: extra('rm', () => import('./compose/rm.js'), 'remove the services\' stopped containers (-s: stop them first; -v: and their anonymous volumes)', '[-f] [-s] [-v] [SERVICE...]', { booleans: { force: 'f', stop: 's', volumes: 'v' } }),
+  port: extra('port', () => import('./compose/port.js'), 'print the host address a published port of a service listens on', '[--protocol tcp|udp] SERVICE PRIVATE_PORT', { values: { protocol: '' } }),
+  cp: extra('cp', () => import('./compose/cp.js'), 'copy files between a service\'s running container and the host (paths resolved inside the container\'s root)', 'SERVICE:SRC_PATH DEST_PATH | SRC_PATH SERVICE:DEST_PATH'),
+  wait: extra('wait', () => import('./compose/wait.js'), 'wait until the services\' containers end; print their exit codes', 'SERVICE...'),
+  events: extra('events', () => import('./compose/events.js'), 'stream the containers\' events (start, die, pause, health_status, …)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
 };
 
 /** Index of the first word that is not an option or an option's value (-1 when none). */
@@ -128,13 +146,26 @@ function help(prefix = ''): string {
   ].join('\n');
 }
 
+/** `niwa compose SUB --help`: usage, summary and every flag, from the SUBCOMMANDS table. */
+export function subcommandHelp(name: string, sub: Subcommand): string {
+  const flags = (spec: ArgSpec | undefined) => [
+    ...Object.entries(spec?.booleans ?? {}).map(([k, s]) => `${s ? `-${s}, ` : '    '}--${k}`),
+    ...Object.entries(spec?.values ?? {}).map(([k, s]) => `${s ? `-${s}, ` : '    '}--${k} VALUE${spec?.repeat?.includes(k) ? ' (repeatable)' : ''}`),
+  ].map((l) => `  ${l}`);
+  const own = flags(sub.args);
+  return [`usage: ${sub.usage}`, '', `${sub.summary}.`, '', ...(own.length ? ['options:', ...own, ''] : []),
+    'project options (before or after the command):', ...flags(PROJECT_FLAGS), '', `(niwa compose ${name} -h: this help)`, ''].join('\n');
+}
+
 export const verb: Verb = {
   summary: 'run multi-container projects from Compose files (compose.yaml) or niwa\'s services: form',
   usage: help(),
+  subcommands: true,
   async run(argv) {
     // project flags may come before the subcommand: split at the first word that names one
     const i = argv.findIndex((x, j) => SUBCOMMANDS[x] !== undefined && !(j > 0 && /^(-f|--file|--env-file|--profile|-p|--project-name|--project-directory)$/.test(argv[j - 1])));
     if (i < 0) {
+      if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(help('usage: ') + '\n'); return 0; }
       const unknown = argv.find((x) => !x.startsWith('-'));
       if (unknown) throw new UserError('E_USAGE', `compose: unknown command '${unknown}'`, [], `commands: ${Object.keys(SUBCOMMANDS).join(', ')}`);
       process.stdout.write(help('usage: ') + '\n');
@@ -160,6 +191,7 @@ export const verb: Verb = {
         words = words.slice(0, cut);
       }
     }
+    if (words.includes('--help') || words.includes('-h')) { process.stdout.write(subcommandHelp(argv[i], sub)); return 0; }
     const a = parseArgs(words, spec, `compose ${argv[i]}`);
     for (const [k, v] of Object.entries(head.flags)) {
       const mine = a.flags[k];

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { RuntimeFailure, UserError } from '../errors.js';
-import { defaultStateRoot, probeHost } from '../validate/host.js';
+import { probeHost } from '../validate/host.js';
+import { TARGET_FLAGS, resolveContainer } from './target.js';
 import { loadChecked } from './spec.js';
 import { parseGroup, parsePasswd } from '../spec/load/identity.js';
 import type { CanonicalSpec } from '../spec/types.js';
@@ -25,23 +26,29 @@ export const verb: Verb = {
     '  -e, --env K=V       set an environment variable (repeatable; K alone takes it from niwa\'s environment)',
     '  -w, --workdir DIR   working directory inside the container',
     '  --privileged        every capability and no seccomp filter for this command',
-    '  --project P         the project the container belongs to (default: default)',
+    '  --project P         look for NAME in this project only',
+    '  --state-root DIR    where state lives (default: $NIWA_STATE_ROOT or /run/niwa)',
+    '',
+    'NAME is a container name (from any project when unambiguous), its id, or a unique prefix of the id.',
+    'Exit status: the command\'s; 125 when niwa fails, 126 when the command cannot be executed, 127 when it is not found.',
   ].join('\n'),
+  passesStatus: true,
   async run(argv) {
     const a = parseArgs(argv, {
-      values: { user: 'u', env: 'e', workdir: 'w', project: '' },
+      values: { user: 'u', env: 'e', workdir: 'w', ...TARGET_FLAGS },
       booleans: { interactive: 'i', tty: 't', privileged: '' },
       repeat: ['env'],
     }, 'exec');
     const [name, ...more] = a.positionals;
     const args = a.rest.length ? [...more, ...a.rest] : more;
     if (!name || !args.length) throw new UserError('E_USAGE', 'exec: expected a container NAME and a command', [], 'usage: niwa exec NAME -- CMD [ARGS...]');
-    const project = String(a.flags.project ?? 'default');
-    const target = findContainer(defaultStateRoot(), project, name);
+    const found = resolveContainer(a.flags, name, 'exec');
+    const target = findContainer(found.t.root, found.t.project, found.name);
     const spec = target.spec ?? (await loadChecked(target.specFile, probeHost()));
     const req: ExecRequest = {
       args,
-      env: parseEnv((a.flags.env as string[] | undefined) ?? []),
+      // with a terminal, the terminal's TERM (as docker exec -t does), unless -e TERM=… says otherwise
+      env: { ...(a.flags.tty && process.env.TERM ? { TERM: process.env.TERM } : {}), ...parseEnv((a.flags.env as string[] | undefined) ?? []) },
       ...(a.flags.workdir ? { cwd: String(a.flags.workdir) } : {}),
       ...(a.flags.user ? { user: resolveUser(String(a.flags.user), target.pid) } : {}),
       tty: Boolean(a.flags.tty),

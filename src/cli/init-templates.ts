@@ -51,8 +51,9 @@ seccomp: default
 export function tsStarter(name: string): string {
   return `// A niwa container spec. Check it: niwa validate <file>; see every step: niwa plan <file>;
 // run it: niwa run <file>. Every field is optional except name and process.args.
-// A type-only import: editors complete every field where niwa is installed, and the spec still
-// runs where it is not (the import disappears when the spec is compiled).
+// Types: capability, signal and syscall names are checked (a misspelled CAP_NET_RAWW is an error
+// in your editor and under \`npx tsc\`); tsconfig.json (niwa init writes one if there is none)
+// points TypeScript at niwa's types. niwa itself resolves 'niwa' when it loads this file.
 import type { ContainerSpec } from 'niwa';
 
 export default {
@@ -85,5 +86,25 @@ export default {
   // rlimits: { nofile: 1024 },
   // hooks: { before_start: (ctx) => console.log('starting', ctx.name) },
 } satisfies ContainerSpec;
+`;
+}
+
+/** tsconfig.json for a directory of TS specs: plain settings, and `niwa` mapped to this niwa's types
+ *  (`typesPath`, its dist/src/index.d.ts) so tsc and editors need no `npm install` there. */
+export function tsconfigStarter(typesPath: string): string {
+  return `{
+  // Written by \`niwa init --ts\`: type-checks the specs here (\`npx tsc\` or your editor).
+  "compilerOptions": {
+    "target": "ES2022",
+    "module": "NodeNext",
+    "moduleResolution": "NodeNext",
+    "strict": true,
+    "noEmit": true,
+    "skipLibCheck": true,
+    // Where this niwa's types are; remove it once niwa is in node_modules (npm link niwa).
+    "paths": { "niwa": [${JSON.stringify(typesPath)}] }
+  },
+  "include": ["*.ts"]
+}
 `;
 }

@@ -5,7 +5,8 @@ import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
 import { SCHEMA_PATH } from '../validate/schema.js';
-import { tsStarter, yamlStarter } from './init-templates.js';
+import { tsconfigStarter, tsStarter, yamlStarter } from './init-templates.js';
+import { fileURLToPath } from 'node:url';
 
 import { NAME_RE } from '../spec/names.js';
 
@@ -17,7 +18,7 @@ function defaultName(cwd: string): string {
 
 export const verb: Verb = {
   summary: 'write a commented starter spec (YAML by default, or TypeScript with --ts)',
-  usage: 'niwa init [--yaml|--ts] [NAME]\n\n  Writes NAME.container.yaml (or .ts) in the current directory; NAME defaults to the directory\'s name.\n  An existing file is never overwritten.',
+  usage: 'niwa init [--yaml|--ts] [NAME]\n\n  Writes NAME.container.yaml (or .ts) in the current directory; NAME defaults to the directory\'s name.\n  With --ts, also a tsconfig.json when there is none (tsc and editors then check the spec).\n  An existing file is never overwritten.',
   async run(argv) {
     const a = parseArgs(argv, { booleans: { yaml: '', ts: '' } }, 'init');
     if (a.flags.yaml && a.flags.ts) throw new UserError('E_USAGE', 'init: give --yaml or --ts, not both');
@@ -35,6 +36,10 @@ export const verb: Verb = {
     const text = ts ? tsStarter(name) : yamlStarter(name, relative(cwd, SCHEMA_PATH) || SCHEMA_PATH);
     writeFileSync(file, text, { flag: 'wx' });
     const rel = `./${relative(cwd, file)}`;
+    if (ts && !existsSync(join(cwd, 'tsconfig.json'))) {
+      writeFileSync(join(cwd, 'tsconfig.json'), tsconfigStarter(fileURLToPath(new URL('../index.d.ts', import.meta.url))), { flag: 'wx' });
+      process.stdout.write('wrote ./tsconfig.json (type-check with: npx tsc)\n');
+    }
     process.stdout.write(`wrote ${rel}\nnext: niwa validate ${rel} && niwa plan ${rel}\n`);
     return 0;
   },

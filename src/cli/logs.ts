@@ -3,7 +3,7 @@
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
-import { TARGET_FLAGS, TARGET_USAGE, namesOf, targetOf } from './target.js';
+import { TARGET_FLAGS, TARGET_USAGE, namesOf, resolveContainer } from './target.js';
 import { containerDir, logPath, readState } from '../runtime/state.js';
 import { parseSince, readLogEntries, type LogEntry } from '../runtime/supervisor/logs.js';
 import { check, tryRequest } from '../runtime/supervisor/client.js';
@@ -16,8 +16,8 @@ export const verb: Verb = {
   usage: `${USAGE}\n\n  --tail N        only the last N lines\n  --since T       only lines since T: an ISO time, Unix seconds, or a duration (10s, 5m, 1h)\n  -t              prefix each line with its time and stream\n  --raw           the bytes as the container wrote them (on a terminal, control characters are shown as ^[ … by default)\n${TARGET_USAGE}`,
   async run(argv) {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS, tail: '', since: '' }, booleans: { follow: 'f', timestamps: 't', raw: '' } }, 'logs');
-    const [name] = namesOf(a.positionals, 'logs', USAGE);
-    const t = targetOf(a.flags, 'logs');
+    const [ref] = namesOf(a.positionals, 'logs', USAGE);
+    const { t, name } = resolveContainer(a.flags, ref, 'logs');
     const tail = a.flags.tail === undefined || a.flags.tail === 'all' ? undefined : Number(a.flags.tail);
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UserError('E_USAGE', `logs: --tail expects a number of lines, got '${a.flags.tail}'`);
     const sinceText = a.flags.since === undefined ? undefined : String(a.flags.since);

@@ -1,11 +1,14 @@
 // The CLI: argv → verb table. Each verb lives in its own file and is imported only when used,
 // so `niwa run` never loads Ink, React or the schema compiler unless it needs them.
-import { formatError, NiwaError } from '../errors.js';
+import { formatError, NiwaError, passThroughExitCode } from '../errors.js';
 
 export interface Verb {
   summary: string;
   usage: string;
   run(args: string[]): Promise<number>;
+  /** Passes a container's status through (for these arguments): niwa's own failures exit 125/126/127
+   *  as Docker's do (errors.ts passThroughExitCode). `compose` can answer per subcommand (`run`). */
+  passesStatus?: boolean | ((args: string[]) => boolean);
   /** Subcommands with their own --help (`niwa image pull --help`): only a leading --help is answered here. */
   subcommands?: boolean;
 }
@@ -20,8 +23,10 @@ export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?:
   diff: { summary: 'compare two specs primitive by primitive and say what each difference changes', load: async () => (await import('./diff.js')).verb },
   exec: { summary: 'run a command inside a running container', load: async () => (await import('./exec.js')).verb },
   init: { summary: 'write a commented starter spec', load: async () => (await import('./init.js')).verb },
+  up: { summary: 'start the containers one file describes (a TS barn or a Compose file) on the compose engine', load: async () => (await import('./barn.js')).upVerb },
+  down: { summary: 'stop and remove what niwa up FILE started', load: async () => (await import('./barn.js')).downVerb },
   compose: { summary: 'multi-container projects from Compose files: up, down, ps, logs, exec, run, config, …', load: async () => (await import('./compose.js')).verb },
-  ps: { summary: 'list the containers of a project', load: async () => (await import('./ps.js')).verb },
+  ps: { summary: 'list the containers of every project (--project filters)', load: async () => (await import('./ps.js')).verb },
   logs: { summary: 'print or follow the logs of a container', load: async () => (await import('./logs.js')).verb },
   restart: { summary: 'restart containers: stop, then run again from the same spec', load: async () => (await import('./restart.js')).verb },
   stop: { summary: 'stop containers (stop signal, then SIGKILL after the grace period)', load: async () => (await import('./stop.js')).verb },
@@ -30,6 +35,7 @@ export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?:
   unpause: { summary: 'thaw paused containers', load: async () => (await import('./unpause.js')).verb },
   rm: { summary: 'remove containers and every trace of them (-f: kill first)', load: async () => (await import('./rm.js')).verb },
   stats: { summary: 'CPU, memory and pids of running containers', load: async () => (await import('./stats.js')).verb },
+  inspect: { summary: 'what niwa knows of containers as JSON: state, spec, plan summary, mounts, network, cgroup, health', load: async () => (await import('./inspect.js')).verb },
   top: { summary: 'the processes of a running container', load: async () => (await import('./top.js')).verb },
   image: { summary: 'images: pull, ls, rm, inspect, load, import, prune', load: async () => (await import('./image.js')).verb },
   pull: { summary: 'download an image from a registry (= image pull)', load: async () => (await import('./image.js')).pullVerb },
@@ -53,7 +59,9 @@ export function mainHelp(): string {
     ...Object.entries(VERBS).filter(([, v]) => !v.hidden).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`),
     '',
     'Run `niwa <command> --help` for the options of each command.',
-    'Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid spec.',
+    'Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid spec. run and exec exit with the',
+    'container\'s status (128+N for signal N), and as Docker does for their own failures: 125 niwa',
+    'failed (usage, invalid spec, setup), 126 the command cannot be executed, 127 it was not found.',
   ].join('\n');
 }
 
@@ -73,15 +81,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`niwa: unknown command '${cmd}'\n  hint: run 'niwa --help' for the list of commands\n`);
     return 2;
   }
+  let verb: Verb | undefined;
   try {
-    const verb = await entry.load();
-    if (verb.subcommands ? rest[0] === '--help' || rest[0] === '-h' : rest.includes('--help') || rest.includes('-h')) {
+    verb = await entry.load();
+    const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest; // `run -- ls -h` is not a help request
+    if (verb.subcommands ? rest[0] === '--help' || rest[0] === '-h' : own.includes('--help') || own.includes('-h')) {
       process.stdout.write(`usage: ${verb.usage}\n\n${verb.summary}\n`);
       return 0;
     }
     return await verb.run(rest);
   } catch (e) {
     process.stderr.write(formatError(e) + '\n');
+    if (typeof verb?.passesStatus === 'function' ? verb.passesStatus(rest) : verb?.passesStatus) return passThroughExitCode(e);
     return e instanceof NiwaError ? e.exitCode : 1;
   }
 }

@@ -3,7 +3,7 @@
 // container directly through its cgroups (that process has no socket to ask).
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
-import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
+import { TARGET_FLAGS, TARGET_USAGE, eachContainer } from './target.js';
 import { check, request } from '../runtime/supervisor/client.js';
 import { containerDir, readState } from '../runtime/state.js';
 import { createCgroupManager } from '../runtime/cgroup/manager.js';
@@ -16,9 +16,7 @@ export function freezerVerb(op: 'pause' | 'unpause', summary: string): Verb {
     usage: `${usage}\n\n${TARGET_USAGE}`,
     async run(argv) {
       const a = parseArgs(argv, { values: { ...TARGET_FLAGS } }, op);
-      const names = namesOf(a.positionals, op, usage);
-      const t = targetOf(a.flags, op);
-      return eachName(names, async (name) => {
+      return eachContainer(a.positionals, a.flags, op, usage, async (t, name) => {
         const st = readState(containerDir(t.root, t.project, name));
         if (st?.foreground) {
           const m = createCgroupManager(detectCgroupLayout(), st.cgroups);

@@ -1,9 +1,10 @@
-// `niwa ps [--json]`: the containers of a project with status, pid, uptime, restarts and health.
+// `niwa ps [--json]`: the containers of every project (or of --project) with status, pid, uptime,
+// restarts and health.
 // Asks the supervisor; without one, derives the truth from state.json and the host (runtime/state.ts).
 import { readdirSync } from 'node:fs';
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
-import { TARGET_FLAGS, TARGET_USAGE, formatDuration, table, targetOf } from './target.js';
+import { TARGET_FLAGS, formatDuration, table, targetOf } from './target.js';
 import { NAME_RE, containerDir, deriveState, listNames, readState, type ContainerState } from '../runtime/state.js';
 import { describeStatus } from '../runtime/status.js';
 import { tryRequest, type Target } from '../runtime/supervisor/client.js';
@@ -59,15 +60,15 @@ export async function listContainers(t: Target): Promise<PsRow[]> {
 }
 
 export const verb: Verb = {
-  summary: 'list the containers of a project, or of every project with -a (--json for data)',
-  usage: `niwa ps [-a|--all] [--json] [--project NAME]\n\n  -a, --all           every project under the state root (a PROJECT column)\n${TARGET_USAGE}`,
+  summary: 'list the containers of every project, with a PROJECT column (--project filters; --json for data)',
+  usage: `niwa ps [-a|--all] [--json] [--project NAME]\n\n  --project NAME      only this project's containers\n  -a, --all           every project (the default; kept for Docker's habit)\n  --state-root DIR    where state lives (default: $NIWA_STATE_ROOT or /run/niwa)`,
   async run(argv) {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { json: '', all: 'a' } }, 'ps');
     const t = targetOf(a.flags, 'ps');
-    const projects = a.flags.all ? projectsUnder(t.root) : [t.project];
+    const projects = a.flags.project === undefined ? projectsUnder(t.root) : [t.project];
     const rows = (await Promise.all(projects.map((project) => listContainers({ ...t, project })))).flat();
     if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }
-    const all = Boolean(a.flags.all);
+    const all = a.flags.project === undefined;
     const out = [[...(all ? ['PROJECT'] : []), 'NAME', 'ID', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'HEALTH']];
     for (const r of rows) {
       out.push([...(all ? [r.project] : []), r.name, r.id, r.status, r.pid === null ? '-' : String(r.pid), r.uptime === null ? '-' : formatDuration(r.uptime * 1000), String(r.restarts), r.health === 'none' ? '-' : r.health]);

@@ -4,7 +4,7 @@
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
-import { TARGET_FLAGS, TARGET_USAGE, eachName, namesOf, targetOf } from './target.js';
+import { TARGET_FLAGS, TARGET_USAGE, eachContainer } from './target.js';
 import { containerDir, pruneProject, readState } from '../runtime/state.js';
 import { check, tryRequest } from '../runtime/supervisor/client.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
@@ -16,10 +16,8 @@ export const verb: Verb = {
   usage: `${USAGE}\n\n${TARGET_USAGE}`,
   async run(argv) {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { force: 'f' } }, 'rm');
-    const names = namesOf(a.positionals, 'rm', USAGE);
-    const t = targetOf(a.flags, 'rm');
     const force = Boolean(a.flags.force);
-    const status = await eachName(names, async (name) => {
+    return eachContainer(a.positionals, a.flags, 'rm', USAGE, async (t, name) => {
       const dir = containerDir(t.root, t.project, name);
       if (!readState(dir)) throw new UserError('E_NO_CONTAINER', `rm: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
       const r = await tryRequest(t, { op: 'rm', name, force });
@@ -30,8 +28,7 @@ export const verb: Verb = {
         if (failed.length) process.stderr.write(`niwa: rm ${name}: cleanup left: ${failed.join('; ')}\n`);
       }
       process.stdout.write(name + '\n');
+      pruneProject(t.root, t.project);
     });
-    pruneProject(t.root, t.project);
-    return status;
   },
 };

@@ -1,8 +1,9 @@
-// `niwa run SPEC [-- CMD...]`: run a container in the foreground; exit with its status.
+// `niwa run [OPTIONS] [SPEC | IMAGE] [-- CMD...]`: run a container in the foreground (or -d under the
+// project's supervisor); exit with its status. Docker's options are in run-flags.ts.
 import { randomBytes } from 'node:crypto';
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
-import { UserError } from '../errors.js';
+import { RUN_OPTIONS_USAGE, overridesOf, runArgSpec, runSource } from './run-flags.js';
 import { checkName } from '../spec/names.js';
 import { loadChecked, pullFlag } from './spec.js';
 import { compile } from '../plan/compile.js';
@@ -14,21 +15,46 @@ import { plainReporter } from '../ui/plain.js';
 import { registerForeground } from '../runtime/foreground.js';
 
 export const verb: Verb = {
-  summary: 'run a container from a spec in the foreground; its exit status becomes niwa\'s (128+N for a signal)',
-  usage: 'niwa run SPEC [-d|--detach] [--name NAME] [--project NAME] [-v|--verbose] [-- CMD ARGS...]\n\n  -- CMD...     run CMD instead of process.args (and instead of an image\'s Entrypoint + Cmd)\n  --pull WHEN   missing (default), always or never: when to pull rootfs.image\n  -q, --quiet   no pull progress\n  --verbose     print each launch step as it happens (to stderr)\n  -d            run in the background under the project\'s supervisor; print the container id\n  --state-root  where detached containers keep state (default: $NIWA_STATE_ROOT or /run/niwa)\n  --step        pause at each phase (before prepare, after clone, before/after the root switch, before execve,\n                after cleanup): what changed and how to look at it; Enter goes on',
+  summary: 'run a container from a spec, an image or the default root; its exit status becomes niwa\'s (128+N for a signal)',
+  usage: [
+    'niwa run [OPTIONS] [SPEC | IMAGE] [-- CMD ARGS...]',
+    '',
+    '  SPEC          a spec file (.yaml/.yml/.json/.ts, or any existing file); IMAGE: an image reference',
+    '                (rootfs {image}); neither: the embedded default root (give a command after --)',
+    '  -- CMD...     run CMD instead of process.args (and instead of an image\'s Cmd)',
+    '  -d            run in the background under the project\'s supervisor; print the container id',
+    '  --project P   the project the container belongs to (default: default)',
+    '  -q, --quiet   no pull progress',
+    '  --verbose     print each launch step as it happens (to stderr)',
+    '  --state-root  where containers keep state (default: $NIWA_STATE_ROOT or /run/niwa)',
+    '  --step        pause at each phase (before prepare, after clone, before/after the root switch, before execve,',
+    '                after cleanup): what changed and how to look at it; Enter goes on',
+    '',
+    RUN_OPTIONS_USAGE,
+    '',
+    'Exit status: the container\'s (128+N when killed by signal N); 125 when niwa itself fails (usage,',
+    'invalid spec, setup), 126 when the command cannot be executed, 127 when it is not found.',
+  ].join('\n'),
+  passesStatus: true,
   async run(argv) {
-    const a = parseArgs(argv, { values: { name: '', project: '', 'state-root': '', pull: '' }, booleans: { verbose: 'v', detach: 'd', step: '', quiet: 'q' } }, 'run');
-    if (a.positionals.length !== 1) throw new UserError('E_USAGE', 'run: expected exactly one SPEC file', [], 'usage: niwa run SPEC [-- CMD...]');
+    const opts = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'));
+    if (opts.includes('--quiz')) return (await import('./quiz.js')).runQuiz(argv); // predict, then run (src/cli/quiz.ts)
+    const a = parseArgs(argv, runArgSpec({ project: '', 'state-root': '' }, { verbose: '', detach: 'd', step: '', quiet: 'q' }), 'run');
+    const source = runSource(a, 'run');
     const host = probeHost(a.flags['state-root'] ? { stateRoot: String(a.flags['state-root']) } : {});
-    const spec = await loadChecked(a.positionals[0], host, { pull: pullFlag(a.flags.pull), quiet: Boolean(a.flags.quiet) });
-    if (a.rest.length) spec.process.args = a.rest;
-    if (a.flags.name) spec.name = checkName(String(a.flags.name), 'container name (--name)', 'run');
+    const overrides = overridesOf(a);
+    // A one-off without --name gets a name of its own, so two of them can run side by side.
+    if (source.kind === 'inline' && overrides.name === undefined) overrides.name = `${source.spec.name}-${randomBytes(2).toString('hex')}`;
+    const spec = await loadChecked(source.kind === 'file' ? source.file : { inline: source.spec }, host, { pull: pullFlag(a.flags.pull), quiet: Boolean(a.flags.quiet), overrides });
     const project = checkName(String(a.flags.project ?? 'default'), 'project name (--project)', 'run');
     const id = `${spec.name}-${randomBytes(4).toString('hex')}`;
     const stepper = a.flags.step ? (await import('../runtime/launch/step.js')).addStepPauses(spec) : undefined;
     const plan = compile(spec, host, { id, project });
     stepper?.setPlan(plan);
-    if (a.flags.detach) return (await import('./run-detached.js')).runDetached(plan, spec, host);
+    if (a.flags.detach) {
+      if (a.flags.rm) process.stderr.write('niwa: warning: --rm with -d: a detached container is kept when it ends; remove it with niwa rm\n');
+      return (await import('./run-detached.js')).runDetached(plan, spec, host);
+    }
     // Registered like a supervised container, so ps/exec/stop/kill/rm work from another terminal.
     const reg = registerForeground(host.stateRoot, plan, spec);
     const r = await runPlan(plan, {
@@ -44,3 +70,5 @@ export const verb: Verb = {
     return r.status;
   },
 };
+// --quiz is handled by src/cli/quiz.ts before the options above are parsed.
+verb.usage += '\n  --quiz        predict, then run: shows the container and its command, asks what it will print,\n                runs it and compares';

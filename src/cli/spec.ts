@@ -1,7 +1,7 @@
 // Loads a spec for a verb that compiles it: load + validate against what this host offers.
 import type { HostFacts } from '../plan/types.js';
-import type { CanonicalSpec } from '../spec/types.js';
-import { loadSpec, type LoadOptions } from '../spec/load/index.js';
+import type { CanonicalSpec, ContainerSpec } from '../spec/types.js';
+import { loadSpec, loadSpecObject, type LoadOptions } from '../spec/load/index.js';
 import { hostCpuFacts } from '../validate/host.js';
 import type { PullPolicy } from '../image/types.js';
 import { UserError } from '../errors.js';
@@ -13,10 +13,12 @@ export interface LoadCheckedOptions {
   quiet?: boolean;
   /** A provisioned spec's build plan, before it is built (`niwa plan` prints it first). */
   onBuildPlan?: (lines: string[]) => void;
+  /** Command-line options applied over the spec (niwa run/plan). */
+  overrides?: LoadOptions['overrides'];
 }
 
-/** Load a spec; a rootfs.image is read from the store, pulled on demand with progress on stderr. */
-export async function loadChecked(file: string, host: HostFacts, opts: LoadCheckedOptions = {}): Promise<CanonicalSpec> {
+/** Load a spec (a file, or a spec object made on the command line); a rootfs.image is read from the store, pulled on demand with progress on stderr. */
+export async function loadChecked(file: string | { inline: ContainerSpec }, host: HostFacts, opts: LoadCheckedOptions = {}): Promise<CanonicalSpec> {
   const controllers = [...host.cgroup.v2Controllers, ...Object.keys(host.cgroup.v1)];
   const image: LoadOptions['image'] = async (ref, pull) => {
     const { imageResolver } = await import('../image/resolve.js');
@@ -32,7 +34,8 @@ export async function loadChecked(file: string, host: HostFacts, opts: LoadCheck
     const [{ provisionResolver }, { plainBuildReporter }] = await Promise.all([import('../build/provision.js'), import('./build.js')]);
     return provisionResolver({ host, onEvent: opts.quiet ? undefined : plainBuildReporter(), onPlan: opts.onBuildPlan })(req);
   };
-  return loadSpec(file, { hostCgroupControllers: controllers, ...hostCpuFacts(), image, provision });
+  const lo: LoadOptions = { hostCgroupControllers: controllers, ...hostCpuFacts(), image, provision, ...(opts.overrides && Object.keys(opts.overrides).length ? { overrides: opts.overrides } : {}) };
+  return typeof file === 'string' ? loadSpec(file, lo) : loadSpecObject(file.inline, '<inline>', lo);
 }
 
 /** `--pull missing|always|never` (absent: the spec's own policy). */

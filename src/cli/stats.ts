@@ -5,7 +5,9 @@ import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
 import { TARGET_FLAGS, TARGET_USAGE, formatBytes, table, targetOf } from './target.js';
 import { listContainers } from './ps.js';
-import { containerDir, readPlan } from '../runtime/state.js';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { containerDir, logPath, readPlan } from '../runtime/state.js';
+import { parseLogLine } from '../runtime/supervisor/logs.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
 import { readCgroupStats } from '../runtime/cgroup/stats.js';
 import type { CgroupStats } from '../runtime/cgroup/types.js';
@@ -58,12 +60,14 @@ export const verb: Verb = {
   },
 };
 
-/** `niwa stats` on a terminal: the live view over the project's containers; r restarts, s stops. */
+/** `niwa stats` on a terminal: the live view over the project's containers; r restarts, s stops, l shows
+ *  the log, q leaves (the containers keep running). */
 async function liveStats(t: Target, only: string[]): Promise<number> {
   const { runStatsView } = await import('../ui/stats-view.js');
   const { restartContainer } = await import('../runtime/supervisor/restart-container.js');
   const { request } = await import('../runtime/supervisor/client.js');
   const layout = detectCgroupLayout();
+  const tails = new Map<string, ReturnType<typeof logTail>>();
   const pick = <T extends { name: string }>(xs: T[]) => (only.length ? xs.filter((x) => only.includes(x.name)) : xs);
   await runStatsView({
     title: `niwa stats — ${t.project}`,
@@ -73,6 +77,31 @@ async function liveStats(t: Target, only: string[]): Promise<number> {
     stats: async (names) => Object.fromEntries(names.map((n) => [n, readCgroupStats(readPlan(containerDir(t.root, t.project, n))?.cgroups ?? [], layout)])),
     restart: async (name) => { await restartContainer(t, name); },
     stop: async (name) => { await request(t, { op: 'stop', name }); },
+    newLogLines: (name) => (tails.get(name) ?? tails.set(name, logTail(logPath(containerDir(t.root, t.project, name)))).get(name)!)(),
   });
   return 0;
+}
+
+/** The lines appended to a container log since the last call; the first call gives the last few KiB.
+ *  A file that shrank was rotated: reading starts again at its beginning. */
+function logTail(path: string, firstBytes = 8192): () => { at: number; stream: 'stdout' | 'stderr'; line: string }[] {
+  let offset: number | undefined;
+  let partial = '';
+  return () => {
+    let size: number;
+    try { size = statSync(path).size; } catch { return []; }
+    if (offset === undefined) offset = Math.max(0, size - firstBytes);
+    if (size < offset) { offset = 0; partial = ''; }
+    if (size === offset) return [];
+    const buf = Buffer.alloc(Math.min(size - offset, 1 << 20));
+    const fd = openSync(path, 'r');
+    try { readSync(fd, buf, 0, buf.length, offset); } finally { closeSync(fd); }
+    offset += buf.length;
+    const lines = (partial + buf.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    return lines.flatMap((l) => {
+      const e = parseLogLine(l);
+      return e ? [{ at: Date.parse(e.time) || Date.now(), stream: e.stream, line: e.line }] : [];
+    });
+  };
 }

@@ -2,7 +2,7 @@
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
-import { TARGET_FLAGS, TARGET_USAGE, eachName, graceMsOf, namesOf, targetOf } from './target.js';
+import { TARGET_FLAGS, TARGET_USAGE, eachContainer, graceMsOf } from './target.js';
 import { containerDir, deriveState, readSpec, readState } from '../runtime/state.js';
 import { signalForeground } from '../runtime/foreground.js';
 import { isLive } from '../runtime/status.js';
@@ -16,10 +16,8 @@ export const verb: Verb = {
   usage: `${USAGE}\n\n  -t SECS   grace period before SIGKILL (default: the spec's stop_grace_period, 10 s)\n${TARGET_USAGE}`,
   async run(argv) {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS, time: 't' } }, 'stop');
-    const names = namesOf(a.positionals, 'stop', USAGE);
-    const t = targetOf(a.flags, 'stop');
     const timeoutMs = graceMsOf(a.flags, 'stop');
-    return eachName(names, async (name) => {
+    return eachContainer(a.positionals, a.flags, 'stop', USAGE, async (t, name) => {
       const st = readState(containerDir(t.root, t.project, name));
       if (!st) throw new UserError('E_NO_CONTAINER', `stop: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
       const now = deriveState(st, detectCgroupLayout(), containerDir(t.root, t.project, name));

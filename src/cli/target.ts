@@ -1,9 +1,11 @@
-// Shared by the lifecycle verbs: --project and --state-root (or NIWA_STATE_ROOT), name checks,
-// and small formatting helpers for tables and durations.
+// Shared by the lifecycle verbs: --project and --state-root (or NIWA_STATE_ROOT), how a container is
+// found (a name from any project, the id `run -d` printed, or a unique prefix of it), and small
+// formatting helpers for tables and durations.
 import { UserError } from '../errors.js';
 import { defaultStateRoot } from '../validate/host.js';
 import { checkName } from '../spec/names.js';
 import type { Target } from '../runtime/supervisor/client.js';
+import { containerDir, listNames, listProjects, readState } from '../runtime/state.js';
 
 /** Value flags every lifecycle verb accepts. */
 export const TARGET_FLAGS = { project: '', 'state-root': '' } as const;
@@ -20,6 +22,39 @@ export function namesOf(positionals: string[], verb: string, usage: string): str
   if (!positionals.length) throw new UserError('E_USAGE', `${verb}: expected a container name`, [], `usage: ${usage}`);
   for (const n of positionals) checkName(n, 'container name', verb);
   return positionals;
+}
+
+/** A container found by resolveContainer: its project (a Target) and name. */
+export interface Found { t: Target; name: string; id: string }
+
+/**
+ * A container by name (in --project when given, else in any project), by its id, or by a unique
+ * prefix of its id (or of the id's random part). Ambiguity is an error listing the candidates with
+ * their projects; nothing found is an error saying where niwa looked.
+ */
+export function resolveContainer(flags: Record<string, unknown>, ref: string, verb: string): Found {
+  const root = String(flags['state-root'] ?? defaultStateRoot());
+  checkName(ref, 'container name', verb);
+  if (flags.project !== undefined) checkName(String(flags.project), 'project name (--project)', verb);
+  const projects = flags.project !== undefined ? [String(flags.project)] : listProjects(root);
+  const all = projects.flatMap((project) => listNames(root, project).map((name) => ({ t: { root, project }, name, id: readState(containerDir(root, project, name))?.id ?? name })));
+  const pick = (hits: Found[], how: string): Found | undefined => {
+    if (hits.length <= 1) return hits[0];
+    throw new UserError('E_AMBIGUOUS', `${verb}: '${ref}' ${how} ${hits.length} containers`, hits.map((h) => ({ message: `${h.name} (id ${h.id}) in project ${h.t.project}` })),
+      `name one with --project P, or give more of its id`);
+  };
+  const found = pick(all.filter((c) => c.name === ref), 'names')
+    ?? pick(all.filter((c) => c.id === ref), 'is the id of')
+    ?? pick(all.filter((c) => c.id.startsWith(ref) || c.id.slice(c.id.lastIndexOf('-') + 1).startsWith(ref)), 'is a prefix of the ids of');
+  if (found) return found;
+  const where = flags.project !== undefined ? `in project '${String(flags.project)}'` : projects.length ? `in any project (${projects.join(', ')})` : `(no containers under ${root})`;
+  throw new UserError('E_NO_CONTAINER', `${verb}: no container '${ref}' ${where}`, [], 'niwa ps lists them: NAME, ID and PROJECT');
+}
+
+/** Runs `f` for each container named (by name, id or id prefix); like eachName, one failure does not stop the others. */
+export async function eachContainer(refs: string[], flags: Record<string, unknown>, verb: string, usage: string, f: (t: Target, name: string) => Promise<void>): Promise<number> {
+  if (!refs.length) throw new UserError('E_USAGE', `${verb}: expected a container name`, [], `usage: ${usage}`);
+  return eachName(refs, async (ref) => { const c = resolveContainer(flags, ref, verb); await f(c.t, c.name); });
 }
 
 /** `-t SECS` of stop/restart as milliseconds (undefined: the spec's stop_grace_period). */

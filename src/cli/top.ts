@@ -3,7 +3,7 @@
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
-import { TARGET_FLAGS, TARGET_USAGE, formatBytes, namesOf, table, targetOf } from './target.js';
+import { TARGET_FLAGS, TARGET_USAGE, formatBytes, namesOf, resolveContainer, table } from './target.js';
 import { listContainers } from './ps.js';
 import { containerDir, readPlan } from '../runtime/state.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
@@ -17,8 +17,8 @@ export const verb: Verb = {
   usage: `${USAGE}\n\n${TARGET_USAGE}`,
   async run(argv) {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { json: '' } }, 'top');
-    const [name] = namesOf(a.positionals, 'top', USAGE);
-    const t = targetOf(a.flags, 'top');
+    const [ref] = namesOf(a.positionals, 'top', USAGE);
+    const { t, name } = resolveContainer(a.flags, ref, 'top');
     const row = (await listContainers(t)).find((r) => r.name === name);
     if (!row) throw new UserError('E_NO_CONTAINER', `top: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
     if (row.state !== 'running' && row.state !== 'paused') throw new UserError('E_NOT_RUNNING', `top: container '${name}' is ${row.status}`);

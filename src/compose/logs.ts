@@ -30,6 +30,9 @@ export interface LogsOptions {
   tail?: number;
   timestamps?: boolean;
   colour: boolean;
+  /** Only lines at or after `since` and before `until` (compose logs --since/--until). */
+  since?: Date;
+  until?: Date;
   /** The container's bytes as they are (default: control characters made visible when the output is a terminal). */
   raw?: boolean;
   out?: NodeJS.WritableStream;
@@ -38,17 +41,19 @@ export interface LogsOptions {
 /** Prints the logs; with `follow`, resolves once every followed container has ended. */
 export async function printLogs(o: LogsOptions): Promise<void> {
   const out = o.out ?? process.stdout;
+  const window = { tail: o.tail, ...(o.since ? { since: o.since } : {}), ...(o.until ? { until: o.until } : {}) };
   const fmt = prefixer(o.names, { colour: o.colour, timestamps: o.timestamps, raw: o.raw ?? !(out as NodeJS.WriteStream).isTTY });
   if (!o.follow) {
-    const all = o.names.flatMap((n) => readLogEntries(logPath(containerDir(o.target.root, o.target.project, n)), { tail: o.tail }).map((e) => ({ n, e })));
+    const all = o.names.flatMap((n) => readLogEntries(logPath(containerDir(o.target.root, o.target.project, n)), window).map((e) => ({ n, e })));
     all.sort((a, b) => (a.e.time < b.e.time ? -1 : a.e.time > b.e.time ? 1 : 0));
     for (const { n, e } of all) out.write(fmt(n, e));
     return;
   }
+  const before = (e: LogEntry) => !o.until || Date.parse(e.time) < o.until.getTime();
   await Promise.all(o.names.map(async (n) => {
-    const r = await tryRequest(o.target, { op: 'logs-follow', name: n, tail: o.tail }, (l) => { if ('log' in l) out.write(fmt(n, l.log)); }, 30_000).catch(() => undefined);
+    const r = await tryRequest(o.target, { op: 'logs-follow', name: n, tail: o.tail, ...(o.since ? { since: o.since.toISOString() } : {}) }, (l) => { if ('log' in l && before(l.log)) out.write(fmt(n, l.log)); }, 30_000).catch(() => undefined);
     if (r?.ok) return;
     // no supervisor (nothing is running): what the file has
-    for (const e of readLogEntries(logPath(containerDir(o.target.root, o.target.project, n)), { tail: o.tail })) out.write(fmt(n, e));
+    for (const e of readLogEntries(logPath(containerDir(o.target.root, o.target.project, n)), window)) out.write(fmt(n, e));
   }));
 }

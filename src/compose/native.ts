@@ -34,7 +34,11 @@ export interface NativeCompose {
 
 /** A niwa multi-container project, typed (the TS counterpart of a YAML `services:` map of container specs). */
 export function defineCompose(project: NativeCompose): NativeCompose {
-  return project;
+  // Builders (container('db')…) become their plain specs here: the loader clones the tree, which a
+  // builder's methods would not survive.
+  const services = Object.fromEntries(Object.entries(project.services ?? {}).map(([k, v]) =>
+    [k, v && typeof (v as { toSpec?: unknown }).toSpec === 'function' ? (v as { toSpec(): ContainerSpec }).toSpec() : v]));
+  return { ...project, services };
 }
 
 /** A file is in the native form when one of its services has the container field `process`. */

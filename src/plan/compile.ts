@@ -139,6 +139,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
     cgroups: cg.cgroups,
     tty: spec.process.tty,
     ...(spec.rootfs.kind === 'image' && spec.rootfs.image ? { image: { ref: spec.rootfs.ref, name: spec.rootfs.image.name, digest: spec.rootfs.image.digest, fromImage: spec.rootfs.image.fromImage } } : {}),
+    ...(spec.fromFlags ? { fromFlags: spec.fromFlags } : {}),
     steps,
     warnings,
   };

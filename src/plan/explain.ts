@@ -2,7 +2,7 @@
 // what a student can run (on the host, with the container's PID, or inside the container) to
 // see its effect. Pure: plan in, text out.
 import type { CloneFlag, LaunchPlan, Phase, Step } from './types.js';
-import { describeCall } from './format.js';
+import { describeCall, optionOf } from './format.js';
 
 /** Where to run a command: on the host (PID = the container's host pid) or inside the container. */
 export interface Look { where: 'host' | 'inside'; cmd: string }
@@ -154,7 +154,7 @@ const PHASE_INTRO: Record<Phase, string> = {
 export function formatExplain(plan: LaunchPlan): string {
   const out: string[] = [
     `launch plan for '${plan.name}' (${plan.spec}), explained`,
-    `${plan.steps.length} steps. $PID below is the container's process id on the host; "host$" commands run on the host`,
+    `${plan.steps.length} step${plan.steps.length === 1 ? '' : 's'}. $PID below is the container's process id on the host; "host$" commands run on the host`,
     '(as root), "inside$" commands run in the container. Try them while it runs: niwa run --step pauses at each phase.',
   ];
   let phase: Phase | undefined;
@@ -165,7 +165,8 @@ export function formatExplain(plan: LaunchPlan): string {
     }
     out.push('', `[${e.index}] ${e.call}`);
     out.push(`    why:  ${e.why}`);
-    out.push(`    from: ${e.field ? `spec field ${e.field}` : 'a built-in default (src/spec/defaults.ts or the embedded root)'}${e.man ? `   man: ${e.man}` : ''}`);
+    const opt = optionOf(plan.fromFlags, e.field);
+    out.push(`    from: ${opt ? `option ${opt} (spec field ${e.field})` : e.field ? `spec field ${e.field}` : 'a built-in default (src/spec/defaults.ts or the embedded root)'}${e.man ? `   man: ${e.man}` : ''}`);
     for (const l of e.look) out.push(`    ${l.where === 'host' ? 'host$  ' : 'inside$'} ${l.cmd}`);
   }
   if (plan.warnings.length) out.push('', 'warnings:', ...plan.warnings.map((x) => `  ! ${x}`));

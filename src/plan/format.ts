@@ -73,7 +73,7 @@ export interface FormatOptions { explain?: boolean; color?: boolean }
 
 export function formatPlan(plan: LaunchPlan, opts: FormatOptions = {}): string {
   const c = opts.color ? { dim: (s: string) => `\x1b[2m${s}\x1b[22m`, bold: (s: string) => `\x1b[1m${s}\x1b[22m`, cyan: (s: string) => `\x1b[36m${s}\x1b[39m` } : { dim: (s: string) => s, bold: (s: string) => s, cyan: (s: string) => s };
-  const out: string[] = [c.bold(`launch plan for '${plan.name}' (${plan.spec})`), `${plan.steps.length} steps; cgroups: ${plan.cgroups.length ? plan.cgroups.join(', ') : 'none'}`];
+  const out: string[] = [c.bold(`launch plan for '${plan.name}' (${plan.spec})`), `${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}; cgroups: ${plan.cgroups.length ? plan.cgroups.join(', ') : 'none'}`];
   if (plan.image) {
     out.push(`image: ${plan.image.name}@${plan.image.digest}`);
     const from = Object.entries(plan.image.fromImage);
@@ -87,9 +87,17 @@ export function formatPlan(plan: LaunchPlan, opts: FormatOptions = {}): string {
       out.push('', c.cyan(PHASE_TITLE[phase]));
     }
     out.push(`  ${String(s.index).padStart(w)}  ${describeCall(s)}`);
-    const meta = [s.field ? `[${s.field}]` : '[default]', s.man].filter(Boolean).join(' ');
+    const opt = optionOf(plan.fromFlags, s.field);
+    const meta = [s.field ? `[${s.field}${opt ? ` ← ${opt}` : ''}]` : '[default]', s.man].filter(Boolean).join(' ');
     out.push(c.dim(`  ${' '.repeat(w)}    ${meta} — ${s.why}`));
   }
   if (plan.warnings.length) out.push('', 'warnings:', ...plan.warnings.map((x) => `  ! ${x}`));
   return out.join('\n') + '\n';
+}
+
+/** The command-line option that set `field` (or a parent of it), if any (LaunchPlan.fromFlags). */
+export function optionOf(fromFlags: Record<string, string> | undefined, field: string | undefined): string | undefined {
+  if (!fromFlags || !field) return undefined;
+  for (let f = field; f; f = f.includes('.') ? f.slice(0, f.lastIndexOf('.')) : '') if (fromFlags[f]) return fromFlags[f];
+  return undefined;
 }

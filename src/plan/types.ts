@@ -201,6 +201,8 @@ export interface LaunchPlan {
   tty: boolean;
   /** The image the container runs (rootfs.image): what `niwa image rm` checks before removing it. */
   image?: { ref: string; name: string; digest: string; fromImage: Record<string, string> };
+  /** Spec fields set by command-line options (niwa run/plan --memory …) → the option. */
+  fromFlags?: Record<string, string>;
   steps: Step[];
   /** Messages for the user that do not stop the run (e.g. translated cgroup keys). */
   warnings: string[];

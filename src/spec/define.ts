@@ -1,9 +1,10 @@
 // The TypeScript DSL: defineContainer (typed identity) and a Haconiwa-style chaining builder.
 // Both produce the same plain ContainerSpec that a YAML file holds; loadSpec accepts either.
 import type {
-  BindMount, CapabilitySets, CgroupSpec, ContainerSpec, Hook, HookPoint, IdRef, MountSpec, NamespaceKind,
-  NamespaceOptions, ProcessSpec, Propagation, ProvisionStep, RlimitValue, SeccompSpec, TmpfsMount,
+  BindMount, CgroupSpec, Hook, HookPoint, IdRef, MountSpec, NamespaceKind,
+  NamespaceOptions, ProcessSpec, Propagation, ProvisionStep, RlimitValue, TmpfsMount,
 } from './types.js';
+import type { CapabilityName, CapabilitySets, ContainerSpec, SeccompSpec as TypedSeccompSpec, SignalName } from './typed.js';
 
 /** A spec as a plain, fully typed object (editors complete every field). */
 export function defineContainer(spec: ContainerSpec): ContainerSpec {
@@ -11,6 +12,14 @@ export function defineContainer(spec: ContainerSpec): ContainerSpec {
 }
 
 type Size = string | number;
+
+/** Where a builder set a field: the method and which of its calls on this builder (0-based); the
+ *  loader finds that call in the spec's source text (tsx runs the spec from minified code, so a
+ *  stack trace has no usable line). */
+export interface BuilderCall { method: string; nth: number }
+/** The builder's method that returns its calls map; a global symbol so that a second copy of
+ *  this module (a spec outside the repository loads its own through tsx) shares it. */
+export const SPEC_POSITIONS: unique symbol = Symbol.for('niwa.spec.positions') as never;
 
 /** Chaining builder: `container('web').unshare('pid', 'uts').memory('64M').command('/bin/sh').toSpec()`. */
 export class ContainerBuilder {
@@ -101,15 +110,17 @@ export class ContainerBuilder {
   pids(max: number): this { return this.cgroup({ pids: max }); }
 
   // --- privileges ---
-  capAllow(...caps: string[]): this { (this.s.capabilities ??= {}).allow = [...caps]; return this; }
-  capAdd(...caps: string[]): this { const c = (this.s.capabilities ??= {}); c.add = [...(c.add ?? []), ...caps]; return this; }
-  capDrop(...caps: string[]): this { const c = (this.s.capabilities ??= {}); c.drop = [...(c.drop ?? []), ...caps]; return this; }
+  capAllow(...caps: CapabilityName[]): this { (this.s.capabilities ??= {}).allow = [...caps]; return this; }
+  capAdd(...caps: CapabilityName[]): this { const c = (this.s.capabilities ??= {}); c.add = [...(c.add ?? []), ...caps]; return this; }
+  capDrop(...caps: CapabilityName[]): this { const c = (this.s.capabilities ??= {}); c.drop = [...(c.drop ?? []), ...caps]; return this; }
   capSets(sets: CapabilitySets): this { (this.s.capabilities ??= {}).sets = { ...sets }; return this; }
   noNewPrivs(on = true): this { this.s.no_new_privs = on; return this; }
   rlimit(name: string, value: RlimitValue): this { (this.s.rlimits ??= {})[name] = value; return this; }
-  seccomp(profile: SeccompSpec): this { this.s.seccomp = profile; return this; }
+  seccomp(profile: TypedSeccompSpec): this { this.s.seccomp = profile; return this; }
   sysctl(key: string, value: string | number): this { (this.s.sysctls ??= {})[key] = value; return this; }
   oomScoreAdj(n: number): this { this.s.oom_score_adj = n; return this; }
+  /** The signal `niwa stop` sends first (default SIGTERM). */
+  stopSignal(sig: SignalName): this { this.s.stop_signal = sig; return this; }
 
   // --- hooks and metadata ---
   /** A hook: a shell string, {command, optional, timeout}, or (TS only) a function. Repeats append. */
@@ -120,6 +131,18 @@ export class ContainerBuilder {
     return this;
   }
   annotate(key: string, value: string): this { (this.s.annotations ??= {})[key] = value; return this; }
+
+  /** Which call set each field: dotted path → method and ordinal (for file:line:col in errors). */
+  [SPEC_POSITIONS](): Record<string, BuilderCall> { return { ...this.calls }; }
+  private calls: Record<string, BuilderCall> = {};
+  private counts: Record<string, number> = {};
+  /** Calls in progress: a method that calls another (memory → cgroup) counts once, as written. */
+  private depth = 0;
+  /** Record that this call of `method` (as written in the spec) set `field`. */
+  protected mark(field: string, method: string): void {
+    const nth = (this.counts[method] = (this.counts[method] ?? -1) + 1);
+    this.calls[field] = { method, nth };
+  }
 
   /** The plain spec (a fresh copy; functions in hooks are kept). */
   toSpec(): ContainerSpec {
@@ -142,5 +165,32 @@ function copy<T>(v: T): T {
 
 /** Start a builder for a container named `name`. */
 export function container(name: string): ContainerBuilder {
-  return new ContainerBuilder(name);
+  const b = new ContainerBuilder(name);
+  b['mark']('name', 'container');
+  return b;
+}
+
+// --- builder calls → file:line:col in error messages ------------------------------------------
+
+/** Which spec field each builder method sets (the key of the positions map). */
+const METHOD_FIELDS: Record<string, string | ((args: unknown[], b: ContainerBuilder) => string)> = {
+  rootfs: 'rootfs', image: 'rootfs', entrypoint: 'process.entrypoint', pivotRoot: 'root', chroot: 'root', readonlyRoot: 'rootfs',
+  unshare: 'namespaces', join: (a) => `namespaces.${String(a[0])}`, timeOffsets: 'namespaces.time', uidMap: 'uid_map', gidMap: 'gid_map',
+  hostname: 'hostname', domainname: 'domainname', command: 'process.args', env: 'process.env', envFile: 'env_files', cwd: 'process.cwd',
+  user: 'process.user', group: 'process.group', groups: 'process.groups', tty: 'process.tty', init: 'process.init',
+  mount: (_a, b) => `mounts.${b['s'].mounts?.length ?? 0}`, bind: (_a, b) => `mounts.${b['s'].mounts?.length ?? 0}`,
+  tmpfs: (_a, b) => `mounts.${b['s'].mounts?.length ?? 0}`, maskPaths: 'masked_paths', readonlyPaths: 'readonly_paths',
+  device: (_a, b) => `devices.${b['s'].devices?.length ?? 0}`, cgroup: 'cgroup', memory: 'cgroup.memory', cpus: 'cgroup.cpus',
+  pids: 'cgroup.pids', capAllow: 'capabilities.allow', capAdd: 'capabilities.add', capDrop: 'capabilities.drop',
+  capSets: 'capabilities.sets', noNewPrivs: 'no_new_privs', rlimit: (a) => `rlimits.${String(a[0])}`, seccomp: 'seccomp',
+  sysctl: (a) => `sysctls.${String(a[0])}`, oomScoreAdj: 'oom_score_adj', stopSignal: 'stop_signal',
+  hook: (a) => `hooks.${String(a[0])}`, annotate: (a) => `annotations.${String(a[0])}`,
+};
+for (const [method, field] of Object.entries(METHOD_FIELDS)) {
+  const proto = ContainerBuilder.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const inner = proto[method];
+  proto[method] = function (this: ContainerBuilder, ...args: unknown[]) {
+    if (this['depth']++ === 0) this['mark'](typeof field === 'function' ? field(args, this) : field, method);
+    try { return inner.apply(this, args); } finally { this['depth']--; }
+  };
 }

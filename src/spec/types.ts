@@ -397,6 +397,8 @@ export interface CanonicalSpec {
   hooks: CanonicalHook[];
   annotations: Record<string, string>;
   lifecycle: CanonicalLifecycle;
+  /** Spec fields set by command-line options (niwa run --memory …) → the option, for plan --explain. */
+  fromFlags?: Record<string, string>;
   /** For messages: dotted path → source position (YAML). */
   positions?: Record<string, { line: number; col: number }>;
 }

@@ -29,6 +29,8 @@ export interface LiveOptions {
   /** Write every service's log lines above the rows (compose-style); default off, `l` shows them in the pane. */
   attachLogs?: boolean;
   verbose?: boolean;
+  /** q and Ctrl-C leave the view only and say so: the containers keep running (`niwa stats`). */
+  quitLeavesRunning?: boolean;
   /** Close by itself once every container has ended (e.g. all one-shot containers are done). */
   exitWhenAllEnded?: boolean;
   stdout?: NodeJS.WriteStream;
@@ -54,7 +56,7 @@ export function startLiveView(source: EventSource, controls: LiveControls, opts:
   const stdin = opts.stdin ?? process.stdin;
   const fps = opts.fps ?? 4;
   const interactive = Boolean(stdin.isTTY);
-  let state = initialState({ title: opts.title, attachLogs: opts.attachLogs, verbose: opts.verbose, now: Date.now() });
+  let state = initialState({ title: opts.title, attachLogs: opts.attachLogs, verbose: opts.verbose, now: Date.now(), quitLeavesRunning: opts.quitLeavesRunning });
   let lines: FinishedLine[] = [];
   let batch = 0;
   let closed = false;

@@ -29,6 +29,8 @@ export interface ContainerView {
   pids?: number;
   restarts: number;
   ports: PublishedPort[];
+  /** Epoch ms when a stop (or restart) of this run was asked for or reported: the row says "stopping (Ns)". */
+  stoppingSince?: number;
 }
 
 export type LineLevel = 'info' | 'ok' | 'warn' | 'error' | 'log';
@@ -65,6 +67,8 @@ export interface ViewState {
   verbose: boolean;
   /** 'graceful' after q / the first Ctrl-C; 'force' after the second Ctrl-C. */
   quitting: 'no' | 'graceful' | 'force';
+  /** q leaves the view and the containers keep running (`niwa stats` watches containers it does not own). */
+  quitLeavesRunning: boolean;
   /** Epoch ms of the last ui:tick; uptime is measured against it (events alone do not move it, so they need no redraw). */
   now: number;
   title: string;
@@ -101,10 +105,10 @@ export const LOG_TAIL = 50;
 /** Finished lines kept when nobody drains them (plain consumers drain every event; this is a safety cap). */
 export const FINISHED_CAP = 2000;
 
-export function initialState(opts: { title?: string; attachLogs?: boolean; verbose?: boolean; now?: number } = {}): ViewState {
+export function initialState(opts: { title?: string; attachLogs?: boolean; verbose?: boolean; now?: number; quitLeavesRunning?: boolean } = {}): ViewState {
   return {
     order: [], containers: {}, finished: [], nextLineId: 0, logsVisible: {}, logTail: {},
-    attachLogs: opts.attachLogs ?? false, verbose: opts.verbose ?? false, quitting: 'no',
+    attachLogs: opts.attachLogs ?? false, verbose: opts.verbose ?? false, quitting: 'no', quitLeavesRunning: opts.quitLeavesRunning ?? false,
     now: opts.now ?? 0, title: opts.title ?? 'niwa', pulls: {}, pullOrder: [],
   };
 }
@@ -198,6 +202,9 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
         startedAt: e.state === 'running' && (c.state !== 'running' || e.pid !== c.pid) ? at : c.startedAt,
         step: e.state === 'starting' ? c.step : undefined,
         ports: e.ports ?? c.ports,
+        // Stopping lasts until the run ends or another one starts; an engine may report it, or a key asked for it.
+        stoppingSince: e.state === 'stopping' ? (c.stoppingSince ?? at)
+          : e.state === c.state && (e.pid === undefined || e.pid === c.pid) ? c.stoppingSince : undefined,
         ...(NOT_LIVE.includes(e.state) || e.state === 'restarting' ? { cpuPercent: undefined, cpuSample: undefined, health: 'none' as const } : {}),
         ...(e.exitCode !== undefined || e.signal !== undefined
           ? { exit: { code: e.exitCode ?? null, signal: e.signal ?? null, oomKilled: e.status === 'oom-killed' } } : {}),
@@ -265,10 +272,17 @@ function applyAction(s: ViewState, a: Action, at: number): ViewState {
     case 'toggleLogs':
       return { ...s, logsVisible: { ...s.logsVisible, [a.name]: !s.logsVisible[a.name] } };
     case 'restart':
-      return line(a.name, 'info', 'restart requested');
-    case 'stop':
-      return line(a.name, 'info', 'stop requested');
+    case 'stop': {
+      const c = s.containers[a.name];
+      const next = line(a.name, 'info', `${a.type} requested`);
+      if (!c || NOT_LIVE.includes(c.state) || c.stoppingSince !== undefined) return next;
+      return { ...next, containers: { ...next.containers, [a.name]: { ...c, stoppingSince: at } } };
+    }
     case 'stopAll': {
+      if (s.quitLeavesRunning) {
+        if (s.quitting !== 'no') return s;
+        return { ...line(undefined, 'info', 'leaving the view: the containers keep running (niwa stop NAME stops one)'), quitting: 'graceful' };
+      }
       const quitting = a.force ? 'force' : s.quitting === 'no' ? 'graceful' : s.quitting;
       if (quitting === s.quitting) return s;
       return { ...line(undefined, a.force ? 'warn' : 'info', a.force ? 'forcing: killing every container now' : 'stopping every container (Ctrl-C again to force)'), quitting };

@@ -53,6 +53,8 @@ export interface StatsViewOptions {
   stats(names: string[]): Promise<Record<string, CgroupStats>>;
   restart(name: string): Promise<void>;
   stop(name: string): Promise<void>;
+  /** Log lines a container wrote since the last call (for `l`); none when it keeps no log. */
+  newLogLines?(name: string): { at: number; stream: 'stdout' | 'stderr'; line: string }[];
   intervalMs?: number;
 }
 
@@ -67,13 +69,19 @@ export async function runStatsView(o: StatsViewOptions): Promise<void> {
     const evs = listingEvents(last, next, Date.now());
     last = new Map(next.map((c) => [c.name, c]));
     running = next.filter((c) => c.state === 'running' || c.state === 'paused').map((c) => c.name);
+    for (const c of next) {
+      for (const l of o.newLogLines?.(c.name) ?? []) evs.push({ type: 'log', container: c.name, stream: l.stream, line: l.line, at: l.at });
+    }
     for (const e of evs) for (const l of listeners) l(e);
   };
   const view = startLiveView(
     { subscribe: (cb) => { listeners.add(cb); return () => listeners.delete(cb); } },
     // q and Ctrl-C leave the view only: `niwa stats` watches containers, it does not own them.
     { restart: o.restart, stop: o.stop, stopAll: () => undefined },
-    { title: o.title, stats: async () => { await refresh().catch(() => undefined); return o.stats(running); }, statsIntervalMs: o.intervalMs },
+    {
+      title: o.title, quitLeavesRunning: true, statsIntervalMs: o.intervalMs,
+      stats: async () => { await refresh().catch(() => undefined); return o.stats(running); },
+    },
   );
   await view.waitUntilExit();
 }

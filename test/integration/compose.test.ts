@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, niwa, niwaBin, needsRoot, needsStage, repoRoot, type CliResult } from '../helpers.js';
 import { cgroupsLeft } from './running.js';
+import { httpGet, until } from './poll.js';
 import { tryRequest } from '../../src/runtime/supervisor/client.js';
 import { bridgeName, vethName } from '../../src/runtime/net/names.js';
 import { removeProjectNetworks } from '../../src/runtime/net/attach.js';
@@ -50,20 +50,6 @@ function ps(p: string): Record<string, Row> {
 }
 const stateOf = (p: string, name: string) => JSON.parse(readFileSync(join(state, p, name, 'state.json'), 'utf8')) as { startedAt: string; finishedAt?: string; exitCode?: number };
 const logLines = (p: string, name: string) => readFileSync(join(state, p, name, 'container.log'), 'utf8').split('\n').filter(Boolean);
-const httpGet = (url: string) => new Promise<string>((resolve, reject) => {
-  const req = get(url, { timeout: 5000 }, (res) => { let b = ''; res.setEncoding('utf8'); res.on('data', (c) => { b += c; }); res.on('end', () => resolve(b)); });
-  req.on('error', reject);
-  req.on('timeout', () => req.destroy(new Error('timeout')));
-});
-async function until<T>(what: string, f: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 before(async () => {
   if (skip) return;

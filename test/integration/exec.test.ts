@@ -181,7 +181,7 @@ describe('niwa exec', { skip }, () => {
     const u = cli(['exec', '--project', project, '-u', 'nobody', 'cli', '--', 'id', '-un']);
     assert.equal(u.stdout.trim(), 'nobody', u.stderr);
     const none = cli(['exec', '--project', project, 'no-such', '--', 'true']);
-    assert.equal(none.status, 1);
+    assert.equal(none.status, 125, 'exec\'s own failure is Docker\'s 125');
     assert.match(none.stderr, /no container 'no-such'/);
   });
 });

@@ -50,7 +50,7 @@ test('a foreground run is listed by ps, entered by exec, refused twice, stopped 
     assert.equal(logs.status, 2);
     assert.match(logs.stderr, /runs in the foreground .*its output goes to that terminal/);
     const twice = niwa(['run', '--project', project, spec], { env });
-    assert.equal(twice.status, 2);
+    assert.equal(twice.status, 125);
     assert.match(twice.stderr, /already exists in project/);
     const t0 = Date.now();
     const stop = niwa(['stop', '--project', project, 'fg'], { env });

@@ -222,7 +222,7 @@ test('run from an index of several platforms, by digest, from a registry with ba
     const authEnv = { DOCKER_CONFIG: join(home, 'docker'), REGISTRY_AUTH_FILE: '', XDG_RUNTIME_DIR: home };
     const f = spec('private', `rootfs: {image: ${priv.host}/private/app:1}\n`);
     const no = run(['run', f], authEnv);
-    assert.equal(no.status, 1, no.stderr);
+    assert.equal(no.status, 125, no.stderr);
     assert.match(no.stderr, /niwa login/);
     const login = niwa(['login', '-u', 'alice', '--password-stdin', priv.host], { env: env(authEnv), input: 'secret pw\n' });
     assert.equal(login.status, 0, login.stderr);

@@ -50,6 +50,14 @@ test('--step pauses at each phase, shows the real PID and what to look at, and g
       assert.equal(status(pid, 'NoNewPrivs'), '0', 'no_new_privs comes after this pause');
       assert.match(stderr, /\[\d+\] prctl\(PR_SET_NO_NEW_PRIVS, 1\)/, 'next steps listed');
     },
+    teardown: () => {
+      // The program has exited: no command on its pid is suggested any more.
+      const pid = Number(/container PID on the host: (\d+)/.exec(stderr)![1]);
+      const last = stderr.split('niwa --step: teardown').pop()!;
+      assert.doesNotMatch(last, new RegExp(`/proc/${pid}\\b`), 'no /proc/PID command for an exited pid');
+      assert.doesNotMatch(last, /container PID on the host/);
+      assert.match(last, new RegExp(`PID ${pid}\\) has exited`));
+    },
   };
   const errors: unknown[] = [];
   child.stdout.on('data', (d) => { stdout += d; });

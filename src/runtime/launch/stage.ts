@@ -137,7 +137,7 @@ export function stepError(plan: LaunchPlan, index: number, errno: number): Runti
   const msg = `${step.op}${arg !== undefined ? ` \`${arg}\`` : ''}: ${en} — ${field} (step ${index}, ${step.phase})`;
   const known = FAILURE_HINTS[`${step.op} ${en}`];
   const hint = [known ?? step.why, step.man ? `see ${step.man}` : ''].filter(Boolean).join('; ') || undefined;
-  return new RuntimeFailure('E_STEP', msg, { field: step.field, hint });
+  return new RuntimeFailure('E_STEP', msg, { field: step.field, hint, op: step.op, errno: en });
 }
 
 /** What a failure usually means, for the common ones ("op ERRNO" → hint); otherwise the step's why is shown. */

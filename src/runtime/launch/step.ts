@@ -18,6 +18,7 @@ import type { CanonicalHook, CanonicalSpec, HookContext, HookPoint } from '../..
 import type { LaunchPlan, Step } from '../../plan/types.js';
 import { describeCall } from '../../plan/format.js';
 import { lookFor } from '../../plan/explain.js';
+import { sameProcessAlive } from '../proc.js';
 
 const PAUSES: { point: HookPoint; title: string }[] = [
   { point: 'before_fork', title: 'nothing exists yet: niwa is about to prepare the host side (cgroups, hooks)' },
@@ -69,13 +70,17 @@ export function addStepPauses(spec: CanonicalSpec, opts: StepperOptions = {}): S
     w('');
     w(`── niwa --step: ${ctx.point}${here ? ` (step ${at} of ${plan.steps.length})` : ''} ───────────────────────────`);
     w(title + '.');
-    if (pid !== undefined && ctx.point !== 'teardown') w(`container PID on the host: ${pid}`);
+    // Commands on /proc/PID are suggested only while that process is there (not at teardown,
+    // nor after the program has already exited or failed).
+    const live = pid !== undefined && ctx.point !== 'teardown' && sameProcessAlive(pid, undefined) ? pid : undefined;
+    if (live !== undefined) w(`container PID on the host: ${live}`);
+    else if (pid !== undefined) w(`the container's process (PID ${pid}) has exited: nothing of it is left in /proc to look at`);
     if (done.length) {
       w('just done:');
       const shown = done.length > 14 ? [...done.slice(0, 7), undefined, ...done.slice(-6)] : done;
       for (const s of shown) w(s ? `  [${s.index}] ${describeCall(s)}` : `  … ${done.length - 13} more (niwa plan --explain shows them all)`);
     }
-    const looks = inspect(done, pid, ctx.point);
+    const looks = inspect(done, live, ctx.point);
     if (looks.length) {
       w('look at it from another terminal (as root):');
       for (const l of looks) w(`  $ ${l}`);

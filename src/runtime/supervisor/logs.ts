@@ -80,6 +80,8 @@ export interface ReadLogOptions {
   tail?: number;
   /** Only entries at or after this time. */
   since?: Date;
+  /** Only entries before this time. */
+  until?: Date;
 }
 
 /** Entries of container.log.1 then container.log, filtered. */
@@ -95,6 +97,7 @@ export function readLogEntries(path: string, opts: ReadLogOptions = {}): LogEntr
     }
   }
   if (opts.since) { const t = opts.since.getTime(); out = out.filter((e) => Date.parse(e.time) >= t); }
+  if (opts.until) { const t = opts.until.getTime(); out = out.filter((e) => Date.parse(e.time) < t); }
   if (opts.tail !== undefined) out = opts.tail <= 0 ? [] : out.slice(-opts.tail);
   return out;
 }

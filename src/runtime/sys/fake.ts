@@ -91,4 +91,9 @@ export class FakeSys implements Sys {
     this.rec('lgetxattr', [path, name], `${path} ${name}`);
     return this.xattrs.get(path)?.get(name);
   }
+  private nextFd = 100;
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+    this.rec('openat2', [dirfd, path, flags, mode, resolve], path);
+    return this.nextFd++;
+  }
 }

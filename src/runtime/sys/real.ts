@@ -1,5 +1,5 @@
 // The real Sys: node:fs for file operations, koffi (loaded lazily, only here) for mount/umount2,
-// mknod and the l*xattr calls (which Node lacks).
+// mknod, the l*xattr calls and openat2 (which Node lacks).
 import * as fs from 'node:fs';
 import { SysError, type Sys } from './types.js';
 
@@ -18,6 +18,7 @@ interface Libc {
   mknod: (p: string, mode: number, dev: number) => number;
   lsetxattr: (p: string, name: string, value: Uint8Array, size: number, flags: number) => number;
   lgetxattr: (p: string, name: string, value: Uint8Array | null, size: number) => number;
+  openat2: (dirfd: number, path: string, how: Uint8Array) => number;
   errno: () => number;
 }
 let libc: Libc | undefined;
@@ -31,6 +32,7 @@ async function loadLibc(): Promise<Libc> {
     mknod: mknodOf(koffi, lib),
     lsetxattr: lib.func('int lsetxattr(const char *, const char *, const void *, size_t, int)'),
     lgetxattr: lib.func('intptr_t lgetxattr(const char *, const char *, void *, size_t)'),
+    openat2: openat2Of(lib),
     errno: () => koffi.errno(),
   };
   return libc;
@@ -44,6 +46,11 @@ function mknodOf(koffi: Koffi, lib: ReturnType<Koffi['load']>): Libc['mknod'] {
     const x = lib.func('int __xmknod(int, const char *, uint32_t, uint64_t *)');
     return (p, mode, dev) => x(0, p, mode, [dev]);
   }
+}
+/** openat2 has no glibc wrapper: syscall(2) with its number (437 on x86_64 and aarch64 alike). */
+function openat2Of(lib: ReturnType<Koffi['load']>): Libc['openat2'] {
+  const syscall = lib.func('long syscall(long, ...)');
+  return (dirfd, path, how) => Number(syscall(437, 'int', dirfd, 'const char *', path, 'void *', how, 'size_t', how.byteLength));
 }
 function native(call: string): Libc {
   if (!libc) throw new Error(`prepareNative() must be awaited before ${call}`);
@@ -88,6 +95,16 @@ export const realSys: Sys = {
     const c = native('lsetxattr');
     const v = typeof value === 'string' ? Buffer.from(value) : value;
     if (c.lsetxattr(p, name, v, v.byteLength, 0) !== 0) throw new SysError('lsetxattr', `${p} ${name}`, errnoName(c.errno()));
+  },
+  openat2: (dirfd, p, flags, mode, resolve) => {
+    const c = native('openat2');
+    const how = Buffer.alloc(24); // struct open_how { u64 flags; u64 mode; u64 resolve; }
+    how.writeBigUInt64LE(BigInt(flags), 0);
+    how.writeBigUInt64LE(BigInt(mode), 8);
+    how.writeBigUInt64LE(BigInt(resolve), 16);
+    const fd = c.openat2(dirfd, p, how);
+    if (fd < 0) throw new SysError('openat2', p, errnoName(c.errno()));
+    return fd;
   },
   lgetxattr: (p, name) => {
     const c = native('lgetxattr');

@@ -24,7 +24,13 @@ export interface Sys {
   lsetxattr(path: string, name: string, value: Uint8Array | string): void;
   /** lgetxattr(2): the attribute's value, or undefined when the path does not carry it (ENODATA). koffi. */
   lgetxattr(path: string, name: string): Buffer | undefined;
+  /** openat2(2): open `path` relative to `dirfd` with `resolve` flags (RESOLVE_IN_ROOT …); returns the fd. koffi. */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
 }
+
+/** openat2 resolve flags (linux/openat2.h). */
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_IN_ROOT = 0x10;
 
 export const S_IFIFO = 0o010000;
 export const S_IFCHR = 0o020000;

@@ -3,6 +3,8 @@ import { dirname } from 'node:path';
 import type { ErrorDetail } from '../../errors.js';
 import type { HookFn, ProvisionStep, SeccompProfile } from '../types.js';
 import type { Applied, ImageView } from '../../image/apply.js';
+import type { RunOverrides } from './overrides.js';
+import { optionOf } from '../../plan/format.js';
 
 export type Positions = Record<string, { line: number; col: number }>;
 
@@ -34,6 +36,8 @@ export interface LoadOptions {
    * directory as the build context) and returns it. Omitted: the base image is read as it is.
    */
   provision?: (req: { ref: string; pull: 'missing' | 'always' | 'never'; steps: ProvisionStep[]; dir: string; name: string }) => Promise<ImageView>;
+  /** Docker-style command-line options applied over the spec (overrides.ts), e.g. from `niwa run --memory 64m`. */
+  overrides?: RunOverrides;
 }
 
 export interface LoadContext {
@@ -48,6 +52,8 @@ export interface LoadContext {
   opts: LoadOptions;
   /** The image of rootfs.image once the image phase has read it, with what its config filled in. */
   image?: { view: ImageView; applied: Applied };
+  /** Spec fields set by a command-line option → that option (overrides.ts). */
+  flagSources?: Record<string, string>;
 }
 
 export function newContext(file: string, opts: LoadOptions = {}, dir?: string): LoadContext {
@@ -72,6 +78,12 @@ export function detail(ctx: Pick<LoadContext, 'file' | 'positions'>, field: stri
   if (pos) { d.line = pos.line; d.col = pos.col; }
   if (hint) d.hint = hint;
   return d;
+}
+
+/** A later phase's problem with a field a command-line option set: named after the option, not the spec file. */
+export function relabel(sources: Record<string, string> | undefined, d: ErrorDetail): ErrorDetail {
+  const flag = optionOf(sources, d.field);
+  return flag ? { field: `${flag} (${d.field})`, message: d.message, ...(d.hint ? { hint: d.hint } : {}) } : d;
 }
 
 /** Record a problem and go on: every phase reports all it finds. */

@@ -4,6 +4,7 @@
 //
 //   1. read          read.ts          YAML (+ dotted-path positions) or a TS module (tsx) → unknown
 //   2. plain         plain.ts         lift function hooks, drop undefined, reject other functions
+//   2b. overrides    overrides.ts     command-line options (niwa run --memory …) over the spec
 //   3. schema        validate/schema  JSON Schema (ajv, precompiled) → ContainerSpec
 //   3b. image        image.ts         rootfs.image: get the image (opts.image), fill what the spec leaves out
 //   4. canonicalise  canonicalise.ts  shorthands → canonical, defaults, units, paths, ids, caps …
@@ -18,7 +19,7 @@ import { sortDetails } from '../../validate/schema-errors.js';
 import type { CanonicalSpec, ContainerSpec } from '../types.js';
 import { canonicalise } from './canonicalise.js';
 import { imagePhase } from './image.js';
-import { newContext, type LoadContext, type LoadOptions } from './context.js';
+import { newContext, relabel, type LoadContext, type LoadOptions } from './context.js';
 import { toPlain } from './plain.js';
 import { readSpecFile } from './read.js';
 import { unwrapSpecExport } from './read-ts.js';
@@ -26,9 +27,11 @@ import { unwrapSpecExport } from './read-ts.js';
 export type { LoadOptions } from './context.js';
 
 function fail(ctx: LoadContext, extra: ErrorDetail[] = []): never {
-  const all = sortDetails([...ctx.errors, ...extra].map((d) => withTsPosition(ctx.file, d)));
+  const all = sortDetails([...ctx.errors, ...extra].map((d) => relabel(ctx.flagSources, withTsPosition(ctx.file, d))));
   const n = all.length;
-  throw new UserError('E_SPEC_INVALID', `${ctx.file}: ${n} problem${n === 1 ? '' : 's'} in the spec`, all);
+  // a one-off of `niwa run [OPTIONS] -- CMD` has no file: its problems are on the command line
+  const where = ctx.file === '<inline>' && ctx.flagSources ? 'the command line' : ctx.file;
+  throw new UserError('E_SPEC_INVALID', `${where}: ${n} problem${n === 1 ? '' : 's'} in the spec`, all);
 }
 
 /** TS specs have no position map: find the field in the source text, if it can be found unambiguously. */
@@ -41,7 +44,9 @@ function withTsPosition(file: string, d: ErrorDetail): ErrorDetail {
 }
 
 async function fromData(raw: unknown, ctx: LoadContext): Promise<CanonicalSpec> {
-  const data = toPlain(raw, ctx);
+  const plain = toPlain(raw, ctx);
+  // loaded only when options were given (it brings the compose loader's short-form parsers)
+  const data = ctx.opts.overrides && !ctx.errors.length ? (await import('./overrides.js')).applyOverrides(plain as ContainerSpec, ctx.opts.overrides, ctx) : plain;
   const schemaProblems = await schemaErrors(data, ctx.file, ctx.positions);
   if (ctx.errors.length || schemaProblems.length) fail(ctx, schemaProblems);
   const withImage = await imagePhase(data as ContainerSpec, ctx);
@@ -52,6 +57,7 @@ async function fromData(raw: unknown, ctx: LoadContext): Promise<CanonicalSpec> 
     const problems = checkConsistency(spec, { hostCgroupControllers: ctx.opts.hostCgroupControllers, hostCpus: ctx.opts.hostCpus, hostMems: ctx.opts.hostMems, exists: ctx.opts.exists ?? existsSync });
     if (problems.length) fail(ctx, problems);
   }
+  if (ctx.flagSources && Object.keys(ctx.flagSources).length) spec.fromFlags = ctx.flagSources;
   return spec;
 }
 

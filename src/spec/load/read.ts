@@ -26,7 +26,7 @@ export async function readSpecFile(ctx: LoadContext): Promise<unknown> {
   }
   if (MODULE_EXTS.includes(ext)) {
     try { readLimited(ctx.file, 'spec'); } catch (e) { if (e instanceof UserError) throw e; /* unreadable: readTs says so */ }
-    return readTs(ctx.file);
+    return readTs(ctx.file, ctx.positions);
   }
   throw new UserError('E_SPEC_EXT', `${ctx.file}: unknown spec file type '${ext || '(none)'}'`, [], 'name specs *.container.ts or *.container.yaml');
 }

@@ -21,3 +21,38 @@ export function locateInSource(text: string, field: string): { line: number; col
   const line = before.split('\n').length;
   return { line, col: at - before.lastIndexOf('\n') };
 }
+
+/** `text` with comments blanked (newlines kept), so a commented-out call is not taken for a real one. */
+export function blankComments(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '/' && text[i + 1] === '/') {
+      const end = text.indexOf('\n', i);
+      const stop = end < 0 ? text.length : end;
+      out += ' '.repeat(stop - i); i = stop;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end < 0 ? text.length : end + 2;
+      out += text.slice(i, stop).replace(/[^\n]/g, ' '); i = stop;
+    } else if (c === "'" || c === '"' || c === '`') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c) j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1); i = j + 1;
+    } else { out += c; i++; }
+  }
+  return out;
+}
+
+/** Where the `nth` (0-based) call of a builder method is written: `.memory(` (or `container(` for the name). */
+export function locateCall(text: string, method: string, nth: number): { line: number; col: number } | undefined {
+  const esc = method.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = method === 'container' ? /(?<![\w$.])container\s*\(/g : new RegExp(`\\.\\s*${esc}\\s*\\(`, 'g');
+  const hits = [...blankComments(text).matchAll(re)];
+  const m = hits[nth];
+  if (!m || m.index === undefined) return undefined;
+  const at = m.index + (m[0].startsWith('.') ? 1 : 0);
+  const before = text.slice(0, at);
+  return { line: before.split('\n').length, col: at - before.lastIndexOf('\n') };
+}

@@ -1,5 +1,6 @@
 // Owns composing the live view: finished lines (Static) above; title, table, log pane and help bar below.
 // State comes in as props; keys go through keyToAction to the onAction prop. No logic beyond that.
+import { useRef } from 'react';
 import { Box, Text, useInput } from 'ink';
 import { counts, keyToAction, layout, logPaneLines, type Action, type FinishedLine, type ViewState } from '../model.js';
 import { ContainerTable } from './ContainerTable.js';
@@ -21,8 +22,12 @@ export interface AppProps {
 }
 
 export function App({ state, lines, batch, rows, interactive, onAction }: AppProps) {
+  // Keys read the state of the latest render: Ink swaps the input handler in an effect, after the
+  // frame is drawn, so a key pressed right after a redraw would otherwise act on the previous state.
+  const latest = useRef(state);
+  latest.current = state;
   useInput((input, key) => {
-    const a = keyToAction(input, key, state);
+    const a = keyToAction(input, key, latest.current);
     if (a) onAction(a);
   }, { isActive: interactive });
   const lay = layout(state, rows);
@@ -38,7 +43,7 @@ export function App({ state, lines, batch, rows, interactive, onAction }: AppPro
         <ContainerTable rows={visible} selected={state.selected} now={state.now} nameWidth={nameWidth}
           hiddenAbove={lay.first} hiddenBelow={state.order.length - lay.first - lay.count} />
         <LogPane services={lay.logServices} lines={logPaneLines(state, lay.logServices, lay.logLines)} nameWidth={nameWidth} height={lay.logLines} />
-        <HelpBar quitting={state.quitting} interactive={interactive} />
+        <HelpBar quitting={state.quitting} interactive={interactive} leaves={state.quitLeavesRunning} />
       </Box>
     </>
   );

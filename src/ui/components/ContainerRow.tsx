@@ -11,7 +11,7 @@ const HEALTH_COLOR: Record<ContainerView['health'], string | undefined> = {
 };
 
 /** Column widths after the name column; the header uses the same table. */
-export const COLS = { state: 11, detail: 20, pid: 8, uptime: 8, cpu: 7, mem: 16, restarts: 4 };
+export const COLS = { state: 15, detail: 20, pid: 8, uptime: 8, cpu: 7, mem: 16, restarts: 4 };
 
 const fit = (s: string, w: number) => (s.length >= w ? s.slice(0, w - 2) + '… ' : s.padEnd(w));
 const right = (s: string, w: number) => s.padStart(w - 1) + ' ';
@@ -29,7 +29,7 @@ export function ContainerRow({ c, selected, now, nameWidth }: ContainerRowProps)
     <Text wrap="truncate-end">
       <Text color="cyan">{selected ? '› ' : '  '}</Text>
       <Text bold={selected}>{fit(c.name, nameWidth + 2)}</Text>
-      <Text color={failedExit ? 'red' : STATE_COLOR[c.state]}>{fit(c.status ?? c.state, COLS.state)}</Text>
+      <Text color={failedExit ? 'red' : c.stoppingSince !== undefined && live ? STATE_COLOR.stopping : STATE_COLOR[c.state]}>{fit(stateText(c, now), COLS.state)}</Text>
       <Text color={detailColor}>{fit(detail, COLS.detail)}</Text>
       {right(c.pid !== undefined && live ? String(c.pid) : '-', COLS.pid)}
       {right(live && c.startedAt !== undefined ? formatDuration(now - c.startedAt) : '-', COLS.uptime)}
@@ -39,6 +39,13 @@ export function ContainerRow({ c, selected, now, nameWidth }: ContainerRowProps)
       {formatPorts(c.ports)}
     </Text>
   );
+}
+
+/** The state column: "stopping (Ns)" from the stop request (or report) on, else the precise status or state. */
+export function stateText(c: ContainerView, now: number): string {
+  const live = c.state === 'running' || c.state === 'stopping';
+  if (c.stoppingSince !== undefined && live) return `stopping (${Math.max(0, Math.floor((now - c.stoppingSince) / 1000))}s)`;
+  return c.status ?? c.state;
 }
 
 export function HeaderRow({ nameWidth }: { nameWidth: number }) {

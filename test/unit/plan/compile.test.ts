@@ -15,7 +15,9 @@ const snapDir = join(repoRoot, 'test', 'snapshots');
 const update = process.env.UPDATE_SNAPSHOTS === '1';
 const host = genericHost();
 /** Every container spec under examples/ (the course included), as paths relative to it. */
-const examples = ['', 'course'].flatMap((d) => readdirSync(join(repoRoot, 'examples', d)).filter((f) => /\.container\.(ya?ml|ts)$/.test(f)).map((f) => (d ? `${d}/${f}` : f))).sort();
+/** (A spec on an image compiles only once the image is in a store: the course test runs that lesson.) */
+const examples = ['', 'course'].flatMap((d) => readdirSync(join(repoRoot, 'examples', d)).filter((f) => /\.container\.(ya?ml|ts)$/.test(f)).map((f) => (d ? `${d}/${f}` : f)))
+  .filter((f) => !/^rootfs: \{image:/m.test(readFileSync(join(repoRoot, 'examples', f), 'utf8'))).sort();
 
 /** Paths in plans are absolute; make them independent of where the checkout lives. */
 const portable = (s: string) => s.split(repoRoot).join('<repo>');

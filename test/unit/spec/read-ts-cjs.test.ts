@@ -1,5 +1,5 @@
 // A .container.ts outside any ESM package is compiled as CommonJS by tsx: the loader must still
-// find its default export, and a missing 'niwa' import gets a hint instead of a stack.
+// find its default export, and its 'niwa' import resolves to the running niwa (no install there).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,8 +16,11 @@ test('a TS spec in a CommonJS directory loads', async () => {
     assert.equal(s.name, 'a');
     assert.equal(s.hostname, 'h');
     writeFileSync(join(dir, 'b.container.ts'), "import { defineContainer } from 'niwa';\nexport default defineContainer({ name: 'b', process: { args: ['/bin/true'] } });\n");
-    await assert.rejects(loadSpec(join(dir, 'b.container.ts')), (e: UserError) => {
-      assert.match(e.details[0].hint ?? '', /npm install niwa/);
+    assert.equal((await loadSpec(join(dir, 'b.container.ts'))).name, 'b');
+    writeFileSync(join(dir, 'c.container.ts'), "import { nope } from './missing';\nexport default nope;\n");
+    await assert.rejects(loadSpec(join(dir, 'c.container.ts')), (e: UserError) => {
+      assert.equal(e.code, 'E_SPEC_LOAD');
+      assert.match(e.details[0].hint ?? '', /does not compile/);
       return true;
     });
   } finally {
