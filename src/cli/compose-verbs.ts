@@ -58,6 +58,9 @@ function upOptions(a: ParsedArgs) {
 }
 
 export const up: Run = async (a, project) => {
+  if (a.flags.build) project = { ...project, build: 'always' }; // --build: rebuild build: services (src/build/compose.ts)
+  if (a.flags.watch) return (await import('./compose-watch.js')).composeWatch(a, project); // up, then follow develop.watch
+  if (!a.flags.quiet && !a.flags.json) { const { plainBuildReporter } = await import('./build.js'); project = { ...project, onBuild: (s, e) => plainBuildReporter((l) => process.stderr.write(`${s}: ${l}`))(e) }; }
   const o = upOptions(a);
   const follow = !a.flags.detach && !a.flags.wait;
   return runLoop(a, project, {

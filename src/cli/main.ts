@@ -41,6 +41,8 @@ export const VERBS: Record<string, { summary: string; load: VerbLoader; hidden?:
   image: { summary: 'images: pull, ls, rm, inspect, load, import, prune', load: async () => (await import('./image.js')).verb },
   pull: { summary: 'download an image from a registry (= image pull)', load: async () => (await import('./image.js')).pullVerb },
   images: { summary: 'list the images in the store (= image ls)', load: async () => (await import('./image.js')).imagesVerb },
+  build: { summary: 'build an image from a Dockerfile (cached layers) into the image store', load: async () => (await import('./build.js')).verb },
+  push: { summary: 'upload an image from the store to a registry', load: async () => (await import('./push.js')).verb },
   login: { summary: 'log in to a registry (checked, then saved where docker and podman look)', load: async () => (await import('./login.js')).verb },
   logout: { summary: 'remove the stored credentials of a registry', load: async () => (await import('./login.js')).logoutVerb },
   __supervise: { summary: 'the per-project supervisor daemon (started on demand)', hidden: true, load: async () => (await import('./supervise.js')).verb },
@@ -64,10 +66,26 @@ export function mainHelp(): string {
   ].join('\n');
 }
 
+let finished = false;
+/** Exits at once with `code` (a daemon's end), as a finished command. */
+export function exitNow(code: number): never { finished = true; process.exit(code); }
+/** A command whose work never settles would otherwise exit 0 once nothing is left to wait for: a hidden hang. */
+export function guardUnfinished(): void {
+  process.on('exit', (code) => {
+    if (finished || code !== 0) return;
+    process.stderr.write('niwa: internal error (a bug, please report it): the command stopped before it finished (nothing was left to wait for)\n');
+    process.exitCode = 1;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  try { return await dispatch(argv); } finally { finished = true; }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    if (cmd === 'help' && rest[0] && VERBS[rest[0]]) return main([rest[0], '--help']);
+    if (cmd === 'help' && rest[0] && VERBS[rest[0]]) return dispatch([rest[0], '--help']);
     process.stdout.write(mainHelp() + '\n');
     return cmd ? 0 : 2;
   }

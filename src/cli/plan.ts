@@ -17,13 +17,17 @@ export const verb: Verb = {
     const a = parseArgs(argv, runArgSpec({ host: '', id: '', project: '', 'oci-bundle': '', only: '' }, { json: '', color: '', explain: '', shell: '', oci: '', detach: 'd' }), 'plan');
     const source = runSource(a, 'plan');
     const host = a.flags.host === 'generic' ? genericHost() : probeHost();
-    const spec = await loadChecked(source.kind === 'file' ? source.file : { inline: source.spec }, host, { pull: pullFlag(a.flags.pull), overrides: overridesOf(a, 'plan') });
+    let build: string[] = [];
+    const spec = await loadChecked(source.kind === 'file' ? source.file : { inline: source.spec }, host, { pull: pullFlag(a.flags.pull), overrides: overridesOf(a, 'plan'), onBuildPlan: (l) => { build = l; } });
     const full = compile(spec, host, { id: String(a.flags.id ?? spec.name), project: String(a.flags.project ?? 'default') });
     const plan = a.flags.only === undefined ? full : onlyFields(full, String(a.flags.only), a.flags);
     const ex = await import('./plan-export.js');
     if (ex.wantsExport(a.flags)) return ex.runExport(a.flags, spec, plan, host);
     if (a.flags.json) process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
-    else process.stdout.write(formatPlan(plan, { color: Boolean(a.flags.color) || (process.stdout.isTTY && !process.env.NO_COLOR) }));
+    else {
+      if (build.length) process.stdout.write(`build (rootfs.provision, before the launch; each step cached as a layer):\n${build.map((l) => `  ${l}`).join('\n')}\n\n`);
+      process.stdout.write(formatPlan(plan, { color: Boolean(a.flags.color) || (process.stdout.isTTY && !process.env.NO_COLOR) }));
+    }
     return 0;
   },
 };

@@ -11,6 +11,8 @@ export interface LoadCheckedOptions {
   pull?: PullPolicy;
   /** No pull progress on stderr. */
   quiet?: boolean;
+  /** A provisioned spec's build plan, before it is built (`niwa plan` prints it first). */
+  onBuildPlan?: (lines: string[]) => void;
   /** Command-line options applied over the spec (niwa run/plan). */
   overrides?: LoadOptions['overrides'];
 }
@@ -27,7 +29,12 @@ export async function loadChecked(file: string | { inline: ContainerSpec }, host
       progress?.finish();
     }
   };
-  const lo: LoadOptions = { hostCgroupControllers: controllers, ...hostCpuFacts(), image, ...(opts.overrides && Object.keys(opts.overrides).length ? { overrides: opts.overrides } : {}) };
+  // rootfs.provision: built (and cached) like a Dockerfile by src/build, progress on stderr
+  const provision: LoadOptions['provision'] = async (req) => {
+    const [{ provisionResolver }, { plainBuildReporter }] = await Promise.all([import('../build/provision.js'), import('./build.js')]);
+    return provisionResolver({ host, onEvent: opts.quiet ? undefined : plainBuildReporter(), onPlan: opts.onBuildPlan })(req);
+  };
+  const lo: LoadOptions = { hostCgroupControllers: controllers, ...hostCpuFacts(), image, provision, ...(opts.overrides && Object.keys(opts.overrides).length ? { overrides: opts.overrides } : {}) };
   return typeof file === 'string' ? loadSpec(file, lo) : loadSpecObject(file.inline, '<inline>', lo);
 }
 

@@ -10,6 +10,6 @@ export const verb: Verb = {
     if (argv.length !== 1) throw new UserError('E_USAGE', '__supervise: expected PROJECT');
     const { supervise } = await import('../runtime/supervisor/daemon.js');
     const code = await supervise(defaultStateRoot(), argv[0]);
-    process.exit(code);
+    return (await import('./main.js')).exitNow(code);
   },
 };

@@ -71,6 +71,10 @@ export interface LoadComposeOptions {
   dataRoot?: string;
   /** 'image' (default): `image:` services run on their image. 'host': on the embedded host rootfs, with a warning. */
   images?: 'host' | 'image';
+  /** build: services: not built (default: their image must be there), built when the store lacks the image (the CLI), or always (`up --build`; the layer cache keeps it cheap). */
+  build?: 'missing' | 'always';
+  /** Progress of those builds (src/build/execute.ts BuildEvent), per service. */
+  onBuild?: (service: string, e: import('../build/execute.js').BuildEvent) => void;
   /** Options for each service's container loader (host cgroup controllers, …). */
   load?: LoadOptions;
   /** Skip step 12 (no CanonicalSpec; e.g. `compose config`). */
@@ -288,6 +292,9 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
       const underData = (p: string) => p === dataRoot || p.startsWith(dataRoot.endsWith(sep) ? dataRoot : dataRoot + sep);
       const baseExists = opts.load?.exists ?? existsSync;
       try {
+        // a build: service's image is built first when the store lacks it (src/build/compose.ts)
+        const raw = enabled[svcName] as ComposeService;
+        if (raw.build !== undefined && opts.build && opts.load?.image && !(raw as Obj)['x-niwa-rootfs']) { const b = await import('../build/compose.js'); await (opts.build === 'always' ? b.buildService : b.ensureBuilt)(project.name, svcName, raw, { onEvent: opts.onBuild }, project.workingDir); }
         entry.canonical = await loadSpecObject(m.spec, file.startsWith('<') ? '<inline>' : file, { ...opts.load, exists: (p) => created.has(p) || underData(p) || baseExists(p) });
       } catch (e) {
         if (!(e instanceof UserError)) throw e;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import type { ErrorDetail } from '../errors.js';
 import type { ContainerSpec, MountSpec, ProcessSpec, NamespaceKind, NamespaceOptions, RlimitValue, SeccompAction, SeccompOp, SeccompProfile, SeccompRule } from '../spec/types.js';
+import { builtImageName } from '../build/compose.js';
 import { readDotenv } from './env.js';
 import { detailAt } from './loc.js';
 import type { ComposeProject, ComposeService, ComposeVolumeMount, DependsOnCondition } from './model.js';
@@ -92,8 +93,8 @@ export const KEYS: Record<string, Rule> = {
   depends_on: 'extra', networks: 'extra', links: 'extra', ports: 'extra', expose: 'extra', extra_hosts: 'extra', labels: 'extra', dns: 'extra',
   dns_search: 'extra', container_name: 'extra', scale: 'extra', stdin_open: 'extra', profiles: 'extra',
   extends: 'meta', 'x-niwa-rootfs': 'meta', label_file: 'meta',
-  build: 'niwa does not build images; the service runs on x-niwa-rootfs or the embedded host rootfs',
-  develop: 'watch/sync (develop) is not supported',
+  build: 'mapped', // built by src/build (compose.ts) into the image the service runs on
+  develop: 'meta', // develop.watch: niwa compose watch (src/build/watch.ts)
   device_cgroup_rules: 'device cgroup rules are not supported',
   gpus: 'GPU access is not supported',
   logging: 'logging drivers are not supported; niwa keeps each container\'s output in its own log',
@@ -352,8 +353,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     const rule = KEYS[k];
     if (rule === undefined) warn(P(k), `'${k}' is not supported by niwa; ignored`);
     else if (!['mapped', 'extra', 'meta'].includes(rule)) {
-      if (k === 'build' && svc.image) warn(P(k), `build is not supported (niwa does not build images); using image '${svc.image}'`);
-      else warn(P(k), `${k}: ${rule}; ignored`);
+      warn(P(k), `${k}: ${rule}; ignored`);
     }
   }
 
@@ -364,7 +364,10 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   const rootDir = svc['x-niwa-rootfs'];
   let hostFallback = false;
   if (rootDir) spec.rootfs = rootDir;
-  else if (svc.image && o.images === 'image') {
+  else if (svc.build !== undefined && o.images === 'image') {
+    spec.rootfs = { image: builtImageName(project.name, name, svc), pull: 'never' }; // built before loading (compose/index.ts step 12)
+    map('rootfs', 'build');
+  } else if (svc.image && o.images === 'image') {
     const pull = pullPolicy(svc.pull_policy, (msg) => warn(P('pull_policy'), msg), (msg, hint) => fail(P('pull_policy'), msg, hint));
     spec.rootfs = { image: svc.image, ...(pull ? { pull } : {}) };
     map('rootfs.pull', 'pull_policy');
@@ -397,7 +400,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   if (!args.length && !native && !fromImage) {
     runnable = false;
     if (svc.image) warn(P('image'), `no command: it would come from image '${svc.image}', which niwa cannot read yet; this service cannot start`, 'give command: (and entrypoint:) explicitly');
-    else if (svc.build !== undefined) warn(P('build'), 'a build-only service: niwa does not build images yet, so this service cannot start (the others can)', 'give it image: (or x-niwa-rootfs: and command:)');
+    else if (svc.build !== undefined) warn(P('build'), 'a build-only service: images are not used for this load, so this service cannot start (the others can)', 'give it x-niwa-rootfs: and command:');
     else fail(P(), 'the service has no command', 'give command: [...] (niwa has no image to take a default from)');
   }
   if (args.length || !fromImage) spec.process.args = args;
@@ -707,7 +710,7 @@ function pullPolicy(v: unknown, warn: (msg: string) => void, fail: (msg: string,
   const s = String(v);
   if (s === 'always' || s === 'never' || s === 'missing') return s;
   if (s === 'if_not_present') return 'missing';
-  if (s === 'build') { warn('pull_policy: build — niwa does not build images yet; the image is pulled when missing'); return 'missing'; }
+  if (s === 'build') { warn('pull_policy: build without build: — there is nothing to build; the image is pulled when missing'); return 'missing'; }
   if (/^(daily|weekly|every_[0-9a-z]+)$/.test(s)) { warn(`pull_policy: ${s} — niwa does not keep pull times per policy; the image is pulled when missing`); return 'missing'; }
   fail(`'${s}' is not a pull policy`, 'use always, missing, never, if_not_present or build');
   return undefined;

@@ -478,5 +478,5 @@ export async function loadProject(opts: LoadComposeOptions & { canonical?: boole
   // Canonical specs are compiled and run: their images are read from the store, pulled when missing
   // (as pull_policy says), all services' at once, one pull per image however many services use it.
   const image = opts.canonical === false ? undefined : (await import('../image/resolve.js')).sharedResolver({ root: host.dataRoot, onEvent: opts.onPull });
-  return loadCompose({ ...opts, skipCanonical: opts.canonical === false, load: { hostCgroupControllers: controllers, ...hostCpuFacts(), ...(image ? { image } : {}), ...opts.load } });
+  return loadCompose({ build: 'missing', ...opts, skipCanonical: opts.canonical === false, load: { hostCgroupControllers: controllers, ...hostCpuFacts(), ...(image ? { image } : {}), ...opts.load } });
 }

@@ -26,7 +26,7 @@ function headerRecord(h: RequestInit['headers']): Record<string, string> {
   return { ...(h as Record<string, string>) };
 }
 
-function once(url: URL, method: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+function once(url: URL, method: string, headers: Record<string, string>, signal: AbortSignal | undefined, body?: Uint8Array): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? import('node:https') : url.protocol === 'http:' ? import('node:http') : undefined;
     if (!mod) { reject(failed(new Error(`unsupported protocol ${url.protocol}`))); return; }
@@ -36,7 +36,7 @@ function once(url: URL, method: string, headers: Record<string, string>, signal:
       req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error(`no answer for ${IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })));
       req.on('response', resolve);
       req.on('error', (e) => reject(signal?.aborted ? signal.reason : failed(e)));
-      req.end();
+      req.end(body);
     }, reject);
   });
 }
@@ -83,14 +83,15 @@ function response(res: IncomingMessage, url: URL, redirected: boolean, signal: A
   return r as unknown as Response;
 }
 
-/** fetch(url, { method, headers, signal, redirect: 'follow' }) for GET and HEAD, over node:http(s). */
+/** fetch(url, { method, headers, signal, redirect: 'follow', body }) over node:http(s); a body must be bytes (pushes send blobs and manifests). */
 export async function nodeFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   let url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
   let method = (init.method ?? 'GET').toUpperCase();
   const headers = headerRecord(init.headers);
   const signal = init.signal ?? undefined;
+  const body = init.body instanceof Uint8Array ? init.body : typeof init.body === 'string' ? Buffer.from(init.body) : undefined;
   for (let hops = 0; ; hops++) {
-    const res = await once(url, method, headers, signal);
+    const res = await once(url, method, headers, signal, method === 'GET' || method === 'HEAD' ? undefined : body);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.statusCode ?? 0) || !location || init.redirect === 'manual') return response(res, url, hops > 0, signal);
     res.resume(); // drop the redirect's own body

@@ -143,10 +143,12 @@ export class RegistryClient {
   }
 
   /** A request with auth: the scheme already learnt is used up front; a 401 is answered once. */
-  async request(path: string, opts: { scope?: string; accept?: string; signal?: AbortSignal; method?: string; what: string }): Promise<Response> {
+  async request(path: string, opts: { scope?: string; accept?: string; signal?: AbortSignal; method?: string; what: string; body?: Uint8Array; contentType?: string }): Promise<Response> {
     const headers: Record<string, string> = { 'User-Agent': USER_AGENT };
     if (opts.accept) headers.Accept = opts.accept;
-    const init = (): RequestInit => ({ method: opts.method ?? 'GET', headers, signal: opts.signal, redirect: 'follow' });
+    if (opts.contentType) headers['Content-Type'] = opts.contentType;
+    if (opts.body) headers['Content-Length'] = String(opts.body.byteLength);
+    const init = (): RequestInit => ({ method: opts.method ?? 'GET', headers, signal: opts.signal, redirect: 'follow', ...(opts.body ? { body: opts.body as unknown as BodyInit } : {}) });
     if (this.challenge) {
       const a = await this.authorization(this.challenge, opts.scope, opts.signal);
       if (a) headers.Authorization = a;

@@ -2,7 +2,7 @@
 // Both produce the same plain ContainerSpec that a YAML file holds; loadSpec accepts either.
 import type {
   BindMount, CgroupSpec, Hook, HookPoint, IdRef, MountSpec, NamespaceKind,
-  NamespaceOptions, ProcessSpec, Propagation, RlimitValue, TmpfsMount,
+  NamespaceOptions, ProcessSpec, Propagation, ProvisionStep, RlimitValue, TmpfsMount,
 } from './types.js';
 import type { CapabilityName, CapabilitySets, ContainerSpec, SeccompSpec as TypedSeccompSpec, SignalName } from './typed.js';
 
@@ -35,6 +35,13 @@ export class ContainerBuilder {
   rootfs(r: ContainerSpec['rootfs']): this { this.s.rootfs = r; return this; }
   /** Run on an OCI image (pulled on demand): image('busybox') or image('127.0.0.1:5000/app:1', {readonly: true}). */
   image(ref: string, opts: { readonly?: boolean; pull?: 'missing' | 'always' | 'never' } = {}): this { this.s.rootfs = { image: ref, ...opts }; return this; }
+  /** Provision the image (Haconiwa's provision): `.provision({ run: 'apk add curl' }, { copy: { source: './app', target: '/app' } })`; built and cached as layers. */
+  provision(...steps: ProvisionStep[]): this {
+    const r = this.s.rootfs;
+    const obj = typeof r === 'object' ? r : {};
+    this.s.rootfs = { ...obj, provision: [...(obj.provision ?? []), ...steps] };
+    return this;
+  }
   /** Replace the image's Entrypoint (as compose's entrypoint: drops its Cmd unless command() is given). */
   entrypoint(...args: string[] | [string[]]): this { this.proc.entrypoint = Array.isArray(args[0]) ? [...args[0]] : [...(args as string[])]; return this; }
   /** Switch root with pivot_root(2) (the default), optionally onto a directory rootfs. */

@@ -198,10 +198,15 @@ export interface HealthcheckSpec {
 
 export type RestartPolicy = 'no' | 'always' | 'on-failure' | `on-failure:${number}` | 'unless-stopped';
 
+/** A provision step (rootfs.provision): built and cached like a Dockerfile's RUN or COPY. */
+export type ProvisionStep =
+  | { run: string | string[] }
+  | { copy: { source: string; target: string; chown?: string; chmod?: string } };
+
 export interface ContainerSpec {
   name: string;
   /** Root filesystem: omitted = the embedded host-derived default; a directory path; or {path|image, readonly}. */
-  rootfs?: string | { path?: string; image?: string; readonly?: boolean; pull?: 'missing' | 'always' | 'never' };
+  rootfs?: string | { path?: string; image?: string; readonly?: boolean; pull?: 'missing' | 'always' | 'never'; provision?: ProvisionStep[] };
   root?: 'pivot_root' | 'chroot';
   namespaces?: NamespacesSpec;
   uid_map?: IdMapping[];

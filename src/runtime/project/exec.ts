@@ -138,7 +138,7 @@ export class ProjectRun {
         if (!s.digest) throw new RuntimeFailure('E_IMAGE', `image ${s.ref} was not resolved`, { hint: 'niwa compose pull' });
         return;
       case 'build':
-        if (!builder) throw new RuntimeFailure('E_BUILD', `builds: not yet (service ${s.service} needs ${s.image} built from ${s.context})`, { hint: 'give the service image: (or x-niwa-rootfs: and command:)' });
+        if (!builder) throw new RuntimeFailure('E_BUILD', `service ${s.service}: its image ${s.image} (built from ${s.context}) is not in the store`, { hint: `build it with niwa compose build ${s.service}, or up --build` });
         return builder(s);
       case 'mkdir':
         mkdirSync(s.path, { recursive: true, mode: s.mode });

@@ -1,7 +1,7 @@
 // What every load phase shares: the spec file, its directory, YAML positions and the error list.
 import { dirname } from 'node:path';
 import type { ErrorDetail } from '../../errors.js';
-import type { HookFn, SeccompProfile } from '../types.js';
+import type { HookFn, ProvisionStep, SeccompProfile } from '../types.js';
 import type { Applied, ImageView } from '../../image/apply.js';
 import type { RunOverrides } from './overrides.js';
 import { optionOf } from '../../plan/format.js';
@@ -31,6 +31,11 @@ export interface LoadOptions {
    * `validate`): the image is not read, and a command may be left to it unchecked.
    */
   image?: (ref: string, pull: 'missing' | 'always' | 'never') => Promise<ImageView>;
+  /**
+   * Builds a provisioned image (rootfs.provision: the base image plus the steps, with the spec's
+   * directory as the build context) and returns it. Omitted: the base image is read as it is.
+   */
+  provision?: (req: { ref: string; pull: 'missing' | 'always' | 'never'; steps: ProvisionStep[]; dir: string; name: string }) => Promise<ImageView>;
   /** Docker-style command-line options applied over the spec (overrides.ts), e.g. from `niwa run --memory 64m`. */
   overrides?: RunOverrides;
 }

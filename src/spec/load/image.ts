@@ -8,6 +8,7 @@ import { report, type LoadContext } from './context.js';
 
 export async function imagePhase(spec: ContainerSpec, ctx: LoadContext): Promise<ContainerSpec> {
   const r = spec.rootfs;
+  if (typeof r === 'object' && r.provision?.length && r.image === undefined) report(ctx, 'rootfs.provision', 'provision steps run on an image: rootfs.image is missing', 'add rootfs.image (the base the steps run on)');
   if (typeof r !== 'object' || r.image === undefined || r.path !== undefined) return spec;
   let view;
   try {
@@ -16,7 +17,9 @@ export async function imagePhase(spec: ContainerSpec, ctx: LoadContext): Promise
       (await import('../../image/reference.js')).parseRef(r.image);
       return spec;
     }
-    view = await ctx.opts.image(r.image, r.pull ?? 'missing');
+    view = r.provision?.length && ctx.opts.provision
+      ? await ctx.opts.provision({ ref: r.image, pull: r.pull ?? 'missing', steps: r.provision, dir: ctx.dir, name: spec.name })
+      : await ctx.opts.image(r.image, r.pull ?? 'missing');
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     report(ctx, 'rootfs.image', e.details.length ? e.details.map((d) => d.message).join('; ') : e.message, e.hint ?? e.details.find((d) => d.hint)?.hint);

@@ -34,7 +34,7 @@ test('compose config --services lists services in start order; --format json', (
 
 test('compose config: -p, --profile, --env-file, warnings on stderr, errors exit 2', () => {
   const dir = project({
-    'compose.yaml': 'services:\n  a:\n    command: ["echo", "${WHO}"]\n    build: .\n  dbg:\n    command: [dbg]\n    profiles: [debug]\n',
+    'compose.yaml': 'services:\n  a:\n    command: ["echo", "${WHO}"]\n    gpus: all\n  dbg:\n    command: [dbg]\n    profiles: [debug]\n',
     'alt.env': 'WHO=alt\n',
   });
   const r = niwa(['compose', '-p', 'named', '--profile', 'debug', '--env-file', 'alt.env', 'config'], { cwd: dir });
@@ -43,7 +43,7 @@ test('compose config: -p, --profile, --env-file, warnings on stderr, errors exit
   assert.equal(doc.name, 'named');
   assert.deepEqual(Object.keys(doc.services), ['a', 'dbg']);
   assert.deepEqual(doc.services.a.command, ['echo', 'alt']);
-  assert.match(r.stderr, /warning: .*compose\.yaml:4:5: services\.a\.build: build: niwa does not build images/);
+  assert.match(r.stderr, /warning: .*compose\.yaml:4:5: services\.a\.gpus: gpus: GPU access is not supported/);
   const bad = project({ 'compose.yaml': 'services:\n  a:\n    comand: [x]\n' });
   const e = niwa(['compose', 'config'], { cwd: bad });
   assert.equal(e.status, 2);

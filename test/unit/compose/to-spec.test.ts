@@ -180,7 +180,6 @@ test('unsupported keys: exactly one warning each, with its position', async () =
   const r = await load(dir);
   const lines = r.warnings.map((w) => `${w.line}:${w.col} ${w.field}: ${w.message}`);
   assert.deepEqual(lines, [
-    "4:5 services.web.build: build is not supported (niwa does not build images); using image 'example/web:1'",
     "6:5 services.web.logging: logging: logging drivers are not supported; niwa keeps each container's output in its own log; ignored",
     '7:5 services.web.device_cgroup_rules: device_cgroup_rules: device cgroup rules are not supported; ignored',
     '8:5 services.web.mac_address: mac_address: mac_address is not supported; ignored',
@@ -191,7 +190,7 @@ test('unsupported keys: exactly one warning each, with its position', async () =
     '12:27 services.web.deploy.placement: deploy.placement is for swarm orchestration; ignored',
   ]);
   const spec = r.services.get('web')!.spec;
-  assert.deepEqual(spec.rootfs, { image: 'example/web:1' });
+  assert.deepEqual(spec.rootfs, { image: 'example/web:1', pull: 'never' }, 'build: makes the image; it is never pulled');
   assert.deepEqual([spec.process!.user, spec.process!.args], ['www-data', ['serve']], 'the user is looked up in the image');
   const c = r.services.get('web')!.canonical!;
   assert.equal(c.seccomp, null, 'privileged: unconfined');
@@ -406,10 +405,11 @@ test('links: SERVICE[:ALIAS] become the linking service\'s aliases and start aft
   assert.match((await loadError(bad)).text, /compose\.yaml:4:13: services\.web\.links\.0: links to service 'ghost', which is not defined/);
 });
 
-test('a build-only service does not refuse the project: it warns, cannot start, and the others load', async () => {
-  const dir = project({ 'compose.yaml': 'services:\n  builder:\n    build: .\n  web:\n    command: [/bin/true]\n' });
+test('a build-only service runs on the image its build makes: image: names it, else <project>-<service>', async () => {
+  const dir = project({ 'compose.yaml': 'name: demo\nservices:\n  builder:\n    build: .\n  named:\n    build: {context: .}\n    image: me/app:2\n  web:\n    command: [/bin/true]\n' });
   const r = await load(dir);
-  assert.equal(r.services.get('builder')!.canonical, undefined);
+  assert.deepEqual(r.services.get('builder')!.spec.rootfs, { image: 'demo-builder', pull: 'never' });
+  assert.deepEqual(r.services.get('named')!.spec.rootfs, { image: 'me/app:2', pull: 'never' });
   assert.ok(r.services.get('web')!.canonical);
-  assert.ok(r.warnings.some((w) => w.field === 'services.builder.build' && /cannot start \(the others can\)/.test(w.message)), r.warnings.map((w) => w.message).join('\n'));
+  assert.ok(!r.warnings.some((w) => w.field?.endsWith('.build')), r.warnings.map((w) => w.message).join('\n'));
 });

@@ -18,6 +18,8 @@ type Obj = Record<string, unknown>;
 const schema = JSON.parse(readFileSync(join(repoRoot, 'schema', 'container.schema.json'), 'utf8')) as Obj;
 
 type RootfsObject = Exclude<ContainerSpec['rootfs'], string | undefined>;
+type ProvisionCopy = Extract<NonNullable<RootfsObject['provision']>[number], { copy: unknown }>['copy'];
+type ProvisionKeys = 'run' | 'copy';
 type Offsets = NonNullable<NamespaceOptions['offsets']>;
 type IoMaxEntry = NonNullable<CgroupSpec['io_max']>[string];
 type RlimitObject = Extract<NonNullable<ContainerSpec['rlimits']>[string], object>;
@@ -34,7 +36,9 @@ const SHAPES: Record<string, readonly string[]> = {
     test: true, tcp: true, http: true, interval: true, timeout: true, retries: true, start_period: true,
   } satisfies Record<keyof HealthcheckSpec, true>),
   '#/properties/devices/items': Object.keys({ path: true, container_path: true, permissions: true } satisfies Record<keyof DeviceSpec, true>),
-  '#/properties/rootfs': Object.keys({ path: true, image: true, readonly: true, pull: true } satisfies Record<keyof RootfsObject, true>),
+  '#/properties/rootfs': Object.keys({ path: true, image: true, readonly: true, pull: true, provision: true } satisfies Record<keyof RootfsObject, true>),
+  '#/properties/rootfs/properties/provision/items': Object.keys({ run: true, copy: true } satisfies Record<ProvisionKeys, true>),
+  '#/properties/rootfs/properties/provision/items/properties/copy': Object.keys({ source: true, target: true, chown: true, chmod: true } satisfies Record<keyof ProvisionCopy, true>),
   '#/properties/namespaces': Object.keys(Object.fromEntries(NAMESPACE_KINDS.map((k) => [k, true])) as Record<NamespaceKind, true>),
   '#/properties/hooks': Object.keys(Object.fromEntries(HOOK_POINTS.map((k) => [k, true])) as Record<HookPoint, true>),
   '#/definitions/namespaceOptions': Object.keys({ path: true, container: true, offsets: true } satisfies Record<keyof NamespaceOptions, true>),
