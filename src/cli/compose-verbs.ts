@@ -143,6 +143,11 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
     say = (m) => process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), type: 'message', ...m }) + '\n');
   }
   let opened: Awaited<ReturnType<typeof open>>;
+  // Build progress of build: services goes where the other messages go (the live view's lines on a terminal).
+  if (view && project.onBuild) {
+    const { plainBuildReporter } = await import('./build.js');
+    project = { ...project, onBuild: (s, e) => plainBuildReporter((l) => say({ level: 'info', text: l.replace(/\n$/, ''), container: s }))(e) };
+  }
   try {
     opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }) } : {}) });
     checkServices(opened.load, o.services);

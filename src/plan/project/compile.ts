@@ -156,7 +156,9 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     const container = nameOf(s);
     const dependsOn = svc.compose.dependsOn.filter((d) => load.services.has(d.service)).map((d) => ({ service: d.service, condition: d.condition, required: d.required }));
     const base = { service: s, container, dependsOn, addresses: {} };
-    if (!svc.canonical) return { ...base, action: 'unrunnable' as const, reason: svc.problem ?? (svc.compose.image ? `no command (image ${svc.compose.image} gives none niwa can read)` : 'no command to run (a build-only service: niwa does not build images yet)') };
+    if (!svc.canonical) return { ...base, action: 'unrunnable' as const, reason: svc.problem ?? (svc.compose.image ? `no command (image ${svc.compose.image} gives none niwa can read)` : 'no command to run (a build-only service whose image was not built)') };
+    // an image root that was never read (a build: service loaded without building, or no image store)
+    if (svc.canonical.rootfs.kind === 'image' && !svc.canonical.rootfs.image) return { ...base, action: 'unrunnable' as const, reason: `its image ${svc.canonical.rootfs.ref} is not in the store${load.project.services[s]?.build !== undefined ? ' (build it: niwa compose build, or up --build)' : ''}` };
     const had = live.get(container);
     if (!had) return { ...base, action: 'create' as const };
     if (!had.live) return { ...base, action: 'replace' as const };
