@@ -215,10 +215,9 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
     }
     if (errors.length > before) return {};
 
-    // 7: merge; 7b: include, after the merge so that conflicts with any -f file are seen
-    let merged: Obj = {};
-    for (const d of perFile) merged = mergeFiles(merged, d);
-    for (const f of files) {
+    // 7b: include, into the file that says it (a conflict with that file's own definitions is an
+    // error); then 7: merge, so a later -f file may complete a service an earlier file included, as Compose allows
+    for (const [i, f] of files.entries()) {
       const inc = includes.get(`${f}\0${projectDir}`);
       for (const entry of inc?.entries ?? []) {
         const at = ['include', entry.index];
@@ -233,9 +232,11 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
         const mark = errors.length;
         const sub = await loadModel(entry.paths, entry.projectDir, subVars, [...chain, f]);
         if (errors.length > mark) continue;
-        importResources(merged, sub, { subDir: entry.projectDir, cwd, includeLoc: locate(inc!.root, at), errors });
+        importResources(perFile[i], sub, { subDir: entry.projectDir, cwd, includeLoc: locate(inc!.root, at), errors });
       }
     }
+    let merged: Obj = {};
+    for (const d of perFile) merged = mergeFiles(merged, d);
     return merged;
   };
 

@@ -137,14 +137,23 @@ networks:
   assert.match(d.hint ?? '', /does not merge/);
 });
 
-test('include: an override file cannot change an included service (include comes after the merge)', async () => {
+test('include: a later -f file (the override) completes a service an earlier file included, as Compose allows', async () => {
   const dir = project({
     'compose.yaml': `include: [sub/compose.yaml]\nservices:\n  web: {command: ${CMD('web')}}\n`,
     'compose.override.yaml': `services:\n  db:\n    environment: {X: "1"}\n`,
+    'sub/compose.yaml': `services:\n  db: {command: ${CMD('db')}, environment: {Y: "2"}}\n`,
+  });
+  const r = await load(dir);
+  const db = r.services.get('db')!.spec;
+  assert.deepEqual(db.process?.args, ['/bin/sh', '-c', 'db'], 'the included definition');
+  assert.equal((db.process?.env as Record<string, string> | undefined)?.X, '1', 'completed by the override');
+  assert.equal((db.process?.env as Record<string, string> | undefined)?.Y, '2');
+  // a conflict inside one file (its own definition against what it includes) is still an error
+  const dir2 = project({
+    'compose.yaml': `include: [sub/compose.yaml]\nservices:\n  db: {command: ${CMD('mine')}}\n`,
     'sub/compose.yaml': `services:\n  db: {command: ${CMD('db')}}\n`,
   });
-  const { text } = await loadError(dir);
-  assert.match(text, /compose\.override\.yaml:2:3: services\.db: service 'db' is defined at compose\.override\.yaml:2:3 and, differently, at sub\/compose\.yaml:2:3/);
+  assert.match((await loadError(dir2)).text, /service 'db' is defined at compose\.yaml:3:3 and, differently, at sub\/compose\.yaml:2:3/);
 });
 
 test('include: a cycle is an error that names it, at the include entry', async () => {
