@@ -71,6 +71,8 @@ let finished = false;
 export function exitNow(code: number): never { finished = true; process.exit(code); }
 /** A command whose work never settles would otherwise exit 0 once nothing is left to wait for: a hidden hang. */
 export function guardUnfinished(): void {
+  // A reader that went away (`niwa plan --json | head`): stop as a tool killed by SIGPIPE would, without a stack.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') exitNow(141); throw e; });
   process.on('exit', (code) => {
     if (finished || code !== 0) return;
     process.stderr.write('niwa: internal error (a bug, please report it): the command stopped before it finished (nothing was left to wait for)\n');

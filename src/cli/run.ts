@@ -52,7 +52,8 @@ export const verb: Verb = {
     const plan = compile(spec, host, { id, project });
     stepper?.setPlan(plan);
     if (a.flags.detach) {
-      if (a.flags.rm) process.stderr.write('niwa: warning: --rm with -d: a detached container is kept when it ends; remove it with niwa rm\n');
+      // --rm: the supervisor removes the container once it has ended for good (no restart to come)
+      if (a.flags.rm) spec.annotations = { ...spec.annotations, 'niwa.autoremove': 'true' };
       return (await import('./run-detached.js')).runDetached(plan, spec, host);
     }
     // Registered like a supervised container, so ps/exec/stop/kill/rm work from another terminal.

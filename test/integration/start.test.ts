@@ -50,3 +50,15 @@ test('start runs a stopped container again; start -a passes its exit status thro
   assert.match(missing.stderr, /no container 'nope'/);
   assert.equal(niwa(['rm', '--project', p, 'job'], { env }).status, 0);
 });
+
+test('run -d --rm: the supervisor removes the container once it has ended (state, cgroup and all)', { skip, timeout: 60_000 }, async () => {
+  const r = niwa(['run', '-d', '--rm', '--project', p, '--name', 'gone', '--ns', 'pid,uts,mount,ipc', '--', '/bin/sh', '-c', 'echo bye; sleep 0.5; exit 3'], { env });
+  assert.equal(r.status, 0, r.stderr);
+  const id = r.stdout.trim();
+  assert.match(niwa(['ps', '-a', '--project', p], { env }).stdout, /gone\s+gone-/, 'listed while it runs');
+  const cgroups = () => readdirSync('/sys/fs/cgroup').filter((c) => existsSync(join('/sys/fs/cgroup', c, 'niwa', p, id)));
+  for (let i = 0; i < 200 && existsSync(join(state, p, 'gone')); i++) await new Promise((res) => setTimeout(res, 50));
+  assert.equal(existsSync(join(state, p, 'gone')), false, 'its state directory is gone');
+  assert.doesNotMatch(niwa(['ps', '-a', '--project', p], { env }).stdout, /gone/, 'ps -a no longer lists it');
+  assert.deepEqual(cgroups(), [], 'no cgroup of it is left');
+});

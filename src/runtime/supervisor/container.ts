@@ -35,6 +35,8 @@ export interface SupervisorContext {
   logMaxBytes: number;
   /** Something changed that may make the supervisor idle. */
   changed: () => void;
+  /** Remove a container that ended for good and asked for it (`run -d --rm`: annotation niwa.autoremove). */
+  autoRemove?: (name: string) => void;
 }
 
 /** Signals whose delivery by `niwa kill` counts as the user stopping the container. */
@@ -418,7 +420,11 @@ export class Supervised {
       health: this.state.health === 'none' ? 'none' : this.state.health,
     });
     const facts = { exitCode: ex.code, signal: ex.signal, oomKilled: oom, stopRequested: stopped, restarts: this.state.restarts };
-    if (this.removed || !shouldRestart(this.spec.lifecycle.restart, facts)) return;
+    if (this.removed) return;
+    if (!shouldRestart(this.spec.lifecycle.restart, facts)) {
+      if (this.spec.annotations?.['niwa.autoremove'] === 'true') this.ctx.autoRemove?.(this.name);
+      return;
+    }
     const ran = this.runStarted ? Date.now() - this.runStarted : 0;
     this.delay = nextDelay(this.delay, ran);
     const delayMs = this.delay;

@@ -114,10 +114,23 @@ class Daemon {
       log,
       logMaxBytes: Number(process.env.NIWA_LOG_MAX_BYTES ?? DEFAULT_LOG_MAX_BYTES),
       changed: () => this.checkIdle(),
+      autoRemove: (name) => setImmediate(() => void this.autoRemove(name)),
     };
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       process.on(sig, () => { log(`${sig}: leaving containers running, exiting`); void this.shutdown(true); });
     }
+  }
+
+  /** `run -d --rm`: a container that ended for good goes as `niwa rm` would remove it. */
+  private async autoRemove(name: string): Promise<void> {
+    const c = this.containers.get(name);
+    if (!c || isLive(c.state.status)) return;
+    try {
+      await c.remove(true);
+      this.containers.delete(name);
+      this.ctx.emit({ type: 'status', container: name, state: 'exited', status: 'removed', at: Date.now() });
+    } catch (e) { log(`${name}: --rm: ${(e as Error).message}`); }
+    this.checkIdle();
   }
 
   listen(): Promise<void> {
