@@ -16,7 +16,7 @@ export const verb: Verb = {
   async run(argv) {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { force: 'f' } }, 'rm');
     const force = Boolean(a.flags.force);
-    return eachContainer(a.positionals, a.flags, 'rm', USAGE, { unfinished: true }, async (t, name) => {
+    return eachContainer(a.positionals, a.flags, 'rm', USAGE, async (t, name) => {
       const dir = containerDir(t.root, t.project, name);
       const r = await tryRequest(t, { op: 'rm', name, force });
       if (r) check(r);
@@ -27,6 +27,6 @@ export const verb: Verb = {
       }
       process.stdout.write(name + '\n');
       pruneProject(t.root, t.project);
-    });
+    }, { unfinished: true }); // a record a full disk or a kill left half-made is removable too
   },
 };

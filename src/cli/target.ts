@@ -53,8 +53,7 @@ export function resolveContainer(flags: Record<string, unknown>, ref: string, ve
 }
 
 /** Runs `f` for each container named (by name, id or id prefix); like eachName, one failure does not stop the others. */
-export async function eachContainer(refs: string[], flags: Record<string, unknown>, verb: string, usage: string, ...rest: [(t: Target, name: string) => Promise<void>] | [{ unfinished?: boolean }, (t: Target, name: string) => Promise<void>]): Promise<number> {
-  const [o, f] = rest.length === 1 ? [{}, rest[0]] : rest;
+export async function eachContainer(refs: string[], flags: Record<string, unknown>, verb: string, usage: string, f: (t: Target, name: string) => Promise<void>, o: { unfinished?: boolean } = {}): Promise<number> {
   if (!refs.length) throw new UserError('E_USAGE', `${verb}: expected a container name`, [], `usage: ${usage}`);
   return eachName(refs, async (ref) => { const c = resolveContainer(flags, ref, verb, o); await f(c.t, c.name); });
 }

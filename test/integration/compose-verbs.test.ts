@@ -197,6 +197,14 @@ test('run -v SRC:DST:ro -w DIR -u USER:GROUP: the one-off sees the bind, the dir
   assert.match(bad.stderr, /-v expects SRC:DST/);
 });
 
+test('a compose container\'s /sys shows its own network devices only (a fresh sysfs in its joined netns)', { skip, timeout: 60_000 }, () => {
+  const r = compose(['run', '--rm', '-T', '--no-deps', 'worker', '/bin/sh', '-c', 'ls /sys/class/net; grep " /sys " /proc/mounts']);
+  assert.equal(r.status, 0, r.stderr);
+  const [devs, mount] = [r.stdout.split('\n').filter((l) => l && !l.startsWith('sysfs')), r.stdout.split('\n').find((l) => l.startsWith('sysfs'))];
+  assert.deepEqual(devs.sort(), ['eth0', 'lo'], 'not the host\'s interfaces');
+  assert.match(mount ?? '', /^sysfs \/sys sysfs ro,/, 'a read-only sysfs of its own');
+});
+
 test('compose run exits with the command\'s status, and 125/126/127 for niwa\'s own failures', { skip, timeout: 90_000 }, () => {
   assert.equal(compose(['run', '--rm', '-T', '--no-deps', 'worker', '/bin/sh', '-c', 'exit 4']).status, 4);
   const missing = compose(['run', '--rm', '-T', '--no-deps', 'worker', '/nonexistent']);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { niwa, needsRoot, needsStage } from '../helpers.js';
+import { niwa, needsRoot, needsStage, until } from '../helpers.js';
 import { tryRequest } from '../../src/runtime/supervisor/client.js';
 
 const skip = needsRoot() || needsStage();
@@ -29,9 +29,8 @@ test('start runs a stopped container again; start -a passes its exit status thro
   const script = 'echo run >> /data/runs; echo "pid $$ out"; echo "to err" >&2; exit $(wc -l < /data/runs)';
   const r = niwa(['run', '-d', '--project', p, '--name', 'job', '--ns', 'pid,uts,mount,ipc', '-v', `${data}:/data`, '--', '/bin/sh', '-c', script], { env });
   assert.equal(r.status, 0, r.stderr);
-  const until = async (f: () => boolean) => { for (let i = 0; i < 200 && !f(); i++) await new Promise((res) => setTimeout(res, 50)); };
   const status = () => niwa(['ps', '-a', '--project', p], { env }).stdout;
-  await until(() => /exited\(1\)/.test(status()));
+  await until('the first run to exit', () => /exited\(1\)/.test(status()));
   assert.match(status(), /job\s+\S+\s+exited\(1\)/, 'the first run exited 1');
 
   const a = niwa(['start', '-a', '--project', p, 'job'], { env });
@@ -42,7 +41,7 @@ test('start runs a stopped container again; start -a passes its exit status thro
 
   const s = niwa(['start', '--project', p, 'job'], { env });
   assert.equal(s.status, 0, s.stderr);
-  await until(() => /exited\(3\)/.test(status()));
+  await until('the third run to exit', () => /exited\(3\)/.test(status()));
   assert.match(status(), /exited\(3\)/, 'plain start runs it once more');
 
   const missing = niwa(['start', '-a', '--project', p, 'nope'], { env });
@@ -57,7 +56,7 @@ test('run -d --rm: the supervisor removes the container once it has ended (state
   const id = r.stdout.trim();
   assert.match(niwa(['ps', '-a', '--project', p], { env }).stdout, /gone\s+gone-/, 'listed while it runs');
   const cgroups = () => readdirSync('/sys/fs/cgroup').filter((c) => existsSync(join('/sys/fs/cgroup', c, 'niwa', p, id)));
-  for (let i = 0; i < 200 && existsSync(join(state, p, 'gone')); i++) await new Promise((res) => setTimeout(res, 50));
+  await until('the supervisor to remove it', () => !existsSync(join(state, p, 'gone')));
   assert.equal(existsSync(join(state, p, 'gone')), false, 'its state directory is gone');
   assert.doesNotMatch(niwa(['ps', '-a', '--project', p], { env }).stdout, /gone/, 'ps -a no longer lists it');
   assert.deepEqual(cgroups(), [], 'no cgroup of it is left');

@@ -121,15 +121,17 @@ class Daemon {
     }
   }
 
-  /** `run -d --rm`: a container that ended for good goes as `niwa rm` would remove it. */
+  /** `niwa rm` of a supervised container, and `run -d --rm` once it has ended for good. */
+  private async removeSupervised(c: Supervised, force: boolean): Promise<void> {
+    await c.remove(force);
+    this.containers.delete(c.name);
+    this.ctx.emit({ type: 'status', container: c.name, state: 'exited', status: 'removed', at: Date.now() });
+  }
+
   private async autoRemove(name: string): Promise<void> {
     const c = this.containers.get(name);
     if (!c || isLive(c.state.status)) return;
-    try {
-      await c.remove(true);
-      this.containers.delete(name);
-      this.ctx.emit({ type: 'status', container: name, state: 'exited', status: 'removed', at: Date.now() });
-    } catch (e) { log(`${name}: --rm: ${(e as Error).message}`); }
+    await this.removeSupervised(c, true).catch((e) => log(`${name}: --rm: ${(e as Error).message}`));
     this.checkIdle();
   }
 
@@ -288,13 +290,12 @@ class Daemon {
       case 'rm': {
         const c = this.containers.get(req.name);
         if (c) {
-          await c.remove(req.force === true);
-          this.containers.delete(req.name);
-        } else {
-          const dir = this.onDisk(req.name, true);
-          const failed = await removeUnsupervised(dir, this.ctx.layout, req.force === true);
-          if (failed.length) log(`${req.name}: cleanup left: ${failed.join('; ')}`);
+          await this.removeSupervised(c, req.force === true);
+          return { ok: true };
         }
+        const dir = this.onDisk(req.name, true);
+        const failed = await removeUnsupervised(dir, this.ctx.layout, req.force === true);
+        if (failed.length) log(`${req.name}: cleanup left: ${failed.join('; ')}`);
         this.ctx.emit({ type: 'status', container: req.name, state: 'exited', status: 'removed', at: Date.now() });
         return { ok: true };
       }
