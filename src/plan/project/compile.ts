@@ -184,7 +184,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     const x = load.project.services[e.service];
     if (e.action !== 'unrunnable' || x?.build === undefined) continue;
     const build = typeof x.build === 'string' ? { context: x.build } : (x.build as { context?: string; dockerfile?: string });
-    b.add({ op: 'build', service: e.service, context: join(load.project.workingDir, build.context ?? '.'), ...(build.dockerfile ? { dockerfile: build.dockerfile } : {}), image: x.image ?? `${project}-${e.service}`, stage: 'images', unit: `image:${e.service}`, field: `services.${e.service}.build`, why: 'build the service\'s image from its context (by the registered builder)' });
+    b.add({ op: 'build', service: e.service, context: join(load.project.workingDir, build.context ?? '.'), ...(build.dockerfile ? { dockerfile: build.dockerfile } : {}), image: x.image ?? `${project}-${e.service}`, stage: 'images', unit: `image:${e.service}`, field: `services.${e.service}.build`, why: 'its image is not in the store: built from this context by niwa compose build (up builds missing images while the project loads)' });
   }
 
   // --- volumes and files -------------------------------------------------------------------------

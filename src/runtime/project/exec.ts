@@ -19,7 +19,6 @@ import { refreshHosts } from '../net/attach.js';
 import type { RunNet } from '../supervisor/protocol.js';
 
 type Launch = Extract<ProjectStep, { op: 'launch' }>;
-type Build = Extract<ProjectStep, { op: 'build' }>;
 
 /** What the engine needs from the world beyond files: the network programs and the supervisor. */
 export interface ProjectHost {
@@ -33,10 +32,6 @@ export interface ProjectHost {
   beforeStep?: (s: ProjectStep) => void;
 }
 
-export type BuildHook = (step: Build) => Promise<void>;
-let builder: BuildHook | undefined;
-/** Registers the executor of `build` steps (the image builder). */
-export function registerBuilder(b: BuildHook | undefined): void { builder = b; }
 
 /** An error of a step, with the compose key that produced it. */
 function stepError(s: ProjectStep, e: unknown): NiwaError {
@@ -138,8 +133,9 @@ export class ProjectRun {
         if (!s.digest) throw new RuntimeFailure('E_IMAGE', `image ${s.ref} was not resolved`, { hint: 'niwa compose pull' });
         return;
       case 'build':
-        if (!builder) throw new RuntimeFailure('E_BUILD', `service ${s.service}: its image ${s.image} (built from ${s.context}) is not in the store`, { hint: `build it with niwa compose build ${s.service}, or up --build` });
-        return builder(s);
+        // build: services are built while the project loads (src/build/compose.ts); a build step is
+        // left in the plan only for a service whose image is still missing, so it can only report that
+        throw new RuntimeFailure('E_BUILD', `service ${s.service}: its image ${s.image} (built from ${s.context}) is not in the store`, { hint: `build it with niwa compose build ${s.service}, or up --build` });
       case 'mkdir':
         mkdirSync(s.path, { recursive: true, mode: s.mode });
         chmodSync(s.path, s.mode);
