@@ -15,7 +15,7 @@ import { networkKey, reserveAddress, reserveNetwork, type Cidr, type LeaseDb } f
 import { bridgeName, containerIfname, hostsPath, netnsPath, netStateDir, vethName } from '../../runtime/net/names.js';
 import { hostsFor, resolvConf } from '../../runtime/net/hosts.js';
 import { parsePort, type PortMapping } from '../../runtime/net/ports.js';
-import type { ProjectPlan, ProjectStep, ProjectStepDraft, ServiceEntry } from './types.js';
+import type { DeferredLaunch, ProjectPlan, ProjectStep, ProjectStepDraft, ServiceEntry, SpecPatch } from './types.js';
 
 /** What the compiler needs to know about the host, read before compile (faked in tests). */
 export interface ProjectHostFacts {
@@ -56,15 +56,42 @@ export interface CompileProjectOptions {
   nonce: string;
   /** Instead of the services: this one-off container (its dependencies are not started). */
   oneOff?: OneOff;
+  /** An image step for every runnable service's image, whatever becomes of its container (`compose pull`). */
+  allImages?: boolean;
 }
 
 /** Annotation holding the hash of the configuration a compose container was created from. */
 export const CONFIG_HASH = 'niwa.compose.config-hash';
 
 export function configHash(svc: LoadedService): string {
-  const { positions: _p, file: _f, ...spec } = svc.canonical!;
   const { service: _s, ...compose } = svc.compose;
+  return specHash(svc.canonical!, compose);
+}
+
+/** The configuration hash of a canonical spec and a service's compose settings. */
+export function specHash(canonical: CanonicalSpec, compose: Omit<LoadedService['compose'], 'service'>): string {
+  const { positions: _p, file: _f, ...spec } = canonical;
   return createHash('sha256').update(JSON.stringify({ spec, compose })).digest('hex').slice(0, 16);
+}
+
+/** A service's canonical spec with the project compiler's changes (pure): its container's name, namespaces, network files. */
+export function patchSpec(canonical: CanonicalSpec, p: SpecPatch): CanonicalSpec {
+  const spec: CanonicalSpec = structuredClone(canonical);
+  spec.name = p.name;
+  for (const m of spec.mounts) if (m.type === 'bind' && p.fileSources.includes(m.source)) m.sourceKind = 'file';
+  if (p.oneOff) {
+    if (p.oneOff.args) spec.process.args = p.oneOff.args;
+    if (p.oneOff.env) spec.process.env = { ...spec.process.env, ...p.oneOff.env };
+    spec.lifecycle = { ...spec.lifecycle, restart: { policy: 'no' } };
+    if (p.oneOff.tty !== undefined) spec.process.tty = p.oneOff.tty;
+  }
+  if (spec.namespaces.uts?.mode === 'new' && !spec.hostname) spec.hostname = p.defaultHostname;
+  for (const [kind, ns] of Object.entries(spec.namespaces)) {
+    if (ns?.mode === 'container' && p.containers[ns.container]) (spec.namespaces as Record<string, typeof ns>)[kind] = { mode: 'container', container: p.containers[ns.container] };
+  }
+  if (p.net) spec.namespaces.net = p.net;
+  spec.mounts.push(...p.mounts);
+  return spec;
 }
 
 /** The niwa container name of a service: `<service>-1`, or its container_name. */
@@ -158,33 +185,38 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     const base = { service: s, container, dependsOn, addresses: {} };
     if (!svc.canonical) return { ...base, action: 'unrunnable' as const, reason: svc.problem ?? (svc.compose.image ? `no command (image ${svc.compose.image} gives none niwa can read)` : 'no command to run (a build-only service whose image was not built)') };
     // an image root that was never read (a build: service loaded without building, or no image store)
-    if (svc.canonical.rootfs.kind === 'image' && !svc.canonical.rootfs.image) return { ...base, action: 'unrunnable' as const, reason: `its image ${svc.canonical.rootfs.ref} is not in the store${load.project.services[s]?.build !== undefined ? ' (build it: niwa compose build, or up --build)' : ''}` };
+    if (svc.canonical.rootfs.kind === 'image' && !svc.canonical.rootfs.image && !svc.deferred) return { ...base, action: 'unrunnable' as const, reason: `its image ${svc.canonical.rootfs.ref} is not in the store${load.project.services[s]?.build !== undefined ? ' (build it: niwa compose build, or up --build)' : ''}` };
     const had = live.get(container);
     if (!had) return { ...base, action: 'create' as const };
     if (!had.live) return { ...base, action: 'replace' as const };
-    if (!opts.oneOff && !opts.forceRecreate && had.configHash === configHash(svc)) return { ...base, action: 'running' as const };
+    if (!opts.oneOff && !opts.forceRecreate && !svc.deferred && had.configHash === configHash(svc)) return { ...base, action: 'running' as const };
     return { ...base, action: 'recreate' as const };
   });
   const starting = entries.filter((e) => e.action !== 'running' && e.action !== 'unrunnable');
   for (const e of entries) if (e.action === 'unrunnable') warnings.push(`${e.service}: cannot start: ${e.reason}`);
 
-  // --- images ------------------------------------------------------------------------------------
-  const images = new Map<string, { digest?: string; services: string[] }>();
-  for (const e of starting) {
-    const r = load.services.get(e.service)!.canonical!.rootfs;
-    if (r.kind !== 'image') continue;
-    const i = images.get(r.ref) ?? { digest: r.image?.digest, services: [] };
+  // --- images: pulled (layers only when missing) or built, one step per image ----------------------
+  const dataRoot = facts.host.dataRoot ?? '/var/lib/niwa';
+  const images = new Map<string, { img: NonNullable<LoadedService['image']>; services: string[] }>();
+  for (const e of opts.allImages ? entries.filter((x) => x.action !== 'unrunnable') : starting) {
+    const svc = load.services.get(e.service)!;
+    if (!svc.image || svc.deferred?.after === 'build') continue;
+    const i = images.get(svc.image.ref) ?? { img: svc.image, services: [] };
     i.services.push(e.service);
-    images.set(r.ref, i);
+    images.set(svc.image.ref, i);
   }
-  for (const [ref, i] of images) {
-    b.add({ op: 'image', ref, ...(i.digest ? { digest: i.digest } : {}), services: i.services, stage: 'images', unit: `image:${ref}`, field: `services.${i.services[0]}.image`, why: `the root of ${i.services.join(', ')}: resolved in the image store (pulled when missing, as pull_policy says) before anything starts` });
+  for (const [ref, { img, services }] of images) {
+    const built = services.every((s) => load.services.get(s)!.build);
+    const why = img.present && img.pull !== 'always'
+      ? `the root of ${services.join(', ')}: present in the store${built ? ' (built before; up --build builds it again)' : ''}`
+      : `the root of ${services.join(', ')}: ${img.present ? 'pull_policy always: the registry is asked again' : 'not in the store'}; its layers are downloaded and unpacked before anything starts`;
+    b.add({ op: 'image', ref, name: img.name, digest: img.digest, pull: img.pull, present: img.present, layers: img.layers, size: img.size, dataRoot, services, stage: 'images', unit: `image:${ref}`, field: `services.${services[0]}.${built ? 'build' : 'image'}`, why });
   }
-  for (const e of entries) {
-    const x = load.project.services[e.service];
-    if (e.action !== 'unrunnable' || x?.build === undefined) continue;
-    const build = typeof x.build === 'string' ? { context: x.build } : (x.build as { context?: string; dockerfile?: string });
-    b.add({ op: 'build', service: e.service, context: join(load.project.workingDir, build.context ?? '.'), ...(build.dockerfile ? { dockerfile: build.dockerfile } : {}), image: x.image ?? `${project}-${e.service}`, stage: 'images', unit: `image:${e.service}`, field: `services.${e.service}.build`, why: 'its image is not in the store: built from this context by niwa compose build (up builds missing images while the project loads)' });
+  for (const e of opts.allImages ? entries : starting) {
+    const svc = load.services.get(e.service)!;
+    if (svc.deferred?.after !== 'build' || !svc.build) continue;
+    const r = svc.build.request;
+    b.add({ op: 'build', service: e.service, context: r.context, ...(r.dockerfile ? { dockerfile: r.dockerfile } : {}), image: svc.build.image, request: r, dataRoot, stage: 'images', unit: `image:${svc.build.image}`, field: `services.${e.service}.build`, why: svc.build.always ? 'built again (--build or compose build; the layer cache keeps an unchanged build cheap); the service\'s launch plan is compiled from the built image' : 'its image is not in the store: built from this context; the service\'s launch plan is compiled from the built image' });
   }
 
   // --- volumes and files -------------------------------------------------------------------------
@@ -297,21 +329,11 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (e.action === 'recreate' || e.action === 'replace') {
       b.add({ op: 'remove', container: e.container, stop: e.action === 'recreate', stage: 'service', service: s, unit, field: sf, why: e.action === 'recreate' ? 'it runs from another configuration (or --force-recreate): stopped and removed, then created again' : 'an ended container of the service: removed before it is created again' });
     }
-    const spec: CanonicalSpec = structuredClone(svc.canonical!);
-    spec.name = e.container;
-    for (const m of spec.mounts) if (m.type === 'bind' && x.filesToWrite.some((f) => f.path === m.source)) m.sourceKind = 'file';
     const one = opts.oneOff;
-    if (!one) spec.annotations = { ...spec.annotations, [CONFIG_HASH]: configHash(svc) };
-    else {
-      if (one.args) spec.process.args = one.args;
-      if (one.env) spec.process.env = { ...spec.process.env, ...one.env };
-      spec.lifecycle = { ...spec.lifecycle, restart: { policy: 'no' } };
-      if (one.tty !== undefined) spec.process.tty = one.tty;
-    }
-    if (spec.namespaces.uts?.mode === 'new' && !spec.hostname) spec.hostname = s;
-    for (const [kind, ns] of Object.entries(spec.namespaces)) {
-      if (ns?.mode === 'container' && load.services.has(ns.container)) (spec.namespaces as Record<string, typeof ns>)[kind] = { mode: 'container', container: nameOf(ns.container) };
-    }
+    const patch: SpecPatch = { name: e.container, fileSources: x.filesToWrite.map((f) => f.path), defaultHostname: s, containers: {}, mounts: [] };
+    if (one) patch.oneOff = { ...(one.args ? { args: one.args } : {}), ...(one.env ? { env: one.env } : {}), ...(one.tty !== undefined ? { tty: one.tty } : {}) };
+    for (const ns of Object.values(svc.canonical!.namespaces)) if (ns?.mode === 'container' && load.services.has(ns.container)) patch.containers[ns.container] = nameOf(ns.container);
+    const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? s : undefined);
     const infos = attachments.get(s) ?? [];
     const resolv = resolvConf(hostsDir, e.container, x);
     if (infos.length) {
@@ -326,11 +348,11 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
         b.net(attachSteps(a, netns, i === 0 && fresh).prepare, 'service', unit, f, s);
       });
       const hosts = hostsPath(stateRoot, project, e.container);
-      b.add({ op: 'file', path: hosts, content: hostsFor(db, project, e.container, spec.hostname), mode: 0o644, inPlace: true, stage: 'service', service: s, unit, field: `${sf}.networks`, man: 'hosts(5)', why: 'its /etc/hosts: itself, every container of the project on a network it shares (by name, service and aliases), extra_hosts and links' });
+      b.add({ op: 'file', path: hosts, content: hostsFor(db, project, e.container, hostname), mode: 0o644, inPlace: true, stage: 'service', service: s, unit, field: `${sf}.networks`, man: 'hosts(5)', why: 'its /etc/hosts: itself, every container of the project on a network it shares (by name, service and aliases), extra_hosts and links' });
       b.add({ op: 'file', path: resolv.path, content: resolv.content, mode: 0o644, stage: 'service', service: s, unit: resolv.path.endsWith('_resolv.conf') ? `file:${resolv.path}` : unit, field: x.dns.length || x.dnsSearch.length ? `${sf}.dns` : `${sf}.networks`, man: 'resolv.conf(5)', why: 'its /etc/resolv.conf: project networks have no route to the host\'s name servers, so lookups of unknown names fail at once' });
       b.add(hostsRefresh(project, 'service', unit, `${sf}.networks`, s));
-      spec.namespaces.net = { mode: 'join', path: netns };
-      spec.mounts.push(fileMount(hosts, '/etc/hosts'), fileMount(resolv.path, '/etc/resolv.conf'));
+      patch.net = { mode: 'join', path: netns };
+      patch.mounts.push(fileMount(hosts, '/etc/hosts'), fileMount(resolv.path, '/etc/resolv.conf'));
       for (const a of [...infos].reverse()) {
         b.net(attachSteps(a, netns).cleanup, 'teardown', unit, `${sf}.networks.${a.network}`, undefined, td);
         td.push({ op: 'release', network: a.network, container: e.container, stage: 'teardown', unit, field: `${sf}.networks.${a.network}`, why: `forget ${e.container}'s address on ${a.network}` });
@@ -343,10 +365,10 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
       const other = load.services.get(x.networkMode.service);
       const otherName = nameOf(x.networkMode.service);
       if (other?.compose.networkMode.kind === 'bridge' && other.compose.networks.length) {
-        spec.namespaces.net = { mode: 'join', path: netnsPath(stateRoot, project, otherName) };
+        patch.net = { mode: 'join', path: netnsPath(stateRoot, project, otherName) };
         b.add({ op: 'file', path: resolv.path, content: resolv.content, mode: 0o644, stage: 'service', service: s, unit: resolv.path.endsWith('_resolv.conf') ? `file:${resolv.path}` : unit, field: `${sf}.network_mode`, man: 'resolv.conf(5)', why: 'its /etc/resolv.conf' });
-        spec.mounts.push(fileMount(hostsPath(stateRoot, project, otherName), '/etc/hosts'), fileMount(resolv.path, '/etc/resolv.conf'));
-      } else spec.namespaces.net = { mode: 'container', container: otherName };
+        patch.mounts.push(fileMount(hostsPath(stateRoot, project, otherName), '/etc/hosts'), fileMount(resolv.path, '/etc/resolv.conf'));
+      } else patch.net = { mode: 'container', container: otherName };
     }
     const ports = one && !one.ports ? [] : portsOf(load, svc);
     if (x.ports.length && !ports.length && x.networks.length && x.networks.every((n) => load.project.networks[n.name]?.internal)) {
@@ -357,8 +379,19 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
       b.add({ op: 'publish', container: e.container, address, ports, stage: 'service', service: s, unit, field: `${sf}.ports`, why: `the supervisor listens on the host port${ports.length === 1 ? '' : 's'} and forwards to ${address} (published before the container starts: a busy port starts nothing)` });
     }
     const byName = new Map(facts.containers.map((c) => [c.name, c.pid]));
-    const plan = compile(spec, facts.host, { id: `${e.container}-${opts.nonce}`, project, resolveContainer: (n) => byName.get(n) });
-    b.add({ op: 'launch', service: s, container: e.container, plan, spec, networks: infos.map((a) => a.network), stage: 'service', unit, field: sf, why: `hand ${e.container}'s launch plan (${plan.steps.length} steps) to the project's supervisor, which runs it and supervises the container` });
+    const id = `${e.container}-${opts.nonce}`;
+    const networks = infos.map((a) => a.network);
+    if (svc.deferred) {
+      const { service: _s, ...compose } = svc.compose;
+      const pids = Object.fromEntries(facts.containers.filter((c) => c.pid !== undefined).map((c) => [c.name, c.pid!]));
+      const deferred: DeferredLaunch = { after: -1, kind: svc.deferred.after, ref: svc.deferred.ref, input: svc.spec, load: svc.deferred, patch, ...(one ? {} : { compose }), host: facts.host, id, project, pids };
+      b.add({ op: 'launch', service: s, container: e.container, networks, deferred, stage: 'service', unit, field: sf, why: `hand ${e.container}'s launch plan to the project's supervisor, which runs it and supervises the container; the plan is compiled once its image ${svc.deferred.ref} is ${svc.deferred.after === 'build' ? 'built' : 'pulled'} (the image's config and files decide its command, user and working directory)` });
+      continue;
+    }
+    const spec = patchSpec(svc.canonical!, patch);
+    if (!one) spec.annotations = { ...spec.annotations, [CONFIG_HASH]: configHash(svc) };
+    const plan = compile(spec, facts.host, { id, project, resolveContainer: (n) => byName.get(n) });
+    b.add({ op: 'launch', service: s, container: e.container, plan, spec, networks, stage: 'service', unit, field: sf, why: `hand ${e.container}'s launch plan (${plan.steps.length} steps) to the project's supervisor, which runs it and supervises the container` });
   }
   // resolv.conf files shared by the project, after its containers
   const sharedResolv = new Set(b.steps.filter((s) => s.op === 'file' && s.unit.startsWith('file:') && s.path.endsWith('_resolv.conf')).map((s) => (s as { path: string }).path));
@@ -372,13 +405,20 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   const order = { images: 0, volumes: 1, networks: 2, service: 3, teardown: 4 };
   const steps = b.steps.map((s, i) => [s, i] as const).sort((p, q) => order[p[0].stage] - order[q[0].stage] || p[1] - q[1]).map(([s]) => s);
   const inPlan = new Set(names);
+  const numbered = number(steps);
+  // a deferred launch names the step that makes its image
+  for (const l of numbered) {
+    if (l.op !== 'launch' || !l.deferred) continue;
+    const ref = l.deferred.ref;
+    l.deferred.after = numbered.find((x) => (x.op === 'build' && x.image === ref) || (x.op === 'image' && x.ref === ref))?.index ?? -1;
+  }
   return {
     version: 1,
     project,
     stateRoot,
     services: entries,
     levels: load.plan.levels.map((l) => l.filter((s) => inPlan.has(s))).filter((l) => l.length),
-    steps: number(steps),
+    steps: numbered,
     teardown: number(teardown),
     warnings,
   };
