@@ -429,23 +429,26 @@ function serviceImages(load: ComposeLoad, names: string[]): Map<string, string[]
   return out;
 }
 
+/**
+ * `pull`: the image steps of the project's plan (every service's image, policy always: the registry
+ * is asked even when the store has it), executed by the project engine; nothing else of the plan runs.
+ */
 export const pull: Run = async (a, project) => {
-  const load = await loadProject({ ...project, canonical: false });
-  const images = [...serviceImages(load, checkServices(load, a.positionals))];
-  const [{ ensureImage }, { store }] = await Promise.all([import('../image/pull.js'), import('./image.js')]);
-  const s = await store();
+  const load = await loadProject({ ...project, build: undefined });
+  checkServices(load, a.positionals);
+  const engine = new ComposeEngine(load);
+  let p: import('../plan/project/types.js').ProjectPlan;
+  try { p = await engine.planFor({ services: a.positionals, allImages: true, pullAlways: true }); } finally { engine.close(); }
   const progress = a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
-  // all at once, as up does; policy always (check the registry), as `docker compose pull` does
-  const results = await Promise.allSettled(images.map(([ref]) => ensureImage(ref, { store: s, policy: 'always', onEvent: progress?.onEvent })));
+  const { runSteps } = await import('./compose-build.js');
+  const failed = await runSteps(p, p.steps.filter((s) => s.op === 'image'), (e) => { if (e.type === 'pull') progress?.onEvent(e.event); });
   progress?.finish();
+  // an image that could not even be resolved made its services unrunnable: that is a failed pull too
+  const unresolved = p.services.filter((e) => e.action === 'unrunnable' && load.services.get(e.service)?.problem);
   if (a.flags['ignore-pull-failures']) return 0;
-  let status = 0;
-  results.forEach((r, i) => {
-    if (r.status === 'fulfilled') return;
-    status = 1;
-    process.stderr.write(`${formatError(r.reason).replace(/^niwa: /, `niwa: ${images[i][1].join(', ')}: `)}\n`);
-  });
-  return status;
+  for (const e of unresolved) process.stderr.write(`niwa: ${e.service}: ${e.reason}\n`);
+  for (const f of failed) process.stderr.write(`${formatError(f.error).replace(/^niwa: /, `niwa: ${f.step.op === 'image' ? f.step.services.join(', ') : ''}: `)}\n`);
+  return failed.length || unresolved.length ? 1 : 0;
 };
 
 export const images: Run = async (a, project) => {

@@ -56,8 +56,10 @@ export interface CompileProjectOptions {
   nonce: string;
   /** Instead of the services: this one-off container (its dependencies are not started). */
   oneOff?: OneOff;
-  /** An image step for every runnable service's image, whatever becomes of its container (`compose pull`). */
+  /** An image (and build) step for every runnable service, whatever becomes of its container (`compose pull`, `compose build`). */
   allImages?: boolean;
+  /** Image steps pull with policy always, and built images are left out (`compose pull`). */
+  pullAlways?: boolean;
 }
 
 /** Annotation holding the hash of the configuration a compose container was created from. */
@@ -200,7 +202,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   const images = new Map<string, { img: NonNullable<LoadedService['image']>; services: string[] }>();
   for (const e of opts.allImages ? entries.filter((x) => x.action !== 'unrunnable') : starting) {
     const svc = load.services.get(e.service)!;
-    if (!svc.image || svc.deferred?.after === 'build') continue;
+    if (!svc.image || svc.deferred?.after === 'build' || (opts.pullAlways && svc.build)) continue;
     const i = images.get(svc.image.ref) ?? { img: svc.image, services: [] };
     i.services.push(e.service);
     images.set(svc.image.ref, i);
@@ -210,6 +212,10 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     const why = img.present && img.pull !== 'always'
       ? `the root of ${services.join(', ')}: present in the store${built ? ' (built before; up --build builds it again)' : ''}`
       : `the root of ${services.join(', ')}: ${img.present ? 'pull_policy always: the registry is asked again' : 'not in the store'}; its layers are downloaded and unpacked before anything starts`;
+    if (opts.pullAlways) {
+      b.add({ op: 'image', ref, name: img.name, pull: 'always', present: img.present, layers: img.layers, size: img.size, dataRoot, services, stage: 'images', unit: `image:${ref}`, field: `services.${services[0]}.image`, why: `the image of ${services.join(', ')}: the registry is asked again, and what the store lacks is downloaded (compose pull)` });
+      continue;
+    }
     b.add({ op: 'image', ref, name: img.name, digest: img.digest, pull: img.pull, present: img.present, layers: img.layers, size: img.size, dataRoot, services, stage: 'images', unit: `image:${ref}`, field: `services.${services[0]}.${built ? 'build' : 'image'}`, why });
   }
   for (const e of opts.allImages ? entries : starting) {
