@@ -166,6 +166,8 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
     say = (m) => rep({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
   }
   const offBus = engine.bus.on(relay.emit);
+  // the plan's build steps report as events: on stderr when no reporter renders them (up -d)
+  if (mode === 'messages' && project.onBuild) relay.on((e) => { if (e.type === 'build') project.onBuild!(e.service, e.event); });
   view?.dispatch({ type: 'ui:title', title: `${o.title} — ${load.project.name}` });
   const stats = mode === 'tty' ? engine.pollStats(1000) : undefined; // the view's stats arrive as events, like everything else
 
