@@ -13,14 +13,16 @@ import type { ProjectPlan, ProjectStep } from '../plan/project/types.js';
  * Executes only the given steps of a plan, each by the project engine on its own (a failure of one
  * does not stop the others); returns the failures, each with the services it concerns.
  */
-export async function runSteps(plan: ProjectPlan, steps: ProjectStep[], emit: (e: RuntimeEvent) => void): Promise<{ step: ProjectStep; error: unknown }[]> {
+export async function runSteps(plan: ProjectPlan, steps: ProjectStep[], emit: (e: RuntimeEvent) => void, o: { parallel?: boolean } = {}): Promise<{ step: ProjectStep; error: unknown }[]> {
   const { ProjectRun } = await import('../runtime/project/exec.js');
   const refuse = async () => { throw new UserError('E_USAGE', 'only image and build steps run here'); };
   const failed: { step: ProjectStep; error: unknown }[] = [];
-  for (const s of steps) {
+  const one = async (s: ProjectStep) => {
     const run = new ProjectRun({ ...plan, steps: [s], teardown: [] }, { launch: refuse, remove: refuse, emit });
     try { await run.prepare(); } catch (error) { failed.push({ step: s, error }); }
-  }
+  };
+  if (o.parallel) await Promise.all(steps.map(one));
+  else for (const s of steps) await one(s);
   return failed;
 }
 

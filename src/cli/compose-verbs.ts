@@ -168,6 +168,8 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   const offBus = engine.bus.on(relay.emit);
   // the plan's build steps report as events: on stderr when no reporter renders them (up -d)
   if (mode === 'messages' && project.onBuild) relay.on((e) => { if (e.type === 'build') project.onBuild!(e.service, e.event); });
+  const pulls = mode === 'messages' && !a.flags.quiet ? (await import('./pull-progress.js')).stderrPullReporter() : undefined;
+  if (pulls) relay.on((e) => { if (e.type === 'pull') pulls.onEvent(e.event); });
   view?.dispatch({ type: 'ui:title', title: `${o.title} — ${load.project.name}` });
   const stats = mode === 'tty' ? engine.pollStats(1000) : undefined; // the view's stats arrive as events, like everything else
 
@@ -200,7 +202,7 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   if (o.follow && !view) { process.on('SIGINT', onSigint); process.on('SIGTERM', onSigint); }
   let failure: unknown;
   try {
-    const list = await o.start(engine);
+    const list = await o.start(engine).finally(() => pulls?.finish());
     started = true;
     await engine.refresh();
     if (!o.follow) {
@@ -443,7 +445,7 @@ export const pull: Run = async (a, project) => {
   try { p = await engine.planFor({ services: a.positionals, allImages: true, pullAlways: true }); } finally { engine.close(); }
   const progress = a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
   const { runSteps } = await import('./compose-build.js');
-  const failed = await runSteps(p, p.steps.filter((s) => s.op === 'image'), (e) => { if (e.type === 'pull') progress?.onEvent(e.event); });
+  const failed = await runSteps(p, p.steps.filter((s) => s.op === 'image'), (e) => { if (e.type === 'pull') progress?.onEvent(e.event); }, { parallel: true });
   progress?.finish();
   // an image that could not even be resolved made its services unrunnable: that is a failed pull too
   // (a build: service's image is built, not pulled: compose build)

@@ -337,10 +337,12 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
         if (raw.build !== undefined && opts.build && resolver && !(raw as Obj)['x-niwa-rootfs'] && (opts.images ?? 'image') === 'image') {
           const { composeBuildRequest, builtImageName } = await import('../build/compose.js');
           const image = builtImageName(project.name, svcName, raw);
-          entry.build = { request: composeBuildRequest(project.name, svcName, raw, project.workingDir), image, always: opts.build === 'always' };
+          // pull_policy: build builds every time, as --build does
+          const always = opts.build === 'always' || raw.pull_policy === 'build';
+          entry.build = { request: composeBuildRequest(project.name, svcName, raw, project.workingDir), image, always };
           const { openStore } = await import('../image/store.js');
           const { canonicalName } = await import('../image/archive.js');
-          if (opts.build === 'always' || !openStore(dataRoot).resolve(canonicalName(image))) {
+          if (always || !openStore(dataRoot).resolve(canonicalName(image))) {
             // checked now without its image (the image's config is applied when the engine compiles the launch)
             entry.canonical = await loadSpecObject(m.spec, specFile, { ...loadOpts, image: undefined });
             entry.deferred = deferred('build', image);

@@ -132,9 +132,19 @@ export class ProjectRun {
     switch (s.op) {
       case 'ip': case 'netns':
         return runNetSteps(group as unknown as StepDraft[], this.net);
-      case 'image':
-        await pullStep(s, this.emitEvent);
+      case 'image': {
+        // every image of the plan is pulled at once (from its first image step on); each step waits for its own
+        this.pulls ??= new Map(this.plan.steps.filter((x) => x.op === 'image').map((x) => {
+          const p = pullStep(x as Extract<ProjectStep, { op: 'image' }>, this.emitEvent);
+          p.catch(() => {}); // awaited by its own step
+          return [x.index, p];
+        }));
+        try { await this.pulls.get(s.index); } catch (e) {
+          await Promise.allSettled(this.pulls.values()); // no pull left running behind a failed start
+          throw e;
+        }
         return this.compileAfter(s.index);
+      }
       case 'build':
         await buildStep(s, this.emitEvent);
         return this.compileAfter(s.index);
@@ -184,6 +194,9 @@ export class ProjectRun {
   }
 
   private readonly emitEvent = (e: RuntimeEvent): void => { try { this.host.emit?.(e); } catch { /* a reporter's bug must not break the step */ } };
+
+  /** The pulls of the plan's image steps, by step index, once the first image step ran. */
+  private pulls?: Map<number, Promise<void>>;
 
   /** Launch plans compiled by the engine (deferred until their image's step ran), by container. */
   private compiled = new Map<string, { plan: LaunchPlan; spec: CanonicalSpec }>();
