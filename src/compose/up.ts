@@ -167,7 +167,8 @@ export class ComposeEngine {
       if (e.action === 'unrunnable') problems.push(`${s}: cannot start (${e.reason})`);
       for (const d of svc.compose.dependsOn) {
         const dep = this.load.services.get(d.service);
-        if (d.condition === 'service_healthy' && dep && !dep.canonical?.lifecycle.healthcheck) {
+        // (a launch compiled after its image's step may get its healthcheck from that image)
+        if (d.condition === 'service_healthy' && dep && !dep.deferred && !dep.canonical?.lifecycle.healthcheck) {
           problems.push(`${s} waits for ${d.service} to be healthy, but ${d.service} has no healthcheck`);
         }
       }

@@ -125,3 +125,24 @@ test('compose pull runs only the image steps; compose build only the build steps
   assert.match(plan.stdout, /image .*: present in the store \(for img\)/);
   assert.doesNotMatch(plan.stdout, /compiled after/);
 });
+
+test('a container whose launch plan the engine compiled after a pull and a build is left alone by the next up (same configuration)', { skip, timeout: 180_000 }, () => {
+  rmSync(data, { recursive: true, force: true });
+  const f = join(work, 'app', 'long.yaml');
+  writeFileSync(f, readFileSync(join(work, 'app', 'compose.yaml'), 'utf8').replace('    depends_on: [img]\n', '    depends_on: [img]\n    command: [/bin/sleep, "600"]\n    stop_grace_period: 1s\n').replace(`    image: ${IMAGE}\n`, `    image: ${IMAGE}\n    command: [/bin/sleep, "600"]\n    stop_grace_period: 1s\n`));
+  const c = (args: string[]) => niwa(['compose', '-f', f, '-p', P, ...args], { env: env(), timeout: 120_000 });
+  try {
+    const up = c(['up', '-d']);
+    assert.equal(up.status, 0, up.stderr);
+    const plan = JSON.parse(c(['plan', '--json']).stdout) as { services: { service: string; action: string }[]; steps: { op: string }[] };
+    assert.deepEqual(plan.services.map((s) => [s.service, s.action]), [['img', 'running'], ['app', 'running']]);
+    assert.ok(!plan.steps.some((s) => s.op === 'build'), 'nothing to build: the image is in the store');
+    const spec = JSON.parse(readFileSync(join(state, P, 'app-1', 'spec.json'), 'utf8')) as { annotations: Record<string, string>; process: { uid: number; cwd: string } };
+    assert.equal(spec.annotations['niwa.compose.service'], 'app', 'the project\'s annotations, as on a launch compiled at load');
+    assert.deepEqual([spec.process.uid, spec.process.cwd], [65534, '/work']);
+  } finally {
+    const down = c(['down', '-v']);
+    assert.equal(down.status, 0, down.stderr);
+  }
+  assert.deepEqual(cgroupsLeft(P), []);
+});

@@ -390,7 +390,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (svc.deferred) {
       const { service: _s, ...compose } = svc.compose;
       const pids = Object.fromEntries(facts.containers.filter((c) => c.pid !== undefined).map((c) => [c.name, c.pid!]));
-      const deferred: DeferredLaunch = { after: -1, kind: svc.deferred.after, ref: svc.deferred.ref, input: svc.spec, load: svc.deferred, patch, ...(one ? {} : { compose }), host: facts.host, id, project, pids };
+      const deferred: DeferredLaunch = { after: -1, kind: svc.deferred.after, ref: svc.deferred.ref, input: svc.spec, load: svc.deferred, patch, ...(svc.canonical!.annotations ? { annotations: svc.canonical!.annotations } : {}), ...(one ? {} : { compose }), host: facts.host, id, project, pids };
       b.add({ op: 'launch', service: s, container: e.container, networks, deferred, stage: 'service', unit, field: sf, why: `hand ${e.container}'s launch plan to the project's supervisor, which runs it and supervises the container; the plan is compiled once its image ${svc.deferred.ref} is ${svc.deferred.after === 'build' ? 'built' : 'pulled'} (the image's config and files decide its command, user and working directory)` });
       continue;
     }

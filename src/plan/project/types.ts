@@ -85,6 +85,8 @@ export interface DeferredLaunch {
   load: DeferredLoad;
   /** What the project compiler changes in the loaded spec (name, network namespace, hosts files, …). */
   patch: SpecPatch;
+  /** Annotations given to the service's spec after its load (the compose project's: service, files, directory). */
+  annotations?: Record<string, string>;
   /** The service's compose settings, for the configuration hash annotation (absent for a one-off). */
   compose?: Omit<ServiceExtras, 'service'>;
   host: HostFacts;

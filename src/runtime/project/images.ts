@@ -51,6 +51,7 @@ export async function compileDeferred(d: DeferredLaunch): Promise<{ plan: Launch
   const canonical = await loadSpecObject(structuredClone(d.input), d.load.file, {
     ...d.load.options, image: planResolver({ root, policy: 'never' }), exists: (p) => created.has(p) || underData(p) || existsSync(p),
   });
+  if (d.annotations) canonical.annotations = { ...canonical.annotations, ...d.annotations };
   const spec = patchSpec(canonical, d.patch);
   if (d.compose) spec.annotations = { ...spec.annotations, [CONFIG_HASH]: specHash(canonical, d.compose) };
   const plan = compile(spec, d.host, { id: d.id, project: d.project, resolveContainer: (n) => d.pids[n] });
