@@ -448,8 +448,8 @@ export const pull: Run = async (a, project) => {
   const failed = await runSteps(p, p.steps.filter((s) => s.op === 'image'), (e) => { if (e.type === 'pull') progress?.onEvent(e.event); }, { parallel: true });
   progress?.finish();
   // an image that could not even be resolved made its services unrunnable: that is a failed pull too
-  // (a build: service's image is built, not pulled: compose build)
-  const unresolved = p.services.filter((e) => e.action === 'unrunnable' && load.services.get(e.service)?.problem && load.project.services[e.service]?.build === undefined);
+  // (a build: service's image is built, not pulled: compose build; pull_policy never is never pulled, as in Compose)
+  const unresolved = p.services.filter((e) => e.action === 'unrunnable' && load.services.get(e.service)?.problem && load.project.services[e.service]?.build === undefined && load.project.services[e.service]?.pull_policy !== 'never');
   if (a.flags['ignore-pull-failures']) return 0;
   for (const e of unresolved) process.stderr.write(`niwa: ${e.service}: ${e.reason}\n`);
   for (const f of failed) process.stderr.write(`${formatError(f.error).replace(/^niwa: /, `niwa: ${f.step.op === 'image' ? f.step.services.join(', ') : ''}: `)}\n`);

@@ -75,7 +75,7 @@ export function planResolver(opts: Pick<ResolverOptions, 'root' | 'policy'> = {}
       throw new RuntimeFailure('E_IMAGE_NOT_PRESENT', `image ${familiarName(parsed)} is not in the local store, and the pull policy is 'never'`, { hint: `pull it first: niwa pull ${familiarName(parsed)}` });
     }
     const remote = await fetchImageConfig(ref);
-    if (whole && local!.digest === remote.digest) return { ...(await fromStore()), present: policy !== 'always' };
+    if (whole && local!.digest === remote.digest) return fromStore(); // present; policy always still asks again when the plan runs
     const missing = remote.layers.filter((l) => !(store.hasBlob(l.digest) && store.hasLayer(l.diffId)));
     return {
       name, digest: remote.digest, config: remote.config.config ?? {}, layers: remote.layers.map((l) => store.layerDir(l.diffId)),

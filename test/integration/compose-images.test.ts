@@ -146,3 +146,22 @@ test('a container whose launch plan the engine compiled after a pull and a build
   }
   assert.deepEqual(cgroupsLeft(P), []);
 });
+
+test('pull_policy: never refuses a missing image (the others still plan); always asks the registry again even when the store has it', { skip, timeout: 120_000 }, () => {
+  rmSync(data, { recursive: true, force: true });
+  const f = join(work, 'app', 'policy.yaml');
+  const write = (policy: string) => writeFileSync(f, ['services:', '  img:', `    image: ${IMAGE}`, `    pull_policy: ${policy}`, '  other:', `    image: ${IMAGE}`, '    command: [/bin/true]', ''].join('\n'));
+  const c = (args: string[]) => niwa(['compose', '-f', f, '-p', P, ...args], { env: env(), timeout: 120_000 });
+  write('never');
+  let r = c(['plan']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /img\s+img-1\s+unrunnable: image .* is not in the local store, and the pull policy is 'never'/);
+  assert.match(r.stdout, /pull .* — 2 layers, .* \(for other\)/, 'the other service still plans its pull');
+  const pulled = c(['pull']);
+  assert.equal(pulled.status, 0, pulled.stderr);
+  r = c(['plan']);
+  assert.match(r.stdout, /image .*: present in the store \(for img, other\)/, 'pulled for other; img never pulls, but its image is there now');
+  write('always');
+  r = c(['plan']);
+  assert.match(r.stdout, /pull .*@sha256:[0-9a-f]{64} — 2 layers, up to date unless the registry changed \(for img, other\)/, 'one step for the image, pulling because one of its services says always');
+});

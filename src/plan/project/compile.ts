@@ -202,8 +202,10 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   const images = new Map<string, { img: NonNullable<LoadedService['image']>; services: string[] }>();
   for (const e of opts.allImages ? entries.filter((x) => x.action !== 'unrunnable') : starting) {
     const svc = load.services.get(e.service)!;
-    if (!svc.image || svc.deferred?.after === 'build' || (opts.pullAlways && svc.build)) continue;
+    if (!svc.image || svc.deferred?.after === 'build' || (opts.pullAlways && (svc.build || svc.image.pull === 'never'))) continue;
     const i = images.get(svc.image.ref) ?? { img: svc.image, services: [] };
+    // services of one image with other pull policies: one step, pulling if any of them needs it
+    if (i.services.length && (svc.image.pull === 'always' || !svc.image.present)) i.img = { ...svc.image, present: i.img.present && svc.image.present, pull: svc.image.pull === 'always' ? 'always' : i.img.pull, size: Math.max(i.img.size, svc.image.size) };
     i.services.push(e.service);
     images.set(svc.image.ref, i);
   }
