@@ -118,6 +118,8 @@ export interface DeferredLoad {
   /** Host paths compose creates (volumes, bind sources): they count as existing. */
   created: string[];
   dataRoot: string;
+  /** Spec field prefix → compose key, to name the compose key in the errors of that load. */
+  fieldMap?: [string, (string | number)[]][];
   /** The loader's plain options (host cgroup controllers, CPUs, …). */
   options: Omit<LoadOptions, 'image' | 'exists' | 'provision' | 'defaultSeccompProfile' | 'overrides'>;
 }
@@ -331,7 +333,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
       const specFile = file.startsWith('<') ? '<inline>' : file;
       const loadOpts: LoadOptions = { ...load, exists: (p) => created.has(p) || underData(p) || baseExists(p) };
       const { image: _i, exists: _e, provision: _p, defaultSeccompProfile: _d, overrides: _o, ...plain } = opts.load ?? {};
-      const deferred = (after: 'build' | 'pull', ref: string) => ({ after, ref, file: specFile, created: m.createdPaths, dataRoot, options: plain });
+      const deferred = (after: 'build' | 'pull', ref: string) => ({ after, ref, file: specFile, created: m.createdPaths, dataRoot, options: plain, fieldMap: m.fieldMap });
       try {
         const raw = enabled[svcName] as ComposeService;
         if (raw.build !== undefined && opts.build && resolver && !(raw as Obj)['x-niwa-rootfs'] && (opts.images ?? 'image') === 'image') {

@@ -165,3 +165,17 @@ test('pull_policy: never refuses a missing image (the others still plan); always
   r = c(['plan']);
   assert.match(r.stdout, /pull .*@sha256:[0-9a-f]{64} — 2 layers, up to date unless the registry changed \(for img, other\)/, 'one step for the image, pulling because one of its services says always');
 });
+
+test('a built image that cannot run the service (no such user in it) fails up at the build step, names it, and leaves nothing', { skip, timeout: 120_000 }, () => {
+  const f = join(work, 'app', 'baduser.yaml');
+  writeFileSync(f, ['services:', '  app:', '    build: ./ctx', '    user: nosuchuser', ''].join('\n'));
+  const c = (args: string[]) => niwa(['compose', '-f', f, '-p', P, ...args], { env: env(), timeout: 120_000 });
+  const up = c(['up', '-d', '--build']);
+  assert.notEqual(up.status, 0);
+  assert.match(up.stderr, /service app: its launch plan from the built image cimg\w+-app: services\.app\.user: no user 'nosuchuser' in image .*\/etc\/passwd/);
+  assert.ok(!existsSync(join(state, P)) || readdirSync(join(state, P)).filter((x) => !x.startsWith('_')).length === 0, 'no container');
+  const leases = existsSync(join(state, 'net', 'leases.json')) ? JSON.parse(readFileSync(join(state, 'net', 'leases.json'), 'utf8')) as { networks: Record<string, unknown> } : { networks: {} };
+  assert.deepEqual(Object.keys(leases.networks).filter((k) => k.startsWith(`${P}/`)), [], 'no network: the images stage comes first');
+  c(['down']);
+  assert.deepEqual(cgroupsLeft(P), []);
+});

@@ -207,7 +207,7 @@ export class ProjectRun {
   }
 
   private async compileLaunch(l: Extract<ProjectStep, { op: 'launch' }>): Promise<{ plan: LaunchPlan; spec: CanonicalSpec }> {
-    const c = await compileDeferred(l.deferred!);
+    const c = await compileDeferred(l.service, l.deferred!);
     this.compiled.set(l.container, c);
     this.host.emit?.({ type: 'plan', container: l.container, steps: c.plan.steps.length, warnings: c.plan.warnings ?? [] });
     return c;

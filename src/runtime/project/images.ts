@@ -4,7 +4,7 @@
 // launch plan is compiled once its image is there (the container loader again, with the image read
 // from the store, then the project compiler's changes and src/plan/compile.ts). Progress goes out as
 // `pull` and `build` events through `emit`; nothing prints.
-import { RuntimeFailure } from '../../errors.js';
+import { RuntimeFailure, UserError } from '../../errors.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { DeferredLaunch, ProjectStep } from '../../plan/project/types.js';
 import type { LaunchPlan } from '../../plan/types.js';
@@ -41,16 +41,25 @@ export async function buildStep(s: BuildStep, emit: Emit): Promise<string> {
  * A deferred launch's plan, now that its image is in the store: the service's spec loaded again
  * (the image's config and files applied: USER, WORKDIR, ENTRYPOINT…), the project's changes, compiled.
  */
-export async function compileDeferred(d: DeferredLaunch): Promise<{ plan: LaunchPlan; spec: CanonicalSpec }> {
+export async function compileDeferred(service: string, d: DeferredLaunch): Promise<{ plan: LaunchPlan; spec: CanonicalSpec }> {
   const [{ loadSpecObject }, { planResolver }, { patchSpec, specHash, CONFIG_HASH }, { compile }, { existsSync }, { sep }] = await Promise.all([
     import('../../spec/load/index.js'), import('../../image/resolve.js'), import('../../plan/project/compile.js'), import('../../plan/compile.js'), import('node:fs'), import('node:path'),
   ]);
   const created = new Set(d.load.created);
   const root = d.load.dataRoot;
   const underData = (p: string) => p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
-  const canonical = await loadSpecObject(structuredClone(d.input), d.load.file, {
-    ...d.load.options, image: planResolver({ root, policy: 'never' }), exists: (p) => created.has(p) || underData(p) || existsSync(p),
-  });
+  let canonical: CanonicalSpec;
+  try {
+    canonical = await loadSpecObject(structuredClone(d.input), d.load.file, {
+      ...d.load.options, image: planResolver({ root, policy: 'never' }), exists: (p) => created.has(p) || underData(p) || existsSync(p),
+    });
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    // the spec was checked at load without its image: what is left is what the image decides (a user name, no command)
+    const { composeKeyOf } = await import('../../compose/to-spec.js');
+    const what = e.details.map((x) => `${x.field ? composeKeyOf(d.load.fieldMap ?? [], service, x.field) + ': ' : ''}${x.message}`).join('; ') || e.message;
+    throw new UserError(e.code, `service ${service}: its launch plan from the ${d.kind === 'build' ? 'built' : 'pulled'} image ${d.ref}: ${what}`, [], e.hint ?? e.details.find((x) => x.hint)?.hint);
+  }
   if (d.annotations) canonical.annotations = { ...canonical.annotations, ...d.annotations };
   const spec = patchSpec(canonical, d.patch);
   if (d.compose) spec.annotations = { ...spec.annotations, [CONFIG_HASH]: specHash(canonical, d.compose) };
