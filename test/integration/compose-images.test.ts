@@ -134,6 +134,8 @@ test('a container whose launch plan the engine compiled after a pull and a build
   try {
     const up = c(['up', '-d']);
     assert.equal(up.status, 0, up.stderr);
+    assert.match(up.stderr, /pulled sha256:[0-9a-f]{64}/, 'up -d: the image step\'s pull progress on stderr');
+    assert.match(up.stderr, /^app: .*RUN mkdir/m, 'up -d: the build step\'s progress on stderr, the service in front');
     const plan = JSON.parse(c(['plan', '--json']).stdout) as { services: { service: string; action: string }[]; steps: { op: string }[] };
     assert.deepEqual(plan.services.map((s) => [s.service, s.action]), [['img', 'running'], ['app', 'running']]);
     assert.ok(!plan.steps.some((s) => s.op === 'build'), 'nothing to build: the image is in the store');
