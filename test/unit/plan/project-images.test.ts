@@ -15,6 +15,7 @@ import { compileProject, type ProjectHostFacts } from '../../../src/plan/project
 import { formatProjectPlan } from '../../../src/plan/project/format.js';
 import type { ProjectStep } from '../../../src/plan/project/types.js';
 import type { PlannedImageView } from '../../../src/image/resolve.js';
+import type { BuildEvent } from '../../../src/build/execute.js';
 import { ProjectRun } from '../../../src/runtime/project/exec.js';
 import { emptyDb, loadLeases } from '../../../src/runtime/net/ipam.js';
 import { leasesPath } from '../../../src/runtime/net/names.js';
@@ -159,4 +160,17 @@ test('the engine: a build step that fails for real (no such context) names the c
     await run.rollback();
     assert.deepEqual(launched, []);
   } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('the reporters render the engine\'s build events: a line per stage, step and the result, with the service', async () => {
+  const { initialState, reduce, drainFinished } = await import('../../../src/ui/model.js');
+  let s = initialState({ now: 0 });
+  for (const event of [
+    { type: 'stage', stage: '0', base: 'base:1' },
+    { type: 'step', stage: '0', n: 2, total: 3, text: 'RUN make', line: 2, state: 'running' },
+    { type: 'step', stage: '0', n: 2, total: 3, text: 'RUN make', line: 2, state: 'done', ms: 5 },
+    { type: 'done', digest: DIGEST, names: ['app'], layers: 2, ms: 9, ran: 1, cached: 1 },
+  ] as BuildEvent[]) s = reduce(s, { type: 'build', service: 'app', image: 'proj-app', event }, 1);
+  const lines = drainFinished(s).lines.map((l) => `${l.container} ${l.level} ${l.text}`);
+  assert.deepEqual(lines, ['app info build proj-app: stage 0 FROM base:1', 'app info build step 2/3 RUN make', 'app ok built proj-app abababababab (1 ran, 1 cached)']);
 });
