@@ -435,7 +435,8 @@ function serviceImages(load: ComposeLoad, names: string[]): Map<string, string[]
 
 /**
  * `pull`: the image steps of the project's plan (every service's image, policy always: the registry
- * is asked even when the store has it), executed by the project engine; nothing else of the plan runs.
+ * is asked even when the store has it; not built images, not pull_policy never), executed by the
+ * project engine, all at once; nothing else of the plan runs.
  */
 export const pull: Run = async (a, project) => {
   const load = await loadProject({ ...project, build: undefined });

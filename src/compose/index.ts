@@ -320,7 +320,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   const services = new Map<string, LoadedService>();
   const views = new Map<string, PlannedImageView>();
   const resolver = opts.load?.image;
-  const load: LoadOptions | undefined = resolver ? { ...opts.load, image: async (ref, pull) => { const v = await resolver(ref, pull); views.set(ref, v as PlannedImageView); return v; } } : opts.load;
+  const load: LoadOptions | undefined = resolver ? { ...opts.load, image: async (ref, pull) => { const v = await resolver(ref, pull); views.set(`${pull}\0${ref}`, v as PlannedImageView); return v; } } : opts.load;
   const settled = await Promise.allSettled(plan.order.map(async (svcName) => {
     const m = mapped.get(svcName)!;
     const entry: LoadedService = { spec: m.spec, compose: m.extras, fieldMap: m.fieldMap };
@@ -357,14 +357,14 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
             // an image not pulled yet cannot answer a name lookup (USER nobody needs its /etc/passwd):
             // the launch plan is compiled after the pull
             const r = m.spec.rootfs;
-            const view = typeof r === 'object' && r.image ? views.get(r.image) : undefined;
+            const view = typeof r === 'object' && r.image ? views.get(`${r.pull ?? 'missing'}\0${r.image}`) : undefined;
             if (!(e instanceof UserError) || !view || view.present || !e.details.every((d) => /cannot look up/.test(d.message))) throw e;
             entry.canonical = await loadSpecObject(m.spec, specFile, { ...loadOpts, image: undefined });
             entry.deferred = deferred('pull', (r as { image: string }).image);
           }
         }
         const r = entry.canonical?.rootfs;
-        const v = r?.kind === 'image' ? views.get(r.ref) : undefined;
+        const v = r?.kind === 'image' ? views.get(`${r.pull}\0${r.ref}`) : undefined;
         if (r?.kind === 'image' && v && !entry.build?.always) entry.image = { ref: r.ref, name: v.name, digest: v.digest, present: v.present, layers: v.layerCount, size: v.size, pull: v.pull };
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
