@@ -18,7 +18,7 @@ export const port: Run = async (a, project) => {
   if (!st || (st.status !== 'running' && st.status !== 'paused')) throw new UserError('E_NOT_RUNNING', `compose port: ${service} has no running container`, [], `start it with niwa compose up -d ${service}`);
   const m = engine.portsOfContainer(name).find((p) => p.containerPort === n && p.protocol === protocol);
   if (!m) throw new UserError('E_NO_PORT', `compose port: ${service} publishes no port ${n}/${protocol}`, [], 'see niwa compose ps for its ports');
-  if (m.hostPort === 0) throw new UserError('E_NO_PORT', `compose port: ${service} publishes ${n}/${protocol} on a port chosen when it started, which niwa does not record yet`, [], 'publish it on a fixed host port (ports: ["8080:80"])');
+  if (m.hostPort === 0) throw new UserError('E_NO_PORT', `compose port: ${service} publishes ${n}/${protocol} on a port chosen when it started, and its record (from an older niwa) does not say which`, [], 'recreate it: niwa compose up -d --force-recreate ' + service);
   process.stdout.write(`${m.hostIp}:${m.hostPort}\n`);
   return 0;
 };
