@@ -44,7 +44,7 @@ export interface ServiceExtras {
   /** Secrets and configs given by value (environment, content): written by `up`, mounted read-only. */
   filesToWrite: { path: string; content: string }[];
   profiles: string[];
-  /** Replicas asked for (deploy.replicas / scale); niwa runs one. */
+  /** Replicas asked for (scale / deploy.replicas): the containers `up` runs (`--scale` overrides it). */
   replicas: number;
   stdinOpen: boolean;
 }
@@ -628,7 +628,7 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   const scale = svc.scale ?? svc.deploy?.replicas;
   if (scale !== undefined) {
     replicas = Number(scale);
-    if (replicas !== 1) warn(P(svc.scale !== undefined ? 'scale' : 'deploy'), `${replicas} replicas asked for; niwa runs one container per service`);
+    if (!(Number.isInteger(replicas) && replicas >= 0)) { fail(P(svc.scale !== undefined ? 'scale' : 'deploy'), `${JSON.stringify(scale)} is not a number of replicas (0, 1, 2, …)`); replicas = 1; }
   }
   for (const k of Object.keys(svc.deploy ?? {})) {
     if (!['resources', 'replicas', 'restart_policy', 'mode', 'labels'].includes(k)) warn(P('deploy', k), `deploy.${k} is for swarm orchestration; ignored`);

@@ -56,6 +56,8 @@ export interface CompileProjectOptions {
   nonce: string;
   /** Instead of the services: this one-off container (its dependencies are not started). */
   oneOff?: OneOff;
+  /** Replicas per service (up --scale SERVICE=N), over the file's scale / deploy.replicas. */
+  scale?: Record<string, number>;
 }
 
 /** Annotation holding the hash of the configuration a compose container was created from. */
@@ -72,6 +74,31 @@ export function containerNameOf(load: ComposeLoad, service: string): string {
   const x = load.services.get(service)?.compose;
   const dflt = `${load.project.name}-${service}-1`;
   return x && x.containerName !== dflt ? x.containerName : `${service}-1`;
+}
+
+/** How many containers a service runs: --scale, else the file's scale / deploy.replicas, else 1. */
+export function replicasOf(load: ComposeLoad, service: string, scale?: Record<string, number>): number {
+  return scale?.[service] ?? load.services.get(service)?.compose.replicas ?? 1;
+}
+
+/**
+ * The containers of a service with `count` replicas: `<service>-1` … `<service>-N`. A container_name
+ * names one container only, so it cannot go with more than one (as in Compose).
+ */
+export function containerNamesOf(load: ComposeLoad, service: string, count: number): string[] {
+  if (count === 1) return [containerNameOf(load, service)];
+  const x = load.services.get(service)?.compose;
+  if (x && containerNameOf(load, service) !== `${service}-1`) {
+    throw new UserError('E_COMPOSE_SCALE', `services.${service}: container_name '${x.containerName}' names one container, so the service cannot run ${count} replicas`, [{ field: `services.${service}.container_name`, message: `${count} replicas asked for` }], 'remove container_name, or run one replica');
+  }
+  return Array.from({ length: count }, (_, i) => `${service}-${i + 1}`);
+}
+
+/** The replica number of a service's container (`web-3` → 3), undefined when it is not one of them. */
+export function replicaIndex(load: ComposeLoad, service: string, container: string): number | undefined {
+  if (container === containerNameOf(load, service)) return 1;
+  const m = /^(.+)-([1-9]\d*)$/.exec(container);
+  return m && m[1] === service && containerNameOf(load, service) === `${service}-1` ? Number(m[2]) : undefined;
 }
 
 const noSuchService = (load: ComposeLoad, s: string) => new UserError('E_NO_SERVICE', `no such service: ${s}`, [], `services: ${[...load.services.keys()].join(', ')}`);
@@ -94,10 +121,30 @@ export function withDependencies(load: ComposeLoad, services: string[]): string[
 
 /** The ports a service publishes (none off the project's bridge networks, or only on internal networks). */
 export function portsOf(load: ComposeLoad, svc: LoadedService): PortMapping[] {
+  return replicaPortsOf(load, svc, 1, 1);
+}
+
+/**
+ * The ports replica `index` of `count` publishes. With several replicas a fixed host port is an
+ * error (only one could listen on it; Compose says "port is already allocated"); a port without a
+ * host port gets its own free port per replica, and a host range gives replica N the range's Nth port.
+ */
+export function replicaPortsOf(load: ComposeLoad, svc: LoadedService, index: number, count: number): PortMapping[] {
   const x = svc.compose;
   if (x.networkMode.kind !== 'bridge' || !x.networks.length) return [];
   if (x.networks.every((n) => load.project.networks[n.name]?.internal)) return [];
-  return x.ports.flatMap((p) => parsePort({ target: p.target, ...(p.published !== undefined ? { published: p.published } : {}), ...(p.hostIp ? { host_ip: p.hostIp } : {}), protocol: p.protocol }));
+  return x.ports.flatMap((p, k) => {
+    let published = p.published;
+    if (count > 1 && published !== undefined && published !== '' && published !== '0') {
+      const range = /^(\d+)-(\d+)$/.exec(String(published));
+      const field = `services.${x.service}.ports[${k}]`;
+      if (!range) throw new UserError('E_COMPOSE_SCALE', `${field}: host port ${published} is fixed, so only one of the ${count} replicas of ${x.service} could publish it (port is already allocated)`, [{ field, message: `${count} replicas asked for` }], `publish it without a host port ("${p.target}") or on a host range ("8000-${8000 + count - 1}:${p.target}"), or run one replica`);
+      const port = Number(range[1]) + index - 1;
+      if (port > Number(range[2])) throw new UserError('E_COMPOSE_SCALE', `${field}: host range ${published} has no port left for replica ${index} of ${x.service}`, [{ field, message: `${count} replicas asked for` }], `widen the range to at least ${count} ports`);
+      published = String(port);
+    }
+    return parsePort({ target: p.target, ...(published !== undefined ? { published } : {}), ...(p.hostIp ? { host_ip: p.hostIp } : {}), protocol: p.protocol });
+  });
 }
 
 const fileMount = (source: string, target: string): CanonicalMount => ({
@@ -142,7 +189,11 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   const names = opts.oneOff
     ? [opts.oneOff.service]
     : opts.services?.length ? (opts.noDeps ? load.plan.order.filter((s) => opts.services!.includes(s)) : withDependencies(load, opts.services)) : [...load.plan.order];
-  const nameOf = (s: string) => (opts.oneOff?.service === s ? opts.oneOff.name : containerNameOf(load, s));
+  // each service's containers: its replicas (one unless --scale or the file says more), or the one-off
+  const replicas = new Map(names.map((s) => [s, opts.oneOff?.service === s ? [opts.oneOff.name] : containerNamesOf(load, s, replicasOf(load, s, opts.scale))]));
+  const nameOf = (s: string) => replicas.get(s)?.[0] ?? containerNameOf(load, s);
+  /** Replica number and count of a container of the plan (1 of 1 for a service that runs one). */
+  const replicaOf = (e: { service: string; container: string }) => { const l = replicas.get(e.service) ?? [e.container]; return { index: l.indexOf(e.container) + 1, count: l.length }; };
   const exists = new Set(facts.exists);
   const links = new Set(facts.links);
   const mounted = new Set(facts.netns);
@@ -151,11 +202,11 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   const b = new Builder();
 
   // --- what becomes of each service --------------------------------------------------------------
-  const entries: ServiceEntry[] = names.map((s) => {
+  const entries: ServiceEntry[] = names.flatMap((s) => replicas.get(s)!.map((container, i, all) => {
     const svc = load.services.get(s)!;
-    const container = nameOf(s);
-    const dependsOn = svc.compose.dependsOn.filter((d) => load.services.has(d.service)).map((d) => ({ service: d.service, condition: d.condition, required: d.required }));
-    const base = { service: s, container, dependsOn, addresses: {} };
+    // a dependency scaled to 0 has nothing to wait for
+    const dependsOn = svc.compose.dependsOn.filter((d) => load.services.has(d.service) && replicas.get(d.service)?.length !== 0).map((d) => ({ service: d.service, condition: d.condition, required: d.required }));
+    const base = { service: s, container, ...(all.length > 1 ? { replica: i + 1 } : {}), dependsOn, addresses: {} };
     if (!svc.canonical) return { ...base, action: 'unrunnable' as const, reason: svc.problem ?? (svc.compose.image ? `no command (image ${svc.compose.image} gives none niwa can read)` : 'no command to run (a build-only service whose image was not built)') };
     // an image root that was never read (a build: service loaded without building, or no image store)
     if (svc.canonical.rootfs.kind === 'image' && !svc.canonical.rootfs.image) return { ...base, action: 'unrunnable' as const, reason: `its image ${svc.canonical.rootfs.ref} is not in the store${load.project.services[s]?.build !== undefined ? ' (build it: niwa compose build, or up --build)' : ''}` };
@@ -164,9 +215,9 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (!had.live) return { ...base, action: 'replace' as const };
     if (!opts.oneOff && !opts.forceRecreate && had.configHash === configHash(svc)) return { ...base, action: 'running' as const };
     return { ...base, action: 'recreate' as const };
-  });
+  }));
   const starting = entries.filter((e) => e.action !== 'running' && e.action !== 'unrunnable');
-  for (const e of entries) if (e.action === 'unrunnable') warnings.push(`${e.service}: cannot start: ${e.reason}`);
+  for (const e of entries) if (e.action === 'unrunnable' && replicaOf(e).index === 1) warnings.push(`${e.service}: cannot start: ${e.reason}`);
 
   // --- images ------------------------------------------------------------------------------------
   const images = new Map<string, { digest?: string; services: string[] }>();
@@ -174,7 +225,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     const r = load.services.get(e.service)!.canonical!.rootfs;
     if (r.kind !== 'image') continue;
     const i = images.get(r.ref) ?? { digest: r.image?.digest, services: [] };
-    i.services.push(e.service);
+    if (!i.services.includes(e.service)) i.services.push(e.service);
     images.set(r.ref, i);
   }
   for (const [ref, i] of images) {
@@ -182,7 +233,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   }
   for (const e of entries) {
     const x = load.project.services[e.service];
-    if (e.action !== 'unrunnable' || x?.build === undefined) continue;
+    if (e.action !== 'unrunnable' || x?.build === undefined || replicaOf(e).index !== 1) continue;
     const build = typeof x.build === 'string' ? { context: x.build } : (x.build as { context?: string; dockerfile?: string });
     b.add({ op: 'build', service: e.service, context: join(load.project.workingDir, build.context ?? '.'), ...(build.dockerfile ? { dockerfile: build.dockerfile } : {}), image: x.image ?? `${project}-${e.service}`, stage: 'images', unit: `image:${e.service}`, field: `services.${e.service}.build`, why: 'its image is not in the store: built from this context by niwa compose build (up builds missing images while the project loads)' });
   }
@@ -256,12 +307,15 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (x.networkMode.kind !== 'bridge' || !x.networks.length) continue;
     const nets = [...x.networks].sort((p, q) => (q.priority ?? 0) - (p.priority ?? 0));
     const netns = netnsPath(stateRoot, project, e.container);
-    const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? e.service : undefined);
+    const { index, count } = replicaOf(e);
+    // one container answers to the service's name as its hostname; each of several replicas to its own name
+    const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? (count > 1 ? e.container : e.service) : undefined);
+    const fullName = count > 1 ? `${project}-${e.service}-${index}` : x.containerName;
     let routeGiven = false;
     const infos = nets.map((n, i): AttachmentInfo => {
       const key = networkKey(project, n.name);
       const veth = vethName(project, n.name, e.container);
-      const aliases = [...new Set([e.service, x.containerName, ...n.aliases].filter((a) => a !== e.container))];
+      const aliases = [...new Set([e.service, fullName, ...n.aliases].filter((a) => a !== e.container))];
       let r: ReturnType<typeof reserveAddress>;
       try {
         r = reserveAddress(db, key, e.container, { address: n.ipv4Address, aliases, ifname: containerIfname(i), veth, netns, ...(hostname ? { hostname } : {}), extraHosts: x.extraHosts, links: x.links.map((l) => ({ container: nameOf(l.service), alias: l.alias })) });
@@ -276,7 +330,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
       e.addresses[n.name] = r.lease.address;
       return { network: n.name, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway, container: e.container, veth, ifname: r.lease.ifname, address: r.lease.address, defaultRoute };
     });
-    attachments.set(e.service, infos);
+    attachments.set(e.container, infos);
   }
   for (const e of entries) {
     if (e.action !== 'running') continue;
@@ -308,11 +362,12 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
       spec.lifecycle = { ...spec.lifecycle, restart: { policy: 'no' } };
       if (one.tty !== undefined) spec.process.tty = one.tty;
     }
-    if (spec.namespaces.uts?.mode === 'new' && !spec.hostname) spec.hostname = s;
+    const replica = replicaOf(e);
+    if (spec.namespaces.uts?.mode === 'new' && !spec.hostname) spec.hostname = replica.count > 1 ? e.container : s;
     for (const [kind, ns] of Object.entries(spec.namespaces)) {
       if (ns?.mode === 'container' && load.services.has(ns.container)) (spec.namespaces as Record<string, typeof ns>)[kind] = { mode: 'container', container: nameOf(ns.container) };
     }
-    const infos = attachments.get(s) ?? [];
+    const infos = attachments.get(e.container) ?? [];
     const resolv = resolvConf(hostsDir, e.container, x);
     if (infos.length) {
       const netns = netnsPath(stateRoot, project, e.container);
@@ -348,7 +403,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
         spec.mounts.push(fileMount(hostsPath(stateRoot, project, otherName), '/etc/hosts'), fileMount(resolv.path, '/etc/resolv.conf'));
       } else spec.namespaces.net = { mode: 'container', container: otherName };
     }
-    const ports = one && !one.ports ? [] : portsOf(load, svc);
+    const ports = one && !one.ports ? [] : replicaPortsOf(load, svc, replica.index, replica.count);
     if (x.ports.length && !ports.length && x.networks.length && x.networks.every((n) => load.project.networks[n.name]?.internal)) {
       warnings.push(`${s}: ports are not published: every network of the service is internal (no route in or out)`);
     }
@@ -359,6 +414,14 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     const byName = new Map(facts.containers.map((c) => [c.name, c.pid]));
     const plan = compile(spec, facts.host, { id: `${e.container}-${opts.nonce}`, project, resolveContainer: (n) => byName.get(n) });
     b.add({ op: 'launch', service: s, container: e.container, plan, spec, networks: infos.map((a) => a.network), stage: 'service', unit, field: sf, why: `hand ${e.container}'s launch plan (${plan.steps.length} steps) to the project's supervisor, which runs it and supervises the container` });
+  }
+  // scaled down: the replicas above the count asked for are stopped and removed, highest first
+  if (!opts.oneOff) {
+    for (const s of names) {
+      const count = replicas.get(s)!.length;
+      const extra = facts.containers.map((c) => ({ c, i: replicaIndex(load, s, c.name) ?? 0 })).filter((r) => r.i > count).sort((p, q) => q.i - p.i);
+      for (const { c } of extra) b.add({ op: 'remove', container: c.name, stop: c.live, stage: 'service', service: s, unit: `container:${c.name}`, field: `services.${s}`, why: `scaled to ${count}: the replicas above it are stopped and removed (highest first); leaving, it gives up its address and its name stops resolving` });
+    }
   }
   // resolv.conf files shared by the project, after its containers
   const sharedResolv = new Set(b.steps.filter((s) => s.op === 'file' && s.unit.startsWith('file:') && s.path.endsWith('_resolv.conf')).map((s) => (s as { path: string }).path));
@@ -380,6 +443,6 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     levels: load.plan.levels.map((l) => l.filter((s) => inPlan.has(s))).filter((l) => l.length),
     steps: number(steps),
     teardown: number(teardown),
-    warnings,
+    warnings: [...new Set(warnings)],
   };
 }

@@ -23,6 +23,8 @@ export type ServiceAction =
 export interface ServiceEntry {
   service: string;
   container: string;
+  /** Which replica of the service (1…N), when it runs more than one (up --scale, deploy.replicas). */
+  replica?: number;
   action: ServiceAction;
   /** Why it cannot run (action unrunnable). */
   reason?: string;
