@@ -45,13 +45,19 @@ const stderrMessage = (m: UpMessage) => process.stderr.write(`${m.container ? m.
 // up
 
 /** `up` flags that Docker Compose has and niwa maps onto its engine. */
-function upOptions(a: ParsedArgs) {
+/** `--scale SERVICE=N`, repeated: the replicas per service. */
+function scaleOf(a: ParsedArgs): Record<string, number> {
   const scale: Record<string, number> = {};
   for (const v of (a.flags.scale as string[] | undefined) ?? []) {
     const m = /^([^=]+)=(\d+)$/.exec(v);
     if (!m) throw new UserError('E_USAGE', `--scale expects SERVICE=N (N ≥ 0), got '${v}'`);
     scale[m[1]] = Number(m[2]);
   }
+  return scale;
+}
+
+function upOptions(a: ParsedArgs) {
+  const scale = scaleOf(a);
   const exitCodeFrom = a.flags['exit-code-from'] as string | undefined;
   const abort = Boolean(a.flags['abort-on-container-exit']) || exitCodeFrom !== undefined;
   if (abort && (a.flags.detach || a.flags.wait)) throw new UserError('E_USAGE', 'up: --abort-on-container-exit / --exit-code-from follow the containers: they cannot go with -d or --wait');
@@ -480,7 +486,9 @@ export const plan: Run = async (a, project) => {
   const { load, engine } = await open(a, project);
   const services = checkServices(load, a.positionals);
   try {
-    const p = await engine.planFor({ services, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']) });
+    const scale = scaleOf(a);
+    checkServices(load, Object.keys(scale));
+    const p = await engine.planFor({ services, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']), scale });
     if (a.flags.json) { process.stdout.write(JSON.stringify(p, null, 2) + '\n'); return 0; }
     const { formatProjectPlan } = await import('../plan/project/format.js');
     process.stdout.write(formatProjectPlan(p, { explain: Boolean(a.flags.explain), full: Boolean(a.flags.full) }));

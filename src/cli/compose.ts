@@ -101,7 +101,7 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   top: orchestration('top', 'show the processes of services', '[SERVICE...]'),
   pull: orchestration('pull', 'pull the images of the services (all at once; checks the registry even when present)', '[-q] [--ignore-pull-failures] [SERVICE...]', { booleans: { quiet: 'q', 'ignore-pull-failures': '' } }),
   plan: orchestration('plan', 'print the project plan: every image, volume, file, network step and launch plan that up would run, and what down undoes',
-    '[--json] [--explain] [--full] [--no-deps] [--force-recreate] [SERVICE...]', { booleans: { json: '', explain: '', full: '', 'no-deps': '', 'force-recreate': '', 'no-warnings': '' } }),
+    '[--json] [--explain] [--full] [--no-deps] [--force-recreate] [--scale SERVICE=N] [SERVICE...]', { values: { scale: '' }, booleans: { json: '', explain: '', full: '', 'no-deps': '', 'force-recreate': '', 'no-warnings': '' }, repeat: ['scale'] }),
   build: {
     summary: 'build the images of the services that have build: (all, or the ones named)',
     usage: 'niwa compose build [--no-cache] [--build-arg K=V]... [-q] [SERVICE...]',

@@ -420,7 +420,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     for (const s of names) {
       const count = replicas.get(s)!.length;
       const extra = facts.containers.map((c) => ({ c, i: replicaIndex(load, s, c.name) ?? 0 })).filter((r) => r.i > count).sort((p, q) => q.i - p.i);
-      for (const { c } of extra) b.add({ op: 'remove', container: c.name, stop: c.live, stage: 'service', service: s, unit: `container:${c.name}`, field: `services.${s}`, why: `scaled to ${count}: the replicas above it are stopped and removed (highest first); leaving, it gives up its address and its name stops resolving` });
+      for (const { c } of extra) b.add({ op: 'remove', container: c.name, stop: c.live, scaledDown: true, stage: 'service', service: s, unit: `container:${c.name}`, field: `services.${s}`, why: `scaled to ${count}: the replicas above it are stopped and removed (highest first); leaving, it gives up its address and its name stops resolving` });
     }
   }
   // resolv.conf files shared by the project, after its containers

@@ -59,7 +59,7 @@ export type ProjectOp =
   /** Hand the container's LaunchPlan to the project's supervisor (which publishes its ports first). */
   | { op: 'launch'; service: string; container: string; plan: LaunchPlan; spec: CanonicalSpec; networks: string[] }
   /** Stop (stop signal, then SIGKILL after the grace period) and remove a container. */
-  | { op: 'remove'; container: string; stop: boolean }
+  | { op: 'remove'; container: string; stop: boolean; scaledDown?: boolean }
   // teardown only
   | { op: 'release'; network: string; container?: string }
   | { op: 'rm'; path: string; recursive?: boolean }

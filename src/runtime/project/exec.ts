@@ -175,7 +175,7 @@ export class ProjectRun {
         return this.host.launch(s, net);
       }
       case 'remove':
-        return this.host.remove(s.container, s.stop, s.stage === 'service');
+        return this.host.remove(s.container, s.stop, s.stage === 'service' && !s.scaledDown);
     }
   }
 
