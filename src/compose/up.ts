@@ -275,7 +275,7 @@ export class ComposeEngine {
     await this.open();
     // a service is its replicas: started by its steps (those that run, or scaled down, have some), observed together
     const services = [...new Set(plan.services.map((e) => e.service))];
-    const containersOf = (s: string) => plan.services.filter((e) => e.service === s).map((e) => e.container);
+    const containersOf = (s: string) => { const l = plan.services.filter((e) => e.service === s).map((e) => e.container); return l.length ? l : this.names(s); }; // (a dependency outside the plan: its containers as they are)
     const backend: Backend = {
       observe: (s) => this.observe(s, containersOf(s)),
       onChange: (cb) => this.onChange(cb),
