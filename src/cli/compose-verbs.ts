@@ -273,7 +273,7 @@ async function existing(a: ParsedArgs, project: LoadComposeOptions, verb: string
   await engine.refresh();
   const have = load.plan.order.filter((s) => (!wanted.length || wanted.includes(s)) && engine.state(engine.names(s)[0]));
   // start and restart keep each service's replicas as they are
-  const scale = Object.fromEntries(have.map((s) => [s, engine.names(s).length]));
+  const scale = await (await import('./compose/project.js')).currentScale(engine, have);
   if (!have.length) {
     engine.close();
     throw new UserError('E_NO_CONTAINER', `${verb}: no containers in project '${load.project.name}'`, [], 'create them with niwa compose up');
@@ -390,7 +390,7 @@ export const run: Run = async (a, project) => {
   const { parseEnv } = await import('./exec.js');
   const env = parseEnv((a.flags.env as string[] | undefined) ?? []);
   try {
-    if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps });
+    if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps, scale: await (await import('./compose/project.js')).currentScale(engine, deps) });
     else await engine.open();
     const base = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']) };
     if (a.flags.detach) {

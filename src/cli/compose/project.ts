@@ -59,3 +59,12 @@ export function replicaOf(engine: { names(s: string): string[]; load: ComposeLoa
   if (!n) throw new UserError('E_NO_CONTAINER', `compose ${verb}: ${service} has no replica ${i}`, [], `its containers: ${names.join(', ')}`);
   return n;
 }
+
+/**
+ * The replicas each of `services` runs now (those that have containers): a verb that starts them
+ * again (start, restart, run's dependencies, watch) keeps their count rather than the file's.
+ */
+export async function currentScale(engine: { names(s: string): string[]; state(n: string): unknown; refresh(): Promise<void> }, services: string[]): Promise<Record<string, number>> {
+  await engine.refresh();
+  return Object.fromEntries(services.filter((s) => engine.state(engine.names(s)[0])).map((s) => [s, engine.names(s).length]));
+}
