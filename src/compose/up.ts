@@ -12,7 +12,7 @@ import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
 import { EventBus } from '../events/types.js';
 import type { HostFacts, LaunchPlan } from '../plan/types.js';
 import type { CanonicalSpec } from '../spec/types.js';
-import { compileProject, containerNameOf, portsOf, replicaIndex, type CompileProjectOptions, type OneOff } from '../plan/project/compile.js';
+import { compileProject, containerNameOf, replicaIndex, replicaPortsOf, type CompileProjectOptions, type OneOff } from '../plan/project/compile.js';
 import type { ProjectPlan } from '../plan/project/types.js';
 import { ProjectRun, type ProjectHost } from '../runtime/project/exec.js';
 import { readProjectFacts } from '../runtime/project/facts.js';
@@ -189,7 +189,7 @@ export class ComposeEngine {
       }
       const mine: PortMapping[] = [];
       toProbe.push([s, mine]);
-      for (const m of portsOf(this.load, svc)) {
+      for (const m of replicaPortsOf(this.load, svc, e.replica ?? 1, plan.services.filter((x) => x.service === s).length)) {
         if (m.hostPort === 0) continue;
         const other = seen.get(`${m.hostPort}/${m.protocol}`);
         if (other && other !== s) problems.push(`${s} and ${other} both publish port ${m.hostPort}/${m.protocol}`);
