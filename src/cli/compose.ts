@@ -120,7 +120,7 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   unpause: extra('unpause', () => import('./compose/freeze.js'), 'thaw the services\' paused containers', '[SERVICE...]'),
   rm: extra('rm', () => import('./compose/rm.js'), 'remove the services\' stopped containers (-s: stop them first; -v: and their anonymous volumes)', '[-f] [-s] [-v] [SERVICE...]', { booleans: { force: 'f', stop: 's', volumes: 'v' } }),
   port: extra('port', () => import('./compose/port.js'), 'print the host address a published port of a service listens on', '[--protocol tcp|udp] [--index N] SERVICE PRIVATE_PORT', { values: { protocol: '', index: '' } }),
-  cp: extra('cp', () => import('./compose/cp.js'), 'copy files between a service\'s running container and the host (paths resolved inside the container\'s root)', 'SERVICE:SRC_PATH DEST_PATH | SRC_PATH SERVICE:DEST_PATH'),
+  cp: extra('cp', () => import('./compose/cp.js'), 'copy files between a service\'s running container and the host (paths resolved inside the container\'s root)', '[--index N] SERVICE:SRC_PATH DEST_PATH | SRC_PATH SERVICE:DEST_PATH', { values: { index: '' } }),
   wait: extra('wait', () => import('./compose/wait.js'), 'wait until the services\' containers end; print their exit codes', 'SERVICE...'),
   events: extra('events', () => import('./compose/events.js'), 'stream the containers\' events (start, die, pause, health_status, …)', '[--json] [SERVICE...]', { booleans: { json: '' } }),
 };

@@ -91,6 +91,10 @@ test('up -d --scale web=3: three replicas, each its own hostname and address; we
   ok(compose(['up', '-d', '--scale', 'web=3']));
   assert.equal(ok(compose(['port', 'web', '8000'])).stdout.trim(), ports[0]);
   assert.equal((await get(ports[0])).trim(), 'web-1');
+  // niwa inspect shows the chosen port too; cp --index reaches one replica
+  assert.equal(ok(niwa(['inspect', '--project', P, 'web-2', '-f', 'network.ports'], { env: env() })).stdout.trim(), JSON.stringify([`${ports[1]}->8000/tcp`]));
+  ok(compose(['cp', '--index', '3', 'web:/tmp/site/index.html', join(dir, 'from-3.html')]));
+  assert.equal(readFileSync(join(dir, 'from-3.html'), 'utf8').trim(), 'web-3');
 
   // scale down: only web-1 stays (the same process), the others and their network state are gone
   ok(compose(['up', '-d', '--scale', 'web=1']));
