@@ -15,6 +15,8 @@ import type { ProjectStep } from '../../../src/plan/project/types.js';
 import { UserError } from '../../../src/errors.js';
 import { emptyDb } from '../../../src/runtime/net/ipam.js';
 import { project } from '../compose/helpers.js';
+import { ProjectRun } from '../../../src/runtime/project/exec.js';
+import { FakeNetHost } from '../net/fake-host.js';
 
 const host = genericHost();
 const update = process.env.UPDATE_SNAPSHOTS === '1';
@@ -92,6 +94,14 @@ test('scaling down stops and removes the highest-numbered replicas; the one that
   const web = plan.steps.filter((s) => s.service === 'web');
   assert.deepEqual(web.map((s) => [s.op, s.op === 'remove' ? s.container : '', s.op === 'remove' ? s.stop : '']), [['remove', 'web-3', true], ['remove', 'web-2', true]]);
   assert.ok(web.every((s) => s.stage === 'service' && s.field === 'services.web' && /scaled to 1/.test(s.why)));
+  // the engine removes them together (each waits out its own grace period), not as a recreate
+  let active = 0;
+  let most = 0;
+  const removed: [string, boolean, boolean][] = [];
+  const run = new ProjectRun(plan, { net: new FakeNetHost(), launch: async () => {}, remove: async (n, stop, recreate) => { removed.push([n, stop, recreate]); most = Math.max(most, ++active); await new Promise((r) => setTimeout(r, 20)); active--; } });
+  await run.startService('web');
+  assert.deepEqual(removed, [['web-3', true, false], ['web-2', true, false]]);
+  assert.equal(most, 2, 'both at once');
   // replica numbers of the service's containers
   assert.deepEqual(['web-1', 'web-12', 'web-x', 'client-1', 'web'].map((n) => replicaIndex(l, 'web', n) ?? null), [1, 12, null, null, null]);
 });
