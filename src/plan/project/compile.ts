@@ -3,6 +3,8 @@
 // compile (a host fact), exactly as `up` will record them, so the plan is exact; the engine only
 // checks that nobody took them in between. Each service's LaunchPlan is compiled from its spec with
 // its networking filled in (the network namespace it joins, its /etc/hosts and resolv.conf).
+// A service runs one container per replica (`--scale`, `deploy.replicas`): `web-1` … `web-N`, each
+// with its own address, hosts file, ports and launch plan; a scale-down removes the highest ones.
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { UserError } from '../../errors.js';
