@@ -3,6 +3,8 @@
 // compile (a host fact), exactly as `up` will record them, so the plan is exact; the engine only
 // checks that nobody took them in between. Each service's LaunchPlan is compiled from its spec with
 // its networking filled in (the network namespace it joins, its /etc/hosts and resolv.conf).
+// A service runs one container per replica (`--scale`, `deploy.replicas`): `web-1` … `web-N`, each
+// with its own address, hosts file, ports and launch plan; a scale-down removes the highest ones.
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { UserError } from '../../errors.js';
@@ -60,6 +62,8 @@ export interface CompileProjectOptions {
   allImages?: boolean;
   /** Image steps pull with policy always, and built images are left out (`compose pull`). */
   pullAlways?: boolean;
+  /** Replicas per service (up --scale SERVICE=N), over the file's scale / deploy.replicas. */
+  scale?: Record<string, number>;
 }
 
 /** Annotation holding the hash of the configuration a compose container was created from. */
@@ -103,6 +107,31 @@ export function containerNameOf(load: ComposeLoad, service: string): string {
   return x && x.containerName !== dflt ? x.containerName : `${service}-1`;
 }
 
+/** How many containers a service runs: --scale, else the file's scale / deploy.replicas, else 1. */
+export function replicasOf(load: ComposeLoad, service: string, scale?: Record<string, number>): number {
+  return scale?.[service] ?? load.services.get(service)?.compose.replicas ?? 1;
+}
+
+/**
+ * The containers of a service with `count` replicas: `<service>-1` … `<service>-N`. A container_name
+ * names one container only, so it cannot go with more than one (as in Compose).
+ */
+export function containerNamesOf(load: ComposeLoad, service: string, count: number): string[] {
+  if (count === 1) return [containerNameOf(load, service)];
+  const x = load.services.get(service)?.compose;
+  if (x && containerNameOf(load, service) !== `${service}-1`) {
+    throw new UserError('E_COMPOSE_SCALE', `services.${service}: container_name '${x.containerName}' names one container, so the service cannot run ${count} replicas`, [{ field: `services.${service}.container_name`, message: `${count} replicas asked for` }], 'remove container_name, or run one replica');
+  }
+  return Array.from({ length: count }, (_, i) => `${service}-${i + 1}`);
+}
+
+/** The replica number of a service's container (`web-3` → 3), undefined when it is not one of them. */
+export function replicaIndex(load: ComposeLoad, service: string, container: string): number | undefined {
+  if (container === containerNameOf(load, service)) return 1;
+  const m = /^(.+)-([1-9]\d*)$/.exec(container);
+  return m && m[1] === service && containerNameOf(load, service) === `${service}-1` ? Number(m[2]) : undefined;
+}
+
 const noSuchService = (load: ComposeLoad, s: string) => new UserError('E_NO_SERVICE', `no such service: ${s}`, [], `services: ${[...load.services.keys()].join(', ')}`);
 
 /** Every service with its dependencies (transitively), in start order: `up web` also starts what web needs. */
@@ -123,10 +152,30 @@ export function withDependencies(load: ComposeLoad, services: string[]): string[
 
 /** The ports a service publishes (none off the project's bridge networks, or only on internal networks). */
 export function portsOf(load: ComposeLoad, svc: LoadedService): PortMapping[] {
+  return replicaPortsOf(load, svc, 1, 1);
+}
+
+/**
+ * The ports replica `index` of `count` publishes. With several replicas a fixed host port is an
+ * error (only one could listen on it; Compose says "port is already allocated"); a port without a
+ * host port gets its own free port per replica, and a host range gives replica N the range's Nth port.
+ */
+export function replicaPortsOf(load: ComposeLoad, svc: LoadedService, index: number, count: number): PortMapping[] {
   const x = svc.compose;
   if (x.networkMode.kind !== 'bridge' || !x.networks.length) return [];
   if (x.networks.every((n) => load.project.networks[n.name]?.internal)) return [];
-  return x.ports.flatMap((p) => parsePort({ target: p.target, ...(p.published !== undefined ? { published: p.published } : {}), ...(p.hostIp ? { host_ip: p.hostIp } : {}), protocol: p.protocol }));
+  return x.ports.flatMap((p, k) => {
+    let published = p.published;
+    if (count > 1 && published !== undefined && published !== '' && published !== '0') {
+      const range = /^(\d+)-(\d+)$/.exec(String(published));
+      const field = `services.${x.service}.ports[${k}]`;
+      if (!range) throw new UserError('E_COMPOSE_SCALE', `${field}: host port ${published} is fixed, so only one of the ${count} replicas of ${x.service} could publish it (port is already allocated)`, [{ field, message: `${count} replicas asked for` }], `publish it without a host port ("${p.target}") or on a host range ("8000-${8000 + count - 1}:${p.target}"), or run one replica`);
+      const port = Number(range[1]) + index - 1;
+      if (port > Number(range[2])) throw new UserError('E_COMPOSE_SCALE', `${field}: host range ${published} has no port left for replica ${index} of ${x.service}`, [{ field, message: `${count} replicas asked for` }], `widen the range to at least ${count} ports`);
+      published = String(port);
+    }
+    return parsePort({ target: p.target, ...(published !== undefined ? { published } : {}), ...(p.hostIp ? { host_ip: p.hostIp } : {}), protocol: p.protocol });
+  });
 }
 
 const fileMount = (source: string, target: string): CanonicalMount => ({
@@ -171,7 +220,11 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   const names = opts.oneOff
     ? [opts.oneOff.service]
     : opts.services?.length ? (opts.noDeps ? load.plan.order.filter((s) => opts.services!.includes(s)) : withDependencies(load, opts.services)) : [...load.plan.order];
-  const nameOf = (s: string) => (opts.oneOff?.service === s ? opts.oneOff.name : containerNameOf(load, s));
+  // each service's containers: its replicas (one unless --scale or the file says more), or the one-off
+  const replicas = new Map(names.map((s) => [s, opts.oneOff?.service === s ? [opts.oneOff.name] : containerNamesOf(load, s, replicasOf(load, s, opts.scale))]));
+  const nameOf = (s: string) => replicas.get(s)?.[0] ?? containerNameOf(load, s);
+  /** Replica number and count of a container of the plan (1 of 1 for a service that runs one). */
+  const replicaOf = (e: { service: string; container: string }) => { const l = replicas.get(e.service) ?? [e.container]; return { index: l.indexOf(e.container) + 1, count: l.length }; };
   const exists = new Set(facts.exists);
   const links = new Set(facts.links);
   const mounted = new Set(facts.netns);
@@ -180,11 +233,11 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   const b = new Builder();
 
   // --- what becomes of each service --------------------------------------------------------------
-  const entries: ServiceEntry[] = names.map((s) => {
+  const entries: ServiceEntry[] = names.flatMap((s) => replicas.get(s)!.map((container, i, all) => {
     const svc = load.services.get(s)!;
-    const container = nameOf(s);
-    const dependsOn = svc.compose.dependsOn.filter((d) => load.services.has(d.service)).map((d) => ({ service: d.service, condition: d.condition, required: d.required }));
-    const base = { service: s, container, dependsOn, addresses: {} };
+    // a dependency scaled to 0 has nothing to wait for
+    const dependsOn = svc.compose.dependsOn.filter((d) => load.services.has(d.service) && replicas.get(d.service)?.length !== 0).map((d) => ({ service: d.service, condition: d.condition, required: d.required }));
+    const base = { service: s, container, ...(all.length > 1 ? { replica: i + 1 } : {}), dependsOn, addresses: {} };
     if (!svc.canonical) return { ...base, action: 'unrunnable' as const, reason: svc.problem ?? (svc.compose.image ? `no command (image ${svc.compose.image} gives none niwa can read)` : 'no command to run (a build-only service whose image was not built)') };
     // an image root that was never read (a build: service loaded without building, or no image store)
     if (svc.canonical.rootfs.kind === 'image' && !svc.canonical.rootfs.image && !svc.deferred) return { ...base, action: 'unrunnable' as const, reason: `its image ${svc.canonical.rootfs.ref} is not in the store${load.project.services[s]?.build !== undefined ? ' (build it: niwa compose build, or up --build)' : ''}` };
@@ -193,15 +246,16 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (!had.live) return { ...base, action: 'replace' as const };
     if (!opts.oneOff && !opts.forceRecreate && !svc.deferred && had.configHash === configHash(svc)) return { ...base, action: 'running' as const };
     return { ...base, action: 'recreate' as const };
-  });
+  }));
   const starting = entries.filter((e) => e.action !== 'running' && e.action !== 'unrunnable');
-  for (const e of entries) if (e.action === 'unrunnable') warnings.push(`${e.service}: cannot start: ${e.reason}`);
+  for (const e of entries) if (e.action === 'unrunnable' && replicaOf(e).index === 1) warnings.push(`${e.service}: cannot start: ${e.reason}`);
 
   // --- images: pulled (layers only when missing) or built, one step per image ----------------------
   const dataRoot = facts.host.dataRoot ?? '/var/lib/niwa';
   const images = new Map<string, { img: NonNullable<LoadedService['image']>; services: string[] }>();
   for (const e of opts.allImages ? entries.filter((x) => x.action !== 'unrunnable') : starting) {
     const svc = load.services.get(e.service)!;
+    if (images.get(svc.image?.ref ?? '')?.services.includes(e.service)) continue; // replicas: one image per service
     if (!svc.image || svc.deferred?.after === 'build' || (opts.pullAlways && (svc.build || svc.image.pull === 'never'))) continue;
     const i = images.get(svc.image.ref) ?? { img: svc.image, services: [] };
     // services of one image with other pull policies: one step, pulling if any of them needs it
@@ -222,7 +276,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
   }
   for (const e of opts.allImages ? entries : starting) {
     const svc = load.services.get(e.service)!;
-    if (svc.deferred?.after !== 'build' || !svc.build) continue;
+    if (svc.deferred?.after !== 'build' || !svc.build || replicaOf(e).index !== 1) continue;
     const r = svc.build.request;
     b.add({ op: 'build', service: e.service, context: r.context, ...(r.dockerfile ? { dockerfile: r.dockerfile } : {}), image: svc.build.image, request: r, dataRoot, stage: 'images', unit: `image:${svc.build.image}`, field: `services.${e.service}.build`, why: svc.build.always ? 'built again (--build or compose build; the layer cache keeps an unchanged build cheap); the service\'s launch plan is compiled from the built image' : 'its image is not in the store: built from this context; the service\'s launch plan is compiled from the built image' });
   }
@@ -296,12 +350,15 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (x.networkMode.kind !== 'bridge' || !x.networks.length) continue;
     const nets = [...x.networks].sort((p, q) => (q.priority ?? 0) - (p.priority ?? 0));
     const netns = netnsPath(stateRoot, project, e.container);
-    const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? e.service : undefined);
+    const { index, count } = replicaOf(e);
+    // one container answers to the service's name as its hostname; each of several replicas to its own name
+    const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? (count > 1 ? e.container : e.service) : undefined);
+    const fullName = count > 1 ? `${project}-${e.service}-${index}` : x.containerName;
     let routeGiven = false;
     const infos = nets.map((n, i): AttachmentInfo => {
       const key = networkKey(project, n.name);
       const veth = vethName(project, n.name, e.container);
-      const aliases = [...new Set([e.service, x.containerName, ...n.aliases].filter((a) => a !== e.container))];
+      const aliases = [...new Set([e.service, fullName, ...n.aliases].filter((a) => a !== e.container))];
       let r: ReturnType<typeof reserveAddress>;
       try {
         r = reserveAddress(db, key, e.container, { address: n.ipv4Address, aliases, ifname: containerIfname(i), veth, netns, ...(hostname ? { hostname } : {}), extraHosts: x.extraHosts, links: x.links.map((l) => ({ container: nameOf(l.service), alias: l.alias })) });
@@ -316,7 +373,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
       e.addresses[n.name] = r.lease.address;
       return { network: n.name, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway, container: e.container, veth, ifname: r.lease.ifname, address: r.lease.address, defaultRoute };
     });
-    attachments.set(e.service, infos);
+    attachments.set(e.container, infos);
   }
   for (const e of entries) {
     if (e.action !== 'running') continue;
@@ -338,11 +395,12 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
       b.add({ op: 'remove', container: e.container, stop: e.action === 'recreate', stage: 'service', service: s, unit, field: sf, why: e.action === 'recreate' ? 'it runs from another configuration (or --force-recreate): stopped and removed, then created again' : 'an ended container of the service: removed before it is created again' });
     }
     const one = opts.oneOff;
-    const patch: SpecPatch = { name: e.container, fileSources: x.filesToWrite.map((f) => f.path), defaultHostname: s, containers: {}, mounts: [] };
+    const replica = replicaOf(e);
+    const patch: SpecPatch = { name: e.container, fileSources: x.filesToWrite.map((f) => f.path), defaultHostname: replica.count > 1 ? e.container : s, containers: {}, mounts: [] };
     if (one) patch.oneOff = { ...(one.args ? { args: one.args } : {}), ...(one.env ? { env: one.env } : {}), ...(one.tty !== undefined ? { tty: one.tty } : {}) };
     for (const ns of Object.values(svc.canonical!.namespaces)) if (ns?.mode === 'container' && load.services.has(ns.container)) patch.containers[ns.container] = nameOf(ns.container);
-    const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? s : undefined);
-    const infos = attachments.get(s) ?? [];
+    const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? (replica.count > 1 ? e.container : s) : undefined);
+    const infos = attachments.get(e.container) ?? [];
     const resolv = resolvConf(hostsDir, e.container, x);
     if (infos.length) {
       const netns = netnsPath(stateRoot, project, e.container);
@@ -378,7 +436,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
         patch.mounts.push(fileMount(hostsPath(stateRoot, project, otherName), '/etc/hosts'), fileMount(resolv.path, '/etc/resolv.conf'));
       } else patch.net = { mode: 'container', container: otherName };
     }
-    const ports = one && !one.ports ? [] : portsOf(load, svc);
+    const ports = one && !one.ports ? [] : replicaPortsOf(load, svc, replica.index, replica.count);
     if (x.ports.length && !ports.length && x.networks.length && x.networks.every((n) => load.project.networks[n.name]?.internal)) {
       warnings.push(`${s}: ports are not published: every network of the service is internal (no route in or out)`);
     }
@@ -400,6 +458,14 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (!one) spec.annotations = { ...spec.annotations, [CONFIG_HASH]: configHash(svc) };
     const plan = compile(spec, facts.host, { id, project, resolveContainer: (n) => byName.get(n) });
     b.add({ op: 'launch', service: s, container: e.container, plan, spec, networks, stage: 'service', unit, field: sf, why: `hand ${e.container}'s launch plan (${plan.steps.length} steps) to the project's supervisor, which runs it and supervises the container` });
+  }
+  // scaled down: the replicas above the count asked for are stopped and removed, highest first
+  if (!opts.oneOff) {
+    for (const s of names) {
+      const count = replicas.get(s)!.length;
+      const extra = facts.containers.map((c) => ({ c, i: replicaIndex(load, s, c.name) ?? 0 })).filter((r) => r.i > count).sort((p, q) => q.i - p.i);
+      for (const { c } of extra) b.add({ op: 'remove', container: c.name, stop: c.live, scaledDown: true, stage: 'service', service: s, unit: `container:${c.name}`, field: `services.${s}`, why: `scaled to ${count}: the replicas above it are stopped and removed (highest first); leaving, it gives up its address and its name stops resolving` });
+    }
   }
   // resolv.conf files shared by the project, after its containers
   const sharedResolv = new Set(b.steps.filter((s) => s.op === 'file' && s.unit.startsWith('file:') && s.path.endsWith('_resolv.conf')).map((s) => (s as { path: string }).path));
@@ -428,6 +494,6 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     levels: load.plan.levels.map((l) => l.filter((s) => inPlan.has(s))).filter((l) => l.length),
     steps: numbered,
     teardown: number(teardown),
-    warnings,
+    warnings: [...new Set(warnings)],
   };
 }

@@ -26,6 +26,8 @@ export type ServiceAction =
 export interface ServiceEntry {
   service: string;
   container: string;
+  /** Which replica of the service (1…N), when it runs more than one (up --scale, deploy.replicas). */
+  replica?: number;
   action: ServiceAction;
   /** Why it cannot run (action unrunnable). */
   reason?: string;
@@ -68,7 +70,7 @@ export type ProjectOp =
    */
   | { op: 'launch'; service: string; container: string; plan?: LaunchPlan; spec?: CanonicalSpec; networks: string[]; deferred?: DeferredLaunch }
   /** Stop (stop signal, then SIGKILL after the grace period) and remove a container. */
-  | { op: 'remove'; container: string; stop: boolean }
+  | { op: 'remove'; container: string; stop: boolean; scaledDown?: boolean }
   // teardown only
   | { op: 'release'; network: string; container?: string }
   | { op: 'rm'; path: string; recursive?: boolean }

@@ -104,6 +104,9 @@ export class ProjectRun {
       // consecutive network steps run together (runNetSteps batches `ip` commands per namespace)
       const group: ProjectStep[] = [steps[i]];
       if (isNetStep(steps[i] as unknown as StepDraft)) while (i + group.length < steps.length && isNetStep(steps[i + group.length] as unknown as StepDraft)) group.push(steps[i + group.length]);
+      // and the replicas a scale-down removes stop together (each waits out its own grace period)
+      const scaledDown = (x: ProjectStep | undefined) => x?.op === 'remove' && x.scaledDown === true;
+      if (scaledDown(steps[i])) while (scaledDown(steps[i + group.length])) group.push(steps[i + group.length]);
       for (const s of group) { this.touch(s.unit); units?.add(s.unit); }
       await this.exec(steps[i], group);
       i += group.length;
@@ -189,6 +192,7 @@ export class ProjectRun {
         return this.host.launch({ ...s, ...compiled }, net);
       }
       case 'remove':
+        if (s.scaledDown) { await Promise.all(group.map((g) => g.op === 'remove' && this.host.remove(g.container, g.stop, false))); return; }
         return this.host.remove(s.container, s.stop, s.stage === 'service');
     }
   }
