@@ -45,12 +45,10 @@ export function blankComments(text: string): string {
   return out;
 }
 
-/** Where the `nth` (0-based) call of a builder method is written: `.memory(` (or `container(` for the name). */
-export function locateCall(text: string, method: string, nth: number): { line: number; col: number } | undefined {
-  return locateCallIn(text, blankComments(text), method, nth, 0, text.length);
-}
-
-/** The `nth` call of `method` written between offsets `from` and `to` of `clean` (`text` with comments blanked). */
+/**
+ * Where the `nth` (0-based) call of a builder method is written between offsets `from` and `to`:
+ * `.memory(` (or `container(` for the name); `clean` is `text` with comments blanked.
+ */
 function locateCallIn(text: string, clean: string, method: string, nth: number, from: number, to: number): { line: number; col: number } | undefined {
   const esc = method.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const re = method === 'container' ? /(?<![\w$.])container\s*\(/g : new RegExp(`\\.\\s*${esc}\\s*\\(`, 'g');
@@ -88,7 +86,7 @@ export function locateBuilderCalls(text: string, name: string | undefined, calls
   }
   const out: Record<string, { line: number; col: number }> = {};
   for (const [field, c] of Object.entries(calls)) {
-    const at = locateCallIn(text, clean, c.method, c.method === 'container' && starts.length > 1 ? 0 : c.nth, from, to) ?? start;
+    const at = locateCallIn(text, clean, c.method, c.nth, from, to) ?? start;
     if (at) out[field] = at;
   }
   return out;
