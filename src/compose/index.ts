@@ -191,6 +191,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
         // a .ts file outside an ESM package is loaded as CommonJS: its default export arrives wrapped once more
         if (isObj(data) && Object.keys(data).length === 1 && 'default' in data) data = (data as { default: unknown }).default;
         if (data && typeof (data as { toSpec?: unknown }).toSpec === 'function') data = (data as { toSpec(): unknown }).toSpec();
+        if (isObj(data)) (await import('./ts-locs.js')).locateTsServices(data, file); // file:line:col of each service's builder calls
       } else {
         data = readComposeFile(file);
       }

@@ -45,4 +45,6 @@ export class EventBus {
     return () => { this.sinks = this.sinks.filter((x) => x !== s); };
   }
   emit: EventSink = (e) => { for (const s of this.sinks) s(e); };
+  /** How many sinks listen (leak checks). */
+  get size(): number { return this.sinks.length; }
 }
