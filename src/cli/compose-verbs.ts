@@ -17,13 +17,13 @@ import type { LiveView } from '../ui/live.js';
 
 type Run = (a: ParsedArgs, project: LoadComposeOptions) => Promise<number>;
 
-async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void; onPull?: (e: PullEvent) => void } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
+async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void; onPull?: (e: PullEvent) => void; statsMs?: number } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
   // Verbs that start containers load canonical specs: their images are pulled first (all at once),
   // with progress in the live view (onPull) or on stderr.
   const progress = o.onPull || o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
   const load = await (await import('./compose/project.js')).loadOrState(project, { canonical: o.canonical, onPull: o.onPull ?? progress?.onEvent }).finally(() => progress?.finish());
   if (!a.flags['no-warnings'] && o.canonical !== false) for (const w of load.warnings) process.stderr.write(`warning: ${formatDetail(w)}\n`);
-  return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage }) };
+  return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage, ...(o.statsMs ? { statsMs: o.statsMs } : {}) }) };
 }
 
 const seconds = (a: ParsedArgs, flag: string): number | undefined => {
@@ -149,7 +149,8 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
     project = { ...project, onBuild: (s, e) => plainBuildReporter((l) => say({ level: 'info', text: l.replace(/\n$/, ''), container: s }))(e) };
   }
   try {
-    opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }) } : {}) });
+    // the view's stats arrive from the supervisor as events, like everything else
+    opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }), statsMs: 1000 } : {}) });
     checkServices(opened.load, o.services);
   } catch (e) {
     if (view) { view.close(); await view.waitUntilExit(); }
@@ -167,7 +168,6 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   }
   const offBus = engine.bus.on(relay.emit);
   view?.dispatch({ type: 'ui:title', title: `${o.title} — ${load.project.name}` });
-  const stats = mode === 'tty' ? engine.pollStats(1000) : undefined; // the view's stats arrive as events, like everything else
 
   let status = 0;
   let started = false;
@@ -221,7 +221,6 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   await done;
   if (stopping) await stopping.catch(() => {});
   if (view) await view.waitUntilExit();
-  stats?.stop();
   offChange();
   offBus();
   process.off('SIGINT', onSigint);

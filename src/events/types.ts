@@ -24,7 +24,9 @@ export type RuntimeEvent =
   // An image being pulled before the containers that need it start (compose up, niwa run).
   | { type: 'pull'; event: PullEvent; at?: number }
   // A step of a compose project's plan (runtime/project/exec.ts): networks, files, launches.
-  | { type: 'project-step'; project: string; index: number; stage: string; op: string; service?: string; ok: boolean; error?: string; at?: number };
+  | { type: 'project-step'; project: string; index: number; stage: string; op: string; service?: string; ok: boolean; error?: string; at?: number }
+  // The project engine's own word (waiting for a dependency, a network created, a warning of the plan).
+  | { type: 'message'; level: 'info' | 'ok' | 'warn' | 'error'; text: string; container?: string; project?: string; at?: number };
 
 /** Where a supervised container is in its life. */
 export type ContainerState = 'created' | 'starting' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';

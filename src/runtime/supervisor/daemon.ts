@@ -18,7 +18,12 @@ import { readLogEntries, parseSince, DEFAULT_LOG_MAX_BYTES } from './logs.js';
 import { ensureProjectDir, isNoSpace, logPath, noSpaceError, PRIVATE_FILE_MODE, stateWrite } from '../state.js';
 import { Supervised, errorBody, type SupervisorContext } from './container.js';
 import { removeUnsupervised } from './remove.js';
-import type { Request, Response, StreamLine } from './protocol.js';
+import type { Request, Response, RunNet, StreamLine } from './protocol.js';
+import type { ApplyHost } from '../project/apply.js';
+import type { Observed } from '../project/orchestrate.js';
+import type { ProjectStep } from '../../plan/project/types.js';
+import type { LaunchPlan } from '../../plan/types.js';
+import { handOverLock } from '../project/lock.js';
 import type { CanonicalSpec } from '../../spec/types.js';
 
 /** How long the supervisor lingers with nothing to supervise before it exits. */
@@ -247,37 +252,7 @@ class Daemon {
     switch (req.op) {
       case 'ping':
         return { ok: true, pid: process.pid, project: this.project, containers: this.containers.size };
-      case 'run': {
-        if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
-        const mine = req.token ? this.containers.get(req.plan.name) : undefined;
-        if (mine && mine.state.token === req.token) {
-          // The same request again (its first answer was lost with a killed supervisor): this is its container.
-          await mine.whenStarted();
-          if (mine.state.status !== 'created') return { ok: true, id: mine.state.id, name: mine.name, pid: mine.state.pid ?? 0, ms: 0 };
-        } else if (req.token && !mine) {
-          // ... or its container ran and ended before this supervisor came up (its record is on disk, not adopted)
-          const disk = NAME_RE.test(req.plan.name) ? readState(containerDir(this.root, this.project, req.plan.name)) : undefined;
-          if (disk?.token === req.token && disk.status !== 'created') return { ok: true, id: disk.id, name: disk.name, pid: disk.pid ?? 0, ms: 0 };
-        }
-        const spec = await withHookFunctions(req.spec);
-        const dir = NAME_RE.test(req.plan.name) ? containerDir(this.root, this.project, req.plan.name) : '';
-        if (dir && !this.containers.has(req.plan.name) && existsSync(dir) && !readState(dir)) await removeUnsupervised(dir, this.ctx.layout, true); // an unfinished record is no name conflict
-        // Ports first: a port in use fails the request before anything exists.
-        const proxy = req.net?.ports?.length && req.net.address
-          ? await (await import('../net/ports.js')).publishPorts(req.net.ports, req.net.address)
-          : undefined;
-        let c: Supervised;
-        try { c = Supervised.create(this.ctx, req.plan, spec, req.net, proxy, req.token); } catch (e) { await proxy?.close(); throw e; }
-        this.containers.set(c.name, c);
-        try {
-          const r = await c.start();
-          return { ok: true, id: c.state.id, name: c.name, pid: r.pid, ms: r.ms };
-        } catch (e) {
-          this.containers.delete(c.name);
-          c.discard();
-          throw e;
-        }
-      }
+      case 'run': return this.runContainer(req);
       case 'stop': {
         const c = this.containers.get(req.name);
         if (!c) { this.onDisk(req.name); throw new UserError('E_NOT_SUPERVISED', `stop: container '${req.name}' is not supervised`, [], 'it has ended; niwa rm removes it'); }
@@ -287,31 +262,65 @@ class Daemon {
       case 'kill': this.get(req.name).kill(req.signal); return { ok: true };
       case 'pause': await this.get(req.name).pause(); return { ok: true };
       case 'unpause': await this.get(req.name).unpause(); return { ok: true };
-      case 'rm': {
-        const c = this.containers.get(req.name);
-        if (c) {
-          await this.removeSupervised(c, req.force === true);
-          return { ok: true };
-        }
-        const dir = this.onDisk(req.name, true);
-        const failed = await removeUnsupervised(dir, this.ctx.layout, req.force === true);
-        if (failed.length) log(`${req.name}: cleanup left: ${failed.join('; ')}`);
-        this.ctx.emit({ type: 'status', container: req.name, state: 'exited', status: 'removed', at: Date.now() });
+      case 'rm':
+        await this.removeByName(req.name, req.force === true);
         return { ok: true };
-      }
       case 'ps':
         return { ok: true, containers: this.ps() };
       case 'logs-follow':
         this.followLogs(req, s);
         return undefined;
       case 'events':
-        this.streamEvents(req.container, s);
+        this.streamEvents(req.container, s, req.statsMs);
         return undefined;
+      case 'apply':
+        this.apply(req, s);
+        return undefined;
+      case 'down':
+        return this.down(req);
+      case 'undo': {
+        const { takeTeardown } = await import('../project/teardown-store.js');
+        await this.undo(takeTeardown(this.root, this.project, req.units).filter((st) => st.op !== 'remove'));
+        return { ok: true };
+      }
       case 'shutdown':
         setImmediate(() => void this.shutdown(req.leave === true));
         return { ok: true };
       default:
         throw new UserError('E_PROTOCOL', `unknown request '${(req as { op: string }).op}'`);
+    }
+  }
+
+  /** `run`: a compiled plan as a new container (also each launch of an `apply`, in-process). */
+  private async runContainer(req: Extract<Request, { op: 'run' }>): Promise<Response> {
+    if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
+    const mine = req.token ? this.containers.get(req.plan.name) : undefined;
+    if (mine && mine.state.token === req.token) {
+      // The same request again (its first answer was lost with a killed supervisor): this is its container.
+      await mine.whenStarted();
+      if (mine.state.status !== 'created') return { ok: true, id: mine.state.id, name: mine.name, pid: mine.state.pid ?? 0, ms: 0 };
+    } else if (req.token && !mine) {
+      // ... or its container ran and ended before this supervisor came up (its record is on disk, not adopted)
+      const disk = NAME_RE.test(req.plan.name) ? readState(containerDir(this.root, this.project, req.plan.name)) : undefined;
+      if (disk?.token === req.token && disk.status !== 'created') return { ok: true, id: disk.id, name: disk.name, pid: disk.pid ?? 0, ms: 0 };
+    }
+    const spec = await withHookFunctions(req.spec);
+    const dir = NAME_RE.test(req.plan.name) ? containerDir(this.root, this.project, req.plan.name) : '';
+    if (dir && !this.containers.has(req.plan.name) && existsSync(dir) && !readState(dir)) await removeUnsupervised(dir, this.ctx.layout, true); // an unfinished record is no name conflict
+    // Ports first: a port in use fails the request before anything exists.
+    const proxy = req.net?.ports?.length && req.net.address
+      ? await (await import('../net/ports.js')).publishPorts(req.net.ports, req.net.address)
+      : undefined;
+    let c: Supervised;
+    try { c = Supervised.create(this.ctx, req.plan, spec, req.net, proxy, req.token); } catch (e) { await proxy?.close(); throw e; }
+    this.containers.set(c.name, c);
+    try {
+      const r = await c.start();
+      return { ok: true, id: c.state.id, name: c.name, pid: r.pid, ms: r.ms };
+    } catch (e) {
+      this.containers.delete(c.name);
+      c.discard();
+      throw e;
     }
   }
 
@@ -352,9 +361,142 @@ class Daemon {
     s.on('close', off);
   }
 
-  private streamEvents(container: string | undefined, s: Socket): void {
-    this.send(s, { ok: true, stream: true });
+  private streamEvents(container: string | undefined, s: Socket, statsMs?: number, answered = false): void {
+    if (!answered) this.send(s, { ok: true, stream: true });
     const off = this.bus.on((e) => { if (!container || ('container' in e && e.container === container)) this.send(s, { event: e }); });
-    s.on('close', off);
+    const stats = statsMs ? this.statsTimer(s, statsMs, container) : undefined;
+    s.on('close', () => { off(); clearInterval(stats); });
+  }
+
+  /** A `stats` event per running container (of `container` only when given) every `ms`, to this subscriber. */
+  private statsTimer(s: Socket, ms: number, container?: string): NodeJS.Timeout {
+    const t = setInterval(() => {
+      if (s.destroyed) { clearInterval(t); return; }
+      void import('../cgroup/stats.js').then(({ readCgroupStats }) => {
+        const at = Date.now();
+        for (const c of this.containers.values()) {
+          if (c.state.status !== 'running' || (container && c.name !== container)) continue;
+          try { this.send(s, { event: { type: 'stats', container: c.name, stats: readCgroupStats(c.state.cgroups, this.ctx.layout), at } }); } catch { /* it just ended */ }
+        }
+      });
+    }, Math.max(100, ms));
+    t.unref();
+    return t;
+  }
+
+  /** `rm`: a supervised container, or one on disk that nobody supervises. */
+  private async removeByName(name: string, force: boolean): Promise<void> {
+    const c = this.containers.get(name);
+    if (c) { await this.removeSupervised(c, force); return; }
+    const dir = this.onDisk(name, true);
+    const failed = await removeUnsupervised(dir, this.ctx.layout, force);
+    if (failed.length) log(`${name}: cleanup left: ${failed.join('; ')}`);
+    this.ctx.emit({ type: 'status', container: name, state: 'exited', status: 'removed', at: Date.now() });
+  }
+
+  /** The container's state as the orchestrator reads it (undefined when there is none). */
+  private observe(name: string): Observed | undefined {
+    const c = this.containers.get(name);
+    let st: ContainerState | undefined = c?.view();
+    if (!st && NAME_RE.test(name)) {
+      const dir = containerDir(this.root, this.project, name);
+      const disk = readState(dir);
+      if (disk) st = deriveState(disk, this.ctx.layout, dir);
+    }
+    return st && { status: st.status, health: st.health, exitCode: st.exitCode, signal: st.signal, error: st.error };
+  }
+
+  /** How the project engine reaches this supervisor's containers: in-process, as the `run`, `stop` and `rm` requests do. */
+  private projectHost(onHandoff?: { container: string; send: (h: { plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet }) => void }): ApplyHost {
+    return {
+      emit: (e) => this.bus.emit(e),
+      observe: (name) => this.observe(name),
+      onChange: (cb) => {
+        const off = this.bus.on((e) => { if (e.type === 'status' || e.type === 'health' || e.type === 'exited') cb(); });
+        const t = setInterval(cb, 1000);
+        return () => { off(); clearInterval(t); };
+      },
+      launch: async (step, net) => {
+        if (onHandoff && step.container === onHandoff.container) { onHandoff.send({ plan: step.plan, spec: step.spec, ...(net ? { net } : {}) }); return; }
+        await this.runContainer({ op: 'run', plan: step.plan, spec: step.spec, ...(net ? { net } : {}) });
+      },
+      remove: async (name, stop, recreate) => {
+        const c = this.containers.get(name);
+        if (c && stop && c.isLive()) {
+          if (recreate) this.bus.emit({ type: 'message', level: 'info', container: name, text: 'configuration changed: recreating', at: Date.now() });
+          await c.stop();
+        }
+        if (!c && !(NAME_RE.test(name) && existsSync(containerDir(this.root, this.project, name)))) return; // gone already
+        await this.removeByName(name, true);
+      },
+    };
+  }
+
+  /** Runs stored teardown steps (teardown-store.ts) with this supervisor as the host of their removals. */
+  private async undo(steps: ProjectStep[]): Promise<void> {
+    const { undoSteps } = await import('../project/exec.js');
+    await undoSteps(this.root, this.project, steps, this.projectHost());
+  }
+
+  /**
+   * `apply`: a project's plan carried out here (runtime/project/apply.ts), its events streamed to the
+   * client. The operation does not depend on the client: if it goes, the plan still runs to its end
+   * (or its rollback), and the project's lock is let go once it has.
+   */
+  private apply(req: Extract<Request, { op: 'apply' }>, s: Socket): void {
+    this.send(s, { ok: true, stream: true });
+    const off = this.bus.on((e) => this.send(s, { event: e }));
+    const lock = req.lockPid ? this.holdLock(req.lockPid) : undefined;
+    this.busy++;
+    const host = this.projectHost(req.foreground ? { container: req.foreground, send: (h) => this.send(s, { handoff: h }) } : undefined);
+    const done = (async () => {
+      const { applyPlan } = await import('../project/apply.js');
+      if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
+      return applyPlan(req.plan, host, { wait: req.wait, timeoutMs: req.timeoutMs, prepareOnly: req.prepareOnly });
+    })();
+    void done.then(
+      (result) => ({ result }),
+      (e) => { log(`apply: ${(e as Error).message}`); return { result: { started: [], failed: [] }, error: errorBody(e) }; },
+    ).then((line) => {
+      off();
+      lock?.(s.destroyed);
+      this.send(s, line);
+      if (req.follow && !s.destroyed) this.streamEvents(undefined, s, req.statsMs, true);
+      else if (!s.destroyed) s.end(JSON.stringify({ end: true }) + '\n');
+    }).finally(() => { this.busy--; this.checkIdle(); });
+  }
+
+  /** Takes over the project's lock from client `pid` while it works; the returned function hands it back (or lets it go when the client is gone). */
+  private holdLock(pid: number): (clientGone: boolean) => void {
+    const held = handOverLock(this.root, this.project, pid, process.pid);
+    return (gone) => { if (held) handOverLock(this.root, this.project, process.pid, gone ? undefined : pid); };
+  }
+
+  /** `down`: containers in stop order, then the stored teardown; the supervisor exits afterwards. */
+  private async down(req: Extract<Request, { op: 'down' }>): Promise<Response> {
+    const lock = req.lockPid ? this.holdLock(req.lockPid) : undefined;
+    try {
+      const removed: string[] = [];
+      const named = new Set(req.order.flat());
+      const levels = [[...new Set([...listNames(this.root, this.project), ...this.containers.keys()])].filter((n) => !named.has(n)), ...req.order];
+      for (const level of levels) {
+        await Promise.all(level.map(async (n) => {
+          const c = this.containers.get(n);
+          if (!c && !(NAME_RE.test(n) && existsSync(containerDir(this.root, this.project, n)))) return;
+          if (c?.isLive()) await c.stop(req.timeoutMs);
+          await this.removeByName(n, true);
+          removed.push(n);
+        }));
+      }
+      const { mergeTeardown, takeTeardown } = await import('../project/teardown-store.js');
+      const steps = mergeTeardown(takeTeardown(this.root, this.project), req.teardown ?? [])
+        .filter((st) => st.op !== 'remove' && (req.volumes || !(st.op === 'rm' && st.unit.startsWith('volume:'))));
+      await this.undo(steps);
+      const volumes = req.volumes ? steps.filter((st) => st.op === 'rm' && st.unit.startsWith('volume:')).map((st) => st.unit.slice('volume:'.length)) : [];
+      return { ok: true, removed, volumes };
+    } finally {
+      lock?.(false);
+      setImmediate(() => void this.shutdown(true));
+    }
   }
 }
