@@ -32,6 +32,11 @@ export interface ApplyHost extends ProjectHost {
 
 export interface ApplyResult { started: string[]; failed: string[] }
 
+/** A start that failed part-way: `result` says which services run and which failed. */
+export class ApplyFailure extends NiwaError {
+  constructor(readonly result: ApplyResult, ...args: ConstructorParameters<typeof NiwaError>) { super(...args); }
+}
+
 /** Runs `plan`; resolves with the services started, throws a NiwaError naming what runs and what failed. */
 export async function applyPlan(plan: ProjectPlan, host: ApplyHost, o: ApplyOptions = {}): Promise<ApplyResult> {
   const say = (level: 'info' | 'ok' | 'warn' | 'error', text: string, container?: string) =>
@@ -62,7 +67,7 @@ export async function applyPlan(plan: ProjectPlan, host: ApplyHost, o: ApplyOpti
   if (err) {
     const running = outcome.started.map(name);
     const failed = [...outcome.failed.keys()].map(name);
-    throw new NiwaError(err.code, err.message, { hint: [err.hint, `running: ${running.join(', ') || 'none'}; failed or not started: ${failed.join(', ')}`].filter(Boolean).join('; '), cause: err.cause, exitCode: err.exitCode });
+    throw new ApplyFailure({ started: outcome.started, failed: [...outcome.failed.keys()] }, err.code, err.message, { hint: [err.hint, `running: ${running.join(', ') || 'none'}; failed or not started: ${failed.join(', ')}`].filter(Boolean).join('; '), cause: err.cause, exitCode: err.exitCode });
   }
   if (o.wait) {
     await Promise.all(outcome.started.map((s) => waitUntil(backend, () => readiness(observe(s)), `${s} is not ready`, o.timeoutMs ?? 600_000)));

@@ -3,8 +3,8 @@
 // `<stateRoot>/<project>/_teardown.json`. They are what undoes things: a removed container's
 // `container:NAME` steps (its veths, lease, netns, hosts file), and at `down` the rest (networks,
 // shared files, mounts; volumes with -v). Only the project's supervisor writes it.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ProjectStep } from '../../plan/project/types.js';
 import { projectDir } from '../state.js';
 
@@ -25,6 +25,7 @@ export function readTeardown(stateRoot: string, project: string): ProjectStep[] 
 function write(stateRoot: string, project: string, steps: ProjectStep[]): void {
   const p = teardownPath(stateRoot, project);
   if (!steps.length) { rmSync(p, { force: true }); return; }
+  mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
   writeFileSync(`${p}.tmp`, JSON.stringify(steps) + '\n', { mode: 0o600 });
   renameSync(`${p}.tmp`, p);
 }

@@ -456,7 +456,7 @@ class Daemon {
     })();
     void done.then(
       (result) => ({ result }),
-      (e) => { log(`apply: ${(e as Error).message}`); return { result: { started: [], failed: [] }, error: errorBody(e) }; },
+      (e) => { log(`apply: ${(e as Error).message}`); return { result: (e as { result?: { started: string[]; failed: string[] } }).result ?? { started: [], failed: [] }, error: errorBody(e) }; },
     ).then((line) => {
       off();
       lock?.(s.destroyed);
