@@ -219,6 +219,7 @@ export class ComposeEngine {
       op: 'apply', plan, ...(o.wait ? { wait: true } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       ...(o.prepareOnly ? { prepareOnly: true } : {}), ...(o.foreground ? { foreground: o.foreground.container } : {}),
       ...(this.holding ? { lockPid: process.pid } : {}),
+      names: Object.fromEntries([...this.load.services.keys()].map((s) => [s, this.name(s)])),
     }, (l) => {
       if ('event' in l) {
         // the operation's own word comes here; everything else arrives on the events stream (open())

@@ -19,6 +19,8 @@ export interface ApplyOptions {
   timeoutMs?: number;
   /** Only the steps before the services (images, volumes, files, networks): `compose create`. */
   prepareOnly?: boolean;
+  /** Container names of the project's services that the plan waits for but does not start (service → container). */
+  names?: Record<string, string>;
 }
 
 /** What the engine needs beyond ProjectHost: the containers as the supervisor sees them. */
@@ -48,7 +50,7 @@ export async function applyPlan(plan: ProjectPlan, host: ApplyHost, o: ApplyOpti
   for (const s of plan.steps) if (s.stage === 'networks' && s.op === 'lease' && !s.container) say('ok', `network ${s.network} created (${s.bridge}, ${s.subnet})`);
   if (o.prepareOnly) return { started: [], failed: [] };
   for (const e of plan.services) if (e.action === 'running') say('info', 'already running', e.container);
-  const container = new Map(plan.services.map((e) => [e.service, e.container]));
+  const container = new Map([...Object.entries(o.names ?? {}), ...plan.services.map((e) => [e.service, e.container] as const)]);
   const action = new Map(plan.services.map((e) => [e.service, e.action]));
   const observe = (s: string) => host.observe(container.get(s) ?? s);
   const backend: Backend = {

@@ -452,7 +452,7 @@ class Daemon {
     const done = (async () => {
       const { applyPlan } = await import('../project/apply.js');
       if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
-      return applyPlan(req.plan, host, { wait: req.wait, timeoutMs: req.timeoutMs, prepareOnly: req.prepareOnly });
+      return applyPlan(req.plan, host, { wait: req.wait, timeoutMs: req.timeoutMs, prepareOnly: req.prepareOnly, names: req.names });
     })();
     void done.then(
       (result) => ({ result }),
