@@ -4,7 +4,7 @@
 // nothing. `compose down -p NAME` with no compose file removes everything of a project (networks,
 // a secret file) from the teardown the applied plans stored. A removed container leaves its
 // networks through its plan's teardown steps (its veth and lease are gone, the others' /etc/hosts
-// forget it).
+// forget it). Stats come as events of the supervisor's stream.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -89,6 +89,13 @@ test('SIGKILL of the CLI during compose up -d: the supervisor finishes the opera
   assert.equal(ping.status, 0, ping.stderr);
   assert.match(ping.stdout, /^1$/m);
   assert.match(ping.stdout, /eth1/);
+  // stats are events of the supervisor's stream, for a subscriber that asks for them
+  const { openStream } = await import('../../src/runtime/supervisor/client.js');
+  const got = new Set<string>();
+  const events = await openStream({ root: state, project: p }, { op: 'events', statsMs: 200 }, (l) => {
+    if ('event' in l && l.event.type === 'stats' && l.event.stats.pids.current !== undefined) got.add(l.event.container);
+  });
+  try { await until('stats of every container arrive', () => got.size === 3, 10_000); } finally { events.close(); }
   // the lock went with the operation: another operation runs at once
   await until('the lock is let go', () => !existsSync(join(state, '_locks', `${p}.lock`)), 10_000);
   const d = compose(p, ['down', '-t', '1']);

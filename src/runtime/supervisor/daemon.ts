@@ -361,8 +361,8 @@ class Daemon {
     s.on('close', off);
   }
 
-  private streamEvents(container: string | undefined, s: Socket, statsMs?: number, answered = false): void {
-    if (!answered) this.send(s, { ok: true, stream: true });
+  private streamEvents(container: string | undefined, s: Socket, statsMs?: number): void {
+    this.send(s, { ok: true, stream: true });
     const off = this.bus.on((e) => { if (!container || ('container' in e && e.container === container)) this.send(s, { event: e }); });
     const stats = statsMs ? this.statsTimer(s, statsMs, container) : undefined;
     s.on('close', () => { off(); clearInterval(stats); });
@@ -461,8 +461,7 @@ class Daemon {
       off();
       lock?.(s.destroyed);
       this.send(s, line);
-      if (req.follow && !s.destroyed) this.streamEvents(undefined, s, req.statsMs, true);
-      else if (!s.destroyed) s.end(JSON.stringify({ end: true }) + '\n');
+      if (!s.destroyed) s.end(JSON.stringify({ end: true }) + '\n');
     }).finally(() => { this.busy--; this.checkIdle(); });
   }
 

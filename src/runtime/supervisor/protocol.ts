@@ -59,12 +59,11 @@ export type Request =
    * Stream: carry out a compose project's plan (runtime/project/apply.ts): its events ({event}) while
    * it runs, then {result, error?}. The operation finishes (or rolls back) even if the client goes.
    * `foreground`: that container's launch is handed back ({handoff}) for the client to run itself.
-   * `follow`: after the result the stream goes on as `events` (with `statsMs`) until the client goes.
    * `names`: the container of each service of the project (dependencies outside the plan are waited for by name).
    * `lockPid`: the client holds the project's lock (runtime/project/lock.ts): the supervisor holds it
    * while it works, so that a client killed meanwhile does not free the project too early.
    */
-  | { op: 'apply'; plan: ProjectPlan; wait?: boolean; timeoutMs?: number; prepareOnly?: boolean; foreground?: string; follow?: boolean; statsMs?: number; lockPid?: number; names?: Record<string, string> }
+  | { op: 'apply'; plan: ProjectPlan; wait?: boolean; timeoutMs?: number; prepareOnly?: boolean; foreground?: string; lockPid?: number; names?: Record<string, string> }
   /**
    * `down`: stop and remove the containers (levels in order, each level in parallel), then run the
    * stored teardown (teardown-store.ts) with `teardown` merged in (networks, files, mounts; volumes
