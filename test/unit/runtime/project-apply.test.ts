@@ -123,3 +123,20 @@ test('stored teardown: merged by unit (a later plan\'s steps replace a unit\'s),
     assert.deepEqual(takeTeardown(root, 'p', ['container:a-1']), []);
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
+
+test('apply: a dependency outside the plan (start SERVICE, --no-deps) is waited for by the container name sent with it', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'niwa-apply-'));
+  try {
+    const load = await loadCompose({ cwd: join(repoRoot, 'examples', 'compose'), env: {}, dataRoot: join(root, 'data'), load: { hostCgroupControllers: host.cgroup.v2Controllers } });
+    const plan = compileProject(load, facts(root), { nonce: 'd', services: ['client'], noDeps: true });
+    assert.deepEqual(plan.services.map((e) => e.service), ['client']);
+    assert.ok(plan.services[0].dependsOn.some((d) => d.service === 'server'), 'client waits for server');
+    const f = fakeHost(plan);
+    // server-1 runs (healthy) but is not in the plan: without its name the wait would never end
+    const observe = f.h.observe;
+    f.h.observe = (c) => (c === 'server-1' ? { status: 'running', health: 'healthy' } : observe(c));
+    const names = Object.fromEntries([...load.services.keys()].map((s) => [s, `${s}-1`]));
+    assert.deepEqual((await applyPlan(plan, f.h, { names, timeoutMs: 2000 })).started, ['client']);
+    await undoSteps(root, plan.project, takeTeardown(root, plan.project), f.h);
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
