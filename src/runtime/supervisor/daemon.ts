@@ -432,10 +432,13 @@ class Daemon {
     };
   }
 
-  /** Runs stored teardown steps (teardown-store.ts) with this supervisor as the host of their removals. */
+  /** Runs stored teardown steps (teardown-store.ts) with this supervisor as the host of their removals; if that fails they are stored again, for the next down. */
   private async undo(steps: ProjectStep[]): Promise<void> {
-    const { undoSteps } = await import('../project/exec.js');
-    await undoSteps(this.root, this.project, steps, this.projectHost());
+    const [{ undoSteps }, { storeTeardown }] = await Promise.all([import('../project/exec.js'), import('../project/teardown-store.js')]);
+    try { await undoSteps(this.root, this.project, steps, this.projectHost()); } catch (e) {
+      storeTeardown(this.root, this.project, steps);
+      throw e;
+    }
   }
 
   /**
