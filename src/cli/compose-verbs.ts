@@ -111,8 +111,9 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   const stopAll = (force: boolean): Promise<void> => {
     const engine = engineRef;
     if (!engine) return Promise.resolve();
-    if (force) return engine.stop({ force: true });
-    return (stopping ??= engine.stop({ timeoutMs }));
+    // the supervisor first stops starting what is left of the up, then the containers are stopped
+    if (force) return engine.cancel().then(() => engine.stop({ force: true }));
+    return (stopping ??= engine.cancel().then(() => engine.stop({ timeoutMs })));
   };
 
   // The reporter exists before the engine so that every message (and, on a terminal, every pull) reaches it.

@@ -328,6 +328,11 @@ export class ComposeEngine {
     return [others, ...levels].filter((l) => l.length);
   }
 
+  /** Cancels what the supervisor is starting for this project (Ctrl-C during up): nothing more starts. */
+  async cancel(): Promise<void> {
+    await tryRequest(this.target, { op: 'cancel' }).catch(() => undefined);
+  }
+
   /** `stop`: the stop signal, SIGKILL after the grace period; dependents before what they depend on. */
     async stop(o: { services?: string[]; timeoutMs?: number; force?: boolean } = {}): Promise<void> {
     return this.locked('compose stop', () => this.stopUnlocked(o));

@@ -5,7 +5,7 @@
 // status goes out as an event; the caller (the supervisor) streams them to whoever asked. The
 // plan's teardown steps are kept in the project's state directory (teardown-store.ts) before any
 // step runs, so `down` and a container's removal undo exactly what the plans made.
-import { NiwaError } from '../../errors.js';
+import { NiwaError, RuntimeFailure } from '../../errors.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { ProjectPlan } from '../../plan/project/types.js';
 import { ProjectRun, type ProjectHost } from './exec.js';
@@ -21,6 +21,8 @@ export interface ApplyOptions {
   prepareOnly?: boolean;
   /** Container names of the project's services that the plan waits for but does not start (service → container). */
   names?: Record<string, string>;
+  /** Cancels the operation (Ctrl-C of its client): nothing more starts, and its waits end. */
+  signal?: AbortSignal;
 }
 
 /** What the engine needs beyond ProjectHost: the containers as the supervisor sees them. */
@@ -52,11 +54,16 @@ export async function applyPlan(plan: ProjectPlan, host: ApplyHost, o: ApplyOpti
   for (const e of plan.services) if (e.action === 'running') say('info', 'already running', e.container);
   const container = new Map([...Object.entries(o.names ?? {}), ...plan.services.map((e) => [e.service, e.container] as const)]);
   const action = new Map(plan.services.map((e) => [e.service, e.action]));
-  const observe = (s: string) => host.observe(container.get(s) ?? s);
+  const cancelled = () => { if (o.signal?.aborted) throw new RuntimeFailure('E_CANCELLED', `the operation on project '${plan.project}' was cancelled`, { hint: 'niwa compose ps shows what runs' }); };
+  const observe = (s: string) => { cancelled(); return host.observe(container.get(s) ?? s); };
   const backend: Backend = {
     observe,
-    onChange: (cb) => host.onChange(cb),
-    start: async (s) => { if (action.get(s) !== 'running') await run.startService(s); },
+    onChange: (cb) => {
+      const off = host.onChange(cb);
+      o.signal?.addEventListener('abort', cb);
+      return () => { off(); o.signal?.removeEventListener('abort', cb); };
+    },
+    start: async (s) => { cancelled(); if (action.get(s) !== 'running') await run.startService(s); },
   };
   const outcome = await startServices(backend, {
     order: plan.services.map((e) => e.service),

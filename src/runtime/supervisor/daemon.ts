@@ -107,6 +107,8 @@ class Daemon {
   private connections = new Set<Socket>();
   private idleTimer?: NodeJS.Timeout;
   private busy = 0;
+  /** The `apply` operations under way (a `cancel` request aborts them). */
+  private applying = new Set<AbortController>();
   private exiting = false;
   private ctx: SupervisorContext;
   onExit: (code: number) => void = () => {};
@@ -278,6 +280,9 @@ class Daemon {
         return undefined;
       case 'down':
         return this.down(req);
+      case 'cancel':
+        for (const a of this.applying) a.abort();
+        return { ok: true, cancelled: this.applying.size };
       case 'undo': {
         const { takeTeardown } = await import('../project/teardown-store.js');
         await this.undo(takeTeardown(this.root, this.project, req.units).filter((st) => st.op !== 'remove'));
@@ -452,11 +457,13 @@ class Daemon {
     const lock = req.lockPid ? this.holdLock(req.lockPid) : undefined;
     this.busy++;
     const host = this.projectHost(req.foreground ? { container: req.foreground, send: (h) => this.send(s, { handoff: h }) } : undefined);
+    const abort = new AbortController();
+    this.applying.add(abort);
     const done = (async () => {
       const { applyPlan } = await import('../project/apply.js');
       if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
-      return applyPlan(req.plan, host, { wait: req.wait, timeoutMs: req.timeoutMs, prepareOnly: req.prepareOnly, names: req.names });
-    })();
+      return applyPlan(req.plan, host, { wait: req.wait, timeoutMs: req.timeoutMs, prepareOnly: req.prepareOnly, names: req.names, signal: abort.signal });
+    })().finally(() => this.applying.delete(abort));
     void done.then(
       (result) => ({ result }),
       (e) => { log(`apply: ${(e as Error).message}`); return { result: (e as { result?: { started: string[]; failed: string[] } }).result ?? { started: [], failed: [] }, error: errorBody(e) }; },

@@ -70,6 +70,8 @@ export type Request =
    * with `volumes`); answers {removed, volumes}, then the supervisor exits.
    */
   | { op: 'down'; order: string[][]; volumes?: boolean; timeoutMs?: number; teardown?: ProjectStep[]; lockPid?: number }
+  /** Cancel the `apply` operations under way (their client's Ctrl-C): nothing more starts, their waits end. */
+  | { op: 'cancel' }
   /** Run the stored teardown steps of these units (an attached `compose run` container that ended). */
   | { op: 'undo'; units: string[] }
   /** Stop every container (unless leave: true, then they live on unsupervised) and exit. */

@@ -140,3 +140,21 @@ test('apply: a dependency outside the plan (start SERVICE, --no-deps) is waited 
     await undoSteps(root, plan.project, takeTeardown(root, plan.project), f.h);
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
+
+test('apply: a cancelled operation (Ctrl-C of its client) starts nothing more and ends its waits', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'niwa-apply-'));
+  try {
+    const load = await loadCompose({ cwd: join(repoRoot, 'examples', 'compose'), env: {}, dataRoot: join(root, 'data'), load: { hostCgroupControllers: host.cgroup.v2Controllers } });
+    const plan = compileProject(load, facts(root), { nonce: 'c' });
+    const f = fakeHost(plan);
+    // server never becomes healthy: client waits for it until the operation is cancelled
+    const observe = f.h.observe;
+    f.h.observe = (c) => (c === 'server-1' && f.live.has(c) ? { status: 'running', health: 'starting' } : observe(c));
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 100);
+    await assert.rejects(applyPlan(plan, f.h, { signal: abort.signal }), (e: Error & { code?: string }) => e instanceof ApplyFailure && e.code === 'E_CANCELLED' && !e.result.started.includes('client'));
+    assert.ok(!f.live.has('client-1'), 'client was not started');
+    await undoSteps(root, plan.project, takeTeardown(root, plan.project), f.h);
+    assert.deepEqual([...f.live], []);
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
