@@ -8,7 +8,7 @@ import type { LoadComposeOptions, ComposeLoad } from '../compose/index.js';
 import { ComposeEngine, loadProject, withDependencies, type StartOverride, type UpMessage } from '../compose/up.js';
 import { isLive } from '../runtime/status.js';
 import { describeStatus } from '../runtime/status.js';
-import { check, request, tryRequest } from '../runtime/supervisor/client.js';
+import { check, request } from '../runtime/supervisor/client.js';
 import { formatMapping } from '../runtime/net/ports.js';
 import { formatDuration, table } from './target.js';
 import { EventBus } from '../events/types.js';

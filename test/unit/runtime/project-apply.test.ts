@@ -22,6 +22,8 @@ import type { RuntimeEvent } from '../../../src/events/types.js';
 import { FakeNetHost } from '../net/fake-host.js';
 
 const host = genericHost();
+/** The example project, its volumes under `root`/data. */
+const loadExample = (root: string) => loadCompose({ cwd: join(repoRoot, 'examples', 'compose'), env: {}, dataRoot: join(root, 'data'), load: { hostCgroupControllers: host.cgroup.v2Controllers } });
 const facts = (stateRoot: string): ProjectHostFacts => ({ host, stateRoot, leases: emptyDb(), routes: [], links: [], netns: [], exists: [], containers: [] });
 
 /** A fake supervisor: containers are names in a set; a service others wait on to complete exits 0 at once. */
@@ -53,7 +55,7 @@ function filesUnder(d: string): string[] {
 
 test('apply: a failure at any step leaves only whole services, and the stored teardown undoes everything', async () => {
   const root = mkdtempSync(join(tmpdir(), 'niwa-apply-'));
-  const load = await loadCompose({ cwd: join(repoRoot, 'examples', 'compose'), env: {}, dataRoot: join(root, 'data'), load: { hostCgroupControllers: host.cgroup.v2Controllers } });
+  const load = await loadExample(root);
   try {
     const n = compileProject(load, facts('/x'), { nonce: 'x' }).steps.length;
     for (let k = -1; k < n; k++) {
@@ -90,7 +92,7 @@ test('apply: a failure at any step leaves only whole services, and the stored te
 test('apply: the orchestrator\'s word is a message event; a prepare-only apply starts nothing', async () => {
   const root = mkdtempSync(join(tmpdir(), 'niwa-apply-'));
   try {
-    const load = await loadCompose({ cwd: join(repoRoot, 'examples', 'compose'), env: {}, dataRoot: join(root, 'data'), load: { hostCgroupControllers: host.cgroup.v2Controllers } });
+    const load = await loadExample(root);
     const plan = compileProject(load, facts(root), { nonce: 'm' });
     const f = fakeHost(plan);
     await applyPlan(plan, f.h, { wait: true });
@@ -127,7 +129,7 @@ test('stored teardown: merged by unit (a later plan\'s steps replace a unit\'s),
 test('apply: a dependency outside the plan (start SERVICE, --no-deps) is waited for by the container name sent with it', async () => {
   const root = mkdtempSync(join(tmpdir(), 'niwa-apply-'));
   try {
-    const load = await loadCompose({ cwd: join(repoRoot, 'examples', 'compose'), env: {}, dataRoot: join(root, 'data'), load: { hostCgroupControllers: host.cgroup.v2Controllers } });
+    const load = await loadExample(root);
     const plan = compileProject(load, facts(root), { nonce: 'd', services: ['client'], noDeps: true });
     assert.deepEqual(plan.services.map((e) => e.service), ['client']);
     assert.ok(plan.services[0].dependsOn.some((d) => d.service === 'server'), 'client waits for server');
@@ -144,7 +146,7 @@ test('apply: a dependency outside the plan (start SERVICE, --no-deps) is waited 
 test('apply: a cancelled operation (Ctrl-C of its client) starts nothing more and ends its waits', async () => {
   const root = mkdtempSync(join(tmpdir(), 'niwa-apply-'));
   try {
-    const load = await loadCompose({ cwd: join(repoRoot, 'examples', 'compose'), env: {}, dataRoot: join(root, 'data'), load: { hostCgroupControllers: host.cgroup.v2Controllers } });
+    const load = await loadExample(root);
     const plan = compileProject(load, facts(root), { nonce: 'c' });
     const f = fakeHost(plan);
     // server never becomes healthy: client waits for it until the operation is cancelled
