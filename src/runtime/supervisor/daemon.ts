@@ -18,12 +18,8 @@ import { readLogEntries, parseSince, DEFAULT_LOG_MAX_BYTES } from './logs.js';
 import { ensureProjectDir, isNoSpace, logPath, noSpaceError, PRIVATE_FILE_MODE, stateWrite } from '../state.js';
 import { Supervised, errorBody, type SupervisorContext } from './container.js';
 import { removeUnsupervised } from './remove.js';
-import type { Request, Response, RunNet, StreamLine } from './protocol.js';
-import type { ApplyHost } from '../project/apply.js';
-import type { Observed } from '../project/orchestrate.js';
-import type { ProjectStep } from '../../plan/project/types.js';
-import type { LaunchPlan } from '../../plan/types.js';
-import { handOverLock } from '../project/lock.js';
+import type { Request, Response, StreamLine } from './protocol.js';
+import { ProjectOps } from './project-ops.js';
 import type { CanonicalSpec } from '../../spec/types.js';
 
 /** How long the supervisor lingers with nothing to supervise before it exits. */
@@ -107,8 +103,7 @@ class Daemon {
   private connections = new Set<Socket>();
   private idleTimer?: NodeJS.Timeout;
   private busy = 0;
-  /** The `apply` operations under way (a `cancel` request aborts them). */
-  private applying = new Set<AbortController>();
+  private ops: ProjectOps;
   private exiting = false;
   private ctx: SupervisorContext;
   onExit: (code: number) => void = () => {};
@@ -123,6 +118,15 @@ class Daemon {
       changed: () => this.checkIdle(),
       autoRemove: (name) => setImmediate(() => void this.autoRemove(name)),
     };
+    this.ops = new ProjectOps({
+      root, project, bus: this.bus, containers: this.containers, layout: this.ctx.layout, log,
+      exiting: () => this.exiting,
+      runContainer: (req) => this.runContainer(req),
+      removeByName: (name, force) => this.removeByName(name, force),
+      send: (s, l) => this.send(s, l),
+      hold: () => { this.busy++; let done = false; return () => { if (done) return; done = true; this.busy--; this.checkIdle(); }; },
+      shutdown: () => void this.shutdown(true),
+    });
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       process.on(sig, () => { log(`${sig}: leaving containers running, exiting`); void this.shutdown(true); });
     }
@@ -276,16 +280,15 @@ class Daemon {
         this.streamEvents(req.container, s, req.statsMs);
         return undefined;
       case 'apply':
-        this.apply(req, s);
+        this.ops.apply(req, s);
         return undefined;
       case 'down':
-        return this.down(req);
+        return this.ops.down(req);
       case 'cancel':
-        for (const a of this.applying) a.abort();
-        return { ok: true, cancelled: this.applying.size };
+        return { ok: true, cancelled: this.ops.cancel() };
       case 'undo': {
         const { takeTeardown } = await import('../project/teardown-store.js');
-        await this.undo(takeTeardown(this.root, this.project, req.units).filter((st) => st.op !== 'remove'));
+        await this.ops.undo(takeTeardown(this.root, this.project, req.units).filter((st) => st.op !== 'remove'));
         return { ok: true };
       }
       case 'shutdown':
@@ -397,115 +400,5 @@ class Daemon {
     const failed = await removeUnsupervised(dir, this.ctx.layout, force);
     if (failed.length) log(`${name}: cleanup left: ${failed.join('; ')}`);
     this.ctx.emit({ type: 'status', container: name, state: 'exited', status: 'removed', at: Date.now() });
-  }
-
-  /** The container's state as the orchestrator reads it (undefined when there is none). */
-  private observe(name: string): Observed | undefined {
-    const c = this.containers.get(name);
-    let st: ContainerState | undefined = c?.view();
-    if (!st && NAME_RE.test(name)) {
-      const dir = containerDir(this.root, this.project, name);
-      const disk = readState(dir);
-      if (disk) st = deriveState(disk, this.ctx.layout, dir);
-    }
-    return st && { status: st.status, health: st.health, exitCode: st.exitCode, signal: st.signal, error: st.error };
-  }
-
-  /** How the project engine reaches this supervisor's containers: in-process, as the `run`, `stop` and `rm` requests do. */
-  private projectHost(onHandoff?: { container: string; send: (h: { plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet }) => void }): ApplyHost {
-    return {
-      emit: (e) => this.bus.emit(e),
-      observe: (name) => this.observe(name),
-      onChange: (cb) => {
-        const off = this.bus.on((e) => { if (e.type === 'status' || e.type === 'health' || e.type === 'exited') cb(); });
-        const t = setInterval(cb, 1000);
-        return () => { off(); clearInterval(t); };
-      },
-      launch: async (step, net) => {
-        if (onHandoff && step.container === onHandoff.container) { onHandoff.send({ plan: step.plan, spec: step.spec, ...(net ? { net } : {}) }); return; }
-        await this.runContainer({ op: 'run', plan: step.plan, spec: step.spec, ...(net ? { net } : {}) });
-      },
-      remove: async (name, stop, recreate) => {
-        const c = this.containers.get(name);
-        if (c && stop && c.isLive()) {
-          if (recreate) this.bus.emit({ type: 'message', level: 'info', container: name, text: 'configuration changed: recreating', at: Date.now() });
-          await c.stop();
-        }
-        if (!c && !(NAME_RE.test(name) && existsSync(containerDir(this.root, this.project, name)))) return; // gone already
-        await this.removeByName(name, true);
-      },
-    };
-  }
-
-  /** Runs stored teardown steps (teardown-store.ts) with this supervisor as the host of their removals; if that fails they are stored again, for the next down. */
-  private async undo(steps: ProjectStep[]): Promise<void> {
-    const [{ undoSteps }, { storeTeardown }] = await Promise.all([import('../project/exec.js'), import('../project/teardown-store.js')]);
-    try { await undoSteps(this.root, this.project, steps, this.projectHost()); } catch (e) {
-      storeTeardown(this.root, this.project, steps);
-      throw e;
-    }
-  }
-
-  /**
-   * `apply`: a project's plan carried out here (runtime/project/apply.ts), its events streamed to the
-   * client. The operation does not depend on the client: if it goes, the plan still runs to its end
-   * (or its rollback), and the project's lock is let go once it has.
-   */
-  private apply(req: Extract<Request, { op: 'apply' }>, s: Socket): void {
-    this.send(s, { ok: true, stream: true });
-    const off = this.bus.on((e) => this.send(s, { event: e }));
-    const lock = req.lockPid ? this.holdLock(req.lockPid) : undefined;
-    this.busy++;
-    const host = this.projectHost(req.foreground ? { container: req.foreground, send: (h) => this.send(s, { handoff: h }) } : undefined);
-    const abort = new AbortController();
-    this.applying.add(abort);
-    const done = (async () => {
-      const { applyPlan } = await import('../project/apply.js');
-      if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
-      return applyPlan(req.plan, host, { wait: req.wait, timeoutMs: req.timeoutMs, prepareOnly: req.prepareOnly, names: req.names, signal: abort.signal });
-    })().finally(() => this.applying.delete(abort));
-    void done.then(
-      (result) => ({ result }),
-      (e) => { log(`apply: ${(e as Error).message}`); return { result: (e as { result?: { started: string[]; failed: string[] } }).result ?? { started: [], failed: [] }, error: errorBody(e) }; },
-    ).then((line) => {
-      off();
-      lock?.(s.destroyed);
-      this.send(s, line);
-      if (!s.destroyed) s.end(JSON.stringify({ end: true }) + '\n');
-    }).finally(() => { this.busy--; this.checkIdle(); });
-  }
-
-  /** Takes over the project's lock from client `pid` while it works; the returned function hands it back (or lets it go when the client is gone). */
-  private holdLock(pid: number): (clientGone: boolean) => void {
-    const held = handOverLock(this.root, this.project, pid, process.pid);
-    return (gone) => { if (held) handOverLock(this.root, this.project, process.pid, gone ? undefined : pid); };
-  }
-
-  /** `down`: containers in stop order, then the stored teardown; the supervisor exits afterwards. */
-  private async down(req: Extract<Request, { op: 'down' }>): Promise<Response> {
-    const lock = req.lockPid ? this.holdLock(req.lockPid) : undefined;
-    try {
-      const removed: string[] = [];
-      const named = new Set(req.order.flat());
-      const levels = [[...new Set([...listNames(this.root, this.project), ...this.containers.keys()])].filter((n) => !named.has(n)), ...req.order];
-      for (const level of levels) {
-        await Promise.all(level.map(async (n) => {
-          const c = this.containers.get(n);
-          if (!c && !(NAME_RE.test(n) && existsSync(containerDir(this.root, this.project, n)))) return;
-          if (c?.isLive()) await c.stop(req.timeoutMs);
-          await this.removeByName(n, true);
-          removed.push(n);
-        }));
-      }
-      const { mergeTeardown, takeTeardown } = await import('../project/teardown-store.js');
-      const steps = mergeTeardown(takeTeardown(this.root, this.project), req.teardown ?? [])
-        .filter((st) => st.op !== 'remove' && (req.volumes || !(st.op === 'rm' && st.unit.startsWith('volume:'))));
-      await this.undo(steps);
-      const volumes = req.volumes ? steps.filter((st) => st.op === 'rm' && st.unit.startsWith('volume:')).map((st) => st.unit.slice('volume:'.length)) : [];
-      return { ok: true, removed, volumes };
-    } finally {
-      lock?.(false);
-      setImmediate(() => void this.shutdown(true));
-    }
   }
 }
