@@ -8,7 +8,7 @@ import type { LoadComposeOptions, ComposeLoad } from '../compose/index.js';
 import { ComposeEngine, loadProject, withDependencies, type StartOverride, type UpMessage } from '../compose/up.js';
 import { isLive } from '../runtime/status.js';
 import { describeStatus } from '../runtime/status.js';
-import { check, request, tryRequest } from '../runtime/supervisor/client.js';
+import { check, request } from '../runtime/supervisor/client.js';
 import { formatMapping } from '../runtime/net/ports.js';
 import { formatDuration, table } from './target.js';
 import { EventBus } from '../events/types.js';
@@ -17,13 +17,13 @@ import type { LiveView } from '../ui/live.js';
 
 type Run = (a: ParsedArgs, project: LoadComposeOptions) => Promise<number>;
 
-async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void; onPull?: (e: PullEvent) => void } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
+async function open(a: ParsedArgs, project: LoadComposeOptions, o: { canonical?: boolean; onMessage?: (m: UpMessage) => void; onPull?: (e: PullEvent) => void; statsMs?: number } = {}): Promise<{ load: ComposeLoad; engine: ComposeEngine }> {
   // Verbs that start containers load canonical specs: their images are pulled first (all at once),
   // with progress in the live view (onPull) or on stderr.
   const progress = o.onPull || o.canonical === false || a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
   const load = await (await import('./compose/project.js')).loadOrState(project, { canonical: o.canonical, onPull: o.onPull ?? progress?.onEvent }).finally(() => progress?.finish());
   if (!a.flags['no-warnings'] && o.canonical !== false) for (const w of load.warnings) process.stderr.write(`warning: ${formatDetail(w)}\n`);
-  return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage }) };
+  return { load, engine: new ComposeEngine(load, { onMessage: o.onMessage, ...(o.statsMs ? { statsMs: o.statsMs } : {}) }) };
 }
 
 const seconds = (a: ParsedArgs, flag: string): number | undefined => {
@@ -119,8 +119,9 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   const stopAll = (force: boolean): Promise<void> => {
     const engine = engineRef;
     if (!engine) return Promise.resolve();
-    if (force) return engine.stop({ force: true });
-    return (stopping ??= engine.stop({ timeoutMs }));
+    // the supervisor first stops starting what is left of the up, then the containers are stopped
+    if (force) return engine.cancel().then(() => engine.stop({ force: true }));
+    return (stopping ??= engine.cancel().then(() => engine.stop({ timeoutMs })));
   };
 
   // The reporter exists before the engine so that every message (and, on a terminal, every pull) reaches it.
@@ -157,7 +158,8 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
     project = { ...project, onBuild: (s, e) => plainBuildReporter((l) => say({ level: 'info', text: l.replace(/\n$/, ''), container: s }))(e) };
   }
   try {
-    opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }) } : {}) });
+    // the view's stats arrive from the supervisor as events, like everything else
+    opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }), statsMs: 1000 } : {}) });
     checkServices(opened.load, o.services);
   } catch (e) {
     if (view) { view.close(); await view.waitUntilExit(); }
@@ -182,7 +184,6 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   const pulls = mode === 'messages' && !a.flags.quiet ? (await import('./pull-progress.js')).stderrPullReporter() : undefined;
   if (pulls) relay.on((e) => { if (e.type === 'pull') pulls.onEvent(e.event); });
   view?.dispatch({ type: 'ui:title', title: `${o.title} — ${load.project.name}` });
-  const stats = mode === 'tty' ? engine.pollStats(1000) : undefined; // the view's stats arrive as events, like everything else
 
   let status = 0;
   let started = false;
@@ -236,7 +237,6 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   await done;
   if (stopping) await stopping.catch(() => {});
   if (view) await view.waitUntilExit();
-  stats?.stop();
   offChange();
   offBus();
   process.off('SIGINT', onSigint);

@@ -1,9 +1,9 @@
-// Owns running a loaded compose project on this host: named-volume directories, one bridge per
-// project network, each container attached to its networks (veth, address, routes, generated
-// /etc/hosts) and handed to the project's supervisor with its published ports; stop, kill and
-// `down` (containers, networks, the supervisor, and volumes with -v). The order of starts is
-// orchestrate.ts's; this file is the Backend it drives. Containers are named `<service>-1` (or
-// container_name) inside the project; service name, alias and `<project>-<service>-1` resolve.
+// Owns the CLI side of a compose project: load, plan (src/plan/project), preflight, then hand the
+// plan to the project's supervisor, which carries it out (runtime/project/apply.ts: volumes, files,
+// networks, launches in start order, rollback) and streams its events, which this side renders.
+// Also stop, kill and `down` (a supervisor request: containers in stop order, then the stored
+// teardown of the applied plans). Containers are named `<service>-1` (or container_name) inside the
+// project; service name, alias and `<project>-<service>-1` resolve.
 import type { PullEvent } from '../image/types.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
@@ -14,22 +14,22 @@ import type { HostFacts, LaunchPlan } from '../plan/types.js';
 import type { CanonicalSpec } from '../spec/types.js';
 import { compileProject, containerNameOf, replicaIndex, replicaPortsOf, type CompileProjectOptions, type OneOff } from '../plan/project/compile.js';
 import type { ProjectPlan } from '../plan/project/types.js';
-import { ProjectRun, type ProjectHost } from '../runtime/project/exec.js';
 import { readProjectFacts } from '../runtime/project/facts.js';
 import { lockProject } from '../runtime/project/lock.js';
 import { probeHost } from '../validate/host.js';
 import { isLive } from '../runtime/status.js';
 import { containerDir, listNames, liveSupervisor, pruneProject, readJson, readState, type ContainerState } from '../runtime/state.js';
 import { check, openStream, request, tryRequest, type Target } from '../runtime/supervisor/client.js';
-import type { RunNet } from '../runtime/supervisor/protocol.js';
-import { detachContainer, removeProjectNetworks, type NetContext } from '../runtime/net/attach.js';
+import type { RunNet, StreamLine } from '../runtime/supervisor/protocol.js';
+import { removeProjectNetworks, type NetContext } from '../runtime/net/attach.js';
 import { netStateDir } from '../runtime/net/names.js';
 import { removeResolvConfs } from '../runtime/net/hosts.js';
 import { publishPorts, type PortMapping } from '../runtime/net/ports.js';
 import type { ComposeLoad, LoadComposeOptions } from './index.js';
 import { composeKeyOf } from './to-spec.js';
 import { hostCpuFacts } from '../validate/host.js';
-import { readiness, startError, startServices, waitUntil, type Backend, type Observed } from './orchestrate.js';
+import type { Observed } from './orchestrate.js';
+import { leastReady } from '../runtime/project/apply.js';
 
 /** A message from the orchestrator (not from a container): shown by every reporter. */
 export interface UpMessage { level: 'info' | 'ok' | 'warn' | 'error'; text: string; container?: string }
@@ -39,6 +39,8 @@ export interface EngineOptions {
   stateRoot?: string;
   /** Told of the orchestrator's own progress. */
   onMessage?: (m: UpMessage) => void;
+  /** The events stream also brings a `stats` event per running container this often (the live view). */
+  statsMs?: number;
 }
 
 export interface StartOverride {
@@ -92,8 +94,9 @@ export class ComposeEngine {
   /** Starts (or finds) the supervisor and follows its events; the view and the waits read them. */
   async open(): Promise<void> {
     if (this.stream) return;
-    const stream = await openStream(this.target, { op: 'events' }, (l) => {
-      if (!('event' in l)) return;
+    const stream = await openStream(this.target, { op: 'events', ...(this.opts.statsMs ? { statsMs: this.opts.statsMs } : {}) }, (l) => {
+      // an operation's messages and steps come on its own stream (apply)
+      if (!('event' in l) || l.event.type === 'message' || l.event.type === 'project-step') return;
       this.bus.emit(l.event);
       if (l.event.type === 'status' || l.event.type === 'health' || l.event.type === 'exited') void this.refresh();
     });
@@ -137,13 +140,8 @@ export class ComposeEngine {
   /** A service's containers (`containers`, default its first) as one: the least ready of them (a missing one: undefined). */
   observe(service: string, containers: string[] = [this.name(service)]): Observed | undefined {
     if (this.lost) throw new RuntimeFailure('E_SUPERVISOR', this.lost);
-    const seen = containers.map((n) => this.states.get(n));
-    if (!seen.length || seen.some((s) => !s)) return undefined;
-    const rank = (s: ContainerState) => (isLive(s.status)
-      ? (s.health === 'unhealthy' ? 0 : s.status === 'created' || s.health === 'starting' ? 1 : 2)
-      : (s.status === 'exited' && s.exitCode === 0 ? 3 : 0));
-    const s = (seen as ContainerState[]).reduce((p, q) => (rank(q) < rank(p) ? q : p));
-    return { status: s.status, health: s.health, exitCode: s.exitCode, signal: s.signal, error: s.error };
+    const s = leastReady(containers.map((n) => this.states.get(n)));
+    return s && { status: s.status, health: s.health, exitCode: s.exitCode, signal: s.signal, error: s.error };
   }
 
   onChange(cb: () => void): () => void {
@@ -167,6 +165,14 @@ export class ComposeEngine {
     await this.refresh();
     const facts = readProjectFacts(this.load, this.host, this.target.root, this.containers());
     return compileProject(this.load, facts, { ...o, nonce: o.nonce ?? randomBytes(4).toString('hex') });
+  }
+
+  /** preflight; when it refuses, the plan's warnings are said first (the real cause is often an unset variable). The supervisor says them otherwise. */
+  private async preflightSaying(plan: ProjectPlan): Promise<void> {
+    try { await this.preflight(plan); } catch (e) {
+      for (const w of plan.warnings) this.say({ level: 'warn', text: w });
+      throw e;
+    }
   }
 
   /** Everything that can be checked before starting anything: runnable, healthchecks, free ports, volumes. */
@@ -209,37 +215,44 @@ export class ComposeEngine {
     }
   }
 
-  /** How the engine reaches the supervisor (or, for an attached one-off, this process). */
-  private projectHost(foreground?: StartOverride['foreground']): ProjectHost {
-    return {
-      emit: (e) => this.bus.emit(e),
-      launch: async (step, net) => {
-        if (foreground) {
-          // A one-off in this process (compose run, attached): the caller runs it and calls done().
-          const done = async () => { for (const n of step.networks) await detachContainer(this.net, this.project, n, step.container).catch(() => {}); };
-          foreground({ plan: step.plan, spec: step.spec, net, done });
-          return;
-        }
-        try {
-          check(await request(this.target, { op: 'run', plan: step.plan, spec: step.spec, ...(net ? { net } : {}) }));
-        } catch (e) {
-          // a retried request that the supervisor had already carried out: that container is ours (same id)
-          const mine = e instanceof NiwaError && e.code === 'E_NAME_IN_USE' && readState(containerDir(this.target.root, this.project, step.container))?.id === step.plan.id;
-          if (!mine) throw this.inComposeTerms(step.service, e);
-        }
-        await this.refresh();
-      },
-      remove: async (name, stop, recreate) => {
-        const st = this.states.get(name);
-        if (stop && st && isLive(st.status)) {
-          if (recreate) this.say({ level: 'info', container: name, text: 'configuration changed: recreating' });
-          const r = await tryRequest(this.target, { op: 'stop', name }, undefined, (this.load.services.get(this.serviceOf(name) ?? '')?.canonical?.lifecycle.stopTimeoutMs ?? 10_000) + 60_000);
-          if (r && !r.ok && r.error.code !== 'E_NO_CONTAINER' && r.error.code !== 'E_NOT_RUNNING') check(r);
-        }
-        const r = await tryRequest(this.target, { op: 'rm', name, force: true });
-        if (r && !r.ok && r.error.code !== 'E_NO_CONTAINER') check(r);
-      },
-    };
+  /**
+   * Hands `plan` to the project's supervisor, which carries it out (runtime/project/apply.ts) while
+   * this process renders its events; resolves with the services started. The supervisor holds the
+   * project's lock while it works, so a client killed meanwhile does not free the project early.
+   * `foreground`: that container's launch step comes back here to be run by the caller.
+   */
+  private async apply(plan: ProjectPlan, o: { wait?: boolean; timeoutMs?: number; prepareOnly?: boolean; foreground?: { container: string; run: NonNullable<StartOverride['foreground']> } } = {}): Promise<string[]> {
+    let settle!: (r: Extract<StreamLine, { result: unknown }> | undefined) => void;
+    const result = new Promise<Extract<StreamLine, { result: unknown }> | undefined>((r) => { settle = r; });
+    let handoff: Extract<StreamLine, { handoff: unknown }>['handoff'] | undefined;
+    const stream = await openStream(this.target, {
+      op: 'apply', plan, ...(o.wait ? { wait: true } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.prepareOnly ? { prepareOnly: true } : {}), ...(o.foreground ? { foreground: o.foreground.container } : {}),
+      ...(this.holding ? { lockPid: process.pid } : {}),
+      names: Object.fromEntries([...this.load.services.keys()].map((s) => [s, this.names(s)])),
+    }, (l) => {
+      if ('event' in l) {
+        // the operation's own word comes here; everything else arrives on the events stream (open())
+        if (l.event.type === 'message') this.say({ level: l.event.level, text: l.event.text, ...(l.event.container ? { container: l.event.container } : {}) });
+        else if (l.event.type === 'project-step') this.bus.emit(l.event);
+      } else if ('handoff' in l) handoff = l.handoff;
+      else if ('result' in l) settle(l);
+    });
+    void stream.ended.then(() => settle(undefined));
+    const r = await result;
+    stream.close();
+    if (!r) throw new RuntimeFailure('E_SUPERVISOR', `the supervisor of project '${this.project}' went away while it carried out the plan`, { hint: `see ${join(this.target.root, this.project, '_supervisor.log')}; niwa compose down removes what remains` });
+    await this.refresh();
+    if (r.error) {
+      const e = new NiwaError(r.error.code, r.error.message, { hint: r.error.hint, exitCode: r.error.exitCode });
+      const service = /^([\w.-]+): /.exec(e.message)?.[1];
+      throw service && this.load.services.has(service) ? this.inComposeTerms(service, e) : e;
+    }
+    if (o.foreground && handoff) {
+      const units = [`container:${o.foreground.container}`];
+      o.foreground.run({ ...handoff, done: async () => { await tryRequest(this.target, { op: 'undo', units }).catch(() => undefined); } });
+    }
+    return r.result.started;
   }
 
   /** An error of a container that names a spec field (`spec field process.cwd`) names the compose key instead. */
@@ -266,36 +279,9 @@ export class ComposeEngine {
 
   private async upUnlocked(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean; scale?: Record<string, number> } = {}): Promise<string[]> {
     const plan = await this.planFor({ services: o.services, noDeps: o.noDeps, forceRecreate: o.forceRecreate, scale: o.scale });
-    for (const w of plan.warnings) this.say({ level: 'warn', text: w });
-    await this.preflight(plan);
-    const run = new ProjectRun(plan, this.projectHost());
-    try { await run.prepare(); } catch (e) { await run.rollback(); throw e; }
-    for (const e of plan.services) if (e.action === 'running') this.say({ level: 'info', container: e.container, text: 'already running' });
-    const created = plan.steps.filter((s) => s.stage === 'networks' && s.op === 'lease' && !s.container);
-    for (const s of created) if (s.op === 'lease') this.say({ level: 'ok', text: `network ${s.network} created (${s.bridge}, ${s.subnet})` });
+    await this.preflightSaying(plan);
     await this.open();
-    // a service is its replicas: started by its steps (those that run, or scaled down, have some), observed together
-    const services = [...new Set(plan.services.map((e) => e.service))];
-    const containersOf = (s: string) => { const l = plan.services.filter((e) => e.service === s).map((e) => e.container); return l.length ? l : this.names(s); }; // (a dependency outside the plan: its containers as they are)
-    const backend: Backend = {
-      observe: (s) => this.observe(s, containersOf(s)),
-      onChange: (cb) => this.onChange(cb),
-      start: async (s) => { if (plan.steps.some((p) => p.stage === 'service' && p.service === s)) await run.startService(s); },
-    };
-    const outcome = await startServices(backend, {
-      order: services, deps: Object.fromEntries(plan.services.map((e) => [e.service, e.dependsOn])), timeoutMs: o.timeoutMs,
-      onMessage: (m) => this.say({ level: m.level, container: this.name(m.service), text: m.text }),
-    });
-    const err = startError(outcome);
-    if (err) {
-      const running = outcome.started.flatMap(containersOf);
-      const failed = [...outcome.failed.keys()].flatMap(containersOf);
-      throw new NiwaError(err.code, err.message, { hint: [err.hint, `running: ${running.join(', ') || 'none'}; failed or not started: ${failed.join(', ')}`].filter(Boolean).join('; '), cause: err.cause, exitCode: err.exitCode });
-    }
-    if (o.wait) {
-      await Promise.all(outcome.started.map((s) => waitUntil(backend, () => readiness(backend.observe(s)), `${s} is not ready`, o.timeoutMs ?? 600_000)));
-    }
-    return outcome.started;
+    return this.apply(plan, { wait: o.wait, timeoutMs: o.timeoutMs });
   }
 
   /**
@@ -308,14 +294,10 @@ export class ComposeEngine {
 
   private async runOneOffUnlocked(one: OneOff, foreground?: StartOverride['foreground']): Promise<ProjectPlan> {
     const plan = await this.planFor({ oneOff: one });
-    for (const w of plan.warnings) this.say({ level: 'warn', text: w });
-    await this.preflight({ ...plan, services: plan.services.map((e) => ({ ...e, dependsOn: [] })) });
+    await this.preflightSaying({ ...plan, services: plan.services.map((e) => ({ ...e, dependsOn: [] })) });
     await this.open();
-    const run = new ProjectRun(plan, this.projectHost(foreground));
-    try {
-      await run.prepare();
-      await run.startService(one.service);
-    } catch (e) { await run.rollback(); throw e; }
+    const launch = plan.steps.find((s) => s.op === 'launch' && s.service === one.service);
+    await this.apply(plan, foreground && launch?.op === 'launch' ? { foreground: { container: launch.container, run: foreground } } : {});
     return plan;
   }
 
@@ -323,9 +305,7 @@ export class ComposeEngine {
   async create(o: { services?: string[]; forceRecreate?: boolean } = {}): Promise<void> {
     return this.locked('compose create', async () => {
       const plan = await this.planFor({ services: o.services, forceRecreate: o.forceRecreate });
-      for (const w of plan.warnings) this.say({ level: 'warn', text: w });
-      const run = new ProjectRun(plan, this.projectHost());
-      try { await run.prepare(); } catch (e) { await run.rollback(); throw e; }
+      await this.apply(plan, { prepareOnly: true });
       this.say({ level: 'ok', text: `project ${this.project}: ${plan.steps.filter((s) => s.stage !== 'service').length} steps done; the containers are made when they start (niwa compose up / start)` });
     });
   }
@@ -348,24 +328,6 @@ export class ComposeEngine {
     }
   }
 
-  /** Emits a `stats` event per running container every `ms` (the reporters render them like any event). */
-  pollStats(ms: number): { stop(): void } {
-    let busy = false;
-    const t = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      void import('../runtime/cgroup/stats.js').then(({ readCgroupStats }) => {
-        const at = Date.now();
-        for (const c of this.containers()) {
-          if (c.status !== 'running') continue;
-          try { this.bus.emit({ type: 'stats', container: c.name, stats: readCgroupStats(c.cgroups, this.host.cgroup), at }); } catch { /* it just ended */ }
-        }
-      }).finally(() => { busy = false; });
-    }, ms);
-    t.unref();
-    return { stop: () => clearInterval(t) };
-  }
-
   /** Containers of the project in stop order: one-off and unknown ones first, then services by reverse dependency level. */
   stopOrder(services?: string[]): string[][] {
     const names = new Set(this.containers().map((c) => c.name));
@@ -374,6 +336,11 @@ export class ComposeEngine {
     const known = new Set(levels.flat());
     const others = services ? [] : [...names].filter((n) => !known.has(n) && !this.serviceOf(n));
     return [others, ...levels].filter((l) => l.length);
+  }
+
+  /** Cancels what the supervisor is starting for this project (Ctrl-C during up): nothing more starts. */
+  async cancel(): Promise<void> {
+    await tryRequest(this.target, { op: 'cancel' }).catch(() => undefined);
   }
 
   /** `stop`: the stop signal, SIGKILL after the grace period; dependents before what they depend on. */
@@ -405,28 +372,31 @@ export class ComposeEngine {
 
   private async downUnlocked(o: { timeoutMs?: number; volumes?: boolean } = {}): Promise<void> {
     const { root } = this.target;
-    const hadState = existsSync(join(root, this.project)) && listNames(root, this.project).length > 0;
-    if (hadState) {
+    if (existsSync(join(root, this.project))) {
+      // the supervisor stops and removes the containers, then runs the teardown that the applied plans stored
       await this.refresh();
-      for (const level of this.stopOrder()) {
-        await Promise.all(level.map(async (n) => {
-          const st = this.states.get(n) ?? readState(containerDir(root, this.project, n));
-          if (st && isLive(st.status)) check(await request(this.target, { op: 'stop', name: n, timeoutMs: o.timeoutMs }, undefined, (o.timeoutMs ?? 600_000) + 60_000));
-          const r = await request(this.target, { op: 'rm', name: n, force: true });
-          if (!r.ok && r.error.code === 'E_NO_CONTAINER') return; // removed meanwhile (a failed start's record): already gone
-          check(r);
-          this.say({ level: 'ok', container: n, text: 'removed' });
-        }));
-      }
+      const r = check(await request(this.target, { op: 'down', order: this.stopOrder(), ...(o.volumes ? { volumes: true } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(this.holding ? { lockPid: process.pid } : {}) }, undefined, (o.timeoutMs ?? 600_000) + 120_000)) as unknown as { removed: string[]; volumes: string[] };
+      for (const n of r.removed) this.say({ level: 'ok', container: n, text: 'removed' });
+      for (const v of r.volumes) this.say({ level: 'ok', text: `volume ${v} removed` });
     }
     this.close();
+    await this.leftovers(o.volumes === true);
+    await this.shutdownSupervisor();
+  }
+
+  /**
+   * What the compose file names that no stored plan may have made (a project started by an older
+   * niwa, or never started): its networks in the lease database, secret and config files, volume
+   * mounts, and volumes with -v. Everything here is already gone after a stored teardown.
+   */
+  private async leftovers(volumes: boolean): Promise<void> {
+    const { root } = this.target;
     await removeProjectNetworks(this.net, this.project);
     const hostsDir = join(netStateDir(root), 'hosts', this.project);
     removeResolvConfs(hostsDir);
     for (const d of [join(netStateDir(root), 'ns', this.project), join(netStateDir(root), 'hosts', this.project)]) {
       try { if (!readdirSync(d).length) rmdirSync(d); } catch { /* not there */ }
     }
-    // secrets and configs written from values: derived data, gone with the project
     for (const svc of this.load.services.values()) {
       for (const f of svc.compose.filesToWrite) {
         rmSync(f.path, { force: true });
@@ -445,7 +415,7 @@ export class ComposeEngine {
         if (realNetHost.isMounted(v.hostPath)) throw new RuntimeFailure('E_VOLUME_BUSY', `volume ${v.fullName} is still mounted at ${v.hostPath}`, { hint: `umount ${v.hostPath}` });
       }
     }
-    if (o.volumes) {
+    if (volumes) {
       for (const svc of this.load.services.values()) {
         for (const v of svc.compose.volumes) {
           if (v.external || !existsSync(v.hostPath)) continue;
@@ -454,7 +424,6 @@ export class ComposeEngine {
         }
       }
     }
-    await this.shutdownSupervisor();
   }
 
   /** Asks the supervisor to exit and waits (bounded) until it has; then the project's directory goes. */

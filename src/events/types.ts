@@ -27,7 +27,9 @@ export type RuntimeEvent =
   // A build of a compose `build:` service, run by the project engine's build step (src/build BuildEvent).
   | { type: 'build'; service: string; image: string; event: BuildEvent; at?: number }
   // A step of a compose project's plan (runtime/project/exec.ts): networks, files, launches.
-  | { type: 'project-step'; project: string; index: number; stage: string; op: string; service?: string; ok: boolean; error?: string; at?: number };
+  | { type: 'project-step'; project: string; index: number; stage: string; op: string; service?: string; ok: boolean; error?: string; at?: number }
+  // The project engine's own word (waiting for a dependency, a network created, a warning of the plan).
+  | { type: 'message'; level: 'info' | 'ok' | 'warn' | 'error'; text: string; container?: string; project?: string; at?: number };
 
 /** Where a supervised container is in its life. */
 export type ContainerState = 'created' | 'starting' | 'running' | 'stopping' | 'restarting' | 'exited' | 'failed';

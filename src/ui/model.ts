@@ -249,6 +249,7 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
     case 'ui:tick':
       return e.now > s.now ? { ...s, now: e.now } : s;
     case 'ui:message':
+    case 'message':
       line(e.container, e.level, e.text);
       return s;
     case 'pull':

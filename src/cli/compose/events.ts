@@ -37,7 +37,7 @@ export const events: Run = async (a, project) => {
     return services.get(c);
   };
   const print = (e: RuntimeEvent) => {
-    if (!('container' in e)) return;
+    if (!('container' in e) || !e.container) return;
     const service = serviceOf(e.container);
     if (a.positionals.length && !(service && wanted.has(service))) return;
     const prev = last.get(e.container);

@@ -311,6 +311,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
       b.add({ op: 'mkdir', path: dirname(f.path), mode: 0o700, stage: 'volumes', unit: `file:${f.path}`, field: `services.${e.service}`, why: 'a directory readable by root only for the secret or config' });
       b.add({ op: 'file', path: f.path, content: f.content, mode: 0o600, stage: 'volumes', unit: `file:${f.path}`, field: `services.${e.service}`, why: 'a secret or config given by value, written for the container to bind read-only' });
       b.teardown.push({ op: 'rm', path: f.path, stage: 'teardown', unit: `file:${f.path}`, field: `services.${e.service}`, why: 'a secret or config written from a value: derived data, gone with the project' });
+      b.teardown.push({ op: 'rm', path: dirname(f.path), stage: 'teardown', unit: `file:${f.path}`, field: `services.${e.service}`, why: 'its directory, once empty' });
     }
   }
 

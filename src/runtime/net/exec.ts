@@ -160,7 +160,16 @@ function runProgram(file: string, args: string[], input?: string): Promise<RunRe
       clearTimeout(timer);
       reject(e.code === 'ENOENT' ? new RuntimeFailure('E_NET_TOOL', `${file}: not found`, { hint: TOOL_HINT[file] }) : e);
     });
+    // A process spawned at the same moment (a container's stage, in the supervisor) can inherit the
+    // write end of our stderr pipe and keep it open for as long as it lives: once the program has
+    // exited, its output is waited for only briefly.
+    let drain: NodeJS.Timeout | undefined;
+    p.on('exit', () => { drain = setTimeout(() => { p.stdout.destroy(); p.stderr.destroy(); p.emit('close', p.exitCode, p.signalCode); }, 250); });
+    let closed = false;
     p.on('close', (code, sig) => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(drain);
       clearTimeout(timer);
       resolve({ code: code ?? 128 + (sig ? 9 : 0), stdout, stderr });
     });

@@ -4,7 +4,7 @@
 // Each step belongs to a unit (a network, a container, a volume, a file); a failure runs the
 // plan's teardown steps of the units it touched, in teardown order, so nothing half-made remains.
 // It emits typed events and never prints.
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NiwaError, RuntimeFailure } from '../../errors.js';
 import type { RuntimeEvent } from '../../events/types.js';
@@ -172,6 +172,11 @@ export class ProjectRun {
         chmodSync(s.path, s.mode); // (writeFileSync's mode applies only to a new file)
         return;
       case 'rm':
+        // without `recursive`, a directory goes only once it is empty (others' files keep it)
+        if (!s.recursive && statSync(s.path, { throwIfNoEntry: false })?.isDirectory()) {
+          try { rmdirSync(s.path); } catch (e) { if (!['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e; }
+          return;
+        }
         rmSync(s.path, { force: true, recursive: Boolean(s.recursive) });
         return;
       case 'lease': return this.lease(s);
@@ -235,4 +240,14 @@ export class ProjectRun {
       return { db: r.db, result: undefined };
     });
   }
+}
+
+/**
+ * Runs stored teardown steps (teardown-store.ts) outside any plan's operation: a removed container's
+ * unit, or what `down` undoes. Errors are collected into one E_ROLLBACK.
+ */
+export function undoSteps(stateRoot: string, project: string, steps: ProjectStep[], host: ProjectHost): Promise<void> {
+  if (!steps.length) return Promise.resolve();
+  const plan: ProjectPlan = { version: 1, project, stateRoot, services: [], levels: [], steps: [], teardown: steps, warnings: [] };
+  return new ProjectRun(plan, host).rollback(true);
 }

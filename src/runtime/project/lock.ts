@@ -2,7 +2,7 @@
 // its lock (`<stateRoot>/_locks/<project>.lock`, created O_EXCL, holding the owner's pid and verb).
 // A second operation waits, saying for whom, or (`wait: false`) refuses at once naming the holder.
 // A lock whose owner has died is taken over, so a killed niwa never blocks the project.
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeFailure } from '../../errors.js';
 import { safeComponent } from '../net/names.js';
@@ -63,4 +63,23 @@ export async function lockProject(stateRoot: string, project: string, verb: stri
     if (!told) { told = true; o.onWait?.(`waiting for project '${project}' (${describe(who)})`); }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Hands the project's lock from process `from` to process `to` (the client that took it to the
+ * supervisor that carries out its operation, and back); false when `from` does not hold it.
+ * `to` undefined: `from` lets it go (its client went away meanwhile).
+ */
+export function handOverLock(stateRoot: string, project: string, from: number, to: number | undefined, verb = 'compose'): boolean {
+  const path = lockPath(stateRoot, project);
+  const who = owner(path);
+  if (who?.pid !== from) return false;
+  if (to === undefined) {
+    rmSync(path, { force: true });
+    try { rmdirSync(join(stateRoot, '_locks')); } catch { /* other projects' locks */ }
+    return true;
+  }
+  writeFileSync(`${path}.${process.pid}`, JSON.stringify({ pid: to, verb: who.verb ?? verb, since: who.since } satisfies LockOwner), { mode: 0o600 });
+  renameSync(`${path}.${process.pid}`, path);
+  return true;
 }

@@ -565,7 +565,6 @@ export class Supervised {
   }
 }
 
-/** Takes a removed container off the project networks the orchestrator attached it to (its veth, lease, netns, hosts file). */
 /**
  * net.json with the host ports the proxy actually listens on: a port published without a host port
  * (compose `"80"`, host port 0) is recorded as the one the kernel chose, so `compose port`, `ps` and
@@ -577,7 +576,21 @@ export function withChosenPorts(net: RunNet, proxy: PortProxy | undefined): RunN
   return { ...net, ports: chosen };
 }
 
+/**
+ * Takes a removed (or ended) container off the project networks it was attached to (its veth, lease,
+ * netns, hosts file): by the teardown steps of its `container:NAME` unit that the applied plan
+ * stored (runtime/project/teardown-store.ts); a container no stored plan knows (made before plans
+ * were stored) leaves them by its net.json.
+ */
 export async function detachNetworks(net: RunNet, name: string, log: (msg: string) => void): Promise<void> {
+  const { takeTeardown } = await import('../project/teardown-store.js');
+  const steps = takeTeardown(net.stateRoot, net.project, [`container:${name}`]).filter((s) => s.op !== 'remove');
+  if (steps.length) {
+    const { undoSteps } = await import('../project/exec.js');
+    const noContainers = async () => { throw new Error('a container step in a container\'s teardown'); };
+    try { await undoSteps(net.stateRoot, net.project, steps, { launch: noContainers, remove: noContainers }); } catch (e) { log(`${name}: leaving its networks: ${(e as Error).message}`); }
+    return;
+  }
   const { detachContainer } = await import('../net/attach.js');
   for (const n of net.networks) {
     try { await detachContainer({ stateRoot: net.stateRoot }, net.project, n, name); } catch (e) { log(`${name}: leaving network ${n}: ${(e as Error).message}`); }

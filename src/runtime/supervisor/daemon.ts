@@ -20,6 +20,7 @@ import { ensureProjectDir, isNoSpace, logPath, noSpaceError, PRIVATE_FILE_MODE, 
 import { Supervised, errorBody, type SupervisorContext } from './container.js';
 import { removeUnsupervised } from './remove.js';
 import type { Request, Response, StreamLine } from './protocol.js';
+import { ProjectOps } from './project-ops.js';
 import type { CanonicalSpec } from '../../spec/types.js';
 
 /** How long the supervisor lingers with nothing to supervise before it exits. */
@@ -103,6 +104,7 @@ class Daemon {
   private connections = new Set<Socket>();
   private idleTimer?: NodeJS.Timeout;
   private busy = 0;
+  private ops: ProjectOps;
   private exiting = false;
   private ctx: SupervisorContext;
   onExit: (code: number) => void = () => {};
@@ -117,6 +119,15 @@ class Daemon {
       changed: () => this.checkIdle(),
       autoRemove: (name) => setImmediate(() => void this.autoRemove(name)),
     };
+    this.ops = new ProjectOps({
+      root, project, bus: this.bus, containers: this.containers, layout: this.ctx.layout, log,
+      exiting: () => this.exiting,
+      runContainer: (req) => this.runContainer(req),
+      removeByName: (name, force) => this.removeByName(name, force),
+      send: (s, l) => this.send(s, l),
+      hold: () => { this.busy++; let done = false; return () => { if (done) return; done = true; this.busy--; this.checkIdle(); }; },
+      shutdown: () => void this.shutdown(true),
+    });
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       process.on(sig, () => { log(`${sig}: leaving containers running, exiting`); void this.shutdown(true); });
     }
@@ -248,37 +259,7 @@ class Daemon {
     switch (req.op) {
       case 'ping':
         return { ok: true, pid: process.pid, project: this.project, containers: this.containers.size };
-      case 'run': {
-        if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
-        const mine = req.token ? this.containers.get(req.plan.name) : undefined;
-        if (mine && mine.state.token === req.token) {
-          // The same request again (its first answer was lost with a killed supervisor): this is its container.
-          await mine.whenStarted();
-          if (mine.state.status !== 'created') return { ok: true, id: mine.state.id, name: mine.name, pid: mine.state.pid ?? 0, ms: 0 };
-        } else if (req.token && !mine) {
-          // ... or its container ran and ended before this supervisor came up (its record is on disk, not adopted)
-          const disk = NAME_RE.test(req.plan.name) ? readState(containerDir(this.root, this.project, req.plan.name)) : undefined;
-          if (disk?.token === req.token && disk.status !== 'created') return { ok: true, id: disk.id, name: disk.name, pid: disk.pid ?? 0, ms: 0 };
-        }
-        const spec = await withHookFunctions(req.spec);
-        const dir = NAME_RE.test(req.plan.name) ? containerDir(this.root, this.project, req.plan.name) : '';
-        if (dir && !this.containers.has(req.plan.name) && existsSync(dir) && !readState(dir)) await removeUnsupervised(dir, this.ctx.layout, true); // an unfinished record is no name conflict
-        // Ports first: a port in use fails the request before anything exists.
-        const proxy = req.net?.ports?.length && req.net.address
-          ? await (await import('../net/ports.js')).publishPorts(req.net.ports, req.net.address)
-          : undefined;
-        let c: Supervised;
-        try { c = Supervised.create(this.ctx, req.plan, spec, req.net, proxy, req.token); } catch (e) { await proxy?.close(); throw e; }
-        this.containers.set(c.name, c);
-        try {
-          const r = await c.start();
-          return { ok: true, id: c.state.id, name: c.name, pid: r.pid, ms: r.ms };
-        } catch (e) {
-          this.containers.delete(c.name);
-          c.discard();
-          throw e;
-        }
-      }
+      case 'run': return this.runContainer(req);
       case 'stop': {
         const c = this.containers.get(req.name);
         if (!c) { this.onDisk(req.name); throw new UserError('E_NOT_SUPERVISED', `stop: container '${req.name}' is not supervised`, [], 'it has ended; niwa rm removes it'); }
@@ -288,25 +269,16 @@ class Daemon {
       case 'kill': this.get(req.name).kill(req.signal); return { ok: true };
       case 'pause': await this.get(req.name).pause(); return { ok: true };
       case 'unpause': await this.get(req.name).unpause(); return { ok: true };
-      case 'rm': {
-        const c = this.containers.get(req.name);
-        if (c) {
-          await this.removeSupervised(c, req.force === true);
-          return { ok: true };
-        }
-        const dir = this.onDisk(req.name, true);
-        const failed = await removeUnsupervised(dir, this.ctx.layout, req.force === true);
-        if (failed.length) log(`${req.name}: cleanup left: ${failed.join('; ')}`);
-        this.ctx.emit({ type: 'status', container: req.name, state: 'exited', status: 'removed', at: Date.now() });
+      case 'rm':
+        await this.removeByName(req.name, req.force === true);
         return { ok: true };
-      }
       case 'ps':
         return { ok: true, containers: this.ps() };
       case 'logs-follow':
         this.followLogs(req, s);
         return undefined;
       case 'events':
-        this.streamEvents(req.container, s);
+        this.streamEvents(req.container, s, req.statsMs);
         return undefined;
       case 'debug': {
         if (req.gc) (globalThis as { gc?: () => void }).gc?.();
@@ -315,11 +287,56 @@ class Daemon {
         const snapshot = req.snapshot ? (await import('node:v8')).writeHeapSnapshot(join(projectDir(this.root, this.project), `_heap-${Date.now()}.heapsnapshot`)) : undefined;
         return { ok: true, memory: process.memoryUsage(), containers: [...this.containers.keys()], sinks: this.bus.size, connections: this.connections.size, handles, snapshot };
       }
+      case 'apply':
+        this.ops.apply(req, s);
+        return undefined;
+      case 'down':
+        return this.ops.down(req);
+      case 'cancel':
+        return { ok: true, cancelled: this.ops.cancel() };
+      case 'undo': {
+        const { takeTeardown } = await import('../project/teardown-store.js');
+        await this.ops.undo(takeTeardown(this.root, this.project, req.units).filter((st) => st.op !== 'remove'));
+        return { ok: true };
+      }
       case 'shutdown':
         setImmediate(() => void this.shutdown(req.leave === true));
         return { ok: true };
       default:
         throw new UserError('E_PROTOCOL', `unknown request '${(req as { op: string }).op}'`);
+    }
+  }
+
+  /** `run`: a compiled plan as a new container (also each launch of an `apply`, in-process). */
+  private async runContainer(req: Extract<Request, { op: 'run' }>): Promise<Response> {
+    if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
+    const mine = req.token ? this.containers.get(req.plan.name) : undefined;
+    if (mine && mine.state.token === req.token) {
+      // The same request again (its first answer was lost with a killed supervisor): this is its container.
+      await mine.whenStarted();
+      if (mine.state.status !== 'created') return { ok: true, id: mine.state.id, name: mine.name, pid: mine.state.pid ?? 0, ms: 0 };
+    } else if (req.token && !mine) {
+      // ... or its container ran and ended before this supervisor came up (its record is on disk, not adopted)
+      const disk = NAME_RE.test(req.plan.name) ? readState(containerDir(this.root, this.project, req.plan.name)) : undefined;
+      if (disk?.token === req.token && disk.status !== 'created') return { ok: true, id: disk.id, name: disk.name, pid: disk.pid ?? 0, ms: 0 };
+    }
+    const spec = await withHookFunctions(req.spec);
+    const dir = NAME_RE.test(req.plan.name) ? containerDir(this.root, this.project, req.plan.name) : '';
+    if (dir && !this.containers.has(req.plan.name) && existsSync(dir) && !readState(dir)) await removeUnsupervised(dir, this.ctx.layout, true); // an unfinished record is no name conflict
+    // Ports first: a port in use fails the request before anything exists.
+    const proxy = req.net?.ports?.length && req.net.address
+      ? await (await import('../net/ports.js')).publishPorts(req.net.ports, req.net.address)
+      : undefined;
+    let c: Supervised;
+    try { c = Supervised.create(this.ctx, req.plan, spec, req.net, proxy, req.token); } catch (e) { await proxy?.close(); throw e; }
+    this.containers.set(c.name, c);
+    try {
+      const r = await c.start();
+      return { ok: true, id: c.state.id, name: c.name, pid: r.pid, ms: r.ms };
+    } catch (e) {
+      this.containers.delete(c.name);
+      c.discard();
+      throw e;
     }
   }
 
@@ -360,9 +377,36 @@ class Daemon {
     s.on('close', off);
   }
 
-  private streamEvents(container: string | undefined, s: Socket): void {
+  private streamEvents(container: string | undefined, s: Socket, statsMs?: number): void {
     this.send(s, { ok: true, stream: true });
     const off = this.bus.on((e) => { if (!container || ('container' in e && e.container === container)) this.send(s, { event: e }); });
-    s.on('close', off);
+    const stats = statsMs ? this.statsTimer(s, statsMs, container) : undefined;
+    s.on('close', () => { off(); clearInterval(stats); });
+  }
+
+  /** A `stats` event per running container (of `container` only when given) every `ms`, to this subscriber. */
+  private statsTimer(s: Socket, ms: number, container?: string): NodeJS.Timeout {
+    const t = setInterval(() => {
+      if (s.destroyed) { clearInterval(t); return; }
+      void import('../cgroup/stats.js').then(({ readCgroupStats }) => {
+        const at = Date.now();
+        for (const c of this.containers.values()) {
+          if (c.state.status !== 'running' || (container && c.name !== container)) continue;
+          try { this.send(s, { event: { type: 'stats', container: c.name, stats: readCgroupStats(c.state.cgroups, this.ctx.layout), at } }); } catch { /* it just ended */ }
+        }
+      });
+    }, Math.max(100, ms));
+    t.unref();
+    return t;
+  }
+
+  /** `rm`: a supervised container, or one on disk that nobody supervises. */
+  private async removeByName(name: string, force: boolean): Promise<void> {
+    const c = this.containers.get(name);
+    if (c) { await this.removeSupervised(c, force); return; }
+    const dir = this.onDisk(name, true);
+    const failed = await removeUnsupervised(dir, this.ctx.layout, force);
+    if (failed.length) log(`${name}: cleanup left: ${failed.join('; ')}`);
+    this.ctx.emit({ type: 'status', container: name, state: 'exited', status: 'removed', at: Date.now() });
   }
 }

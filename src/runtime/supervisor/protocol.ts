@@ -13,6 +13,7 @@ import type { RuntimeEvent } from '../../events/types.js';
 import type { ContainerState } from '../state.js';
 import type { LogEntry } from './logs.js';
 import type { PortMapping } from '../net/ports.js';
+import type { ProjectPlan, ProjectStep } from '../../plan/project/types.js';
 
 /**
  * Networking of a compose container that the supervisor holds for it: the published ports (a
@@ -52,14 +53,33 @@ export type Request =
   | { op: 'ps' }
   /** Stream: log entries ({log: LogEntry}) from the file (after `since`, last `tail`), then live, until the container ends ({end: true}). */
   | { op: 'logs-follow'; name: string; tail?: number; since?: string }
-  /** Stream: every RuntimeEvent ({event}) from now on, optionally of one container only, until the client goes. */
-  | { op: 'events'; container?: string }
+  /** Stream: every RuntimeEvent ({event}) from now on, optionally of one container only, until the client goes; `statsMs`: also a `stats` event per running container that often. */
+  | { op: 'events'; container?: string; statsMs?: number }
   /**
    * What the supervisor holds (leak checks: scripts/sup-mem.mjs, scripts/soak.mjs, tests): {memory,
    * containers, sinks, connections, handles}; gc: collect first (when run with --expose-gc);
    * snapshot: also write a heap snapshot into the project's directory ({snapshot: path}).
    */
   | { op: 'debug'; gc?: boolean; snapshot?: boolean }
+  /**
+   * Stream: carry out a compose project's plan (runtime/project/apply.ts): its events ({event}) while
+   * it runs, then {result, error?}. The operation finishes (or rolls back) even if the client goes.
+   * `foreground`: that container's launch is handed back ({handoff}) for the client to run itself.
+   * `names`: the container of each service of the project (dependencies outside the plan are waited for by name).
+   * `lockPid`: the client holds the project's lock (runtime/project/lock.ts): the supervisor holds it
+   * while it works, so that a client killed meanwhile does not free the project too early.
+   */
+  | { op: 'apply'; plan: ProjectPlan; wait?: boolean; timeoutMs?: number; prepareOnly?: boolean; foreground?: string; lockPid?: number; names?: Record<string, string[]> }
+  /**
+   * `down`: stop and remove the containers (levels in order, each level in parallel), then run the
+   * stored teardown (teardown-store.ts) with `teardown` merged in (networks, files, mounts; volumes
+   * with `volumes`); answers {removed, volumes}, then the supervisor exits.
+   */
+  | { op: 'down'; order: string[][]; volumes?: boolean; timeoutMs?: number; teardown?: ProjectStep[]; lockPid?: number }
+  /** Cancel the `apply` operations under way (their client's Ctrl-C): nothing more starts, their waits end. */
+  | { op: 'cancel' }
+  /** Run the stored teardown steps of these units (an attached `compose run` container that ended). */
+  | { op: 'undo'; units: string[] }
   /** Stop every container (unless leave: true, then they live on unsupervised) and exit. */
   | { op: 'shutdown'; leave?: boolean };
 
@@ -71,7 +91,11 @@ export type Response = ({ ok: true } & Record<string, unknown>) | { ok: false; e
 export type StreamLine =
   | { log: LogEntry }
   | { event: RuntimeEvent }
-  | { end: true; status?: string };
+  | { end: true; status?: string }
+  /** The end of an `apply`: what started, and the error when it failed. */
+  | { result: { started: string[]; failed: string[] }; error?: ErrorBody }
+  /** An `apply` with `foreground`: the launch step the client runs itself. */
+  | { handoff: { plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet } };
 
 export interface PingReply { ok: true; pid: number; project: string; containers: number }
 export interface RunReply { ok: true; id: string; name: string; pid: number; ms: number }
