@@ -13,6 +13,7 @@ import { realSys } from '../runtime/sys/real.js';
 import { oomKilled } from '../runtime/cgroup/stats.js';
 import { plainReporter } from '../ui/plain.js';
 import { registerForeground } from '../runtime/foreground.js';
+import { netFactsFor } from '../runtime/net/facts.js';
 
 export const verb: Verb = {
   summary: 'run a container from a spec, an image or the default root; its exit status becomes niwa\'s (128+N for a signal)',
@@ -49,7 +50,7 @@ export const verb: Verb = {
     const project = checkName(String(a.flags.project ?? 'default'), 'project name (--project)', 'run');
     const id = `${spec.name}-${randomBytes(4).toString('hex')}`;
     const stepper = a.flags.step ? (await import('../runtime/launch/step.js')).addStepPauses(spec) : undefined;
-    const plan = compile(spec, host, { id, project });
+    const plan = compile(spec, host, { id, project, ...netFactsFor(spec, host.stateRoot) });
     stepper?.setPlan(plan);
     if (a.flags.detach) {
       // --rm: the supervisor removes the container once it has ended for good (no restart to come)
@@ -59,6 +60,7 @@ export const verb: Verb = {
     // Registered like a supervised container, so ps/exec/stop/kill/rm work from another terminal.
     const reg = registerForeground(host.stateRoot, plan, spec);
     const r = await runPlan(plan, {
+      ports: reg.ports,
       sys: realSys,
       spec,
       stdio: stepper?.stdio ?? 'inherit',
