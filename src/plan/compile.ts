@@ -78,7 +78,7 @@ export function compile(written: CanonicalSpec, host: HostFacts, ctx: CompileCon
   let spec = written;
   if (written.network) {
     if (!ctx.net) throw new UserError('E_NET_FACTS', `${written.file}: a bridge network is compiled against the lease database, which was not read`, [], 'niwa run and niwa plan read it (src/runtime/net/facts.ts)');
-    net = containerNetworkSteps(written, host.stateRoot, ctx.net);
+    net = containerNetworkSteps(written, ctx.project, host.stateRoot, ctx.net);
     spec = { ...written, namespaces: { ...written.namespaces, net: { mode: 'join', path: net.netns } }, mounts: [...written.mounts, ...net.mounts] };
   }
   const warnings: string[] = [...securityWarnings(spec)];

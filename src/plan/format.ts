@@ -1,5 +1,6 @@
 // Text rendering of a LaunchPlan: each step as the call it makes, grouped by phase, with why.
 import type { LaunchPlan, Phase, Step } from './types.js';
+import { BRIDGE_PROJECT } from './steps/net.js';
 
 const PHASE_TITLE: Record<Phase, string> = {
   prepare: 'prepare — on the host, before the container process exists (niwa)',
@@ -67,7 +68,7 @@ export function describeCall(s: Step): string {
     case 'ip': return `${s.netns ? `nsenter --net=${q(s.netns)} ` : ''}ip ${s.args.map(q).join(' ')}${s.absentOk ? ' (already gone is fine)' : ''}${s.ifMissing ? ` (unless ${s.ifMissing} exists)` : ''}`;
     case 'lease': return `lease ${s.address}/${s.subnet.split('/')[1]} on ${s.network} (${s.subnet}, gateway ${s.gateway}) for ${s.container}`;
     case 'release': return `release ${s.container}'s lease on ${s.network}${s.bridge ? `; the last one out: ip link del ${s.bridge}, forget ${s.network}` : ''}`;
-    case 'hosts': return `rewrite /etc/hosts of every container on ${s.project}'s networks`;
+    case 'hosts': return `rewrite the /etc/hosts of every container on ${s.project === BRIDGE_PROJECT ? 'niwa\'s bridge' : `${s.project}'s networks`}`;
     case 'publish': return `listen ${s.ports.map(portText).join(', ')} → ${s.address}`;
     case 'unpublish': return `close ${s.ports.map(portText).join(', ')}`;
     case 'rmtree': return `rm -r ${q(s.path)} (no symlink followed; gone is fine)`;

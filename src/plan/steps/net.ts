@@ -2,7 +2,7 @@
 // project network (bridge) and put a container on it (veth pair, address, routes). Pure: the
 // same steps are shown by `niwa plan` and executed by exec.ts, in order, with their undo in
 // `cleanup` (every cleanup step is idempotent, so it can run after a failure at any point).
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { StepDraft } from '../types.js';
 import type { CanonicalMount, CanonicalSpec } from '../../spec/types.js';
 import { UserError } from '../../errors.js';
@@ -10,6 +10,7 @@ import { DEFAULT_NETWORK } from '../../spec/load/network.js';
 import { networkKey, reserveAddress, reserveNetwork, type Cidr, type LeaseDb, type NetworkRecord } from '../../runtime/net/ipam.js';
 import { bridgeName, containerIfname, hostsPath, netnsPath, netStateDir, vethName } from '../../runtime/net/names.js';
 import { hostsFor } from '../../runtime/net/hosts.js';
+import { checkName } from '../../spec/names.js';
 
 export interface BridgeInfo {
   /** Compose network name (for messages and spec fields). */
@@ -136,7 +137,7 @@ export interface ContainerNetwork {
   address: string;
 }
 
-const netError = (message: string, hint: string, field = 'network') => new UserError('E_NETWORK', message, [{ field, message }], hint);
+const netError = (message: string, hint: string) => new UserError('E_NETWORK', message, [], hint);
 
 /**
  * The steps that put one container on a bridge network, decided against the lease database read
@@ -144,9 +145,10 @@ const netError = (message: string, hint: string, field = 'network') => new UserE
  * bridge when it is missing, the namespace, the veth pair, address, lo, default route, /etc/hosts and
  * resolv.conf, and their undo in cleanup.
  */
-export function containerNetworkSteps(spec: CanonicalSpec, stateRoot: string, facts: ContainerNetFacts): ContainerNetwork {
+export function containerNetworkSteps(spec: CanonicalSpec, containerProject: string, stateRoot: string, facts: ContainerNetFacts): ContainerNetwork {
   const want = spec.network!;
-  const name = spec.name;
+  // Its name on the network (lease, /etc/hosts): niwa names are per project, a network's are not.
+  const name = checkName(containerProject === 'default' ? spec.name : `${spec.name}.${containerProject}`, 'container name on the network');
   const db = facts.leases;
   const own = want.name === DEFAULT_NETWORK;
   let net: NetworkRecord;
@@ -162,21 +164,23 @@ export function containerNetworkSteps(spec: CanonicalSpec, stateRoot: string, fa
     const found = Object.values(db.networks).find((n) => n.project !== BRIDGE_PROJECT && `${n.project}_${n.network}` === want.name);
     if (!found) {
       const known = Object.values(db.networks).filter((n) => n.project !== BRIDGE_PROJECT).map((n) => `${n.project}_${n.network}`);
-      throw netError(`network ${want.name} does not exist`, `networks: bridge (niwa's own)${known.length ? `, ${known.join(', ')}` : ''}; a compose project's networks exist while it is up (niwa compose up), named PROJECT_NETWORK`, 'network.name');
+      throw netError(`network ${want.name} does not exist`, `networks: bridge (niwa's own)${known.length ? `, ${known.join(', ')}` : ''}; a compose project's networks exist while it is up (niwa compose up), named PROJECT_NETWORK`);
     }
-    if (!facts.links.includes(found.bridge)) throw netError(`network ${want.name}: its bridge ${found.bridge} is missing`, `bring the project up again: niwa compose -p ${found.project} up -d`, 'network.name');
+    if (!facts.links.includes(found.bridge)) throw netError(`network ${want.name}: its bridge ${found.bridge} is missing`, `bring the project up again: niwa compose -p ${found.project} up -d`);
     net = found;
   }
   const project = net.project;
   const key = networkKey(project, net.network);
-  const netns = netnsPath(stateRoot, project, name);
+  // its own namespace file (under its niwa project): a lease of that name with another one is someone else's
+  const netns = netnsPath(stateRoot, containerProject, spec.name);
   const had = leases.networks[key]?.leases[name];
-  if (had && had.netns !== netns) throw netError(`a container named ${name} is already on network ${want.name}`, 'give this one another name with --name');
+  if (had && had.netns !== netns) throw netError(`a container named ${name} is already on network ${want.name}`, 'give this one another name with --name (or --project)');
   const veth = vethName(project, net.network, name);
   const aliases = spec.hostname && spec.hostname !== name ? [spec.hostname] : [];
   const r = reserveAddress(leases, key, name, { aliases, ifname: containerIfname(0), veth, netns, ...(spec.hostname ? { hostname: spec.hostname } : {}) });
   const lease = r.lease;
-  const info: AttachmentInfo = { network: want.name, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway, container: name, veth, ifname: lease.ifname, address: lease.address, defaultRoute: true };
+  const label = own ? 'bridge (niwa\'s own)' : want.name;
+  const info: AttachmentInfo = { network: label, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway, container: name, veth, ifname: lease.ifname, address: lease.address, defaultRoute: true };
   const field = 'network';
   const as = (list: StepDraft[], f = field) => list.map((s) => ({ ...s, field: f }));
   const hostsDir = join(netStateDir(stateRoot), 'hosts', project);
@@ -187,7 +191,7 @@ export function containerNetworkSteps(spec: CanonicalSpec, stateRoot: string, fa
   const prepare: StepDraft[] = [];
   if (ports.length) prepare.push({ op: 'publish', address: lease.address, ports, field: 'network.ports', why: `listen on the host port${ports.length === 1 ? '' : 's'} and forward to ${lease.address}, first: a busy port fails the start before anything is made (niwa run holds them while it runs; with -d the supervisor does)` });
   prepare.push({ op: 'lease', stateRoot, project, network: net.network, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway, container: name, address: lease.address, ifname: lease.ifname, veth, netns, aliases, ...(spec.hostname ? { hostname: spec.hostname } : {}), field, why: `record ${lease.address} on ${want.name} (${net.subnet}) for ${name} in the lease database${own && !db.networks[key] ? ', with the new network' : ''}` });
-  if (own) prepare.push(...as(bridgeSteps({ network: want.name, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway }).prepare.map((s) => ({ ...s, ifMissing: net.bridge } as StepDraft))));
+  if (own) prepare.push(...as(bridgeSteps({ network: label, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway }).prepare.map((s) => ({ ...s, ifMissing: net.bridge } as StepDraft))));
   prepare.push(...as(sandboxSteps(netns, false).prepare), ...as(attachSteps(info, netns, true).prepare));
   prepare.push(
     { op: 'mkdir', path: hostsDir, mode: 0o755, parents: true, field, man: 'mkdir(2)', why: 'the directory of the network\'s /etc/hosts files' },
@@ -203,6 +207,8 @@ export function containerNetworkSteps(spec: CanonicalSpec, stateRoot: string, fa
     ...as(sandboxSteps(netns).cleanup),
     { op: 'rmtree', path: hosts, field, why: 'its /etc/hosts' },
     { op: 'rmtree', path: resolv, field, why: 'its /etc/resolv.conf' },
+    { op: 'rmdir', path: hostsDir, bestEffort: true, field, man: 'rmdir(2)', why: 'the network\'s hosts directory, once no container has a file in it' },
+    { op: 'rmdir', path: dirname(netns), bestEffort: true, field, man: 'rmdir(2)', why: 'the project\'s namespace directory, once no container of it has a namespace file in it' },
   ];
   const file = (source: string, target: string): CanonicalMount => ({ type: 'bind', source, target, readonly: true, recursive: false, options: [], field, sourceKind: 'file' });
   return { prepare, cleanup, netns, mounts: [file(hosts, '/etc/hosts'), file(resolv, '/etc/resolv.conf')], address: lease.address };

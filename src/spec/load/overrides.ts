@@ -171,7 +171,7 @@ export function applyOverrides(data: ContainerSpec, o: RunOverrides, ctx: LoadCo
       if (o.network === 'bridge') delete s.network.name;
       from('--network', 'network', 'network.name');
     }
-    if ((o.network === 'none' || o.network === 'host') && s.network) {
+    if (o.network === 'none' || o.network === 'host') {
       if (o.publish?.length) bad('-p', `ports are published from a bridge network, not with --network ${o.network}`, o.network === 'host' ? 'with --network host the container listens on the host\'s ports itself: drop -p' : 'drop --network none, or -p');
       delete s.network;
     }
