@@ -10,7 +10,6 @@ import { DEFAULT_NETWORK } from '../../spec/load/network.js';
 import { networkKey, reserveAddress, reserveNetwork, type Cidr, type LeaseDb, type NetworkRecord } from '../../runtime/net/ipam.js';
 import { bridgeName, containerIfname, hostsPath, netnsPath, netStateDir, vethName } from '../../runtime/net/names.js';
 import { hostsFor } from '../../runtime/net/hosts.js';
-import { checkName } from '../../spec/names.js';
 
 export interface BridgeInfo {
   /** Compose network name (for messages and spec fields). */
@@ -147,8 +146,8 @@ const netError = (message: string, hint: string) => new UserError('E_NETWORK', m
  */
 export function containerNetworkSteps(spec: CanonicalSpec, containerProject: string, stateRoot: string, facts: ContainerNetFacts): ContainerNetwork {
   const want = spec.network!;
-  // Its name on the network (lease, /etc/hosts): niwa names are per project, a network's are not.
-  const name = checkName(containerProject === 'default' ? spec.name : `${spec.name}.${containerProject}`, 'container name on the network');
+  // Its name on the network (lease, /etc/hosts) is its --name, as Docker's: one of that name per network.
+  const name = spec.name;
   const db = facts.leases;
   const own = want.name === DEFAULT_NETWORK;
   let net: NetworkRecord;
@@ -171,7 +170,7 @@ export function containerNetworkSteps(spec: CanonicalSpec, containerProject: str
   }
   const project = net.project;
   const key = networkKey(project, net.network);
-  // its own namespace file (under its niwa project): a lease of that name with another one is someone else's
+  // its own namespace file (under its niwa project): a lease of that name with another one is another container's
   const netns = netnsPath(stateRoot, containerProject, spec.name);
   const had = leases.networks[key]?.leases[name];
   if (had && had.netns !== netns) throw netError(`a container named ${name} is already on network ${want.name}`, 'give this one another name with --name (or --project)');

@@ -81,10 +81,10 @@ test('a second container: the next address on the same subnet; --network bridge 
   assert.equal(of(second.steps, 'publish').length, 0);
   const hosts = of(second.steps, 'write').find((w) => w.path.endsWith('/hosts/niwa.run/b'))!;
   assert.match(hosts.data, /10\.89\.1\.2\ta\n/);
-  // another project's container of the same name is known as NAME.PROJECT there
-  const other = compile(await spec({}, 'a'), host, { id: 'a', project: 'other', net: facts(db, ['niwa0']) });
-  assert.equal(of(other.steps, 'lease')[0].container, 'a.other');
-  assert.equal(of(other.steps, 'lease')[0].address, '10.89.1.3');
+  // a container of the same name (another project's) is on the network already: one name per network, as Docker's
+  await assert.rejects(async () => compile(await spec({}, 'a'), host, { id: 'a', project: 'other', net: facts(db, ['niwa0']) }), (e: UserError) => /a container named a is already on network bridge/.test(e.message));
+  // the same container again (a leftover of a crash): its own lease, the same address
+  assert.equal(of(compile(await spec({}, 'a'), host, { id: 'a', project: 'default', net: facts(db, ['niwa0']) }).steps, 'lease')[0].address, '10.89.1.2');
 });
 
 test('--network demo_default: an address on the project\'s network, its services in /etc/hosts; no bridge made or removed', async () => {
