@@ -17,3 +17,17 @@ export function readContainerNetFacts(stateRoot: string): ContainerNetFacts {
 export function netFactsFor(spec: CanonicalSpec, stateRoot: string): { net?: ContainerNetFacts } {
   return spec.network ? { net: readContainerNetFacts(stateRoot) } : {};
 }
+
+/**
+ * Runs `attempt` (compile, then start) again, up to `tries` times, while it fails with E_PLAN_STALE: a
+ * network plan whose address another niwa took between its compile and its lease step (nothing was
+ * made: the lease step refuses before anything of the container exists). Each attempt compiles anew.
+ */
+export async function whileStale<T>(attempt: () => Promise<T>, tries = 5): Promise<T> {
+  for (let n = 1; ; n++) {
+    try { return await attempt(); } catch (e) {
+      if ((e as { code?: string }).code !== 'E_PLAN_STALE' || n >= tries) throw e;
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 80 * n));
+    }
+  }
+}
