@@ -183,3 +183,25 @@ test('--network PROJECT_NETWORK: a container on a compose project\'s network rea
   assertClean('after rm -f probe', [probeVeth]);
   assert.equal(compose(['down', '-t', '0']).status, 0);
 });
+
+test('a start that fails at any step after the network is made is rolled back: no veth, bridge, lease, port or state left', { skip, timeout: 120_000 }, async () => {
+  const port = await freePort();
+  const args = ['--name', 'failing', '-p', `127.0.0.1:${port}:8000`, '--', '/bin/true'];
+  const p = niwa(['plan', '--json', '--project', PROJECT, ...args], { env: env() });
+  assert.equal(p.status, 0, p.stderr);
+  const steps = (JSON.parse(p.stdout) as { steps: { index: number; op: string; phase: string; field: string }[] }).steps;
+  const at = [
+    steps.find((s) => s.op === 'hosts')!,                          // the last network step of prepare
+    steps.find((s) => s.phase === 'prepare' && s.field.startsWith('cgroup'))!, // after the whole network
+    steps.find((s) => s.op === 'execve')!,                         // in the container, at the very end
+  ];
+  for (const s of at) {
+    for (const mode of [[], ['-d']]) {
+      const r = niwa(['run', '--project', PROJECT, ...mode, ...args], { env: { ...env(), NIWA_TEST_FAIL_STEP: String(s.index) }, timeout: 60_000 });
+      assert.equal(r.status, 125, `fail at step ${s.index} (${s.op}) ${mode.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /EIO|injected/);
+      assert.ok(await portFree(port), `step ${s.index} ${mode.join(' ')}: the port is closed again`);
+      assertClean(`failed at step ${s.index} (${s.op}) ${mode.join(' ') || 'foreground'}`);
+    }
+  }
+});
