@@ -137,6 +137,8 @@ test('run -d -p and --network bridge: the host reaches srv; a second container r
   assert.equal(c.status, 0, c.stderr);
   assert.equal(c.stdout, 'hello from the container\nhello from the container\n', 'by address, then by name');
   assert.ok(hasLink(srv.veth) && hasLink(net.bridge), 'srv keeps its veth and the bridge while it runs');
+  const ins = niwa(['inspect', 'srv', '--project', PROJECT, '-f', 'network'], { env: env() });
+  assert.deepEqual(JSON.parse(ins.stdout), { mode: 'bridge', network: 'bridge', address: srv.address, subnet: (net as unknown as { subnet: string }).subnet, gateway: (net as unknown as { gateway: string }).gateway, bridge: net.bridge, path: join(state, 'net', 'ns', PROJECT, 'srv'), ports: [`127.0.0.1:${port}->8000/tcp`] });
   assert.equal(niwa(['rm', '-f', 'srv', '--project', PROJECT], { env: env() }).status, 0);
   assert.ok(await portFree(port), 'the supervisor closed the port');
   assertClean('after rm -f', [srv.veth]);
