@@ -1,7 +1,7 @@
 // `npm run soak` (not part of npm test): many runs of each lifecycle, each phase followed by a leak
 // check against the host as it was before — mounts, niwa cgroups, network links, network namespaces,
-// niwa processes, state directories, listening sockets, and the supervisor's fds and RSS — printed as
-// one table. Exit 1 when anything leaked or a run failed.
+// niwa processes, state directories, listening sockets, and the supervisor's fds, RSS, live heap (after
+// a gc) and the containers it still holds — printed as one table. Exit 1 when anything leaked or a run failed.
 //
 //   node scripts/soak.mjs [--quick] [--fg N] [--detached N] [--parallel N] [--compose N]
 //
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { bridgeName } = await import(join(root, 'dist', 'src', 'runtime', 'net', 'names.js'));
+const { tryRequest } = await import(join(root, 'dist', 'src', 'runtime', 'supervisor', 'client.js'));
 const niwaBin = join(root, 'bin', 'niwa.js');
 const args = process.argv.slice(2);
 const flag = (name, dflt, quick) => {
@@ -42,7 +43,7 @@ const BG = spec('bg', 'exec sleep 600');
 const COMPOSE = join(dir, 'compose.yaml');
 writeFileSync(COMPOSE, `name: ${PROJECT}c\nservices:\n  a:\n    command: [/bin/sh, -c, "exec sleep 600"]\n    init: true\n  b:\n    command: [/bin/sh, -c, "exec sleep 600"]\n    init: true\n    depends_on: [a]\n`);
 
-const cli = (a) => spawnSync(process.execPath, [niwaBin, ...a], { env, encoding: 'utf8', timeout: 120_000 });
+const cli = (a, node = []) => spawnSync(process.execPath, [...node, niwaBin, ...a], { env, encoding: 'utf8', timeout: 120_000 });
 const cliAsync = (a) => new Promise((resolve) => {
   const c = spawn(process.execPath, [niwaBin, ...a], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
@@ -101,11 +102,14 @@ function snapshot() {
     listeners: listeners().length,
   };
 }
-function supervisor(project) {
+// its fds and RSS from /proc; its live heap (after a gc: the soak starts it with --expose-gc) and the
+// containers it still holds from its `debug` request
+async function supervisor(project) {
   try {
     const { pid } = JSON.parse(readFileSync(join(state, project, '_supervisor.json'), 'utf8'));
     const rss = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-    return { pid, fds: readdirSync(`/proc/${pid}/fd`).length, rssKb: rss };
+    const d = await tryRequest({ root: state, project }, { op: 'debug', gc: true }).catch(() => undefined);
+    return { pid, fds: readdirSync(`/proc/${pid}/fd`).length, rssKb: rss, heapKb: d?.ok ? Math.round(d.memory.heapUsed / 1024) : undefined, held: d?.ok ? d.containers.length : undefined };
   } catch { return undefined; }
 }
 async function settle(pred, ms = 15_000) {
@@ -121,16 +125,19 @@ const pct = (xs, p) => (xs.length ? xs.slice().sort((a, b) => a - b)[Math.min(xs
 async function phase(name, n, body, anchor) {
   const times = [];
   const failures = [];
-  const sup0 = anchor ? supervisor(PROJECT) : undefined;
+  const sup0 = anchor ? await supervisor(PROJECT) : undefined;
   const t0 = Date.now();
   await body(times, failures);
-  const sup1 = anchor ? supervisor(PROJECT) : undefined;
+  const sup1 = anchor ? await supervisor(PROJECT) : undefined;
   // everything the phase made must go; the anchor container (kept to keep the supervisor up) is expected
   await settle(() => { const s = snapshot(); return Object.keys(baseline).every((k) => s[k] - baseline[k] <= (anchor ? anchor[k] ?? 0 : 0)); });
   const s = snapshot();
   const leaks = Object.fromEntries(Object.keys(baseline).map((k) => [k, s[k] - baseline[k] - (anchor ? anchor[k] ?? 0 : 0)]));
   rows.push({ name, n, failures, avg: times.length ? times.reduce((a, b) => a + b, 0) / times.length : 0, p95: pct(times, 0.95), secs: (Date.now() - t0) / 1000, leaks,
-    supFds: sup0 && sup1 ? sup1.fds - sup0.fds : undefined, supRss: sup0 && sup1 ? sup1.rssKb - sup0.rssKb : undefined });
+    supFds: sup0 && sup1 ? sup1.fds - sup0.fds : undefined, supRss: sup0 && sup1 ? sup1.rssKb - sup0.rssKb : undefined,
+    supHeap: sup0?.heapKb !== undefined && sup1?.heapKb !== undefined ? sup1.heapKb - sup0.heapKb : undefined,
+    // containers the supervisor still holds beyond the anchor once the phase removed its own
+    supHeld: sup1?.held !== undefined ? sup1.held - 1 : undefined });
   process.stderr.write(`soak: ${name} done (${n}, ${failures.length} failed)\n`);
 }
 
@@ -147,9 +154,9 @@ try {
   });
 
   // one long-lived container keeps the supervisor up across the detached phases, so its fds and RSS can be compared
-  const a = cli(['run', '-d', '--project', PROJECT, '--name', 'anchor', BG]);
+  const a = cli(['run', '-d', '--project', PROJECT, '--name', 'anchor', BG], ['--expose-gc']); // the supervisor it starts inherits --expose-gc
   if (a.status !== 0) throw new Error(`anchor: ${a.stderr}`);
-  await settle(() => supervisor(PROJECT));
+  await settle(() => existsSync(join(state, PROJECT, '_supervisor.json')));
   const withAnchor = snapshot();
   const anchor = Object.fromEntries(Object.keys(baseline).map((k) => [k, withAnchor[k] - baseline[k]]));
 
@@ -189,11 +196,11 @@ try {
 
 // --- report -----------------------------------------------------------------------------------
 const keys = Object.keys(baseline);
-const header = ['phase', 'n', 'failed', 'avg ms', 'p95 ms', 'secs', ...keys.map((k) => `+${k}`), 'sup fds Δ', 'sup RSS Δ kB'];
-const table = [header, ...rows.map((r) => [r.name, r.n, r.failures.length, r.avg.toFixed(0), r.p95.toFixed(0), r.secs.toFixed(1), ...keys.map((k) => r.leaks[k]), r.supFds ?? '-', r.supRss ?? '-'].map(String))];
+const header = ['phase', 'n', 'failed', 'avg ms', 'p95 ms', 'secs', ...keys.map((k) => `+${k}`), 'sup fds Δ', 'sup RSS Δ kB', 'sup heap Δ kB', 'sup held'];
+const table = [header, ...rows.map((r) => [r.name, r.n, r.failures.length, r.avg.toFixed(0), r.p95.toFixed(0), r.secs.toFixed(1), ...keys.map((k) => r.leaks[k]), r.supFds ?? '-', r.supRss ?? '-', r.supHeap ?? '-', r.supHeld ?? '-'].map(String))];
 const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
 for (const row of table) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
 for (const r of rows) for (const f of r.failures.slice(0, 5)) console.log(`  ${r.name}: ${f}`);
-const bad = rows.some((r) => r.failures.length || keys.some((k) => r.leaks[k] !== 0));
+const bad = rows.some((r) => r.failures.length || keys.some((k) => r.leaks[k] !== 0) || (r.supHeld ?? 0) !== 0);
 console.log(bad ? 'soak: FAILED (see above)' : 'soak: ok — nothing leaked');
 process.exit(bad ? 1 : 0);

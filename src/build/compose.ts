@@ -1,8 +1,8 @@
 // Compose `build:` through the builder. A service's `build` (a context string, or {context,
 // dockerfile, args, target, labels, no_cache}) is built into the store and named by its `image:`,
-// else `<project>-<service>` (as docker compose names it). `ensureBuilt` builds only what the store
-// lacks (`up`); `buildService` always builds (`compose build`, `up --build`), and the layer cache
-// makes an unchanged rebuild run nothing. The compose engine calls these; it never prints here.
+// else `<project>-<service>` (as docker compose names it). `composeBuildRequest` is what the project
+// plan's build step carries (the engine builds it: runtime/project/images.ts); `buildService` builds
+// one outside a plan (watch's rebuild), and the layer cache makes an unchanged rebuild run nothing.
 import { isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { PullEvent, StoredImage } from '../image/types.js';
@@ -61,11 +61,4 @@ export async function buildService(project: string, service: string, svc: { imag
   if (opts.noCache) req.noCache = true;
   if (opts.buildArgs) req.buildArgs = { ...req.buildArgs, ...opts.buildArgs };
   return buildImage(req, { host, onEvent: opts.onEvent && ((e) => opts.onEvent!(service, e)), onPull: opts.onPull, stdio: opts.stdio ?? ['ignore', 2, 2] });
-}
-
-/** Builds a service's image only when the store does not hold its name yet (what `up` does). */
-export async function ensureBuilt(project: string, service: string, svc: { image?: string; build?: unknown }, opts: ComposeBuildOptions, base?: string): Promise<StoredImage> {
-  const [{ openStore }, { dataRoot }, { canonicalName }] = await Promise.all([import('../image/store.js'), import('../image/types.js'), import('../image/archive.js')]);
-  const have = openStore(opts.host?.dataRoot ?? dataRoot()).resolve(canonicalName(builtImageName(project, service, svc)));
-  return have ?? buildService(project, service, svc, opts, base);
 }

@@ -45,16 +45,23 @@ const stderrMessage = (m: UpMessage) => process.stderr.write(`${m.container ? m.
 // up
 
 /** `up` flags that Docker Compose has and niwa maps onto its engine. */
-function upOptions(a: ParsedArgs) {
+/** `--scale SERVICE=N`, repeated: the replicas per service. */
+function scaleOf(a: ParsedArgs): Record<string, number> {
+  const scale: Record<string, number> = {};
   for (const v of (a.flags.scale as string[] | undefined) ?? []) {
     const m = /^([^=]+)=(\d+)$/.exec(v);
-    if (!m) throw new UserError('E_USAGE', `--scale expects SERVICE=N, got '${v}'`);
-    if (m[2] !== '1') throw new UserError('E_USAGE', `--scale ${v}: niwa runs one container per service`, [], 'leave --scale out, or give another service name for a second instance');
+    if (!m) throw new UserError('E_USAGE', `--scale expects SERVICE=N (N ≥ 0), got '${v}'`);
+    scale[m[1]] = Number(m[2]);
   }
+  return scale;
+}
+
+function upOptions(a: ParsedArgs) {
+  const scale = scaleOf(a);
   const exitCodeFrom = a.flags['exit-code-from'] as string | undefined;
   const abort = Boolean(a.flags['abort-on-container-exit']) || exitCodeFrom !== undefined;
   if (abort && (a.flags.detach || a.flags.wait)) throw new UserError('E_USAGE', 'up: --abort-on-container-exit / --exit-code-from follow the containers: they cannot go with -d or --wait');
-  return { services: a.positionals, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']), removeOrphans: Boolean(a.flags['remove-orphans']), abort, exitCodeFrom };
+  return { services: a.positionals, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']), removeOrphans: Boolean(a.flags['remove-orphans']), abort, exitCodeFrom, scale };
 }
 
 export const up: Run = async (a, project) => {
@@ -71,8 +78,9 @@ export const up: Run = async (a, project) => {
     exitCodeFrom: o.exitCodeFrom,
     start: async (engine) => {
       if (o.exitCodeFrom !== undefined) checkServices(engine.load, [o.exitCodeFrom]);
+      checkServices(engine.load, Object.keys(o.scale));
       if (o.removeOrphans) await engine.removeOrphans();
-      return engine.up({ services: o.services, noDeps: o.noDeps, forceRecreate: o.forceRecreate, wait: Boolean(a.flags.wait), timeoutMs: follow ? undefined : seconds(a, 'wait-timeout') });
+      return engine.up({ services: o.services, noDeps: o.noDeps, forceRecreate: o.forceRecreate, scale: o.scale, wait: Boolean(a.flags.wait), timeoutMs: follow ? undefined : seconds(a, 'wait-timeout') });
     },
   });
 };
@@ -128,7 +136,7 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
         const s = engineRef?.serviceOf(name);
         if (!engineRef || !s) throw new Error(`${name} is not a service container`);
         await engineRef.stop({ services: [s], timeoutMs });
-        await engineRef.up({ services: [s], noDeps: true });
+        await engineRef.up({ services: [s], noDeps: true, scale: { [s]: engineRef.names(s).length } });
       },
       stop: async (name: string) => { if (engineRef) check(await request(engineRef.target, { op: 'stop', name, timeoutMs })); },
       stopAll,
@@ -158,7 +166,10 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   const { load, engine } = opened;
   if (viewClosed) { engine.close(); return 130; } // q or Ctrl-C while the images were pulled: start nothing
   engineRef = engine;
-  const names = (o.services.length ? withDependencies(load, o.services) : load.plan.order).map((s) => engine.name(s));
+  const services = o.services.length ? withDependencies(load, o.services) : load.plan.order;
+  // every replica of each service (known once the start has made them; before, the first one's name)
+  const containerNames = () => services.flatMap((s) => engine.names(s));
+  const names = containerNames();
   if (mode === 'plain') {
     const { timestampedReporter } = await import('../ui/plain.js');
     const rep = timestampedReporter({ names });
@@ -166,6 +177,10 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
     say = (m) => rep({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
   }
   const offBus = engine.bus.on(relay.emit);
+  // the plan's build steps report as events: on stderr when no reporter renders them (up -d)
+  if (mode === 'messages' && project.onBuild) relay.on((e) => { if (e.type === 'build') project.onBuild!(e.service, e.event); });
+  const pulls = mode === 'messages' && !a.flags.quiet ? (await import('./pull-progress.js')).stderrPullReporter() : undefined;
+  if (pulls) relay.on((e) => { if (e.type === 'pull') pulls.onEvent(e.event); });
   view?.dispatch({ type: 'ui:title', title: `${o.title} — ${load.project.name}` });
   const stats = mode === 'tty' ? engine.pollStats(1000) : undefined; // the view's stats arrive as events, like everything else
 
@@ -175,12 +190,12 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   const done = new Promise<void>((r) => { finish = r; });
   const end = () => { view?.close(); finish(); };
   void view?.waitUntilExit().then(finish);
-  const allEnded = () => names.every((n) => { const st = engine.state(n); return st !== undefined && !isLive(st.status); });
+  const allEnded = () => containerNames().every((n) => { const st = engine.state(n); return st !== undefined && !isLive(st.status); });
   let exitCode: number | undefined;
   const offChange = engine.onChange(() => {
     if (!started || !o.follow) return;
     if (o.abort) {
-      const ended = names.map((n) => engine.state(n)).find((st) => st && !isLive(st.status));
+      const ended = containerNames().map((n) => engine.state(n)).find((st) => st && !isLive(st.status));
       if (ended) {
         if (!stopping) say({ level: 'warn', text: `${ended.name} exited: stopping every container (--abort-on-container-exit)` });
         void stopAll(false).then(end, end);
@@ -198,13 +213,13 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   if (o.follow && !view) { process.on('SIGINT', onSigint); process.on('SIGTERM', onSigint); }
   let failure: unknown;
   try {
-    const list = await o.start(engine);
+    const list = await o.start(engine).finally(() => pulls?.finish());
     started = true;
     await engine.refresh();
     if (!o.follow) {
-      for (const s of list) {
-        const st = engine.state(engine.name(s));
-        process.stderr.write(`${engine.name(s)}: ${st ? describeStatus(st) + (st.health !== 'none' ? ` (${st.health})` : '') : 'started'}\n`);
+      for (const n of list.flatMap((s) => engine.names(s))) {
+        const st = engine.state(n);
+        process.stderr.write(`${n}: ${st ? describeStatus(st) + (st.health !== 'none' ? ` (${st.health})` : '') : 'started'}\n`);
       }
       if (!a.flags.quiet) process.stderr.write(`project ${load.project.name}: ${list.length} service${list.length === 1 ? '' : 's'} up in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
       end();
@@ -228,7 +243,7 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   process.off('SIGTERM', onSigint);
   if (o.exitCodeFrom !== undefined && !failure) {
     await engine.refresh();
-    const st = engine.state(engine.name(o.exitCodeFrom));
+    const st = engine.observe(o.exitCodeFrom, engine.names(o.exitCodeFrom));
     exitCode = st?.exitCode ?? (st?.signal ? 128 + st.signal : undefined);
   }
   engine.close();
@@ -260,25 +275,27 @@ async function existing(a: ParsedArgs, project: LoadComposeOptions, verb: string
   const { load, engine } = await open(a, project, { onMessage: stderrMessage });
   const wanted = checkServices(load, a.positionals);
   await engine.refresh();
-  const have = load.plan.order.filter((s) => (!wanted.length || wanted.includes(s)) && engine.state(engine.name(s)));
+  const have = load.plan.order.filter((s) => (!wanted.length || wanted.includes(s)) && engine.state(engine.names(s)[0]));
+  // start and restart keep each service's replicas as they are
+  const scale = await (await import('./compose/project.js')).currentScale(engine, have);
   if (!have.length) {
     engine.close();
     throw new UserError('E_NO_CONTAINER', `${verb}: no containers in project '${load.project.name}'`, [], 'create them with niwa compose up');
   }
-  return { load, engine, have };
+  return { load, engine, have, scale };
 }
 
 export const start: Run = async (a, project) => {
-  const { load, engine, have } = await existing(a, project, 'start');
-  try { await engine.up({ services: have, noDeps: true }); } finally { engine.close(); }
+  const { engine, have, scale } = await existing(a, project, 'start');
+  try { await engine.up({ services: have, noDeps: true, scale }); } finally { engine.close(); }
   return 0;
 };
 
 export const restart: Run = async (a, project) => {
-  const { engine, have } = await existing(a, project, 'restart');
+  const { engine, have, scale } = await existing(a, project, 'restart');
   try {
     await engine.stop({ services: have, timeoutMs: seconds(a, 'timeout') });
-    await engine.up({ services: have, noDeps: true });
+    await engine.up({ services: have, noDeps: true, scale });
   } finally { engine.close(); }
   return 0;
 };
@@ -319,7 +336,7 @@ export const logs: Run = async (a, project) => {
   const { load, engine } = await open(a, project, { canonical: false });
   const services = checkServices(load, a.positionals);
   await engine.refresh();
-  const names = (services.length ? services : load.plan.order).map((s) => engine.name(s)).filter((n) => engine.state(n));
+  const names = (services.length ? services : load.plan.order).flatMap((s) => engine.names(s)).filter((n) => engine.state(n));
   const tail = a.flags.tail === undefined || a.flags.tail === 'all' ? undefined : Number(a.flags.tail);
   if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) throw new UserError('E_USAGE', `logs: --tail expects a number of lines, got '${String(a.flags.tail)}'`);
   const colour = !a.flags['no-color'] && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
@@ -334,8 +351,7 @@ export const top: Run = async (a, project) => {
   await engine.refresh();
   const { verb } = await import('./top.js');
   let status = 0;
-  for (const s of services.length ? services : load.plan.order) {
-    const n = engine.name(s);
+  for (const n of (services.length ? services : load.plan.order).flatMap((s) => engine.names(s))) {
     if (engine.state(n)?.status !== 'running') continue;
     process.stdout.write(`${n}\n`);
     status = Math.max(status, await verb.run(['--project', engine.project, '--state-root', engine.target.root, n]));
@@ -350,6 +366,8 @@ export const exec: Run = async (a, project) => {
   if (!service || !cmd.length) throw new UserError('E_USAGE', 'compose exec: expected a SERVICE and a command', [], 'usage: niwa compose exec [-u USER] [-e K=V] [-w DIR] SERVICE CMD [ARGS...]');
   const { load, engine } = await open(a, project, { canonical: false });
   checkServices(load, [service]);
+  await engine.refresh();
+  const container = (await import('./compose/project.js')).replicaOf(engine, service, a.flags.index, 'exec');
   const argv = ['--project', engine.project];
   if (a.flags.user) argv.push('--user', String(a.flags.user));
   for (const e of (a.flags.env as string[] | undefined) ?? []) argv.push('--env', e);
@@ -358,7 +376,7 @@ export const exec: Run = async (a, project) => {
   if (a.flags.tty) argv.push('--tty');
   if (a.flags.privileged) argv.push('--privileged');
   const { verb } = await import('./exec.js');
-  return verb.run([...argv, engine.name(service), '--', ...cmd]);
+  return verb.run([...argv, container, '--', ...cmd]);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -376,7 +394,7 @@ export const run: Run = async (a, project) => {
   const { parseEnv } = await import('./exec.js');
   const env = parseEnv((a.flags.env as string[] | undefined) ?? []);
   try {
-    if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps });
+    if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps, scale: await (await import('./compose/project.js')).currentScale(engine, deps) });
     else await engine.open();
     const base = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']) };
     if (a.flags.detach) {
@@ -429,23 +447,28 @@ function serviceImages(load: ComposeLoad, names: string[]): Map<string, string[]
   return out;
 }
 
+/**
+ * `pull`: the image steps of the project's plan (every service's image, policy always: the registry
+ * is asked even when the store has it; not built images, not pull_policy never), executed by the
+ * project engine, all at once; nothing else of the plan runs.
+ */
 export const pull: Run = async (a, project) => {
-  const load = await loadProject({ ...project, canonical: false });
-  const images = [...serviceImages(load, checkServices(load, a.positionals))];
-  const [{ ensureImage }, { store }] = await Promise.all([import('../image/pull.js'), import('./image.js')]);
-  const s = await store();
+  const load = await loadProject({ ...project, build: undefined });
+  checkServices(load, a.positionals);
+  const engine = new ComposeEngine(load);
+  let p: import('../plan/project/types.js').ProjectPlan;
+  try { p = await engine.planFor({ services: a.positionals, allImages: true, pullAlways: true }); } finally { engine.close(); }
   const progress = a.flags.quiet ? undefined : (await import('./pull-progress.js')).stderrPullReporter();
-  // all at once, as up does; policy always (check the registry), as `docker compose pull` does
-  const results = await Promise.allSettled(images.map(([ref]) => ensureImage(ref, { store: s, policy: 'always', onEvent: progress?.onEvent })));
+  const { runSteps } = await import('./compose-build.js');
+  const failed = await runSteps(p, p.steps.filter((s) => s.op === 'image'), (e) => { if (e.type === 'pull') progress?.onEvent(e.event); }, { parallel: true });
   progress?.finish();
+  // an image that could not even be resolved made its services unrunnable: that is a failed pull too
+  // (a build: service's image is built, not pulled: compose build; pull_policy never is never pulled, as in Compose)
+  const unresolved = p.services.filter((e) => e.action === 'unrunnable' && load.services.get(e.service)?.problem && load.project.services[e.service]?.build === undefined && load.project.services[e.service]?.pull_policy !== 'never');
   if (a.flags['ignore-pull-failures']) return 0;
-  let status = 0;
-  results.forEach((r, i) => {
-    if (r.status === 'fulfilled') return;
-    status = 1;
-    process.stderr.write(`${formatError(r.reason).replace(/^niwa: /, `niwa: ${images[i][1].join(', ')}: `)}\n`);
-  });
-  return status;
+  for (const e of unresolved) process.stderr.write(`niwa: ${e.service}: ${e.reason}\n`);
+  for (const f of failed) process.stderr.write(`${formatError(f.error).replace(/^niwa: /, `niwa: ${f.step.op === 'image' ? f.step.services.join(', ') : ''}: `)}\n`);
+  return failed.length || unresolved.length ? 1 : 0;
 };
 
 export const images: Run = async (a, project) => {
@@ -472,7 +495,9 @@ export const plan: Run = async (a, project) => {
   const { load, engine } = await open(a, project);
   const services = checkServices(load, a.positionals);
   try {
-    const p = await engine.planFor({ services, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']) });
+    const scale = scaleOf(a);
+    checkServices(load, Object.keys(scale));
+    const p = await engine.planFor({ services, noDeps: Boolean(a.flags['no-deps']), forceRecreate: Boolean(a.flags['force-recreate']), scale });
     if (a.flags.json) { process.stdout.write(JSON.stringify(p, null, 2) + '\n'); return 0; }
     const { formatProjectPlan } = await import('../plan/project/format.js');
     process.stdout.write(formatProjectPlan(p, { explain: Boolean(a.flags.explain), full: Boolean(a.flags.full) }));

@@ -10,6 +10,7 @@ import type { ParsedArgs } from './args.js';
 import { UserError } from '../errors.js';
 import type { LoadComposeOptions } from '../compose/index.js';
 import type { WatchRule } from '../build/watch.js';
+import { currentScale } from './compose/project.js';
 
 /** The compose flags that name this project again, for the `compose exec` a sync runs. */
 function projectArgv(p: LoadComposeOptions, name: string): string[] {
@@ -50,7 +51,7 @@ export async function composeWatch(a: ParsedArgs, project: LoadComposeOptions): 
         const img = await buildService(load.project.name, rule.service, load.project.services[rule.service], { onEvent: onBuild }, load.project.workingDir);
         load = await loadProject(opts);
         const engine = new ComposeEngine(load, { onMessage: (m) => say(`${m.container ? m.container + ': ' : ''}${m.text}`) });
-        try { await engine.up({ services: [rule.service], noDeps: true }); } finally { engine.close(); }
+        try { await engine.up({ services: [rule.service], noDeps: true, scale: await currentScale(engine, [rule.service]) }); } finally { engine.close(); }
         say(`${rule.service}: recreated on ${img.digest.slice(0, 19)}`);
         return;
       }
@@ -66,7 +67,7 @@ export async function composeWatch(a: ParsedArgs, project: LoadComposeOptions): 
       }
       if (rule.action === 'sync+restart') {
         const engine = new ComposeEngine(load, { onMessage: (m) => say(`${m.container ? m.container + ': ' : ''}${m.text}`) });
-        try { await engine.stop({ services: [rule.service] }); await engine.up({ services: [rule.service], noDeps: true }); } finally { engine.close(); }
+        try { await engine.stop({ services: [rule.service] }); await engine.up({ services: [rule.service], noDeps: true, scale: await currentScale(engine, [rule.service]) }); } finally { engine.close(); }
         say(`${rule.service}: restarted`);
       }
     } catch (e) {

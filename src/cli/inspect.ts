@@ -6,7 +6,10 @@ import { parseArgs } from './args.js';
 import { UserError } from '../errors.js';
 import { TARGET_FLAGS, TARGET_USAGE, resolveContainer } from './target.js';
 import { listContainers } from './ps.js';
-import { containerDir, logPath, readPlan, readSpec } from '../runtime/state.js';
+import { join } from 'node:path';
+import { containerDir, logPath, readJson, readPlan, readSpec } from '../runtime/state.js';
+import { formatMapping } from '../runtime/net/ports.js';
+import type { RunNet } from '../runtime/supervisor/protocol.js';
 import { readCgroupStats } from '../runtime/cgroup/stats.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
 import type { CanonicalSpec } from '../spec/types.js';
@@ -43,6 +46,7 @@ export function inspectContainer(row: Row | undefined, spec: CanonicalSpec | und
   const live = row?.state === 'running' || row?.state === 'paused';
   const cgroups = plan?.cgroups ?? [];
   const net = spec?.namespaces.net;
+  const netFile = readJson<RunNet>(join(dir, 'net.json'));
   const phases: Record<string, number> = {};
   for (const s of plan?.steps ?? []) phases[s.phase] = (phases[s.phase] ?? 0) + 1;
   return {
@@ -68,6 +72,8 @@ export function inspectContainer(row: Row | undefined, spec: CanonicalSpec | und
       mode: net === undefined ? 'host' : net.mode === 'new' ? 'none' : net.mode === 'join' ? 'joined' : 'container',
       ...(net?.mode === 'join' ? { path: net.path } : net?.mode === 'container' ? { container: net.container } : {}),
       hostname: spec?.hostname ?? null,
+      // compose networking: the published ports as the supervisor listens on them (chosen ones included)
+      ...(netFile ? { networks: netFile.networks, address: netFile.address ?? null, ports: (netFile.ports ?? []).map(formatMapping) } : {}),
     },
     cgroup: {
       paths: cgroups,

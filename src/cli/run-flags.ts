@@ -26,7 +26,7 @@ export function runArgSpec(values: Record<string, string>, booleans: Record<stri
 
 export const RUN_OPTIONS_USAGE = [
   'Options with Docker\'s spellings, applied over the spec (or over the default root / the image):',
-  '  -i, -t, -it         keep stdin open; give the container a terminal (TERM passed through, window size, job control)',
+  '  -i, -t, -it         -i: pass stdin in (without it the container reads /dev/null); -t: give the container a\n                      terminal (TERM passed through, window size, job control)',
   '  --rm                remove the container when it ends (a foreground run always is)',
   '  -e K=V, --env-file F   environment (-e K alone passes K from this shell)',
   '  -v SRC:DST[:ro]     bind a host path;  --tmpfs DST[:size=8M,mode=1777]',

@@ -66,7 +66,8 @@ export const verb: Verb = {
         ports: reg.ports,
         sys: realSys,
         spec,
-        stdio: stepper?.stdio ?? 'inherit',
+        // stdin only with -i, as Docker does (or with a terminal: -t, the spec's process.tty), else /dev/null
+        stdio: a.flags.interactive || a.flags.tty || plan.tty ? (stepper?.stdio ?? 'inherit') : ['ignore', 'inherit', 'inherit'],
         forwardSignals: DEFAULT_FORWARD,
         emit: plainReporter({ verbose: Boolean(a.flags.verbose), plan }),
         oomCheck: (p) => oomKilled(p.cgroups, host.cgroup),

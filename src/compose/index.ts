@@ -22,12 +22,15 @@
 //   9b. label files label-files.ts  each enabled service's label_file read into labels (labels: win)
 //  10. map          to-spec.ts    service → ContainerSpec + ServiceExtras; one warning per unsupported key
 //  11. graph        graph.ts      start levels, stop levels; cycles named
-//  12. canonicalise spec/load     each spec through loadSpecObject: every container rule applies
+//  12. canonicalise spec/load     each spec through loadSpecObject: every container rule applies; an image
+//                                 the store lacks is read as its config only, a build is deferred to the plan
 import { existsSync } from 'node:fs';
 import { dirname, extname, resolve, sep } from 'node:path';
 import { NiwaError, UserError, type ErrorDetail } from '../errors.js';
 import { loadSpecObject, type LoadOptions } from '../spec/load/index.js';
 import type { CanonicalSpec, ContainerSpec } from '../spec/types.js';
+import type { PlannedImageView } from '../image/resolve.js';
+import type { BuildRequest } from '../build/index.js';
 import { sortDetails } from '../validate/schema-errors.js';
 import { discoverFiles, nameInFiles, projectName } from './discover.js';
 import { projectEnv } from './env.js';
@@ -71,9 +74,13 @@ export interface LoadComposeOptions {
   dataRoot?: string;
   /** 'image' (default): `image:` services run on their image. 'host': on the embedded host rootfs, with a warning. */
   images?: 'host' | 'image';
-  /** build: services: not built (default: their image must be there), built when the store lacks the image (the CLI), or always (`up --build`; the layer cache keeps it cheap). */
+  /**
+   * build: services: not planned (default: their image must be there), a plan build step when the
+   * store lacks the image (the CLI), or always (`up --build`, `compose build`; the layer cache keeps
+   * it cheap). Loading itself never builds: the engine runs the plan's build steps.
+   */
   build?: 'missing' | 'always';
-  /** Progress of those builds (src/build/execute.ts BuildEvent), per service. */
+  /** Progress of those builds (src/build/execute.ts BuildEvent), per service: the engine emits them as `build` events; kept for callers that build outside a plan (watch). */
   onBuild?: (service: string, e: import('../build/execute.js').BuildEvent) => void;
   /** Options for each service's container loader (host cgroup controllers, …). */
   load?: LoadOptions;
@@ -90,6 +97,31 @@ export interface LoadedService {
   problem?: string;
   /** Spec field prefix → compose key (to name `services.web.working_dir` rather than process.cwd in errors). */
   fieldMap?: [string, (string | number)[]][];
+  /** Its image as the plan needs it: in the store whole, or what a pull downloads (layers, bytes). */
+  image?: { ref: string; name: string; digest: string; present: boolean; layers: number; size: number; pull: 'missing' | 'always' | 'never' };
+  /** A build: service (images on, a verb that builds): what to build, and whether always (--build). */
+  build?: { request: BuildRequest; image: string; always: boolean };
+  /**
+   * Its launch plan cannot be compiled at load: its image is built by the plan (after 'build'), or
+   * a name lookup needs the image's files (after 'pull'). `canonical` is then checked without the
+   * image; the engine loads `spec` again with these options right after that step and compiles it.
+   */
+  deferred?: DeferredLoad;
+}
+
+/** What the engine needs to load a service's spec again once its image is in the store (plain data). */
+export interface DeferredLoad {
+  after: 'build' | 'pull';
+  /** The image reference the service runs on. */
+  ref: string;
+  file: string;
+  /** Host paths compose creates (volumes, bind sources): they count as existing. */
+  created: string[];
+  dataRoot: string;
+  /** Spec field prefix → compose key, to name the compose key in the errors of that load. */
+  fieldMap?: [string, (string | number)[]][];
+  /** The loader's plain options (host cgroup controllers, CPUs, …). */
+  options: Omit<LoadOptions, 'image' | 'exists' | 'provision' | 'defaultSeccompProfile' | 'overrides'>;
 }
 
 export interface ComposeLoad {
@@ -159,6 +191,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
         // a .ts file outside an ESM package is loaded as CommonJS: its default export arrives wrapped once more
         if (isObj(data) && Object.keys(data).length === 1 && 'default' in data) data = (data as { default: unknown }).default;
         if (data && typeof (data as { toSpec?: unknown }).toSpec === 'function') data = (data as { toSpec(): unknown }).toSpec();
+        if (isObj(data)) (await import('./ts-locs.js')).locateTsServices(data, file); // file:line:col of each service's builder calls
       } else {
         data = readComposeFile(file);
       }
@@ -280,9 +313,15 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
   // 11: dependency graph
   const plan = startPlan(dependencyMap(enabled), (cycle) => detailAt(merged, ['services', cycle[0], 'depends_on', cycle[1]], `${cycle[0]} depends on ${cycle[1]}`, undefined, files[0]));
 
-  // 12: canonicalise each spec with the container loader — all at once, so that the images of
-  // every service are pulled in parallel (the resolver in opts.load shares one pull per image).
+  // 12: canonicalise each spec with the container loader — all at once. Loading never downloads a
+  // layer and never builds: an image the store lacks is resolved to its manifest and config only
+  // (image/resolve.ts planResolver), and a build: service whose image must be built (missing, or
+  // build 'always') is checked without its image and gets a deferred launch: the plan's build step
+  // makes the image, and the engine compiles the launch plan right after it.
   const services = new Map<string, LoadedService>();
+  const views = new Map<string, PlannedImageView>();
+  const resolver = opts.load?.image;
+  const load: LoadOptions | undefined = resolver ? { ...opts.load, image: async (ref, pull) => { const v = await resolver(ref, pull); views.set(`${pull}\0${ref}`, v as PlannedImageView); return v; } } : opts.load;
   const settled = await Promise.allSettled(plan.order.map(async (svcName) => {
     const m = mapped.get(svcName)!;
     const entry: LoadedService = { spec: m.spec, compose: m.extras, fieldMap: m.fieldMap };
@@ -292,11 +331,42 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
       const created = new Set(m.createdPaths);
       const underData = (p: string) => p === dataRoot || p.startsWith(dataRoot.endsWith(sep) ? dataRoot : dataRoot + sep);
       const baseExists = opts.load?.exists ?? existsSync;
+      const specFile = file.startsWith('<') ? '<inline>' : file;
+      const loadOpts: LoadOptions = { ...load, exists: (p) => created.has(p) || underData(p) || baseExists(p) };
+      const { image: _i, exists: _e, provision: _p, defaultSeccompProfile: _d, overrides: _o, ...plain } = opts.load ?? {};
+      const deferred = (after: 'build' | 'pull', ref: string) => ({ after, ref, file: specFile, created: m.createdPaths, dataRoot, options: plain, fieldMap: m.fieldMap });
       try {
-        // a build: service's image is built first when the store lacks it (src/build/compose.ts)
         const raw = enabled[svcName] as ComposeService;
-        if (raw.build !== undefined && opts.build && opts.load?.image && !(raw as Obj)['x-niwa-rootfs']) { const b = await import('../build/compose.js'); await (opts.build === 'always' ? b.buildService : b.ensureBuilt)(project.name, svcName, raw, { onEvent: opts.onBuild }, project.workingDir); }
-        entry.canonical = await loadSpecObject(m.spec, file.startsWith('<') ? '<inline>' : file, { ...opts.load, exists: (p) => created.has(p) || underData(p) || baseExists(p) });
+        if (raw.build !== undefined && opts.build && resolver && !(raw as Obj)['x-niwa-rootfs'] && (opts.images ?? 'image') === 'image') {
+          const { composeBuildRequest, builtImageName } = await import('../build/compose.js');
+          const image = builtImageName(project.name, svcName, raw);
+          // pull_policy: build builds every time, as --build does
+          const always = opts.build === 'always' || raw.pull_policy === 'build';
+          entry.build = { request: composeBuildRequest(project.name, svcName, raw, project.workingDir), image, always };
+          const { openStore } = await import('../image/store.js');
+          const { canonicalName } = await import('../image/archive.js');
+          if (always || !openStore(dataRoot).resolve(canonicalName(image))) {
+            // checked now without its image (the image's config is applied when the engine compiles the launch)
+            entry.canonical = await loadSpecObject(m.spec, specFile, { ...loadOpts, image: undefined });
+            entry.deferred = deferred('build', image);
+          }
+        }
+        if (!entry.deferred) {
+          try {
+            entry.canonical = await loadSpecObject(m.spec, specFile, loadOpts);
+          } catch (e) {
+            // an image not pulled yet cannot answer a name lookup (USER nobody needs its /etc/passwd):
+            // the launch plan is compiled after the pull
+            const r = m.spec.rootfs;
+            const view = typeof r === 'object' && r.image ? views.get(`${r.pull ?? 'missing'}\0${r.image}`) : undefined;
+            if (!(e instanceof UserError) || !view || view.present || !e.details.every((d) => /cannot look up/.test(d.message))) throw e;
+            entry.canonical = await loadSpecObject(m.spec, specFile, { ...loadOpts, image: undefined });
+            entry.deferred = deferred('pull', (r as { image: string }).image);
+          }
+        }
+        const r = entry.canonical?.rootfs;
+        const v = r?.kind === 'image' ? views.get(`${r.pull}\0${r.ref}`) : undefined;
+        if (r?.kind === 'image' && v && !entry.build?.always) entry.image = { ref: r.ref, name: v.name, digest: v.digest, present: v.present, layers: v.layerCount, size: v.size, pull: v.pull };
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
         problems.push(...e.details.map((d) => relocate(d, svcName, m.fieldMap, merged, !!(enabled[svcName] as Obj)[NATIVE_KEY])));

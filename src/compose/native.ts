@@ -4,6 +4,7 @@
 // fields a service may carry the compose-level keys (depends_on, networks, ports, expose,
 // extra_hosts, labels, dns, dns_search, profiles, container_name); the rest is the ContainerSpec.
 import type { ContainerSpec } from '../spec/types.js';
+import { specKeepingCalls } from '../spec/define.js';
 import { copyLoc, selfLoc, setSelfLoc } from './loc.js';
 import type { ComposeDependsOn, ComposePort, ComposeServiceNetwork } from './model.js';
 
@@ -37,7 +38,7 @@ export function defineCompose(project: NativeCompose): NativeCompose {
   // Builders (container('db')…) become their plain specs here: the loader clones the tree, which a
   // builder's methods would not survive.
   const services = Object.fromEntries(Object.entries(project.services ?? {}).map(([k, v]) =>
-    [k, v && typeof (v as { toSpec?: unknown }).toSpec === 'function' ? (v as { toSpec(): ContainerSpec }).toSpec() : v]));
+    [k, v && typeof (v as { toSpec?: unknown }).toSpec === 'function' ? specKeepingCalls(v as { toSpec(): ContainerSpec }) : v]));
   return { ...project, services };
 }
 

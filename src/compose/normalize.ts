@@ -85,7 +85,8 @@ export function parsePortShort(spec: string | number): { ports: Obj[]; error?: s
   const p = published !== undefined ? range(published) : undefined;
   if (published !== undefined && !p) return { ports: [], error: `${JSON.stringify(s)}: ${JSON.stringify(published)} is not a port or range` };
   const n = t[1] - t[0] + 1;
-  if (p && p[1] - p[0] + 1 !== n && p[0] !== p[1]) return { ports: [], error: `${JSON.stringify(s)}: the published range and the target range differ in size` };
+  // a host range for one target port is allowed (Compose: each replica of a scaled service takes the next free one)
+  if (p && p[1] - p[0] + 1 !== n && p[0] !== p[1] && n !== 1) return { ports: [], error: `${JSON.stringify(s)}: the published range and the target range differ in size` };
   const out: Obj[] = [];
   for (let i = 0; i < n; i++) {
     const o: Obj = { target: t[0] + i, protocol: proto, mode: 'ingress' };

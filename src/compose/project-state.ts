@@ -93,7 +93,9 @@ export function loadFromState(root: string, project: string): ComposeLoad {
   }
   const services = new Map<string, LoadedService>();
   for (const c of [...cs.filter((x) => !x.oneOff), ...cs.filter((x) => x.oneOff)]) {
-    if (services.has(c.service) || c.oneOff) continue;
+    if (c.oneOff) continue;
+    // replicas of a scaled service: the service is named by its first (`web-1`); the others are found by number
+    if (services.has(c.service)) { if (c.name === `${c.service}-1`) services.get(c.service)!.compose.containerName = c.name; continue; }
     services.set(c.service, {
       spec: { name: c.service } as LoadedService['spec'],
       compose: {

@@ -2,6 +2,9 @@
 // is) + ServiceExtras (what only makes sense among several: dependencies, networks, ports,
 // volumes to create). Every service key is in KEYS: mapped, compose-level, or unsupported — an
 // unsupported key gives exactly one warning for that service, with its file:line:col.
+// serviceToSpec runs one small mapper per concern (root, command, environment, identity,
+// namespaces, volumes, secrets, privileges, limits, devices, resources, lifecycle, dependencies,
+// networks, deploy), each mapping its compose keys to spec fields and recording the field map.
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
@@ -44,7 +47,7 @@ export interface ServiceExtras {
   /** Secrets and configs given by value (environment, content): written by `up`, mounted read-only. */
   filesToWrite: { path: string; content: string }[];
   profiles: string[];
-  /** Replicas asked for (deploy.replicas / scale); niwa runs one. */
+  /** Replicas asked for (scale / deploy.replicas): the containers `up` runs (`--scale` overrides it). */
   replicas: number;
   stdinOpen: boolean;
 }
@@ -204,6 +207,8 @@ interface Ctx {
   fail: (p: (string | number)[], msg: string, hint?: string) => void;
   map: (specField: string, ...composePath: (string | number)[]) => void;
   createdPaths: string[];
+  /** Errors as they are (an env_file's own, with its line), besides fail's. */
+  errors: ErrorDetail[];
 }
 
 /** network_mode, pid, ipc, uts → spec.namespaces; returns how the service is networked. */
@@ -335,19 +340,9 @@ function mapSecretsAndConfigs(c: Ctx, mounts: MountSpec[], filesToWrite: Service
   }
 }
 
-/** Map one service. Pure apart from reading env_file and seccomp profile files. */
-export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, native?: Record<string, unknown>): Mapped {
-  const warnings: ErrorDetail[] = [];
-  const errors: ErrorDetail[] = [];
-  const fieldMap: [string, (string | number)[]][] = [];
-  const createdPaths: string[] = [];
-  const P = (...p: (string | number)[]) => ['services', name, ...p];
-  const warn = (p: (string | number)[], msg: string, hint?: string) => warnings.push(detailAt(o.root, p, msg, hint, o.file));
-  const fail = (p: (string | number)[], msg: string, hint?: string) => errors.push(detailAt(o.root, p, msg, hint, o.file));
-  const map = (specField: string, ...composePath: (string | number)[]) => fieldMap.push([specField, P(...composePath)]);
-  const project = o.project;
-
-  // --- keys niwa does not support: one warning each ---
+/** Every key of the service that niwa does not map: one warning each. */
+function checkKeys(c: Ctx): void {
+  const { svc, P, warn } = c;
   for (const k of Object.keys(svc)) {
     if (k.startsWith('x-')) continue;
     const rule = KEYS[k];
@@ -356,11 +351,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
       warn(P(k), `${k}: ${rule}; ignored`);
     }
   }
+}
 
-  const spec: ContainerSpec & { process: ProcessSpec } = { name, process: { args: [] } };
-  let runnable = true;
-
-  // --- root file system ---
+/** x-niwa-rootfs, build, image, pull_policy, read_only → spec.rootfs; true when the image is not used (the host rootfs stands in). */
+function mapRootfs(c: Ctx, spec: ContainerSpec): boolean {
+  const { name, svc, o, project, P, warn, fail, map } = c;
   const rootDir = svc['x-niwa-rootfs'];
   let hostFallback = false;
   if (rootDir) spec.rootfs = rootDir;
@@ -380,8 +375,13 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     spec.rootfs = typeof spec.rootfs === 'string' ? { path: spec.rootfs, readonly: true } : { ...(spec.rootfs ?? {}), readonly: true };
     map('rootfs.readonly', 'read_only');
   }
+  return hostFallback;
+}
 
-  // --- process ---
+/** entrypoint, command → process.args / process.entrypoint; false when the service has no command to run. */
+function mapCommand(c: Ctx, spec: ContainerSpec & { process: ProcessSpec }, native: boolean): boolean {
+  const { svc, P, warn, fail, map } = c;
+  let runnable = true;
   const words = (v: unknown, key: string): string[] | undefined => {
     if (v === undefined || v === null) return undefined;
     if (Array.isArray(v)) return v.map(String);
@@ -405,8 +405,12 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   }
   if (args.length || !fromImage) spec.process.args = args;
   else delete spec.process.args;
+  return runnable;
+}
 
-  // environment: env_file entries first, then environment over them; VAR without a value from the shell
+/** env_file, environment → process.env: env_file entries first, then environment over them; VAR without a value from the shell. */
+function mapEnvironment(c: Ctx, spec: ContainerSpec & { process: ProcessSpec }): void {
+  const { svc, o, P, map, errors } = c;
   const env: Record<string, string> = {};
   (svc.env_file ?? []).forEach((f, i) => {
     const r = readDotenv(f.path, (n) => env[n] ?? o.env[n], !f.required);
@@ -423,6 +427,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   }
   if (Object.keys(env).length) spec.process.env = env;
   map('process.env', 'environment');
+}
+
+/** working_dir, user, group_add, tty, init, hostname, domainname → process and identity fields. */
+function mapIdentity(c: Ctx, spec: ContainerSpec & { process: ProcessSpec }, hostFallback: boolean): void {
+  const { svc, P, warn, map } = c;
   if (svc.working_dir) { spec.process.cwd = svc.working_dir; map('process.cwd', 'working_dir'); }
   if (svc.user !== undefined && svc.user !== '') {
     const [u, g] = String(svc.user).split(':');
@@ -444,19 +453,20 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   if (truthy(svc.init)) { spec.process.init = true; map('process.init', 'init'); }
   if (svc.hostname) { spec.hostname = svc.hostname; map('hostname', 'hostname'); }
   if (svc.domainname) { spec.domainname = svc.domainname; map('domainname', 'domainname'); }
+}
 
-  const c: Ctx = { name, svc, o, project, P, warn, fail, map, createdPaths };
-  let networkMode = mapNamespaces(c, spec);
-  const nm = svc.network_mode;
-  const { mounts, extrasVolumes, bindDirsToCreate, filesToWrite } = mapVolumes(c);
-  mapSecretsAndConfigs(c, mounts, filesToWrite);
-  // --- shm_size: a /dev/shm of that size above niwa's default one ---
+/** shm_size: a /dev/shm of that size above niwa's default one. */
+function mapShm(c: Ctx, mounts: MountSpec[]): void {
+  const { svc, map } = c;
   if (svc.shm_size !== undefined) {
     map(`mounts.${mounts.length}`, 'shm_size');
     mounts.push({ type: 'tmpfs', target: '/dev/shm', size: svc.shm_size as string | number, mode: '1777' });
   }
-  if (mounts.length) spec.mounts = mounts;
+}
 
+/** cap_add, cap_drop, privileged, security_opt → capabilities, seccomp, no_new_privs, masked paths. */
+function mapPrivileges(c: Ctx, spec: ContainerSpec): void {
+  const { svc, project, P, warn, fail, map } = c;
   // --- privileges ---
   const caps: NonNullable<ContainerSpec['capabilities']> = {};
   if (svc.cap_add?.length) { caps.add = svc.cap_add; map('capabilities.add', 'cap_add'); }
@@ -495,6 +505,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     } else warn(P('security_opt', i), `security_opt '${opt}' is not supported; ignored`, 'niwa understands no-new-privileges and seccomp');
   });
 
+}
+
+/** ulimits, sysctls → rlimits, sysctls. */
+function mapKernelLimits(c: Ctx, spec: ContainerSpec): void {
+  const { svc, map } = c;
   // --- limits ---
   if (svc.ulimits) {
     const rl: Record<string, RlimitValue> = {};
@@ -509,7 +524,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     spec.sysctls = { ...svc.sysctls };
     for (const k of Object.keys(svc.sysctls)) map(`sysctls.${k}`, 'sysctls', k);
   }
-  // --- devices: "HOST[:CONTAINER[:PERMISSIONS]]" or {source, target, permissions} ---
+}
+
+/** devices: "HOST[:CONTAINER[:PERMISSIONS]]" or {source, target, permissions} → spec.devices. */
+function mapDevices(c: Ctx, spec: ContainerSpec): void {
+  const { svc, P, fail, map } = c;
   if (Array.isArray(svc.devices) && svc.devices.length) {
     spec.devices = [];
     (svc.devices as unknown[]).forEach((d, i) => {
@@ -519,9 +538,14 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
       map(`devices.${spec.devices!.length - 1}`, 'devices', i);
     });
   }
-  const cg: NonNullable<ContainerSpec['cgroup']> = {};
+}
+
+/** mem_limit, cpus, pids_limit, cpu_*, cpuset (or deploy.resources) → spec.cgroup; oom_score_adj. */
+function mapResources(c: Ctx, spec: ContainerSpec): void {
+  const { svc, P, warn, map } = c;
   const limits = svc.deploy?.resources?.limits ?? {};
   const res = svc.deploy?.resources?.reservations ?? {};
+  const cg: NonNullable<ContainerSpec['cgroup']> = {};
   const pick = <T>(key: string, direct: T | undefined, deployKey: string, fromDeploy: T | undefined): T | undefined => {
     if (direct !== undefined && fromDeploy !== undefined && String(direct) !== String(fromDeploy)) warn(P(key), `${key} (${direct}) and deploy.resources.${deployKey} (${fromDeploy}) differ; using ${key}`);
     if (direct !== undefined) map(cgField(key), key);
@@ -549,6 +573,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   if (Object.keys(cg).length) spec.cgroup = cg;
   if (svc.oom_score_adj !== undefined) { spec.oom_score_adj = Number(svc.oom_score_adj); map('oom_score_adj', 'oom_score_adj'); }
 
+}
+
+/** stop_signal, stop_grace_period, healthcheck, restart (or deploy.restart_policy), annotations. */
+function mapLifecycle(c: Ctx, spec: ContainerSpec): void {
+  const { svc, o, P, warn, fail, map } = c;
   // --- lifecycle ---
   if (svc.stop_signal) { spec.stop_signal = svc.stop_signal; map('stop_signal', 'stop_signal'); }
   if (svc.stop_grace_period) { spec.stop_grace_period = svc.stop_grace_period; map('stop_grace_period', 'stop_grace_period'); }
@@ -576,6 +605,11 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   }
   if (svc.annotations && Object.keys(svc.annotations).length) { spec.annotations = { ...svc.annotations }; map('annotations', 'annotations'); }
 
+}
+
+/** depends_on, links (and volumes_from, which must name a service): the service's place among the others. */
+function mapDependencies(c: Ctx): Pick<ServiceExtras, 'dependsOn' | 'links'> {
+  const { svc, project, P, warn, fail } = c;
   // --- compose-level extras ---
   const dependsOn = Object.entries(svc.depends_on ?? {}).map(([service, d]) => {
     if (!CONDITIONS.includes(d.condition)) fail(P('depends_on', service, 'condition'), `unknown condition ${JSON.stringify(d.condition)}`, `one of ${CONDITIONS.join(', ')}`);
@@ -598,6 +632,13 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     const other = s.replace(/^service:/, '').replace(/:(ro|rw)$/, '');
     if (!project.services[other]) fail(P('volumes_from', i), `volumes_from names service '${other}', which is not defined${project.disabledServices[other] ? ' (it is disabled by profiles)' : ''}`, `services: ${Object.keys(project.services).join(', ')}`);
   });
+  return { dependsOn, links };
+}
+
+/** networks, ports, expose, extra_hosts: how the service is reached on the project's networks. */
+function mapNetworks(c: Ctx, networkMode: ServiceExtras['networkMode']): Pick<ServiceExtras, 'networks' | 'ports' | 'expose' | 'extraHosts'> {
+  const { svc, project, P, warn, fail } = c;
+  const nm = svc.network_mode;
   const networks: ServiceExtras['networks'] = [];
   if (networkMode.kind === 'bridge') {
     const given = svc.networks ?? { default: null };
@@ -624,11 +665,19 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
     return Array.from({ length: Math.max(0, b - a + 1) }, (_, j) => ({ port: a + j, protocol: m[3] ?? 'tcp' }));
   });
   const extraHosts = Object.entries(svc.extra_hosts ?? {}).flatMap(([host, ips]) => ips.map((ip) => ({ host, ip })));
+  return { networks, ports, expose, extraHosts };
+}
+
+/** scale / deploy.replicas → the replicas up runs; the other deploy keys are warned about. */
+function mapDeploy(c: Ctx): number {
+  const { svc, P, warn, fail } = c;
+  const limits = svc.deploy?.resources?.limits ?? {};
+  const res = svc.deploy?.resources?.reservations ?? {};
   let replicas = 1;
   const scale = svc.scale ?? svc.deploy?.replicas;
   if (scale !== undefined) {
     replicas = Number(scale);
-    if (replicas !== 1) warn(P(svc.scale !== undefined ? 'scale' : 'deploy'), `${replicas} replicas asked for; niwa runs one container per service`);
+    if (!(Number.isInteger(replicas) && replicas >= 0)) { fail(P(svc.scale !== undefined ? 'scale' : 'deploy'), `${JSON.stringify(scale)} is not a number of replicas (0, 1, 2, …)`); replicas = 1; }
   }
   for (const k of Object.keys(svc.deploy ?? {})) {
     if (!['resources', 'replicas', 'restart_policy', 'mode', 'labels'].includes(k)) warn(P('deploy', k), `deploy.${k} is for swarm orchestration; ignored`);
@@ -637,6 +686,42 @@ export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, 
   for (const k of Object.keys(limits)) if (!['cpus', 'memory', 'pids'].includes(k)) warn(P('deploy', 'resources', 'limits', k), `deploy.resources.limits.${k} is not supported; ignored`);
   for (const k of Object.keys(res)) if (!['memory', 'cpus'].includes(k)) warn(P('deploy', 'resources', 'reservations', k), `deploy.resources.reservations.${k} is not supported; ignored`);
   if ((res as { cpus?: unknown }).cpus !== undefined) warn(P('deploy', 'resources', 'reservations', 'cpus'), 'a CPU reservation cannot be enforced locally; ignored');
+
+  return replicas;
+}
+
+/** Map one service. Pure apart from reading env_file and seccomp profile files. */
+export function serviceToSpec(name: string, svc: ComposeService, o: MapOptions, native?: Record<string, unknown>): Mapped {
+  const warnings: ErrorDetail[] = [];
+  const errors: ErrorDetail[] = [];
+  const fieldMap: [string, (string | number)[]][] = [];
+  const createdPaths: string[] = [];
+  const P = (...p: (string | number)[]) => ['services', name, ...p];
+  const warn = (p: (string | number)[], msg: string, hint?: string) => warnings.push(detailAt(o.root, p, msg, hint, o.file));
+  const fail = (p: (string | number)[], msg: string, hint?: string) => errors.push(detailAt(o.root, p, msg, hint, o.file));
+  const map = (specField: string, ...composePath: (string | number)[]) => fieldMap.push([specField, P(...composePath)]);
+  const project = o.project;
+  const c: Ctx = { name, svc, o, project, P, warn, fail, map, createdPaths, errors };
+
+  checkKeys(c);
+  const spec: ContainerSpec & { process: ProcessSpec } = { name, process: { args: [] } };
+  const hostFallback = mapRootfs(c, spec);
+  const runnable = mapCommand(c, spec, Boolean(native));
+  mapEnvironment(c, spec);
+  mapIdentity(c, spec, hostFallback);
+  let networkMode = mapNamespaces(c, spec);
+  const { mounts, extrasVolumes, bindDirsToCreate, filesToWrite } = mapVolumes(c);
+  mapSecretsAndConfigs(c, mounts, filesToWrite);
+  mapShm(c, mounts);
+  if (mounts.length) spec.mounts = mounts;
+  mapPrivileges(c, spec);
+  mapKernelLimits(c, spec);
+  mapDevices(c, spec);
+  mapResources(c, spec);
+  mapLifecycle(c, spec);
+  const { dependsOn, links } = mapDependencies(c);
+  const { networks, ports, expose, extraHosts } = mapNetworks(c, networkMode);
+  const replicas = mapDeploy(c);
 
   if (native) {
     // niwa's own form: the container spec is given whole; only the compose-level keys were read above.

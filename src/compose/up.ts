@@ -12,7 +12,7 @@ import { NiwaError, RuntimeFailure, UserError } from '../errors.js';
 import { EventBus } from '../events/types.js';
 import type { HostFacts, LaunchPlan } from '../plan/types.js';
 import type { CanonicalSpec } from '../spec/types.js';
-import { compileProject, containerNameOf, portsOf, type CompileProjectOptions, type OneOff } from '../plan/project/compile.js';
+import { compileProject, containerNameOf, replicaIndex, replicaPortsOf, type CompileProjectOptions, type OneOff } from '../plan/project/compile.js';
 import type { ProjectPlan } from '../plan/project/types.js';
 import { ProjectRun, type ProjectHost } from '../runtime/project/exec.js';
 import { readProjectFacts } from '../runtime/project/facts.js';
@@ -75,8 +75,15 @@ export class ComposeEngine {
   }
 
   name(service: string): string { return containerNameOf(this.load, service); }
-  /** The service a container belongs to (undefined for one-off or foreign containers). */
-  serviceOf(container: string): string | undefined { return this.byName.get(container); }
+  /** Every container of a service among `pool` (default: those the supervisor reports), by replica number; at least the first one's name. */
+  names(service: string, pool: Iterable<string> = this.states.keys()): string[] {
+    const mine = [...pool].map((n) => [n, replicaIndex(this.load, service, n)] as const).filter((r): r is readonly [string, number] => r[1] !== undefined);
+    return mine.length ? mine.sort((p, q) => p[1] - q[1]).map(([n]) => n) : [this.name(service)];
+  }
+  /** The service a container belongs to, any replica (undefined for one-off or foreign containers). */
+  serviceOf(container: string): string | undefined {
+    return this.byName.get(container) ?? [...this.load.services.keys()].find((s) => replicaIndex(this.load, s, container) !== undefined);
+  }
 
   private say(m: UpMessage): void { this.opts.onMessage?.(m); }
 
@@ -127,10 +134,16 @@ export class ComposeEngine {
   state(container: string): ContainerState | undefined { return this.states.get(container); }
   containers(): ContainerState[] { return [...this.states.values()]; }
 
-  observe(service: string): Observed | undefined {
+  /** A service's containers (`containers`, default its first) as one: the least ready of them (a missing one: undefined). */
+  observe(service: string, containers: string[] = [this.name(service)]): Observed | undefined {
     if (this.lost) throw new RuntimeFailure('E_SUPERVISOR', this.lost);
-    const s = this.states.get(this.name(service));
-    return s && { status: s.status, health: s.health, exitCode: s.exitCode, signal: s.signal, error: s.error };
+    const seen = containers.map((n) => this.states.get(n));
+    if (!seen.length || seen.some((s) => !s)) return undefined;
+    const rank = (s: ContainerState) => (isLive(s.status)
+      ? (s.health === 'unhealthy' ? 0 : s.status === 'created' || s.health === 'starting' ? 1 : 2)
+      : (s.status === 'exited' && s.exitCode === 0 ? 3 : 0));
+    const s = (seen as ContainerState[]).reduce((p, q) => (rank(q) < rank(p) ? q : p));
+    return { status: s.status, health: s.health, exitCode: s.exitCode, signal: s.signal, error: s.error };
   }
 
   onChange(cb: () => void): () => void {
@@ -167,7 +180,8 @@ export class ComposeEngine {
       if (e.action === 'unrunnable') problems.push(`${s}: cannot start (${e.reason})`);
       for (const d of svc.compose.dependsOn) {
         const dep = this.load.services.get(d.service);
-        if (d.condition === 'service_healthy' && dep && !dep.canonical?.lifecycle.healthcheck) {
+        // (a launch compiled after its image's step may get its healthcheck from that image)
+        if (d.condition === 'service_healthy' && dep && !dep.deferred && !dep.canonical?.lifecycle.healthcheck) {
           problems.push(`${s} waits for ${d.service} to be healthy, but ${d.service} has no healthcheck`);
         }
       }
@@ -176,7 +190,7 @@ export class ComposeEngine {
       }
       const mine: PortMapping[] = [];
       toProbe.push([s, mine]);
-      for (const m of portsOf(this.load, svc)) {
+      for (const m of replicaPortsOf(this.load, svc, e.replica ?? 1, plan.services.filter((x) => x.service === s).length)) {
         if (m.hostPort === 0) continue;
         const other = seen.get(`${m.hostPort}/${m.protocol}`);
         if (other && other !== s) problems.push(`${s} and ${other} both publish port ${m.hostPort}/${m.protocol}`);
@@ -246,12 +260,12 @@ export class ComposeEngine {
    * dependencies meet their conditions (in parallel where the graph allows), each by its own
    * steps of the plan. `wait`: also until each is healthy (or running).
    */
-    async up(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean } = {}): Promise<string[]> {
+    async up(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean; scale?: Record<string, number> } = {}): Promise<string[]> {
     return this.locked('compose up', () => this.upUnlocked(o));
   }
 
-  private async upUnlocked(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean } = {}): Promise<string[]> {
-    const plan = await this.planFor({ services: o.services, noDeps: o.noDeps, forceRecreate: o.forceRecreate });
+  private async upUnlocked(o: { services?: string[]; noDeps?: boolean; wait?: boolean; timeoutMs?: number; forceRecreate?: boolean; scale?: Record<string, number> } = {}): Promise<string[]> {
+    const plan = await this.planFor({ services: o.services, noDeps: o.noDeps, forceRecreate: o.forceRecreate, scale: o.scale });
     for (const w of plan.warnings) this.say({ level: 'warn', text: w });
     await this.preflight(plan);
     const run = new ProjectRun(plan, this.projectHost());
@@ -260,12 +274,13 @@ export class ComposeEngine {
     const created = plan.steps.filter((s) => s.stage === 'networks' && s.op === 'lease' && !s.container);
     for (const s of created) if (s.op === 'lease') this.say({ level: 'ok', text: `network ${s.network} created (${s.bridge}, ${s.subnet})` });
     await this.open();
-    const services = plan.services.map((e) => e.service);
-    const action = new Map(plan.services.map((e) => [e.service, e.action]));
+    // a service is its replicas: started by its steps (those that run, or scaled down, have some), observed together
+    const services = [...new Set(plan.services.map((e) => e.service))];
+    const containersOf = (s: string) => { const l = plan.services.filter((e) => e.service === s).map((e) => e.container); return l.length ? l : this.names(s); }; // (a dependency outside the plan: its containers as they are)
     const backend: Backend = {
-      observe: (s) => this.observe(s),
+      observe: (s) => this.observe(s, containersOf(s)),
       onChange: (cb) => this.onChange(cb),
-      start: async (s) => { if (action.get(s) !== 'running') await run.startService(s); },
+      start: async (s) => { if (plan.steps.some((p) => p.stage === 'service' && p.service === s)) await run.startService(s); },
     };
     const outcome = await startServices(backend, {
       order: services, deps: Object.fromEntries(plan.services.map((e) => [e.service, e.dependsOn])), timeoutMs: o.timeoutMs,
@@ -273,12 +288,12 @@ export class ComposeEngine {
     });
     const err = startError(outcome);
     if (err) {
-      const running = outcome.started.map((s) => this.name(s));
-      const failed = [...outcome.failed.keys()].map((s) => this.name(s));
+      const running = outcome.started.flatMap(containersOf);
+      const failed = [...outcome.failed.keys()].flatMap(containersOf);
       throw new NiwaError(err.code, err.message, { hint: [err.hint, `running: ${running.join(', ') || 'none'}; failed or not started: ${failed.join(', ')}`].filter(Boolean).join('; '), cause: err.cause, exitCode: err.exitCode });
     }
     if (o.wait) {
-      await Promise.all(outcome.started.map((s) => waitUntil(backend, () => readiness(this.observe(s)), `${s} is not ready`, o.timeoutMs ?? 600_000)));
+      await Promise.all(outcome.started.map((s) => waitUntil(backend, () => readiness(backend.observe(s)), `${s} is not ready`, o.timeoutMs ?? 600_000)));
     }
     return outcome.started;
   }
@@ -319,7 +334,7 @@ export class ComposeEngine {
   orphans(): string[] {
     const names = new Set([...this.containers().map((c) => c.name), ...listNames(this.target.root, this.project)]);
     const services = [...this.load.services.keys()];
-    return [...names].filter((n) => !this.byName.has(n) && !services.some((s) => n.startsWith(`${s}-run-`)));
+    return [...names].filter((n) => !this.serviceOf(n) && !services.some((s) => n.startsWith(`${s}-run-`)));
   }
 
   /** `up --remove-orphans`: stops and removes the orphans. */
@@ -355,9 +370,9 @@ export class ComposeEngine {
   stopOrder(services?: string[]): string[][] {
     const names = new Set(this.containers().map((c) => c.name));
     for (const n of listNames(this.target.root, this.project)) names.add(n);
-    const levels = this.load.plan.stopLevels.map((l) => l.filter((s) => !services || services.includes(s)).map((s) => this.name(s)).filter((n) => names.has(n)));
+    const levels = this.load.plan.stopLevels.map((l) => l.filter((s) => !services || services.includes(s)).flatMap((s) => this.names(s, names)).filter((n) => names.has(n)));
     const known = new Set(levels.flat());
-    const others = services ? [] : [...names].filter((n) => !known.has(n) && !this.byName.has(n));
+    const others = services ? [] : [...names].filter((n) => !known.has(n) && !this.serviceOf(n));
     return [others, ...levels].filter((l) => l.length);
   }
 

@@ -3,6 +3,7 @@
 import type { CgroupStats } from '../runtime/cgroup/types.js';
 
 import type { PullEvent } from '../image/types.js';
+import type { BuildEvent } from '../build/execute.js';
 
 export type RuntimeEvent =
   | { type: 'plan'; container: string; steps: number; warnings: string[] }
@@ -23,6 +24,8 @@ export type RuntimeEvent =
   | { type: 'stats'; container: string; stats: CgroupStats; at: number }
   // An image being pulled before the containers that need it start (compose up, niwa run).
   | { type: 'pull'; event: PullEvent; at?: number }
+  // A build of a compose `build:` service, run by the project engine's build step (src/build BuildEvent).
+  | { type: 'build'; service: string; image: string; event: BuildEvent; at?: number }
   // A step of a compose project's plan (runtime/project/exec.ts): networks, files, launches.
   | { type: 'project-step'; project: string; index: number; stage: string; op: string; service?: string; ok: boolean; error?: string; at?: number };
 
@@ -42,4 +45,6 @@ export class EventBus {
     return () => { this.sinks = this.sinks.filter((x) => x !== s); };
   }
   emit: EventSink = (e) => { for (const s of this.sinks) s(e); };
+  /** How many sinks listen (leak checks). */
+  get size(): number { return this.sinks.length; }
 }

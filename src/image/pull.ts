@@ -3,6 +3,7 @@
 // missing layers in parallel (4 at a time, 3 retries with back-off) straight into the store, which
 // unpacks each layer while its bytes arrive and verifies digest, size and diff_id before anything is
 // renamed into place, and only then names the image. Progress goes out as PullEvents; nothing prints.
+import { createHash } from 'node:crypto';
 import { RuntimeFailure } from '../errors.js';
 import { causeText } from './auth.js';
 import { formatPlatform, hostPlatform, selectManifest } from './platform.js';
@@ -320,3 +321,59 @@ async function* counted(body: AsyncIterable<Uint8Array>, d: { digest: string; si
   if (n < d.size) throw new TransferError('E_REGISTRY_TRANSFER', `blob ${d.digest}: the connection closed after ${n} of ${d.size} bytes`);
 }
 
+
+/** What a registry says of an image without downloading its layers: the manifest, the config, the layer list. */
+export interface RemoteImage {
+  /** Canonical name (docker.io/library/busybox:latest). */
+  name: string;
+  /** Manifest digest (this platform's, when the reference names an index). */
+  digest: string;
+  configDigest: string;
+  config: ImageConfigFile;
+  layers: LayerRecord[];
+  /** Sum of the layer blob sizes (bytes): what a pull downloads at most. */
+  size: number;
+}
+
+/**
+ * Resolves a reference to this platform's manifest and fetches only the image config (a few KB):
+ * enough to compile a plan (command, user, env, the layer directories the pull will make) without
+ * downloading a layer. Nothing is written to the store.
+ */
+export async function fetchImageConfig(refString: string, opts: Pick<EnsureImageOptions, 'platform' | 'signal' | 'retries' | 'retryDelayMs' | 'env' | 'fetch'> = {}): Promise<RemoteImage> {
+  const ref = parseRef(refString);
+  const shown = familiarName(ref);
+  const client = new RegistryClient(ref.registry, { env: opts.env, fetch: opts.fetch });
+  const retry = <T>(what: string, f: () => Promise<T>) => withRetries(what, f, { retries: opts.retries ?? 3, delayMs: opts.retryDelayMs ?? 500, signal: opts.signal });
+  const repo = ref.repository;
+  let top: FetchedManifest = await retry('manifest', () => client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', { signal: opts.signal, what: shown }));
+  if (top.kind === 'index') {
+    const d = selectManifest(top.json as ImageIndex, opts.platform ?? hostPlatform(), shown);
+    checkDescriptor(d, shown, 'manifests[]');
+    top = await retry('manifest', () => client.getManifest(repo, d.digest, { signal: opts.signal, what: `${shown} (${d.digest})` }));
+    if (top.kind !== 'manifest') throw badManifest(shown, `the index entry for this platform is not an image manifest (${top.mediaType})`);
+  }
+  const manifest = top.json as ImageManifest;
+  checkDescriptor(manifest.config, shown, 'config');
+  if (!Array.isArray(manifest.layers)) throw badManifest(shown, 'layers is not a list');
+  manifest.layers.forEach((l, i) => checkDescriptor(l, shown, `layers[${i}]`));
+  const cfg = manifest.config;
+  const bytes = await retry('config', async () => {
+    const { body } = await client.getBlob(repo, cfg.digest, { signal: opts.signal, what: `config ${cfg.digest} of ${shown}` });
+    const chunks: Uint8Array[] = [];
+    for await (const c of counted(body, cfg, () => undefined)) chunks.push(c);
+    return Buffer.concat(chunks);
+  });
+  const actual = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  if (actual !== cfg.digest) throw new RuntimeFailure('E_IMAGE_DIGEST', `${shown}: the config does not match its digest: expected ${cfg.digest}, got ${actual}`);
+  let config: ImageConfigFile;
+  try { config = JSON.parse(bytes.toString('utf8')) as ImageConfigFile; } catch (e) {
+    throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the image config ${cfg.digest} is not valid JSON`, { cause: e });
+  }
+  const diffIds = config?.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length || !diffIds.every(isDigest)) {
+    throw new RuntimeFailure('E_IMAGE_CONFIG', `${shown}: the config's rootfs.diff_ids do not match the manifest's ${manifest.layers.length} layers`);
+  }
+  const layers: LayerRecord[] = manifest.layers.map((l, i) => ({ digest: l.digest, diffId: diffIds[i], mediaType: l.mediaType, size: l.size }));
+  return { name: storeName(ref), digest: top.digest, configDigest: cfg.digest, config, layers, size: layers.reduce((n, l) => n + l.size, 0) };
+}

@@ -182,6 +182,14 @@ export function container(name: string): ContainerBuilder {
 
 // --- builder calls → file:line:col in error messages ------------------------------------------
 
+/** A builder's plain spec that still carries the builder's calls (for defineCompose: file:line:col of each service's calls). */
+export function specKeepingCalls(builder: { toSpec(): unknown }): ContainerSpec {
+  const plain = builder.toSpec() as ContainerSpec;
+  const calls = (builder as unknown as Record<symbol, unknown>)[SPEC_POSITIONS];
+  if (typeof calls === 'function') Object.defineProperty(plain, SPEC_POSITIONS, { value: calls.bind(builder), enumerable: false });
+  return plain;
+}
+
 /** Which spec field each builder method sets (the key of the positions map). */
 const METHOD_FIELDS: Record<string, string | ((args: unknown[], b: ContainerBuilder) => string)> = {
   rootfs: 'rootfs', image: 'rootfs', entrypoint: 'process.entrypoint', pivotRoot: 'root', chroot: 'root', readonlyRoot: 'rootfs',

@@ -253,6 +253,14 @@ export function reduce(state: ViewState, e: RuntimeEvent | UiEvent, now: number 
       return s;
     case 'pull':
       return applyPull(s, e.event, at);
+    case 'build': {
+      const b = e.event;
+      if (b.type === 'stage') line(e.service, 'info', `build ${e.image}: stage ${b.stage} FROM ${b.base}`);
+      else if (b.type === 'step' && b.state !== 'done') line(e.service, 'info', `build step ${b.n}/${b.total} ${b.text}${b.state === 'cached' ? ' (cached)' : ''}`);
+      else if (b.type === 'warning') line(e.service, 'warn', `build: ${b.message}`);
+      else if (b.type === 'done') line(e.service, 'ok', `built ${e.image} ${b.digest.slice(7, 19)} (${b.ran} ran, ${b.cached} cached)`);
+      return s;
+    }
     case 'project-step':
       if (!e.ok) line(undefined, 'error', `${e.service ? e.service + ': ' : ''}project step ${e.index} (${e.op}) failed: ${e.error ?? 'unknown error'}`);
       else if (s.verbose) line(undefined, 'info', `${e.service ? e.service + ': ' : ''}project step ${e.index} ${e.op} ok`);

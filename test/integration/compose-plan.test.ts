@@ -108,12 +108,12 @@ test('strace of compose up matches compose plan: ip commands, network namespace 
   assert.deepEqual(nsMounts.sort(), nsPlanned.sort());
   // each container: the mounts before its root switch are its launch plan's, in order
   for (const l of plan.steps.filter((s): s is Extract<ProjectStep, { op: 'launch' }> => s.op === 'launch')) {
-    const hostname = l.spec.hostname!;
+    const hostname = l.spec!.hostname!;
     const child = [...files.values()].find((cs) => cs.some((c) => c.name === 'sethostname' && c.args.startsWith(JSON.stringify(hostname))));
     assert.ok(child, `the container of ${l.service} was traced`);
     const pivot = child!.findIndex((c) => c.name === 'pivot_root');
     const traced = child!.slice(0, pivot).filter((c) => c.name === 'mount');
-    const steps = l.plan.steps.filter((s) => s.phase === 'child');
+    const steps = l.plan!.steps.filter((s) => s.phase === 'child');
     const mounts = steps.slice(0, steps.findIndex((s) => s.op === 'pivot_root')).filter((s): s is Extract<Step, { op: 'mount' }> => s.op === 'mount');
     assert.equal(traced.length, mounts.length, `${l.service}: one mount(2) per planned mount step`);
     mounts.forEach((s, i) => {

@@ -163,6 +163,22 @@ test('exit codes: the container\'s status, 127 not found, 126 not executable, 12
   }
 });
 
+test('stdin only with -i: without it the container reads /dev/null (run and exec)', { skip, timeout: 90_000 }, () => {
+  const plain = run([], 'cat; readlink /proc/self/fd/0', 'hi\n');
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stdout, '/dev/null\n', 'nothing read: stdin is /dev/null');
+  const withI = run(['-i'], 'cat', 'hi\n');
+  assert.equal(withI.status, 0, withI.stderr);
+  assert.equal(withI.stdout, 'hi\n');
+  const id = ok(niwa(['run', '-d', '--project', project, '--name', 'stdin', '--', '/bin/sleep', '60'], { env })).trim();
+  try {
+    assert.equal(ok(niwa(['exec', id, '--', '/bin/cat'], { env, input: 'hi\n' })), '');
+    assert.equal(ok(niwa(['exec', '-i', id, '--', '/bin/cat'], { env, input: 'hi\n' })), 'hi\n');
+  } finally {
+    ok(niwa(['rm', '-f', id], { env }));
+  }
+});
+
 test('niwa plan takes the same options and shows the option as the source of a step', { skip }, () => {
   const text = ok(niwa(['plan', '--memory', '64m', '--root', 'chroot', '--', '/bin/true'], { env }));
   assert.match(text, /\[cgroup\.memory ← --memory\]/);

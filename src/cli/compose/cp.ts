@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { UserError, RuntimeFailure } from '../../errors.js';
 import { SysError } from '../../runtime/sys/types.js';
-import { engineOf, servicesOf, type Run } from './project.js';
+import { engineOf, replicaOf, servicesOf, type Run } from './project.js';
 
 const USAGE = 'usage: niwa compose cp SERVICE:SRC_PATH DEST_PATH | SRC_PATH SERVICE:DEST_PATH';
 
@@ -22,7 +22,7 @@ export const cp: Run = async (a, project) => {
   }
   const inside = (from ?? to)!;
   servicesOf(load, [inside.service]);
-  const name = engine.name(inside.service);
+  const name = replicaOf(engine, inside.service, a.flags.index, 'cp');
   const st = engine.state(name);
   if (!st || st.status !== 'running' || !st.pid) throw new UserError('E_NOT_RUNNING', `compose cp: ${inside.service} has no running container`, [], `start it with niwa compose up -d ${inside.service}`);
   const [{ ContainerRoot }, { realSys, prepareNative }] = await Promise.all([import('../../runtime/copy.js'), import('../../runtime/sys/real.js')]);

@@ -6,7 +6,7 @@ function freezer(op: 'pause' | 'unpause'): Run {
   return async (a, project) => {
     const { load, engine } = await engineOf(project);
     const want = op === 'pause' ? 'running' : 'paused';
-    const names = servicesOf(load, a.positionals).map((s) => engine.name(s)).filter((n) => engine.state(n)?.status === want);
+    const names = servicesOf(load, a.positionals).flatMap((s) => engine.names(s)).filter((n) => engine.state(n)?.status === want);
     if (!names.length) return 0;
     const { verb } = await import(op === 'pause' ? '../pause.js' : '../unpause.js');
     return verb.run(['--project', engine.project, '--state-root', engine.target.root, ...names]);

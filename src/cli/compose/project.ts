@@ -7,6 +7,8 @@ import type { ComposeLoad, LoadComposeOptions } from '../../compose/index.js';
 import type { PullEvent } from '../../image/types.js';
 import type { ParsedArgs } from '../args.js';
 
+import { replicaIndex } from '../../plan/project/compile.js';
+
 export type Run = (a: ParsedArgs, project: LoadComposeOptions) => Promise<number>;
 
 /**
@@ -45,4 +47,24 @@ export async function engineOf(project: LoadComposeOptions) {
   const engine = new ComposeEngine(load);
   await engine.refresh();
   return { load, engine };
+}
+
+/** The container of a service that `--index N` names (default: its first replica that exists). */
+export function replicaOf(engine: { names(s: string): string[]; load: ComposeLoad }, service: string, index: unknown, verb: string): string {
+  const names = engine.names(service);
+  if (index === undefined) return names[0];
+  const i = Number(index);
+  if (!Number.isInteger(i) || i < 1) throw new UserError('E_USAGE', `compose ${verb}: --index expects a replica number (1, 2, …), got '${String(index)}'`);
+  const n = names.find((x) => replicaIndex(engine.load, service, x) === i);
+  if (!n) throw new UserError('E_NO_CONTAINER', `compose ${verb}: ${service} has no replica ${i}`, [], `its containers: ${names.join(', ')}`);
+  return n;
+}
+
+/**
+ * The replicas each of `services` runs now (those that have containers): a verb that starts them
+ * again (start, restart, run's dependencies, watch) keeps their count rather than the file's.
+ */
+export async function currentScale(engine: { names(s: string): string[]; state(n: string): unknown; refresh(): Promise<void> }, services: string[]): Promise<Record<string, number>> {
+  await engine.refresh();
+  return Object.fromEntries(services.filter((s) => engine.state(engine.names(s)[0])).map((s) => [s, engine.names(s).length]));
 }

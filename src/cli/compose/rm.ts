@@ -11,17 +11,19 @@ export const rm: Run = async (a, project) => {
   const { load, engine } = await engineOf(project);
   const services = servicesOf(load, a.positionals);
   if (a.flags.stop) await engine.stop({ services });
-  const gone = services.filter((s) => { const st = engine.state(engine.name(s)); return st && !isLive(st.status); });
-  const running = services.filter((s) => { const st = engine.state(engine.name(s)); return st && isLive(st.status); });
-  for (const s of running) process.stderr.write(`${engine.name(s)}: still running, not removed (stop it first, or use -s)\n`);
+  // every replica of each service
+  const containers = services.flatMap((s) => engine.names(s).map((n) => ({ s, n, st: engine.state(n) })));
+  const gone = containers.filter((c) => c.st && !isLive(c.st.status));
+  const running = containers.filter((c) => c.st && isLive(c.st.status));
+  for (const c of running) process.stderr.write(`${c.n}: still running, not removed (stop it first, or use -s)\n`);
   if (!gone.length) {
     if (!running.length) process.stderr.write('no stopped containers\n');
     return 0;
   }
   const { verb } = await import('../rm.js');
-  const status = await verb.run(['--project', engine.project, '--state-root', engine.target.root, ...gone.map((s) => engine.name(s))]);
+  const status = await verb.run(['--project', engine.project, '--state-root', engine.target.root, ...gone.map((c) => c.n)]);
   if (a.flags.volumes && !isFromState(load)) {
-    for (const s of gone) for (const v of load.services.get(s)!.compose.volumes) if (v.anonymous && !v.external) rmSync(v.hostPath, { recursive: true, force: true });
+    for (const s of new Set(gone.map((c) => c.s))) for (const v of load.services.get(s)!.compose.volumes) if (v.anonymous && !v.external) rmSync(v.hostPath, { recursive: true, force: true });
   }
   return status;
 };

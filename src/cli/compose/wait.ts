@@ -9,12 +9,16 @@ export const wait: Run = async (a, project) => {
   if (!a.positionals.length) throw new UserError('E_USAGE', 'compose wait: expected at least one SERVICE', [], 'usage: niwa compose wait SERVICE...');
   const { load, engine } = await engineOf(project);
   const services = servicesOf(load, a.positionals);
-  for (const s of services) if (!engine.state(engine.name(s))) throw new UserError('E_NO_CONTAINER', `compose wait: ${s} has no container`, [], `create it with niwa compose up -d ${s}`);
+  for (const s of services) if (!engine.names(s).some((n) => engine.state(n))) throw new UserError('E_NO_CONTAINER', `compose wait: ${s} has no container`, [], `create it with niwa compose up -d ${s}`);
+  // a service with several replicas has ended when every one has; its code is the first non-zero one
   const code = (s: string): number | undefined => {
-    const st = engine.state(engine.name(s));
-    if (!st) return 255; // removed while we waited
-    if (isLive(st.status)) return undefined;
-    return st.signal != null ? 128 + st.signal : st.exitCode ?? 255;
+    const codes = engine.names(s).map((n) => {
+      const st = engine.state(n);
+      if (!st) return 255; // removed while we waited
+      if (isLive(st.status)) return undefined;
+      return st.signal != null ? 128 + st.signal : st.exitCode ?? 255;
+    });
+    return codes.includes(undefined) ? undefined : codes.find((c) => c !== 0) ?? 0;
   };
   const codes: number[] = [];
   try {

@@ -45,7 +45,8 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
   // Keyboard signals (Ctrl-C, Ctrl-\) reach a container that shares our terminal directly
   // from the kernel; forwarding them too would deliver them twice. Catch them (so this process
   // lives on to clean up) without forwarding. With a pty the terminal is raw: no such signals.
-  const fromKeyboard = (sig: NodeJS.Signals) => (sig === 'SIGINT' || sig === 'SIGQUIT') && !plan.tty && Boolean(process.stdin.isTTY) && (opts.stdio ?? 'inherit') === 'inherit';
+  // (Without a pty the container stays in our process group whatever its stdin is.)
+  const fromKeyboard = (sig: NodeJS.Signals) => (sig === 'SIGINT' || sig === 'SIGQUIT') && !plan.tty && Boolean(process.stdin.isTTY) && opts.stdio !== 'pipe';
   try {
     const { handle, pid } = await startPlan(plan, {
       sys: opts.sys, spec: opts.spec, emit, stdio: opts.stdio ?? 'inherit', startStage: opts.startStage, stateDir: opts.stateDir, ports: opts.ports,

@@ -9,7 +9,9 @@ import { dirname } from 'node:path';
 import { NiwaError, RuntimeFailure } from '../../errors.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { ProjectPlan, ProjectStep } from '../../plan/project/types.js';
-import type { StepDraft } from '../../plan/types.js';
+import type { LaunchPlan, StepDraft } from '../../plan/types.js';
+import type { CanonicalSpec } from '../../spec/types.js';
+import { buildStep, compileDeferred, pullStep } from './images.js';
 import { describeProjectStep } from '../../plan/project/format.js';
 import { isNetStep, NetStepError, realNetHost, runNetSteps, type NetHost } from '../net/exec.js';
 import { leasesPath } from '../net/names.js';
@@ -18,7 +20,8 @@ import { writeInPlace } from '../net/hosts.js';
 import { refreshHosts } from '../net/attach.js';
 import type { RunNet } from '../supervisor/protocol.js';
 
-type Launch = Extract<ProjectStep, { op: 'launch' }>;
+/** A launch step with its launch plan (compiled at load, or by the engine after its image's step). */
+type Launch = Extract<ProjectStep, { op: 'launch' }> & { plan: LaunchPlan; spec: CanonicalSpec };
 
 /** What the engine needs from the world beyond files: the network programs and the supervisor. */
 export interface ProjectHost {
@@ -101,6 +104,9 @@ export class ProjectRun {
       // consecutive network steps run together (runNetSteps batches `ip` commands per namespace)
       const group: ProjectStep[] = [steps[i]];
       if (isNetStep(steps[i] as unknown as StepDraft)) while (i + group.length < steps.length && isNetStep(steps[i + group.length] as unknown as StepDraft)) group.push(steps[i + group.length]);
+      // and the replicas a scale-down removes stop together (each waits out its own grace period)
+      const scaledDown = (x: ProjectStep | undefined) => x?.op === 'remove' && x.scaledDown === true;
+      if (scaledDown(steps[i])) while (scaledDown(steps[i + group.length])) group.push(steps[i + group.length]);
       for (const s of group) { this.touch(s.unit); units?.add(s.unit); }
       await this.exec(steps[i], group);
       i += group.length;
@@ -129,13 +135,22 @@ export class ProjectRun {
     switch (s.op) {
       case 'ip': case 'netns':
         return runNetSteps(group as unknown as StepDraft[], this.net);
-      case 'image':
-        if (!s.digest) throw new RuntimeFailure('E_IMAGE', `image ${s.ref} was not resolved`, { hint: 'niwa compose pull' });
-        return;
+      case 'image': {
+        // every image of the plan is pulled at once (from its first image step on); each step waits for its own
+        this.pulls ??= new Map(this.plan.steps.filter((x) => x.op === 'image').map((x) => {
+          const p = pullStep(x as Extract<ProjectStep, { op: 'image' }>, this.emitEvent);
+          p.catch(() => {}); // awaited by its own step
+          return [x.index, p];
+        }));
+        try { await this.pulls.get(s.index); } catch (e) {
+          await Promise.allSettled(this.pulls.values()); // no pull left running behind a failed start
+          throw e;
+        }
+        return this.compileAfter(s.index);
+      }
       case 'build':
-        // build: services are built while the project loads (src/build/compose.ts); a build step is
-        // left in the plan only for a service whose image is still missing, so it can only report that
-        throw new RuntimeFailure('E_BUILD', `service ${s.service}: its image ${s.image} (built from ${s.context}) is not in the store`, { hint: `build it with niwa compose build ${s.service}, or up --build` });
+        await buildStep(s, this.emitEvent);
+        return this.compileAfter(s.index);
       case 'mkdir':
         mkdirSync(s.path, { recursive: true, mode: s.mode });
         chmodSync(s.path, s.mode);
@@ -169,14 +184,37 @@ export class ProjectRun {
         this.ports.set(s.container, { address: s.address, ports: s.ports });
         return;
       case 'launch': {
+        const compiled = s.plan && s.spec ? { plan: s.plan, spec: s.spec } : this.compiled.get(s.container) ?? (s.deferred ? await this.compileLaunch(s) : undefined);
+        if (!compiled) throw new RuntimeFailure('E_PROJECT_STEP', `${s.container} has no launch plan`);
         const p = this.ports.get(s.container);
         const address = p?.address ?? this.plan.services.find((e) => e.container === s.container)?.addresses[s.networks[0]];
         const net: RunNet | undefined = s.networks.length || p ? { stateRoot: this.plan.stateRoot, project: this.plan.project, networks: s.networks, ...(address ? { address } : {}), ...(p?.ports?.length ? { ports: p.ports } : {}) } : undefined;
-        return this.host.launch(s, net);
+        return this.host.launch({ ...s, ...compiled }, net);
       }
       case 'remove':
+        if (s.scaledDown) { await Promise.all(group.map((g) => g.op === 'remove' && this.host.remove(g.container, g.stop, false))); return; }
         return this.host.remove(s.container, s.stop, s.stage === 'service');
     }
+  }
+
+  private readonly emitEvent = (e: RuntimeEvent): void => { try { this.host.emit?.(e); } catch { /* a reporter's bug must not break the step */ } };
+
+  /** The pulls of the plan's image steps, by step index, once the first image step ran. */
+  private pulls?: Map<number, Promise<void>>;
+
+  /** Launch plans compiled by the engine (deferred until their image's step ran), by container. */
+  private compiled = new Map<string, { plan: LaunchPlan; spec: CanonicalSpec }>();
+
+  /** Right after the step that makes an image: the launch plans that waited for it (a bad USER fails here, before any service starts). */
+  private async compileAfter(index: number): Promise<void> {
+    for (const l of this.plan.steps) if (l.op === 'launch' && l.deferred?.after === index && !this.compiled.has(l.container)) await this.compileLaunch(l);
+  }
+
+  private async compileLaunch(l: Extract<ProjectStep, { op: 'launch' }>): Promise<{ plan: LaunchPlan; spec: CanonicalSpec }> {
+    const c = await compileDeferred(l.service, l.deferred!);
+    this.compiled.set(l.container, c);
+    this.host.emit?.({ type: 'plan', container: l.container, steps: c.plan.steps.length, warnings: c.plan.warnings ?? [] });
+    return c;
   }
 
   /** Records what the plan decided; refuses when the lease database changed so that it no longer fits. */

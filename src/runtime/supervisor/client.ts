@@ -137,6 +137,14 @@ export async function request(t: Target, req: Request, onLine?: (l: StreamLine) 
  * Spawn `niwa __supervise PROJECT` detached (own session, stdio to _supervisor.log, cwd /) and wait
  * until its socket answers. If another supervisor wins the race, the new one exits and we use that one.
  */
+/**
+ * Node flags of the long-lived supervisor: a small young generation. Each request allocates a few
+ * MB that die young; with V8's default semi-spaces (up to 16 MB each) the heap's reservation, and
+ * with it RSS, kept growing over hundreds of `run -d`/`rm -f` cycles though the live heap stayed
+ * ~6 MB (scripts/sup-mem.mjs measures both).
+ */
+export const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 export async function startSupervisor(t: Target, timeoutMs = 10_000): Promise<void> {
   const log = stateWrite(t.root, () => {
     ensureProjectDir(t.root, t.project);
@@ -145,7 +153,7 @@ export async function startSupervisor(t: Target, timeoutMs = 10_000): Promise<vo
     return fd;
   });
   const script = process.argv[1];
-  const child = spawn(process.execPath, [...process.execArgv, script, '__supervise', t.project], {
+  const child = spawn(process.execPath, [...process.execArgv, ...SUPERVISOR_NODE_FLAGS, script, '__supervise', t.project], {
     detached: true,
     stdio: ['ignore', log, log],
     cwd: '/',

@@ -107,6 +107,7 @@ export class Supervised {
     let c: Supervised;
     try {
       c = new Supervised(ctx, dir, plan, spec, state);
+      if (net) net = withChosenPorts(net, proxy);
       if (net) writeAtomic(join(dir, 'net.json'), JSON.stringify(net) + '\n');
     } catch (e) {
       removeContainerDir(dir);
@@ -582,6 +583,17 @@ export class Supervised {
 }
 
 /** Takes a removed container off the project networks the orchestrator attached it to (its veth, lease, netns, hosts file). */
+/**
+ * net.json with the host ports the proxy actually listens on: a port published without a host port
+ * (compose `"80"`, host port 0) is recorded as the one the kernel chose, so `compose port`, `ps` and
+ * `inspect` show it, and a new supervisor that adopts the container publishes that same port again.
+ */
+export function withChosenPorts(net: RunNet, proxy: PortProxy | undefined): RunNet {
+  if (!proxy || !net.ports?.some((m) => m.hostPort === 0)) return net;
+  const chosen = proxy.published.map((p) => ({ ...p.mapping, hostPort: p.hostPort }));
+  return { ...net, ports: chosen };
+}
+
 export async function detachNetworks(net: RunNet, name: string, log: (msg: string) => void): Promise<void> {
   const { detachContainer } = await import('../net/attach.js');
   for (const n of net.networks) {

@@ -3,6 +3,7 @@
 // the project (container.ts), adopting containers a killed supervisor left running, and exiting
 // once nothing is left to supervise.
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { chmodSync, closeSync, existsSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { EventBus, type RuntimeEvent } from '../../events/types.js';
 import { UserError } from '../../errors.js';
@@ -307,6 +308,13 @@ class Daemon {
       case 'events':
         this.streamEvents(req.container, s);
         return undefined;
+      case 'debug': {
+        if (req.gc) (globalThis as { gc?: () => void }).gc?.();
+        const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.().length;
+        // a heap snapshot next to the supervisor's log, for a leak hunt (scripts/sup-mem.mjs --snapshots)
+        const snapshot = req.snapshot ? (await import('node:v8')).writeHeapSnapshot(join(projectDir(this.root, this.project), `_heap-${Date.now()}.heapsnapshot`)) : undefined;
+        return { ok: true, memory: process.memoryUsage(), containers: [...this.containers.keys()], sinks: this.bus.size, connections: this.connections.size, handles, snapshot };
+      }
       case 'shutdown':
         setImmediate(() => void this.shutdown(req.leave === true));
         return { ok: true };

@@ -54,6 +54,12 @@ export type Request =
   | { op: 'logs-follow'; name: string; tail?: number; since?: string }
   /** Stream: every RuntimeEvent ({event}) from now on, optionally of one container only, until the client goes. */
   | { op: 'events'; container?: string }
+  /**
+   * What the supervisor holds (leak checks: scripts/sup-mem.mjs, scripts/soak.mjs, tests): {memory,
+   * containers, sinks, connections, handles}; gc: collect first (when run with --expose-gc);
+   * snapshot: also write a heap snapshot into the project's directory ({snapshot: path}).
+   */
+  | { op: 'debug'; gc?: boolean; snapshot?: boolean }
   /** Stop every container (unless leave: true, then they live on unsupervised) and exit. */
   | { op: 'shutdown'; leave?: boolean };
 

@@ -7,7 +7,7 @@ import { UserError } from '../../errors.js';
 import type { Positions } from './context.js';
 import type { BuilderCall } from '../define.js';
 import { readFileSync } from 'node:fs';
-import { locateCall } from './ts-positions.js';
+import { locateBuilderCalls } from './ts-positions.js';
 
 /** This niwa's package entry (dist/src/index.js), what a spec's `'niwa'` import means. */
 const NIWA_ENTRY = new URL('../../index.js', import.meta.url);
@@ -39,9 +39,9 @@ export function installNiwaResolver(): void {
  *  A niwa builder's call sites in `file` go into `positions` (for file:line:col in errors). */
 export function unwrapSpecExport(value: unknown, file: string, positions?: Positions): unknown {
   if (value && typeof value === 'object' && typeof (value as { toSpec?: unknown }).toSpec === 'function') {
-    const calls = (value as Record<symbol, unknown>)[Symbol.for('niwa.spec.positions')];
-    if (positions && typeof calls === 'function') builderPositions(calls.call(value) as Record<string, BuilderCall>, file, positions);
-    return (value as { toSpec(): unknown }).toSpec();
+    const spec = (value as { toSpec(): unknown }).toSpec();
+    if (positions) Object.assign(positions, builderPositions(value, spec, file) ?? {});
+    return spec;
   }
   if (typeof value === 'function') {
     throw new UserError('E_SPEC_EXPORT', `${file}: the default export is a function, not a spec`, [
@@ -78,14 +78,18 @@ export async function readTs(file: string, positions?: Positions): Promise<unkno
   return unwrapSpecExport(mod.default, file, positions);
 }
 
-/** A builder's calls (src/spec/define.ts) → source positions of the fields they set, found in the spec's text. */
-function builderPositions(calls: Record<string, BuilderCall>, file: string, positions: Positions): void {
-  let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch { return; }
-  for (const [field, c] of Object.entries(calls)) {
-    const at = locateCall(text, c.method, c.nth);
-    if (at) positions[field] = at;
-  }
+/**
+ * A builder's calls (src/spec/define.ts) → source positions of the fields they set, found in the
+ * spec's text (`text`, or `file` read). `value` is the builder, or the plain spec defineCompose made
+ * of one (which carries the builder's calls); `spec` its plain spec (for the builder's name).
+ * Undefined when `value` is no builder.
+ */
+export function builderPositions(value: unknown, spec: unknown, file: string, text?: string): Positions | undefined {
+  const calls = value && typeof value === 'object' ? (value as Record<symbol, unknown>)[Symbol.for('niwa.spec.positions')] : undefined;
+  if (typeof calls !== 'function') return undefined;
+  try { text ??= readFileSync(file, 'utf8'); } catch { return undefined; }
+  const name = (spec as { name?: unknown } | undefined)?.name;
+  return locateBuilderCalls(text, typeof name === 'string' ? name : undefined, calls.call(value) as Record<string, BuilderCall>);
 }
 
 const firstLines = (s: string) => s.split('\n').slice(0, 3).join(' ').trim();

@@ -45,14 +45,49 @@ export function blankComments(text: string): string {
   return out;
 }
 
-/** Where the `nth` (0-based) call of a builder method is written: `.memory(` (or `container(` for the name). */
-export function locateCall(text: string, method: string, nth: number): { line: number; col: number } | undefined {
+/**
+ * Where the `nth` (0-based) call of a builder method is written between offsets `from` and `to`:
+ * `.memory(` (or `container(` for the name); `clean` is `text` with comments blanked.
+ */
+function locateCallIn(text: string, clean: string, method: string, nth: number, from: number, to: number): { line: number; col: number } | undefined {
   const esc = method.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const re = method === 'container' ? /(?<![\w$.])container\s*\(/g : new RegExp(`\\.\\s*${esc}\\s*\\(`, 'g');
-  const hits = [...blankComments(text).matchAll(re)];
+  const hits = [...clean.slice(from, to).matchAll(re)];
   const m = hits[nth];
   if (!m || m.index === undefined) return undefined;
-  const at = m.index + (m[0].startsWith('.') ? 1 : 0);
+  return lineCol(text, from + m.index + (m[0].startsWith('.') ? 1 : 0));
+}
+
+function lineCol(text: string, at: number): { line: number; col: number } {
   const before = text.slice(0, at);
   return { line: before.split('\n').length, col: at - before.lastIndexOf('\n') };
+}
+
+/**
+ * Where each field a builder set is written, for a file that may hold several builders (a barn).
+ * With one `container(` call in the file, the calls are counted over the whole file. With several,
+ * the builder is the `container('NAME')` call with its own name, and its calls are counted from
+ * there up to the next `container(` call; a field whose call is not in that stretch gets the
+ * builder's own `container(` call, and a builder whose call cannot be told apart (no literal name,
+ * or the same name twice) gets no positions: never another builder's.
+ */
+export function locateBuilderCalls(text: string, name: string | undefined, calls: Record<string, { method: string; nth: number }>): Record<string, { line: number; col: number }> {
+  const clean = blankComments(text);
+  const starts = [...clean.matchAll(/(?<![\w$.])container\s*\(\s*(?:(['"`])((?:\\.|(?!\1)[^\\])*)\1)?/g)];
+  let from = 0;
+  let to = text.length;
+  let start: { line: number; col: number } | undefined;
+  if (starts.length > 1) {
+    const mine = starts.filter((m) => m[1] !== undefined && m[2] === name);
+    if (mine.length !== 1) return {};
+    from = mine[0].index!;
+    to = starts.find((m) => m.index! > from)?.index ?? text.length;
+    start = lineCol(text, from);
+  }
+  const out: Record<string, { line: number; col: number }> = {};
+  for (const [field, c] of Object.entries(calls)) {
+    const at = locateCallIn(text, clean, c.method, c.nth, from, to) ?? start;
+    if (at) out[field] = at;
+  }
+  return out;
 }

@@ -186,7 +186,6 @@ test('unsupported keys: exactly one warning each, with its position', async () =
     '9:5 services.web.storage_opt: storage_opt: storage_opt is not supported; ignored',
     '10:5 services.web.privileged: privileged: the container gets every capability, no seccomp filter, no masked or read-only /proc paths, and may gain privileges',
     "11:20 services.web.security_opt.0: security_opt 'apparmor=unconfined' is not supported; ignored",
-    '12:5 services.web.deploy: 3 replicas asked for; niwa runs one container per service',
     '12:27 services.web.deploy.placement: deploy.placement is for swarm orchestration; ignored',
   ]);
   const spec = r.services.get('web')!.spec;

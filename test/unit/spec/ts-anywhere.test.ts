@@ -57,6 +57,36 @@ export default container('built')
   assert.doesNotMatch(r.stderr, /internal error/);
 });
 
+test('a barn of three builders: the error points at the call of the builder that made it (the 2nd), not the 1st', () => {
+  const d = tempTree({
+    'barn.ts': `import { container, defineCompose } from 'niwa';
+
+export default defineCompose({
+  services: {
+    a: container('a').memory('64m').hostname('a-box')
+      .command('/bin/true'),
+    b: container('b').memory('64q').hostname('b-box')
+      .tmpfs('relative')
+      .command('/bin/true'),
+    c: container('c').memory('32m').tmpfs('/ok')
+      .command('/bin/true'),
+    d: { process: { args: ['/bin/true'] }, cgroup: { pids: -3 } },
+  },
+});
+`,
+  });
+  const r = niwa(['compose', '-f', join(d, 'barn.ts'), 'plan']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /barn\.ts:7:23: services\.b\.cgroup\.memory: '64q' is not a size/);
+  assert.match(r.stderr, /barn\.ts:8:8: services\.b\.mounts\.0\.target/);
+  assert.match(r.stderr, /barn\.ts:12:54: services\.d\.cgroup\.pids/, 'a plain service: at its key');
+  assert.doesNotMatch(r.stderr, /barn\.ts:5:/, 'nothing points at builder a');
+  // niwa up FILE says the same before starting anything
+  const up = niwa(['up', join(d, 'barn.ts')]);
+  assert.equal(up.status, 2);
+  assert.match(up.stderr, /barn\.ts:7:23: services\.b\.cgroup\.memory/);
+});
+
 test('tsc --noEmit checks a spec with the package types; CAP_NET_RAWW is a compile error', () => {
   // Plain settings with niwa in node_modules (what `npm link niwa` makes): the package's "types" export.
   const d = tempTree({
