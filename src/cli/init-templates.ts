@@ -45,6 +45,8 @@ seccomp: default
 
 # rlimits: {nofile: 1024}
 # hooks: {before_start: 'echo starting'}
+# A veth on niwa's bridge and a published port (niwa run -p 8080:80); name: PROJECT_NETWORK joins a compose project's.
+# network: {ports: ['8080:80']}
 `;
 }
 

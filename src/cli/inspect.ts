@@ -13,7 +13,7 @@ import type { RunNet } from '../runtime/supervisor/protocol.js';
 import { readCgroupStats } from '../runtime/cgroup/stats.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
 import type { CanonicalSpec } from '../spec/types.js';
-import type { LaunchPlan } from '../plan/types.js';
+import type { LaunchPlan, Step } from '../plan/types.js';
 
 const USAGE = 'niwa inspect [--format FIELD] NAME...';
 
@@ -68,7 +68,7 @@ export function inspectContainer(row: Row | undefined, spec: CanonicalSpec | und
     } : null,
     mounts: (spec?.mounts ?? []).map((m) => ({ type: m.type, source: m.source, target: m.target, readonly: m.readonly, ...(m.size !== undefined ? { size: m.size } : {}), field: m.field })),
     rootfs: spec ? { ...spec.rootfs, readonly: spec.readonlyRoot } : null,
-    network: {
+    network: spec?.network ? bridgeView(spec.network.name, plan) : {
       mode: net === undefined ? 'host' : net.mode === 'new' ? 'none' : net.mode === 'join' ? 'joined' : 'container',
       ...(net?.mode === 'join' ? { path: net.path } : net?.mode === 'container' ? { container: net.container } : {}),
       hostname: spec?.hostname ?? null,
@@ -92,4 +92,15 @@ function formatField(o: unknown, path: string): string {
   for (const k of path.replace(/^\./, '').split('.').filter(Boolean)) v = v === null || typeof v !== 'object' ? undefined : (v as Record<string, unknown>)[k];
   if (v === undefined) throw new UserError('E_USAGE', `inspect: no field '${path}'`, [], 'e.g. state.pid, state.status, cgroup.paths, network.mode');
   return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/** A bridge network (run -p / --network bridge|NAME): its address, gateway and ports, as the plan's steps have them. */
+function bridgeView(name: string, plan: LaunchPlan | undefined): Record<string, unknown> {
+  const lease = plan?.steps.find((s) => s.op === 'lease') as Extract<Step, { op: 'lease' }> | undefined;
+  const pub = plan?.steps.find((s) => s.op === 'publish') as Extract<Step, { op: 'publish' }> | undefined;
+  return {
+    mode: 'bridge', network: name,
+    ...(lease ? { address: lease.address, subnet: lease.subnet, gateway: lease.gateway, bridge: lease.bridge, path: lease.netns } : {}),
+    ports: (pub?.ports ?? []).map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`),
+  };
 }

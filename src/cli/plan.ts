@@ -9,6 +9,7 @@ import { compile } from '../plan/compile.js';
 import { formatPlan } from '../plan/format.js';
 import { genericHost, probeHost } from '../validate/host.js';
 import type { LaunchPlan } from '../plan/types.js';
+import { netFactsFor } from '../runtime/net/facts.js';
 
 export const verb: Verb = {
   summary: 'print the launch plan a spec compiles to: every step, its syscall, the spec field it came from and why',
@@ -19,7 +20,7 @@ export const verb: Verb = {
     const host = a.flags.host === 'generic' ? genericHost() : probeHost();
     let build: string[] = [];
     const spec = await loadChecked(source.kind === 'file' ? source.file : { inline: source.spec }, host, { pull: pullFlag(a.flags.pull), overrides: overridesOf(a, 'plan'), onBuildPlan: (l) => { build = l; } });
-    const full = compile(spec, host, { id: String(a.flags.id ?? spec.name), project: String(a.flags.project ?? 'default') });
+    const full = compile(spec, host, { id: String(a.flags.id ?? spec.name), project: String(a.flags.project ?? 'default'), ...netFactsFor(spec, host.stateRoot) });
     const plan = a.flags.only === undefined ? full : onlyFields(full, String(a.flags.only), a.flags);
     const ex = await import('./plan-export.js');
     if (ex.wantsExport(a.flags)) return ex.runExport(a.flags, spec, plan, host);

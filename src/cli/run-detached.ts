@@ -14,7 +14,9 @@ export async function runDetached(plan: LaunchPlan, spec: CanonicalSpec, host: H
   // The token makes a retry of this request (its supervisor killed before answering) safe: the
   // supervisor recognises the record this request made instead of calling it a name conflict.
   const token = randomBytes(12).toString('hex');
-  const r = check(await request({ root: host.stateRoot, project: plan.project }, { op: 'run', plan, spec, token }));
+  // published ports: the supervisor listens before the container exists, and for as long as it lives
+  const net = (await import('../runtime/net/container.js')).runNetOf(plan, host.stateRoot);
+  const r = check(await request({ root: host.stateRoot, project: plan.project }, { op: 'run', plan, spec, token, ...(net ? { net } : {}) }));
   process.stdout.write(`${String(r.id)}\n`);
   return 0;
 }

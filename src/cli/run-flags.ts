@@ -33,7 +33,9 @@ export const RUN_OPTIONS_USAGE = [
   '  -w DIR, -u USER[:GROUP], --entrypoint CMD, --name NAME, --hostname NAME, --init, --read-only',
   '  -m, --memory 64m, --cpus 0.5, --pids-limit 64, --ulimit nofile=1024:2048, --sysctl k=v',
   '  --cap-add CAP, --cap-drop CAP (ALL too), --security-opt seccomp=unconfined|FILE, --security-opt no-new-privileges',
-  '  --network none|host  none: a network namespace with only lo; host: the host\'s network',
+  '  --network none|host|bridge|NAME   none: only lo; host: the host\'s network; bridge: a veth on niwa\'s bridge',
+  '                      (niwa0); NAME: a compose project\'s network PROJECT_NETWORK (its services by name)',
+  '  -p [IP:]HOST:CTR[/udp]   publish a container port on the host (a userspace proxy; implies --network bridge)',
   '  --ns pid,uts,mount  exactly these new namespaces;  --root pivot_root|chroot',
   '  --pull WHEN         missing (default), always or never: when to pull an image',
 ].join('\n');

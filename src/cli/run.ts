@@ -13,6 +13,7 @@ import { realSys } from '../runtime/sys/real.js';
 import { oomKilled } from '../runtime/cgroup/stats.js';
 import { plainReporter } from '../ui/plain.js';
 import { registerForeground } from '../runtime/foreground.js';
+import { netFactsFor, whileStale } from '../runtime/net/facts.js';
 
 export const verb: Verb = {
   summary: 'run a container from a spec, an image or the default root; its exit status becomes niwa\'s (128+N for a signal)',
@@ -49,27 +50,32 @@ export const verb: Verb = {
     const project = checkName(String(a.flags.project ?? 'default'), 'project name (--project)', 'run');
     const id = `${spec.name}-${randomBytes(4).toString('hex')}`;
     const stepper = a.flags.step ? (await import('../runtime/launch/step.js')).addStepPauses(spec) : undefined;
-    const plan = compile(spec, host, { id, project });
-    stepper?.setPlan(plan);
-    if (a.flags.detach) {
-      // --rm: the supervisor removes the container once it has ended for good (no restart to come)
-      if (a.flags.rm) spec.annotations = { ...spec.annotations, 'niwa.autoremove': 'true' };
-      return (await import('./run-detached.js')).runDetached(plan, spec, host);
-    }
-    // Registered like a supervised container, so ps/exec/stop/kill/rm work from another terminal.
-    const reg = registerForeground(host.stateRoot, plan, spec);
-    const r = await runPlan(plan, {
-      sys: realSys,
-      spec,
-      // stdin only with -i, as Docker does (or with a terminal: -t, the spec's process.tty), else /dev/null
-      stdio: a.flags.interactive || a.flags.tty || plan.tty ? (stepper?.stdio ?? 'inherit') : ['ignore', 'inherit', 'inherit'],
-      forwardSignals: DEFAULT_FORWARD,
-      emit: plainReporter({ verbose: Boolean(a.flags.verbose), plan }),
-      oomCheck: (p) => oomKilled(p.cgroups, host.cgroup),
-      onStarted: (h) => { void h.pid.then((pid) => reg.started(pid, h.process.pid)); },
-    }).finally(() => { stepper?.close(); reg.done(); });
-    if (r.oomKilled) process.stderr.write(`niwa: container '${spec.name}' was killed by the OOM killer (cgroup memory limit ${spec.cgroup.memory ?? '?'} bytes)\n`);
-    return r.status;
+    // A bridge network's plan is decided against the lease database: when another niwa took its address
+    // meanwhile (E_PLAN_STALE, nothing of this container made), it is compiled again and the new plan runs.
+    return whileStale(async () => {
+      const plan = compile(spec, host, { id, project, ...netFactsFor(spec, host.stateRoot) });
+      stepper?.setPlan(plan);
+      if (a.flags.detach) {
+        // --rm: the supervisor removes the container once it has ended for good (no restart to come)
+        if (a.flags.rm) spec.annotations = { ...spec.annotations, 'niwa.autoremove': 'true' };
+        return (await import('./run-detached.js')).runDetached(plan, spec, host);
+      }
+      // Registered like a supervised container, so ps/exec/stop/kill/rm work from another terminal.
+      const reg = registerForeground(host.stateRoot, plan, spec);
+      const r = await runPlan(plan, {
+        ports: reg.ports,
+        sys: realSys,
+        spec,
+        // stdin only with -i, as Docker does (or with a terminal: -t, the spec's process.tty), else /dev/null
+        stdio: a.flags.interactive || a.flags.tty || plan.tty ? (stepper?.stdio ?? 'inherit') : ['ignore', 'inherit', 'inherit'],
+        forwardSignals: DEFAULT_FORWARD,
+        emit: plainReporter({ verbose: Boolean(a.flags.verbose), plan }),
+        oomCheck: (p) => oomKilled(p.cgroups, host.cgroup),
+        onStarted: (h) => { void h.pid.then((pid) => reg.started(pid, h.process.pid)); },
+      }).finally(() => { reg.done(); });
+      if (r.oomKilled) process.stderr.write(`niwa: container '${spec.name}' was killed by the OOM killer (cgroup memory limit ${spec.cgroup.memory ?? '?'} bytes)\n`);
+      return r.status;
+    }).finally(() => stepper?.close());
   },
 };
 // --quiz is handled by src/cli/quiz.ts before the options above are parsed.

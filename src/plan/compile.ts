@@ -10,6 +10,7 @@ import { containerDataDir, imageCleanupSteps, imagePrepareSteps, imageRootLayout
 import { UserError } from '../errors.js';
 import { checkName } from '../spec/names.js';
 import { securityWarnings } from '../validate/warnings.js';
+import { containerNetworkSteps, type ContainerNetFacts, type ContainerNetwork } from './steps/net.js';
 
 export interface CompileContext {
   /** Unique id of this container instance (names its cgroup). */
@@ -17,6 +18,8 @@ export interface CompileContext {
   project: string;
   /** pid of a running container by name, for `namespaces.X.container` joins. */
   resolveContainer?: (name: string) => number | undefined;
+  /** The lease database, routes and links, read before compile: needed when the spec has a bridge network. */
+  net?: ContainerNetFacts;
 }
 
 /**
@@ -66,16 +69,24 @@ const HOOK_WHY: Record<HookPoint, string> = {
   poststop: 'OCI poststop: the container is gone; run the hook',
 };
 
-export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContext): LaunchPlan {
+export function compile(written: CanonicalSpec, host: HostFacts, ctx: CompileContext): LaunchPlan {
   // Names become host paths (cgroups, state): the one rule, whoever called (CLI flags, compose, API).
-  checkName(spec.name, 'container name');
+  checkName(written.name, 'container name');
   checkName(ctx.project, 'project name');
+  // A bridge network: the container joins the network namespace its steps prepare, with their /etc/hosts and resolv.conf.
+  let net: ContainerNetwork | undefined;
+  let spec = written;
+  if (written.network) {
+    if (!ctx.net) throw new UserError('E_NET_FACTS', `${written.file}: a bridge network is compiled against the lease database, which was not read`, [], 'niwa run and niwa plan read it (src/runtime/net/facts.ts)');
+    net = containerNetworkSteps(written, ctx.project, host.stateRoot, ctx.net);
+    spec = { ...written, namespaces: { ...written.namespaces, net: { mode: 'join', path: net.netns } }, mounts: [...written.mounts, ...net.mounts] };
+  }
   const warnings: string[] = [...securityWarnings(spec)];
   const rootDir = `${host.stateRoot}/rootfs-mnt`;
   const phases: Record<Phase, StepDraft[]> = { prepare: [], stage: [], clone: [], parent: [], child: [], started: [], cleanup: [] };
 
-  // prepare: hooks, then the cgroup (it must exist before the process is placed in it).
-  phases.prepare.push(...hookSteps(spec, 'prepare'));
+  // prepare: the network (published ports first), hooks, then the cgroup (it must exist before the process is placed in it).
+  phases.prepare.push(...(net?.prepare ?? []), ...hookSteps(spec, 'prepare'));
   let image: ImageRootLayout | undefined;
   if (spec.rootfs.kind === 'image') {
     if (!spec.rootfs.image) throw new UserError('E_IMAGE_UNRESOLVED', `${spec.file}: image ${spec.rootfs.ref} was not read before compiling`, [], 'load the spec with an image resolver (niwa run / niwa plan do)');
@@ -123,7 +134,7 @@ export function compile(spec: CanonicalSpec, host: HostFacts, ctx: CompileContex
 
   // cleanup: system_failure hooks first (they run only after a failed start, before the rollback)
   phases.cleanup.push(...hookSteps(spec, 'cleanup').filter((h) => h.op === 'hook' && h.point === 'system_failure'));
-  phases.cleanup.push(...cg.cleanup, ...(image ? imageCleanupSteps(image) : []), ...hookSteps(spec, 'cleanup').filter((h) => h.op === 'hook' && h.point !== 'system_failure'));
+  phases.cleanup.push(...cg.cleanup, ...(net?.cleanup ?? []), ...(image ? imageCleanupSteps(image) : []), ...hookSteps(spec, 'cleanup').filter((h) => h.op === 'hook' && h.point !== 'system_failure'));
 
   const steps: Step[] = [];
   for (const phase of ['prepare', 'stage', 'clone', 'parent', 'child', 'started', 'cleanup'] as Phase[]) {

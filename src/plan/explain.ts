@@ -129,6 +129,9 @@ export function lookFor(s: Step): Look[] {
     case 'rmtree': return [host(`ls -d ${sq(s.path)}  # "No such file or directory" once the container is gone`)];
     case 'copyroot': return [host(`ls ${sq(s.path)}  # the image's files, merged`)];
     case 'netns': return [host(`grep ${sq(s.path)} /proc/self/mountinfo  # an nsfs bind mount keeps the namespace alive`), host(`nsenter --net=${sq(s.path)} ip link`)];
+    case 'lease': case 'release': return [host(`cat ${sq(`${s.stateRoot}/net/leases.json`)}  # the lease database: subnets and addresses`)];
+    case 'hosts': return [inside('cat /etc/hosts  # every container on the network, by name')];
+    case 'publish': case 'unpublish': return [host(`ss -ltnup | grep -E ':(${s.ports.map((p) => p.hostPort).join('|')})\\b'  # niwa listens on the host port`), host(`curl -s 127.0.0.1:${s.ports[0]?.hostPort ?? 0}  # forwarded to the container`)];
   }
 }
 

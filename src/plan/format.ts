@@ -1,5 +1,6 @@
 // Text rendering of a LaunchPlan: each step as the call it makes, grouped by phase, with why.
 import type { LaunchPlan, Phase, Step } from './types.js';
+import { BRIDGE_PROJECT } from './steps/net.js';
 
 const PHASE_TITLE: Record<Phase, string> = {
   prepare: 'prepare — on the host, before the container process exists (niwa)',
@@ -19,6 +20,8 @@ const short = (s: string, n = 60) => {
   const one = s.replace(/\n/g, '\\n');
   return one.length > n ? one.slice(0, n - 1) + '…' : one;
 };
+
+const portText = (p: { hostIp: string; hostPort: number; containerPort: number; protocol: string }) => `${p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp}:${p.hostPort || '*'}->${p.containerPort}/${p.protocol}`;
 
 /** The call a step makes, as one line: `mount("proc", "/proc", "proc", MS_NOSUID, NULL)`. */
 export function describeCall(s: Step): string {
@@ -62,7 +65,12 @@ export function describeCall(s: Step): string {
     case 'device_filter': return `bpf(BPF_PROG_LOAD, CGROUP_DEVICE, ${s.program.length} insns); bpf(BPF_PROG_ATTACH, ${q(s.cgroup)}) — allow ${s.rules.join(', ')}`;
     case 'openpty': return `open(${q(s.path)}); ioctl(TIOCGPTPEER) — the pty`;
     case 'probe': return `connect(${q(s.address)}, ${s.port})${s.request ? ` + ${q(short(s.request.split('\r\n')[0]))}` : ''} — exit 0 if healthy`;
-    case 'ip': return `${s.netns ? `nsenter --net=${q(s.netns)} ` : ''}ip ${s.args.map(q).join(' ')}${s.absentOk ? ' (already gone is fine)' : ''}`;
+    case 'ip': return `${s.netns ? `nsenter --net=${q(s.netns)} ` : ''}ip ${s.args.map(q).join(' ')}${s.absentOk ? ' (already gone is fine)' : ''}${s.ifMissing ? ` (unless ${s.ifMissing} exists)` : ''}`;
+    case 'lease': return `lease ${s.address}/${s.subnet.split('/')[1]} on ${s.network} (${s.subnet}, gateway ${s.gateway}) for ${s.container}`;
+    case 'release': return `release ${s.container}'s lease on ${s.network}${s.bridge ? `; the last one out: ip link del ${s.bridge}, forget ${s.network}` : ''}`;
+    case 'hosts': return `rewrite the /etc/hosts of every container on ${s.project === BRIDGE_PROJECT ? 'niwa\'s bridge' : `${s.project}'s networks`}`;
+    case 'publish': return `listen ${s.ports.map(portText).join(', ')} → ${s.address}`;
+    case 'unpublish': return `close ${s.ports.map(portText).join(', ')}`;
     case 'rmtree': return `rm -r ${q(s.path)} (no symlink followed; gone is fine)`;
     case 'copyroot': return `copy ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'} → ${q(s.path)} (whiteouts applied${s.uidMap ? `; owners shifted: uid ${s.uidMap.map((m) => `${m.container_id}→${m.host_id}+${m.size}`).join(',')}` : ''})`;
     case 'netns': return s.action === 'add' ? `unshare(CLONE_NEWNET); mount("/proc/self/ns/net", ${q(s.path)}, MS_BIND)` : `umount2(${q(s.path)}, MNT_DETACH); unlink(${q(s.path)})`;

@@ -1,5 +1,6 @@
 // The LaunchPlan: plain, JSON-serialisable data describing every action `niwa run` takes,
 // in order. `niwa plan` prints it; runtime/ executes it; nothing runs that is not here.
+import type { PortMapping } from '../runtime/net/ports.js';
 
 /**
  * Phases, in the order they run:
@@ -119,9 +120,27 @@ export type Op =
    * or, with `netns`, inside the network namespace bound at that path. `absentOk`: a device or
    * address that is already gone is not an error (cleanup is idempotent).
    */
-  | { op: 'ip'; args: string[]; netns?: string; absentOk?: boolean }
+  | {
+      op: 'ip'; args: string[]; netns?: string; absentOk?: boolean;
+      /** Part of creating this bridge (a single container's network): skipped when the bridge already existed. */
+      ifMissing?: string;
+    }
   /** A network namespace kept alive by a bind mount on a file (`add`), or that mount and file removed (`delete`). */
   | { op: 'netns'; action: 'add' | 'delete'; path: string }
+  /**
+   * Host side, a single container's network (src/runtime/net/container.ts): record its address (and its
+   * network's subnet when the network is new) in the lease database, as the plan decided; refused when
+   * another niwa took them since.
+   */
+  | { op: 'lease'; stateRoot: string; project: string; network: string; bridge: string; subnet: string; gateway: string; container: string; address: string; ifname: string; veth: string; netns: string; aliases: string[]; hostname?: string }
+  /** Forget the container's lease (only if it is this netns's); with `bridge`: once no container is left on the network, remove the bridge and the network's record. */
+  | { op: 'release'; stateRoot: string; project: string; network: string; container: string; netns: string; bridge?: string }
+  /** Rewrite in place the /etc/hosts of every container on `project`'s networks from the lease database. */
+  | { op: 'hosts'; stateRoot: string; project: string }
+  /** Listen on the host ports and forward to the container's address (held by `niwa run` in the foreground, by the supervisor with -d). */
+  | { op: 'publish'; address: string; ports: PortMapping[] }
+  /** Close the published ports (the process that holds them does; a supervisor once the container has ended for good). */
+  | { op: 'unpublish'; ports: PortMapping[] }
   /** Host side: remove a directory tree niwa created (a container's upper dir, volumes); gone is fine. Never follows symlinks. */
   | { op: 'rmtree'; path: string }
   /**

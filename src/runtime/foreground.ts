@@ -2,11 +2,13 @@
 // (state.json, plan.json, spec.json under ${stateRoot}/${project}/${name}/), so that `niwa ps`
 // lists it, `niwa exec` enters it, and `niwa stop`/`kill`/`rm -f` act on it from another
 // terminal. The running `niwa run` process is its supervisor: it removes the directory when the
-// container ends. `foreground.ownerPid` keeps a project supervisor from adopting it.
+// container ends. `foreground.ownerPid` keeps a project supervisor from adopting it. It also holds
+// the container's published ports (niwa run -p) for the container's lifetime.
 import { UserError } from '../errors.js';
 import type { LaunchPlan } from '../plan/types.js';
 import type { CanonicalSpec } from '../spec/types.js';
 import { startTime, sameProcessAlive } from './proc.js';
+import { ownPorts, type PortHolder } from './net/container.js';
 import { containerDir, createContainerDir, pruneProject, readState, removeContainerDir, writeState, type ContainerState } from './state.js';
 
 export interface ForegroundRegistration {
@@ -15,6 +17,8 @@ export interface ForegroundRegistration {
   started(pid: number, stagePid: number | undefined): void;
   /** The container is gone and cleaned up: remove its directory. */
   done(): void;
+  /** Its published ports (the plan's publish step): this process listens while the container runs, closed by the plan's cleanup. */
+  ports: PortHolder;
 }
 
 export function registerForeground(root: string, plan: LaunchPlan, spec: CanonicalSpec): ForegroundRegistration {
@@ -35,14 +39,17 @@ export function registerForeground(root: string, plan: LaunchPlan, spec: Canonic
     throw new UserError('E_NAME_IN_USE', `run: a container named '${plan.name}' already exists in project '${plan.project}'${stale ? ' (left by a niwa run that was killed)' : ''}`, [],
       `give this one another name with --name, or remove the old one: niwa rm -f ${plan.name}${plan.project === 'default' ? '' : ' --project ' + plan.project}`);
   }
+  const ports = ownPorts();
   return {
     dir,
+    ports,
     started(pid, stagePid) {
       state = { ...state, status: 'running', pid, startedAt: new Date().toISOString(), ...(stagePid ? { stagePid, stageStart: startTime(stagePid) } : {}) };
       // the container runs whether or not its record can say so (a full disk): warn, do not fail it
       try { writeState(dir, state); } catch (e) { process.stderr.write(`niwa: warning: ${(e as Error).message}: niwa ps shows '${plan.name}' as created\n`); }
     },
     done() {
+      void ports.proxy()?.close(); // closed by the plan's cleanup; this is for a run that never got there
       removeContainerDir(dir);
       pruneProject(root, plan.project);
     },

@@ -122,6 +122,16 @@ export class ContainerBuilder {
   /** The signal `niwa stop` sends first (default SIGTERM). */
   stopSignal(sig: SignalName): this { this.s.stop_signal = sig; return this; }
 
+  // --- network ---
+  /** 'bridge' (niwa's own bridge network), a compose project's network PROJECT_NETWORK, or 'none' / 'host'. */
+  network(name: string): this {
+    const ports = this.s.network?.ports;
+    this.s.network = name === 'none' || name === 'host' ? { mode: name } : { mode: 'bridge', ...(name === 'bridge' ? {} : { name }), ...(ports ? { ports } : {}) };
+    return this;
+  }
+  /** Publish ports in Docker's -p forms ('8080:80', '127.0.0.1:5353:53/udp'); a bridge network unless one is named. */
+  publish(...ports: (string | number)[]): this { this.s.network = { ...(this.s.network ?? {}), ports: [...(this.s.network?.ports ?? []), ...ports] }; return this; }
+
   // --- hooks and metadata ---
   /** A hook: a shell string, {command, optional, timeout}, or (TS only) a function. Repeats append. */
   hook(point: HookPoint, hook: Hook): this {
@@ -193,6 +203,7 @@ const METHOD_FIELDS: Record<string, string | ((args: unknown[], b: ContainerBuil
   capSets: 'capabilities.sets', noNewPrivs: 'no_new_privs', rlimit: (a) => `rlimits.${String(a[0])}`, seccomp: 'seccomp',
   sysctl: (a) => `sysctls.${String(a[0])}`, oomScoreAdj: 'oom_score_adj', stopSignal: 'stop_signal',
   hook: (a) => `hooks.${String(a[0])}`, annotate: (a) => `annotations.${String(a[0])}`,
+  network: 'network', publish: 'network.ports',
 };
 for (const [method, field] of Object.entries(METHOD_FIELDS)) {
   const proto = ContainerBuilder.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;

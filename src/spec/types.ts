@@ -234,6 +234,21 @@ export interface ContainerSpec {
   stop_signal?: string;
   /** How long `niwa stop` waits before SIGKILL (default 10s). */
   stop_grace_period?: Duration;
+  /** The container's network: niwa's bridge, a compose project's network, none or the host's; published ports. */
+  network?: NetworkSpec;
+}
+
+/**
+ * `network:` of a single container. bridge (the default when ports are given): a veth on niwa's own
+ * bridge network, or with `name` on a compose project's network (`PROJECT_NETWORK`, e.g. demo_default);
+ * none: a network namespace with only lo; host: the host's network.
+ */
+export interface NetworkSpec {
+  mode?: 'bridge' | 'none' | 'host';
+  /** bridge only: a compose project's network as Docker names it (PROJECT_NETWORK); default: niwa's bridge. */
+  name?: string;
+  /** Published ports, Docker's -p forms: "8080:80", "127.0.0.1:5353:53/udp", "80" (any free host port). */
+  ports?: (string | number)[];
 }
 
 // ---------------------------------------------------------------------------
@@ -399,8 +414,17 @@ export interface CanonicalSpec {
   lifecycle: CanonicalLifecycle;
   /** Spec fields set by command-line options (niwa run --memory …) → the option, for plan --explain. */
   fromFlags?: Record<string, string>;
+  /** A bridge network (spec `network`, -p, --network bridge|NAME): compiled into network steps. */
+  network?: CanonicalNetwork;
   /** For messages: dotted path → source position (YAML). */
   positions?: Record<string, { line: number; col: number }>;
+}
+
+export interface CanonicalNetwork {
+  /** 'bridge' (niwa's own) or a compose project's network as PROJECT_NETWORK. */
+  name: string;
+  /** Published ports (runtime/net/ports.ts PortMapping). */
+  ports: { hostIp: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
 }
 
 export interface CanonicalHealthcheck {

@@ -128,11 +128,12 @@ test('bad option values are niwa errors naming the option, all at once, and exit
   const cap = run(['--cap-add', 'CAP_NET_RAWW'], 'true');
   assert.equal(cap.status, 125);
   assert.match(cap.stderr, /--cap-add \(capabilities\.add\.0\): 'CAP_NET_RAWW' is not known/, 'a later phase still names the option');
-  const p = run(['-p', '8080:80'], 'true');
+  const p = run(['-p', '8080:80', '--network', 'none'], 'true');
   assert.equal(p.status, 125);
-  assert.match(p.stderr, /-p: "8080:80": niwa run does not publish ports yet/);
+  assert.match(p.stderr, /-p: ports are published from a bridge network, not with --network none/);
   const net = run(['--network', 'mynet'], 'true');
-  assert.match(net.stderr, /--network: network "mynet"/);
+  assert.equal(net.status, 125);
+  assert.match(net.stderr, /network mynet does not exist\n\s+hint: networks: bridge \(niwa's own\)/);
 });
 
 test('exit codes: the container\'s status, 127 not found, 126 not executable, 125 niwa\'s own failure; run -- ls -h is not help', { skip }, () => {

@@ -1,10 +1,11 @@
 // "The plan is what runs": strace -f of a real `niwa run` compared with `niwa plan --json` of the
 // same spec. Every namespace, mount, root switch and privilege syscall of the stage and the
-// container comes from a plan step, in the plan's order, with the plan's arguments.
+// container comes from a plan step, in the plan's order, with the plan's arguments. With -p, every
+// ip command (logged by wrappers on PATH) and the network namespace file are the plan's too.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { niwa, niwaBin, needsRoot, needsStage } from '../helpers.js';
@@ -133,4 +134,42 @@ test('strace of niwa run matches niwa plan: namespaces, mounts, root switch, pri
   assert.equal(calls.filter((c) => c.name === 'setns').length, plan.steps.filter((s) => s.op === 'setns').length);
   assert.equal(calls.filter((c) => c.name === 'chroot').length, 0);
   assert.equal(calls.filter((c) => c.name === 'pivot_root').length, 1);
+});
+
+const tool = (t: string) => ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].map((d) => join(d, t)).find((p) => existsSync(p));
+
+test('niwa plan -p is what niwa run -p does: every ip command in the plan\'s order, the namespace file, the join', { skip: skip || (tool('ip') && tool('nsenter') ? false : 'ip / nsenter not found'), timeout: 60_000 }, () => {
+  chmodSync(dir, 0o755);
+  const bin = join(dir, 'bin');
+  const log = join(dir, 'ip.log');
+  mkdirSync(bin, { recursive: true });
+  // wrappers: nsenter passes the namespace it enters to ip through the environment; ip logs each batch line
+  writeFileSync(join(bin, 'nsenter'), `#!/bin/sh\nNIWA_TEST_NETNS="\${1#--net=}" exec ${tool('nsenter')} "$@"\n`, { mode: 0o755 });
+  writeFileSync(join(bin, 'ip'), `#!/bin/sh\nif [ "$1" = "-batch" ] || [ "$2" = "-batch" ]; then\n  in=$(cat)\n  printf '%s\\n' "$in" | sed "s|^|$NIWA_TEST_NETNS\\t|" >> ${log}\n  printf '%s\\n' "$in" | exec ${tool('ip')} "$@"\nfi\nexec ${tool('ip')} "$@"\n`, { mode: 0o755 });
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NIWA_STATE_ROOT: join(dir, 'state-net') };
+  const args = ['--name', 'traced-net', '-p', '127.0.0.1:0:8000', '--', '/bin/sh', '-c', 'cat /sys/class/net/eth0/operstate'];
+  const p = niwa(['plan', '--json', ...args], { env });
+  assert.equal(p.status, 0, p.stderr);
+  const plan = JSON.parse(p.stdout) as LaunchPlan;
+  const out = join(dir, 'trace-net');
+  const r = spawnSync('strace', ['-f', '-qq', '-s', '256', '-o', out, '-e', 'trace=mount,setns', process.execPath, niwaBin, 'run', ...args], { env, encoding: 'utf8', timeout: 50_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'up\n');
+  // every ip command of the plan (and the bridge its release removes, the last one out), in order
+  const planned = plan.steps.flatMap((s) => (s.op === 'ip' ? [`${s.netns ?? ''}\t${s.args.join(' ')}`] : s.op === 'release' && s.bridge ? [`\tlink del ${s.bridge}`] : []));
+  const ran = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  // (the subnet is the first free one at each moment: another test's bridge may take one in between)
+  const subnet = (l: string) => l.replace(/\b10\.89\.\d+\./g, '10.89.N.');
+  assert.deepEqual(ran.map(subnet), planned.map(subnet), 'the same ip commands, in the same order');
+  assert.ok(planned.some((l) => l.includes('type veth')) && planned.some((l) => l.includes('route add default')));
+  // the namespace file: one nsfs bind mount, at the planned path, and the stage joins it
+  const netns = plan.steps.find((s) => s.op === 'netns' && s.action === 'add') as Extract<Step, { op: 'netns' }>;
+  const calls = readFileSync(out, 'utf8').split('\n');
+  const nsMounts = calls.filter((l) => /mount\("\/proc\/(self|\d+)\/ns\/net", /.test(l)).map((l) => JSON.parse(/mount\([^,]+, ("[^"]+")/.exec(l)![1]) as string);
+  assert.deepEqual(nsMounts, [netns.path]);
+  // one join per ip step run inside it (each through nsenter), and the stage's own (the plan's setns step)
+  const joins = calls.filter((l) => /setns\(\d+(<[^>]*>)?, CLONE_NEWNET\)\s+= 0/.test(l));
+  assert.equal(joins.length, plan.steps.filter((s) => s.op === 'ip' && s.netns).length + plan.steps.filter((s) => s.op === 'setns').length);
+  assert.equal(plan.steps.filter((s) => s.op === 'setns' && s.path === netns.path).length, 1);
+  assert.ok(!existsSync(netns.path), 'the namespace file is gone after the run');
 });

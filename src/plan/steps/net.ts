@@ -2,7 +2,14 @@
 // project network (bridge) and put a container on it (veth pair, address, routes). Pure: the
 // same steps are shown by `niwa plan` and executed by exec.ts, in order, with their undo in
 // `cleanup` (every cleanup step is idempotent, so it can run after a failure at any point).
+import { dirname, join } from 'node:path';
 import type { StepDraft } from '../types.js';
+import type { CanonicalMount, CanonicalSpec } from '../../spec/types.js';
+import { UserError } from '../../errors.js';
+import { DEFAULT_NETWORK } from '../../spec/load/network.js';
+import { networkKey, reserveAddress, reserveNetwork, type Cidr, type LeaseDb, type NetworkRecord } from '../../runtime/net/ipam.js';
+import { bridgeName, containerIfname, hostsPath, netnsPath, netStateDir, vethName } from '../../runtime/net/names.js';
+import { hostsFor } from '../../runtime/net/hosts.js';
 
 export interface BridgeInfo {
   /** Compose network name (for messages and spec fields). */
@@ -96,4 +103,112 @@ export function networkSteps(netns: string, attachments: AttachmentInfo[]): Host
     prepare: parts.flatMap((p) => p.prepare),
     cleanup: parts.reverse().flatMap((p) => p.cleanup),
   };
+}
+
+// ---------------------------------------------------------------------------
+// A single container's network (spec `network`, niwa run -p / --network bridge|NAME)
+
+/** What compiling a single container's network needs to know about the host (read before compile). */
+export interface ContainerNetFacts {
+  /** The lease database as it is now. */
+  leases: LeaseDb;
+  /** The host's IPv4 routes (a new subnet must not overlap them). */
+  routes: { iface: string; cidr: Cidr }[];
+  /** Network interfaces of the host. */
+  links: string[];
+}
+
+/** niwa's own bridge network in the lease database: a project name no compose project can have (a '.'). */
+export const BRIDGE_PROJECT = 'niwa.run';
+
+/** niwa0 under the default state root; under another (a test's) a bridge of its own, so two never share one. */
+export function defaultBridge(stateRoot: string): string {
+  return stateRoot === '/run/niwa' ? 'niwa0' : bridgeName(`${BRIDGE_PROJECT}:${stateRoot}`, DEFAULT_NETWORK);
+}
+
+export interface ContainerNetwork {
+  prepare: StepDraft[];
+  cleanup: StepDraft[];
+  /** The network namespace file the container joins (namespaces.net). */
+  netns: string;
+  /** Its /etc/hosts and /etc/resolv.conf, bound read-only. */
+  mounts: CanonicalMount[];
+  address: string;
+}
+
+const netError = (message: string, hint: string) => new UserError('E_NETWORK', message, [], hint);
+
+/**
+ * The steps that put one container on a bridge network, decided against the lease database read
+ * before compile (as compose plans are): ports first (a busy port creates nothing), the lease, niwa's
+ * bridge when it is missing, the namespace, the veth pair, address, lo, default route, /etc/hosts and
+ * resolv.conf, and their undo in cleanup.
+ */
+export function containerNetworkSteps(spec: CanonicalSpec, containerProject: string, stateRoot: string, facts: ContainerNetFacts): ContainerNetwork {
+  const want = spec.network!;
+  // Its name on the network (lease, /etc/hosts) is its --name, as Docker's: one of that name per network.
+  const name = spec.name;
+  const db = facts.leases;
+  const own = want.name === DEFAULT_NETWORK;
+  let net: NetworkRecord;
+  let leases = db;
+  if (own) {
+    const bridge = defaultBridge(stateRoot);
+    try {
+      const r = reserveNetwork(db, { project: BRIDGE_PROJECT, network: DEFAULT_NETWORK, bridge, routes: facts.routes });
+      net = r.net;
+      leases = r.db;
+    } catch (e) { throw netError(`niwa's bridge network: ${(e as Error).message}`, (e as UserError).hint ?? 'free a subnet of 10.89.0.0/16'); }
+  } else {
+    const found = Object.values(db.networks).find((n) => n.project !== BRIDGE_PROJECT && `${n.project}_${n.network}` === want.name);
+    if (!found) {
+      const known = Object.values(db.networks).filter((n) => n.project !== BRIDGE_PROJECT).map((n) => `${n.project}_${n.network}`);
+      throw netError(`network ${want.name} does not exist`, `networks: bridge (niwa's own)${known.length ? `, ${known.join(', ')}` : ''}; a compose project's networks exist while it is up (niwa compose up), named PROJECT_NETWORK`);
+    }
+    if (!facts.links.includes(found.bridge)) throw netError(`network ${want.name}: its bridge ${found.bridge} is missing`, `bring the project up again: niwa compose -p ${found.project} up -d`);
+    net = found;
+  }
+  const project = net.project;
+  const key = networkKey(project, net.network);
+  // its own namespace file (under its niwa project): a lease of that name with another one is another container's
+  const netns = netnsPath(stateRoot, containerProject, spec.name);
+  const had = leases.networks[key]?.leases[name];
+  if (had && had.netns !== netns) throw netError(`a container named ${name} is already on network ${want.name}`, 'give this one another name with --name (or --project)');
+  const veth = vethName(project, net.network, name);
+  const aliases = spec.hostname && spec.hostname !== name ? [spec.hostname] : [];
+  const r = reserveAddress(leases, key, name, { aliases, ifname: containerIfname(0), veth, netns, ...(spec.hostname ? { hostname: spec.hostname } : {}) });
+  const lease = r.lease;
+  const label = own ? 'bridge (niwa\'s own)' : want.name;
+  const info: AttachmentInfo = { network: label, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway, container: name, veth, ifname: lease.ifname, address: lease.address, defaultRoute: true };
+  const field = 'network';
+  const as = (list: StepDraft[], f = field) => list.map((s) => ({ ...s, field: f }));
+  const hostsDir = join(netStateDir(stateRoot), 'hosts', project);
+  const hosts = hostsPath(stateRoot, project, name);
+  const resolv = join(hostsDir, `_resolv.${name}.conf`);
+  const resolvText = ['# written by niwa: this bridge network has no route out; container names are in /etc/hosts', 'options timeout:1 attempts:1', ''].join('\n');
+  const ports = want.ports;
+  const prepare: StepDraft[] = [];
+  if (ports.length) prepare.push({ op: 'publish', address: lease.address, ports, field: 'network.ports', why: `listen on the host port${ports.length === 1 ? '' : 's'} and forward to ${lease.address}, first: a busy port fails the start before anything is made (niwa run holds them while it runs; with -d the supervisor does)` });
+  prepare.push({ op: 'lease', stateRoot, project, network: net.network, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway, container: name, address: lease.address, ifname: lease.ifname, veth, netns, aliases, ...(spec.hostname ? { hostname: spec.hostname } : {}), field, why: `record ${lease.address} on ${want.name} (${net.subnet}) for ${name} in the lease database${own && !db.networks[key] ? ', with the new network' : ''}` });
+  if (own) prepare.push(...as(bridgeSteps({ network: label, bridge: net.bridge, subnet: net.subnet, gateway: net.gateway }).prepare.map((s) => ({ ...s, ifMissing: net.bridge } as StepDraft))));
+  prepare.push(...as(sandboxSteps(netns, false).prepare), ...as(attachSteps(info, netns, true).prepare));
+  prepare.push(
+    { op: 'mkdir', path: hostsDir, mode: 0o755, parents: true, field, man: 'mkdir(2)', why: 'the directory of the network\'s /etc/hosts files' },
+    { op: 'write', path: hosts, data: hostsFor(r.db, project, name, spec.hostname), create: true, field, man: 'hosts(5)', why: `its /etc/hosts: itself and every container on ${want.name}, by name` },
+    { op: 'write', path: resolv, data: resolvText, create: true, field, man: 'resolv.conf(5)', why: 'its /etc/resolv.conf: the network has no route to the host\'s name servers, so lookups of unknown names fail at once' },
+    { op: 'hosts', stateRoot, project, field, man: 'hosts(5)', why: `every container on ${want.name} learns it: their /etc/hosts are rewritten in place from the lease database` },
+  );
+  const cleanup: StepDraft[] = [
+    ...(ports.length ? [{ op: 'unpublish', ports, field: 'network.ports', why: 'close the published ports (the supervisor closes them once the container has ended for good, not between restarts)' } as StepDraft] : []),
+    ...as(attachSteps(info, netns).cleanup),
+    { op: 'release', stateRoot, project, network: net.network, container: name, netns, ...(own ? { bridge: net.bridge } : {}), field, why: `forget ${name}'s address on ${want.name}${own ? '; when it was the last container there, remove the bridge and the subnet too' : ''}` },
+    { op: 'hosts', stateRoot, project, field, man: 'hosts(5)', why: `the other containers on ${want.name} forget it` },
+    ...as(sandboxSteps(netns).cleanup),
+    { op: 'rmtree', path: hosts, field, why: 'its /etc/hosts' },
+    { op: 'rmtree', path: resolv, field, why: 'its /etc/resolv.conf' },
+    { op: 'rmdir', path: hostsDir, bestEffort: true, field, man: 'rmdir(2)', why: 'the network\'s hosts directory, once no container has a file in it' },
+    { op: 'rmdir', path: dirname(netns), bestEffort: true, field, man: 'rmdir(2)', why: 'the project\'s namespace directory, once no container of it has a namespace file in it' },
+  ];
+  const file = (source: string, target: string): CanonicalMount => ({ type: 'bind', source, target, readonly: true, recursive: false, options: [], field, sourceKind: 'file' });
+  return { prepare, cleanup, netns, mounts: [file(hosts, '/etc/hosts'), file(resolv, '/etc/resolv.conf')], address: lease.address };
 }

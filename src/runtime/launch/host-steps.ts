@@ -6,8 +6,18 @@ import { SysError, type Sys } from '../sys/types.js';
 import { runHook } from './hooks.js';
 import { removeCgroup } from '../cgroup/remove.js';
 import { injectedFailStep } from './inject.js';
+import { RuntimeFailure } from '../../errors.js';
+import type { PortHolder } from '../net/container.js';
 
-export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, plan: LaunchPlan): Promise<void> {
+/** Per plan: whether this start creates niwa's bridge (ip steps with ifMissing), decided at its `link add`. */
+const made = new WeakMap<LaunchPlan, Map<string, boolean>>();
+function bridgesMade(plan: LaunchPlan): Map<string, boolean> {
+  let m = made.get(plan);
+  if (!m) made.set(plan, (m = new Map()));
+  return m;
+}
+
+export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, plan: LaunchPlan, ports?: PortHolder): Promise<void> {
   if (step.phase === 'prepare' && step.index === injectedFailStep()) throw new SysError(step.op, 'path' in step ? String(step.path) : `step ${step.index}`, 'EIO (injected by NIWA_TEST_FAIL_STEP)');
   switch (step.op) {
     case 'mkdir': {
@@ -41,10 +51,36 @@ export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, pla
       return;
     }
     case 'ip':
-    case 'netns':
+    case 'netns': {
       // Network plumbing (runtime/net): iproute2 in the host or in a kept network namespace.
-      await (await import('../net/exec.js')).runNetSteps([step]);
+      const net = await import('../net/exec.js');
+      if (step.op === 'ip' && step.ifMissing) {
+        // niwa's bridge: its steps are skipped when it existed before the first of them (the `link add`)
+        const made = bridgesMade(plan);
+        const creates = step.args[0] === 'link' && step.args[1] === 'add';
+        if (creates) made.set(step.ifMissing, !net.realNetHost.linkExists(step.ifMissing));
+        if (!made.get(step.ifMissing)) return;
+        try { await net.runNetSteps([step]); } catch (e) {
+          if (!creates || (e as { code?: string }).code !== 'E_NET_EXISTS') throw e;
+          made.set(step.ifMissing, false); // another niwa made it just now
+        }
+        return;
+      }
+      await net.runNetSteps([step]);
       return;
+    }
+    case 'lease':
+      return (await import('../net/container.js')).lease(step);
+    case 'release':
+      return (await import('../net/container.js')).release(step);
+    case 'hosts':
+      return (await import('../net/container.js')).hosts(step);
+    case 'publish':
+      if (!ports) throw new RuntimeFailure('E_PORT_HOLDER', `step ${step.index}: nothing here can hold published ports`, { hint: 'niwa run (in the foreground or with -d) publishes them', field: step.field });
+      return ports.publish(step);
+    case 'unpublish':
+      // without a holder, the process that held them is gone, and its ports with it
+      return ports?.unpublish(step);
     case 'hook':
       await runHook(step, spec, plan);
       return;

@@ -6,6 +6,7 @@ import type { EventSink } from '../../events/types.js';
 import type { Sys } from '../sys/types.js';
 import { signalName, startStage, type StageHandle, type StageStdio } from './stage.js';
 import { startPlan, cleanupPlan } from './start.js';
+import type { PortHolder } from '../net/container.js';
 
 export interface RunOptions {
   sys: Sys;
@@ -23,6 +24,8 @@ export interface RunOptions {
   startStage?: typeof startStage;
   /** The container's state directory, for hooks (default: under NIWA_STATE_ROOT). */
   stateDir?: string;
+  /** Holds the plan's published ports while the container runs (src/runtime/net/container.ts ownPorts). */
+  ports?: PortHolder;
 }
 
 export interface RunResult {
@@ -46,7 +49,7 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
   const fromKeyboard = (sig: NodeJS.Signals) => (sig === 'SIGINT' || sig === 'SIGQUIT') && !plan.tty && Boolean(process.stdin.isTTY) && opts.stdio !== 'pipe';
   try {
     const { handle, pid } = await startPlan(plan, {
-      sys: opts.sys, spec: opts.spec, emit, stdio: opts.stdio ?? 'inherit', startStage: opts.startStage, stateDir: opts.stateDir,
+      sys: opts.sys, spec: opts.spec, emit, stdio: opts.stdio ?? 'inherit', startStage: opts.startStage, stateDir: opts.stateDir, ports: opts.ports,
       onStage: (h) => {
         for (const sig of opts.forwardSignals ?? []) {
           const f = fromKeyboard(sig) ? () => {} : () => h.kill(sig);
@@ -60,7 +63,7 @@ export async function runPlan(plan: LaunchPlan, opts: RunOptions): Promise<RunRe
     if (ex.shimKilled) emit({ type: 'warning', container: plan.name, message: `the container's shim (the niwa stage, pid ${handle.process.pid}) was killed by ${signalName(ex.signal!)}: the container is killed with it` });
     const oomKilled = opts.oomCheck ? safe(() => opts.oomCheck!(plan), false) : false;
     emit({ type: 'exited', container: plan.name, code: ex.code, signal: ex.signal, oomKilled });
-    await cleanupPlan(plan, { sys: opts.sys, spec: opts.spec, emit, pid, stateDir: opts.stateDir });
+    await cleanupPlan(plan, { sys: opts.sys, spec: opts.spec, emit, pid, stateDir: opts.stateDir, ports: opts.ports });
     return { ...ex, oomKilled, status: ex.signal !== null ? 128 + ex.signal : (ex.code ?? 1) };
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);

@@ -8,6 +8,7 @@ import type { EventSink } from '../../events/types.js';
 import type { Sys } from '../sys/types.js';
 import { RuntimeFailure } from '../../errors.js';
 import { runHostStep } from './host-steps.js';
+import type { PortHolder } from '../net/container.js';
 import { startStage, type StageHandle, type StageStdio } from './stage.js';
 import { runHook, runStartedHooks, stageHookRunner } from './hooks.js';
 
@@ -26,6 +27,8 @@ export interface StartOptions {
   statusFd?: number;
   /** Did the plan's memory cgroup see an OOM kill? (default: read the real cgroups) */
   oomCheck?: (plan: LaunchPlan) => boolean | Promise<boolean>;
+  /** Holds the published ports of the plan's publish step (niwa run: this process; -d: the supervisor). */
+  ports?: PortHolder;
 }
 
 export interface StartedContainer {
@@ -45,6 +48,8 @@ export interface CleanupOptions {
   failed?: boolean;
   pid?: number;
   stateDir?: string;
+  /** Closes the published ports (the unpublish step); none: whoever held them is gone. */
+  ports?: PortHolder;
 }
 
 export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<StartedContainer> {
@@ -60,7 +65,7 @@ export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<S
     for (const step of plan.steps.filter((s) => s.phase === 'prepare')) {
       try {
         if (step.op === 'hook') await runHook(step, opts.spec, plan, hookCtx);
-        else await runHostStep(step, opts.sys, opts.spec, plan);
+        else await runHostStep(step, opts.sys, opts.spec, plan, opts.ports);
         prepared++;
         emit({ type: 'step', container: c, index: step.index, op: step.op, ok: true });
       } catch (e) {
@@ -87,7 +92,7 @@ export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<S
     }
     // Whatever the stage saw (a step that could not reach a killed child), an OOM kill during setup is the cause.
     const oom = handle !== undefined && await Promise.resolve().then(() => (opts.oomCheck ?? realOomCheck)(plan)).catch(() => false);
-    await cleanupPlan(plan, { sys: opts.sys, spec: opts.spec, emit, hooks: prepared > 0, failed: true, pid, stateDir: opts.stateDir });
+    await cleanupPlan(plan, { sys: opts.sys, spec: opts.spec, emit, hooks: prepared > 0, failed: true, pid, stateDir: opts.stateDir, ports: opts.ports });
     if (oom) {
       throw new RuntimeFailure('E_OOM', `container '${c}' was killed by the OOM killer during setup (cgroup memory limit ${opts.spec.cgroup.memory ?? '?'} bytes)`, {
         cause: e, field: 'cgroup.memory', hint: 'raise cgroup.memory: setting up the container (its mounts, its first pages) is charged to its cgroup too',
@@ -116,7 +121,7 @@ export async function cleanupPlan(plan: LaunchPlan, opts: CleanupOptions): Promi
     if (step.op === 'hook' && (step.point === 'system_failure' ? !opts.failed : opts.hooks === false)) continue;
     try {
       if (step.op === 'hook') await runHook(step, opts.spec, plan, { pid: opts.pid, stateDir: opts.stateDir });
-      else await runHostStep(step, opts.sys, opts.spec, plan);
+      else await runHostStep(step, opts.sys, opts.spec, plan, opts.ports);
       if (step.op === 'rmdir' || step.op === 'rmtree') removed.push(step.path);
     } catch (e) {
       failed.push(`${step.op} ${'path' in step ? step.path : ''}: ${(e as Error).message}`);

@@ -21,6 +21,7 @@ import { parseSignal } from '../signals.js';
 import { createContainerDir, logPath, readJson, removeContainerDir, writeAtomic, writeState, type ContainerState } from '../state.js';
 import type { RunNet } from './protocol.js';
 import type { PortProxy } from '../net/ports.js';
+import type { PortHolder } from '../net/container.js';
 import type { PublishedPort } from '../../events/types.js';
 import { LineSplitter, LogWriter, type LogEntry, type LogStream } from './logs.js';
 import { nextDelay, shouldRestart } from './restart.js';
@@ -329,6 +330,7 @@ export class Supervised {
         sys: realSys, spec: this.spec, emit: this.ctx.emit,
         stdio: ['ignore', f.wOut, f.wErr],
         statusFd,
+        ports: this.portHolder(),
         onStage: (h) => {
           this.signal = (sig) => h.kill(sig);
           closeW();
@@ -405,8 +407,23 @@ export class Supervised {
     this.finishRun({ code: ex.code, signal: ex.signal }, oom, cleaned);
   }
 
+  /**
+   * A plan's publish step (niwa run -d -p): the ports were published before the container was made
+   * (or by republish); they stay open across restarts and close when it has ended for good.
+   */
+  private portHolder(): PortHolder {
+    return {
+      publish: async (s) => {
+        if (this.proxy) return;
+        const { publishPorts } = await import('../net/ports.js');
+        this.proxy = await publishPorts(s.ports, s.address);
+      },
+      unpublish: async () => {},
+    };
+  }
+
   private async cleanup(): Promise<boolean> {
-    const r = await cleanupPlan(this.plan, { sys: realSys, spec: this.spec, emit: this.ctx.emit });
+    const r = await cleanupPlan(this.plan, { sys: realSys, spec: this.spec, emit: this.ctx.emit, ports: this.portHolder() });
     if (r.failed.length) this.ctx.log(`${this.name}: cleanup left: ${r.failed.join('; ')}`);
     return r.failed.length === 0;
   }

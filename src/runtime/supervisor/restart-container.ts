@@ -8,6 +8,8 @@ import { compile } from '../../plan/compile.js';
 import { probeHost } from '../../validate/host.js';
 import { containerDir, readSpec, readState } from '../state.js';
 import { check, request, type Target } from './client.js';
+import { netFactsFor } from '../net/facts.js';
+import { runNetOf } from '../net/container.js';
 
 export async function restartContainer(t: Target, name: string, timeoutMs?: number): Promise<{ id: string; pid: number }> {
   const dir = containerDir(t.root, t.project, name);
@@ -15,9 +17,10 @@ export async function restartContainer(t: Target, name: string, timeoutMs?: numb
   if (!readState(dir) || !spec) throw new UserError('E_NO_CONTAINER', `restart: no container named '${name}' in project '${t.project}'`, [], 'see niwa ps');
   const host = probeHost({ stateRoot: t.root });
   // Compile first: a spec the host can no longer run fails before the old container is touched.
-  const plan = compile(spec, host, { id: `${name}-${randomBytes(4).toString('hex')}`, project: t.project });
+  const plan = compile(spec, host, { id: `${name}-${randomBytes(4).toString('hex')}`, project: t.project, ...netFactsFor(spec, t.root) });
   await request(t, { op: 'stop', name, timeoutMs }, undefined, (timeoutMs ?? 600_000) + 60_000).catch(() => undefined);
   check(await request(t, { op: 'rm', name, force: true }));
-  const r = check(await request(t, { op: 'run', plan, spec }));
+  const net = runNetOf(plan, t.root);
+  const r = check(await request(t, { op: 'run', plan, spec, ...(net ? { net } : {}) }));
   return { id: String(r.id), pid: Number(r.pid) };
 }

@@ -15,12 +15,14 @@ import { canonRlimits } from './rlimits.js';
 import { canonRootfs } from './rootfs.js';
 import { canonSeccomp } from './seccomp.js';
 import { canonLifecycle } from './lifecycle.js';
+import { canonNetwork } from './network.js';
 
 export async function canonicalise(input: ContainerSpec, ctx: LoadContext): Promise<CanonicalSpec> {
   const p = input.process ?? {};
   const spec = { ...input, process: p };
   const root = canonRootfs(spec, ctx);
   const namespaces = canonNamespaces(spec, ctx);
+  const network = canonNetwork(spec, namespaces, ctx);
   const id = canonIdentity(spec, root.rootfs, ctx);
   if (!p.args?.length) {
     if (root.rootfs.kind !== 'image') report(ctx, 'process.args', 'no command: process.args is required', 'give the command as a list, e.g. args: [/bin/sh, -c, "echo hi"] (only an image can supply one)');
@@ -62,5 +64,6 @@ export async function canonicalise(input: ContainerSpec, ctx: LoadContext): Prom
   if (spec.hostname !== undefined) out.hostname = spec.hostname;
   if (spec.domainname !== undefined) out.domainname = spec.domainname;
   if (spec.oom_score_adj !== undefined) out.oomScoreAdj = spec.oom_score_adj;
+  if (network) out.network = network;
   return out;
 }

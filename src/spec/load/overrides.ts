@@ -153,6 +153,8 @@ export function applyOverrides(data: ContainerSpec, o: RunOverrides, ctx: LoadCo
   if (mounts.length) s.mounts = mounts;
 
   // --- network ---
+  // none|host: namespaces.net as today (and no bridge network); bridge or NAME: spec `network` (a veth on
+  // niwa's bridge, or on a compose project's network PROJECT_NETWORK); -p publishes and implies bridge.
   if (o.network !== undefined) {
     if (o.network === 'none') { s.namespaces = withNamespace(s.namespaces, 'net', true); from('--network', 'namespaces.net'); }
     else if (o.network === 'host') {
@@ -161,13 +163,30 @@ export function applyOverrides(data: ContainerSpec, o: RunOverrides, ctx: LoadCo
       // asked for by name: no warning that the host's network is shared
       const said = s.annotations?.[INTENDED_ANNOTATION];
       s.annotations = { ...(s.annotations ?? {}), [INTENDED_ANNOTATION]: said ? `${said}, host-net` : 'host-net' };
+    } else if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(o.network)) {
+      bad('--network', `${JSON.stringify(o.network)} is not a network name`, 'none, host, bridge (niwa\'s bridge) or a compose project\'s network PROJECT_NETWORK, e.g. demo_default');
+    } else {
+      s.namespaces = withNamespace(s.namespaces, 'net', true);
+      s.network = { ...(s.network ?? {}), mode: 'bridge', ...(o.network === 'bridge' ? {} : { name: o.network }) };
+      if (o.network === 'bridge') delete s.network.name;
+      from('--network', 'network', 'network.name');
     }
-    else bad('--network', `network ${JSON.stringify(o.network)}: niwa run knows none (a network namespace with only lo) and host`, 'containers on bridge networks come from niwa compose (networks:, ports:)');
+    if (o.network === 'none' || o.network === 'host') {
+      if (o.publish?.length) bad('-p', `ports are published from a bridge network, not with --network ${o.network}`, o.network === 'host' ? 'with --network host the container listens on the host\'s ports itself: drop -p' : 'drop --network none, or -p');
+      delete s.network;
+    }
   }
+  const ports: (string | number)[] = [];
   for (const p of o.publish ?? []) {
     const r = parsePortShort(p);
-    if (r.error) bad('-p', r.error, 'write -p HOST:CONTAINER, e.g. -p 8080:80');
-    else bad('-p', `${JSON.stringify(p)}: niwa run does not publish ports yet`, 'use --network host (the container listens on the host\'s own ports), or niwa compose with ports:');
+    if (r.error) { bad('-p', r.error, 'write -p [IP:]HOST:CONTAINER[/udp], e.g. -p 8080:80'); continue; }
+    ports.push(p);
+  }
+  if (ports.length && o.network !== 'none' && o.network !== 'host') {
+    s.namespaces = withNamespace(s.namespaces, 'net', true);
+    s.network = { ...(s.network ?? {}), mode: 'bridge', ports: [...(s.network?.ports ?? []), ...ports] };
+    from('-p', 'network.ports');
+    if (o.network === undefined) from('-p', 'network');
   }
 
   // --- resources ---

@@ -99,6 +99,28 @@ test('--cap-drop ALL (--cap-add X) is exactly X; --ns and --network shape the na
   assert.deepEqual(all.capabilities.bounding, []);
 });
 
+test('-p publishes from a bridge network (niwa\'s own unless --network NAME); --network none|host with -p is an error', async () => {
+  const p = await load(['-p', '8080:80', '-p', '127.0.0.1:5353:53/udp']);
+  assert.deepEqual(p.network, { name: 'bridge', ports: [
+    { hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+    { hostIp: '127.0.0.1', hostPort: 5353, containerPort: 53, protocol: 'udp' },
+  ] });
+  assert.deepEqual(p.namespaces.net, { mode: 'new' });
+  assert.equal(optionOf(p.fromFlags, 'network.ports'), '-p');
+  assert.equal(optionOf(p.fromFlags, 'network'), '-p');
+  const named = await load(['--network', 'demo_default', '-p', '80']);
+  assert.deepEqual(named.network, { name: 'demo_default', ports: [{ hostIp: '0.0.0.0', hostPort: 0, containerPort: 80, protocol: 'tcp' }] });
+  assert.equal(optionOf(named.fromFlags, 'network'), '--network');
+  assert.deepEqual((await load(['--network', 'bridge'])).network, { name: 'bridge', ports: [] });
+  // the spec's own network, and --network none over it
+  const spec = { name: 'x', process: { args: ['/bin/true'] }, network: { ports: ['8080:80'] } };
+  assert.equal((await load([], spec)).network?.ports[0].hostPort, 8080);
+  assert.equal((await load(['--network', 'none'], spec)).network, undefined);
+  assert.deepEqual(await problems(['--network', 'host', '-p', '80:80']), ['-p: ports are published from a bridge network, not with --network host']);
+  await assert.rejects(load([], { name: 'x', process: { args: ['/bin/true'] }, network: { mode: 'host', ports: ['80'] } }), (e: UserError) => e.details.some((d) => d.field === 'network.ports' && /not with mode host/.test(d.message)));
+  await assert.rejects(load([], { name: 'x', process: { args: ['/bin/true'] }, network: { ports: ['80:x'] } }), (e: UserError) => e.details.some((d) => d.field === 'network.ports.0'));
+});
+
 test('--entrypoint: the whole command without an image; with -- it gets the arguments', async () => {
   assert.deepEqual((await load(['--entrypoint', '/bin/echo', '--', 'a', 'b'])).process.args, ['/bin/echo', 'a', 'b']);
   assert.deepEqual((await load(['--entrypoint', '/bin/date'])).process.args, ['/bin/date']);
@@ -106,11 +128,11 @@ test('--entrypoint: the whole command without an image; with -- it gets the argu
 
 test('bad values: every problem at once, each named after its option, with a hint', async () => {
   const p = await problems(['--memory', '12x', '--cpus', '0', '--pids-limit', 'x', '--ns', 'pid,utz', '-e', '=v', '-w', 'rel', '-v', 'name:/data',
-    '--tmpfs', 'rel', '--ulimit', 'nofile', '--sysctl', 'novalue', '--root', 'jail', '--security-opt', 'apparmor=x', '-p', '80:80', '--network', 'br0']);
+    '--tmpfs', 'rel', '--ulimit', 'nofile', '--sysctl', 'novalue', '--root', 'jail', '--security-opt', 'apparmor=x', '-p', '80:x', '--network', 'no/such']);
   for (const want of ['--memory: "12x" is not a size', '--cpus: "0" is not a number of CPUs', '--pids-limit: "x" is not a whole number', '--ns: unknown namespace "utz"',
     '-e: "=v" is not NAME=VALUE', '-w: "rel" is not an absolute path', '-v: "name:/data": named and anonymous volumes', '--tmpfs: "rel" is not an absolute path',
     '--ulimit: "nofile" is not NAME=SOFT[:HARD]', '--sysctl: "novalue" is not NAME=VALUE', '--root: "jail" is not pivot_root or chroot',
-    '--security-opt: "apparmor=x" is not supported', '-p: "80:80": niwa run does not publish ports yet', '--network: network "br0"']) {
+    '--security-opt: "apparmor=x" is not supported', '-p: ', '--network: "no/such" is not a network name']) {
     assert.ok(p.some((l) => l.startsWith(want)), `${want}\n in ${p.join('\n')}`);
   }
   // a problem found by a later phase (the schema here) still names the option

@@ -55,3 +55,15 @@ test('device() adds a host device node; the loader reads its type and numbers', 
   await assert.rejects(loadSpecObject(container('f').command('/bin/true').device('/dev/null', { container_path: '/etc/x' })), (e) => /^devices\.0\.container_path: .*under \/dev\//.test(problem(e)));
   await assert.rejects(loadSpecObject(container('g').command('/bin/true').device('/dev/null', { permissions: 'rwx' })), (e) => /devices\.0\.permissions/.test(problem(e)));
 });
+
+test('publish() and network(): the spec `network` field, loaded as a bridge network', async () => {
+  const b = container('w').command('/bin/true').network('demo_default').publish('8080:80', 53);
+  assert.deepEqual(b.toSpec().network, { mode: 'bridge', name: 'demo_default', ports: ['8080:80', 53] });
+  const s = await loadSpecObject(b, '<inline>', { skipConsistency: true });
+  assert.deepEqual(s.network, { name: 'demo_default', ports: [
+    { hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+    { hostIp: '0.0.0.0', hostPort: 0, containerPort: 53, protocol: 'tcp' },
+  ] });
+  assert.deepEqual(container('n').command('/bin/true').publish('80').network('none').toSpec().network, { mode: 'none' });
+  assert.equal((await loadSpecObject(container('h').command('/bin/true').network('host'), '<inline>', { skipConsistency: true })).namespaces.net, undefined);
+});

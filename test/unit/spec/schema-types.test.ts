@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers.js';
 import { ALL_CAPS } from '../../../src/spec/capabilities.js';
-import { type HealthcheckSpec,
+import { type HealthcheckSpec, type NetworkSpec,
   HOOK_POINTS, NAMESPACE_KINDS,
   type BindMount, type DeviceSpec, type CapabilitiesSpec, type CapabilitySets, type CgroupSpec, type ContainerSpec, type HookCommand,
   type IdMapping, type NamespaceKind, type NamespaceOptions, type ProcessSpec, type Propagation, type SeccompAction,
@@ -30,8 +30,9 @@ const SHAPES: Record<string, readonly string[]> = {
     name: true, rootfs: true, root: true, namespaces: true, uid_map: true, gid_map: true, hostname: true, domainname: true,
     process: true, mounts: true, masked_paths: true, readonly_paths: true, devices: true, cgroup: true, capabilities: true, no_new_privs: true,
     rlimits: true, seccomp: true, sysctls: true, oom_score_adj: true, hooks: true, env_files: true, annotations: true,
-    healthcheck: true, restart: true, stop_signal: true, stop_grace_period: true,
+    healthcheck: true, restart: true, stop_signal: true, stop_grace_period: true, network: true,
   } satisfies Record<keyof ContainerSpec, true>),
+  '#/properties/network': Object.keys({ mode: true, name: true, ports: true } satisfies Record<keyof NetworkSpec, true>),
   '#/properties/healthcheck': Object.keys({
     test: true, tcp: true, http: true, interval: true, timeout: true, retries: true, start_period: true,
   } satisfies Record<keyof HealthcheckSpec, true>),
