@@ -40,6 +40,10 @@ try {
   add('node -e 0 (Node start-up alone)', timeCmd(process.execPath, ['-e', '0']));
   add('niwa run (CLI, cold Node)', timeCmd(process.execPath, [join(root, 'bin', 'niwa.js'), 'run', spec]));
   add('niwa validate (CLI)', timeCmd(process.execPath, [join(root, 'bin', 'niwa.js'), 'validate', spec]));
+  // A network of its own: the bridge's lease, a netns, a veth pair, addresses and a route (the `ip` steps of
+  // one namespace run as one `ip -batch` process); -p also listens on a host port chosen by the kernel.
+  add('niwa run --network bridge (CLI)', timeCmd(process.execPath, [join(root, 'bin', 'niwa.js'), 'run', '--network', 'bridge', spec]));
+  add('niwa run -p 80 (CLI)', timeCmd(process.execPath, [join(root, 'bin', 'niwa.js'), 'run', '-p', '80', spec]));
 
   // Warm runtime: the same plan executed from a process that is already running (a supervisor).
   {

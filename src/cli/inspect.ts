@@ -68,7 +68,7 @@ export function inspectContainer(row: Row | undefined, spec: CanonicalSpec | und
     } : null,
     mounts: (spec?.mounts ?? []).map((m) => ({ type: m.type, source: m.source, target: m.target, readonly: m.readonly, ...(m.size !== undefined ? { size: m.size } : {}), field: m.field })),
     rootfs: spec ? { ...spec.rootfs, readonly: spec.readonlyRoot } : null,
-    network: spec?.network ? bridgeView(spec.network.name, plan) : {
+    network: spec?.network ? bridgeView(spec.network.name, plan, netFile) : {
       mode: net === undefined ? 'host' : net.mode === 'new' ? 'none' : net.mode === 'join' ? 'joined' : 'container',
       ...(net?.mode === 'join' ? { path: net.path } : net?.mode === 'container' ? { container: net.container } : {}),
       hostname: spec?.hostname ?? null,
@@ -94,13 +94,17 @@ function formatField(o: unknown, path: string): string {
   return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
-/** A bridge network (run -p / --network bridge|NAME): its address, gateway and ports, as the plan's steps have them. */
-function bridgeView(name: string, plan: LaunchPlan | undefined): Record<string, unknown> {
+/**
+ * A bridge network (run -p / --network bridge|NAME): its address, gateway and ports, as the plan's steps
+ * have them; the ports as whoever holds them (the supervisor, or the foreground niwa run) recorded them
+ * in net.json once listening, so a port published without a host port shows the one the kernel chose.
+ */
+function bridgeView(name: string, plan: LaunchPlan | undefined, netFile?: RunNet): Record<string, unknown> {
   const lease = plan?.steps.find((s) => s.op === 'lease') as Extract<Step, { op: 'lease' }> | undefined;
   const pub = plan?.steps.find((s) => s.op === 'publish') as Extract<Step, { op: 'publish' }> | undefined;
   return {
     mode: 'bridge', network: name,
     ...(lease ? { address: lease.address, subnet: lease.subnet, gateway: lease.gateway, bridge: lease.bridge, path: lease.netns } : {}),
-    ports: (pub?.ports ?? []).map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`),
+    ports: (netFile?.ports ?? pub?.ports ?? []).map(formatMapping),
   };
 }

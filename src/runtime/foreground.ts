@@ -8,8 +8,9 @@ import { UserError } from '../errors.js';
 import type { LaunchPlan } from '../plan/types.js';
 import type { CanonicalSpec } from '../spec/types.js';
 import { startTime, sameProcessAlive } from './proc.js';
-import { ownPorts, type PortHolder } from './net/container.js';
-import { containerDir, createContainerDir, pruneProject, readState, removeContainerDir, writeState, type ContainerState } from './state.js';
+import { ownPorts, runNetOf, type PortHolder } from './net/container.js';
+import { containerDir, createContainerDir, pruneProject, readState, removeContainerDir, writeAtomic, writeState, type ContainerState } from './state.js';
+import { join } from 'node:path';
 
 export interface ForegroundRegistration {
   dir: string;
@@ -39,7 +40,19 @@ export function registerForeground(root: string, plan: LaunchPlan, spec: Canonic
     throw new UserError('E_NAME_IN_USE', `run: a container named '${plan.name}' already exists in project '${plan.project}'${stale ? ' (left by a niwa run that was killed)' : ''}`, [],
       `give this one another name with --name, or remove the old one: niwa rm -f ${plan.name}${plan.project === 'default' ? '' : ' --project ' + plan.project}`);
   }
-  const ports = ownPorts();
+  const own = ownPorts();
+  // once listening, the ports are recorded in net.json as the supervisor records them (a port published
+  // without a host port as the one the kernel chose), so `inspect` from another terminal shows them
+  const ports: PortHolder = {
+    publish: async (s) => {
+      await own.publish(s);
+      const net = runNetOf(plan, root);
+      const proxy = own.proxy();
+      if (!net || !proxy) return;
+      try { writeAtomic(join(dir, 'net.json'), JSON.stringify({ ...net, ports: proxy.published.map((p) => ({ ...p.mapping, hostPort: p.hostPort })) }) + '\n'); } catch { /* inspect then shows the planned ports */ }
+    },
+    unpublish: (s) => own.unpublish(s),
+  };
   return {
     dir,
     ports,
@@ -49,7 +62,7 @@ export function registerForeground(root: string, plan: LaunchPlan, spec: Canonic
       try { writeState(dir, state); } catch (e) { process.stderr.write(`niwa: warning: ${(e as Error).message}: niwa ps shows '${plan.name}' as created\n`); }
     },
     done() {
-      void ports.proxy()?.close(); // closed by the plan's cleanup; this is for a run that never got there
+      void own.proxy()?.close(); // closed by the plan's cleanup; this is for a run that never got there
       removeContainerDir(dir);
       pruneProject(root, plan.project);
     },

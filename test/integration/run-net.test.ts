@@ -86,7 +86,7 @@ before(() => {
 
 after(async () => {
   if (!dir) return;
-  for (const n of ['srv', 'probe']) niwa(['rm', '-f', n, '--project', PROJECT], { env: env() });
+  for (const n of ['srv', 'probe', 'auto', 'autofg']) niwa(['rm', '-f', n, '--project', PROJECT], { env: env() });
   niwa(['compose', '-f', join(dir, 'compose.yaml'), '-p', DEMO, 'down', '-t', '0'], { env: env(), timeout: 60_000 });
   for (const p of [PROJECT, DEMO]) await tryRequest({ root: state, project: p }, { op: 'shutdown' }).catch(() => undefined);
   await removeProjectNetworks({ stateRoot: state }, DEMO).catch(() => undefined);
@@ -121,6 +121,36 @@ test('foreground run -p: the host reaches the container\'s port while it runs; i
   assert.match(out, new RegExp(`^${lease![1].replace(/\./g, '\\.')}\\tfg$`, 'm'), 'its own name in /etc/hosts');
   assert.ok(await portFree(port), 'the port is closed with the container');
   assertClean('after a foreground run');
+});
+
+test('-p CONTAINER_PORT (no host port): inspect shows the host port the kernel chose, and the host reaches the container through it (-d and foreground)', { skip, timeout: 120_000 }, async () => {
+  const chosen = (name: string): number | undefined => {
+    const r = niwa(['inspect', name, '--project', PROJECT, '-f', 'network.ports'], { env: env() });
+    if (r.status !== 0) return undefined;
+    const m = /^\["0\.0\.0\.0:(\d+)->8000\/tcp"\]$/.exec(r.stdout.trim());
+    return m && Number(m[1]) > 0 ? Number(m[1]) : undefined;
+  };
+  const d = run(['-d', '--name', 'auto', '-p', '8000', '-v', `${site}:/site:ro`, '--', ...SERVE(8000, '/site')]);
+  assert.equal(d.status, 0, d.stderr);
+  const port = chosen('auto');
+  assert.ok(port, `inspect names the chosen port: ${niwa(['inspect', 'auto', '--project', PROJECT, '-f', 'network.ports'], { env: env() }).stdout}`);
+  assert.equal(await page(port!), PAGE);
+  assert.equal(niwa(['rm', '-f', 'auto', '--project', PROJECT], { env: env() }).status, 0);
+  assert.ok(await portFree(port!), 'the supervisor closed the chosen port');
+
+  const p = spawn(process.execPath, [niwaBin, 'run', '--project', PROJECT, '--name', 'autofg', '--init', '-p', '8000', '-v', `${site}:/site:ro`, '--', ...SERVE(8000, '/site')], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (b: Buffer) => { err += b; });
+  const ended = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+  try {
+    const fg = await poll('the chosen port in inspect', async () => chosen('autofg'), 30_000);
+    assert.notEqual(fg, 0);
+    assert.equal(await page(fg), PAGE, err);
+    assert.equal(niwa(['stop', 'autofg', '--project', PROJECT], { env: env() }).status, 0);
+    assert.equal(await ended, 143, err);
+    assert.ok(await portFree(fg), 'the foreground run closed the chosen port');
+  } finally { p.kill('SIGKILL'); }
+  assertClean('after -p without a host port');
 });
 
 test('run -d -p and --network bridge: the host reaches srv; a second container reaches it by address and by name; rm -f removes it all', { skip, timeout: 120_000 }, async () => {

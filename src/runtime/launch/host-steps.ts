@@ -89,6 +89,35 @@ export async function runHostStep(step: Step, sys: Sys, spec: CanonicalSpec, pla
   }
 }
 
+type IpStep = Extract<Step, { op: 'ip' }>;
+
+/**
+ * The `ip` steps starting at `steps[from]` that can run as one `ip -batch` process (runNetSteps):
+ * consecutive, same namespace, same absentOk, none of niwa's shared bridge (ifMissing: decided step
+ * by step) and none the failure injection aims at. Fewer than two: nothing to gain, run it alone.
+ */
+export function ipBatchAt(steps: Step[], from: number): IpStep[] {
+  const first = steps[from];
+  const batchable = (s: Step | undefined): s is IpStep => s?.op === 'ip' && !s.ifMissing && s.index !== injectedFailStep();
+  if (!batchable(first)) return [];
+  const group: IpStep[] = [];
+  for (let i = from; i < steps.length; i++) {
+    const s = steps[i];
+    if (!batchable(s) || s.netns !== first.netns || Boolean(s.absentOk) !== Boolean(first.absentOk)) break;
+    group.push(s);
+  }
+  return group.length > 1 ? group : [];
+}
+
+/**
+ * Runs a group from ipBatchAt as one process, in the plan's order; `onDone` is told of each step as
+ * done. A failure throws the NetStepError of the exact step that failed (its `step` is the plan's).
+ */
+export async function runIpBatch(group: IpStep[], onDone: (s: Step) => void): Promise<void> {
+  const net = await import('../net/exec.js');
+  await net.runNetSteps(group, net.realNetHost, (s) => onDone(s as Step));
+}
+
 /** rmdir of a plain directory: already gone is fine; with bestEffort, so is still in use. */
 function removeDir(sys: Sys, path: string, bestEffort = false): void {
   try {

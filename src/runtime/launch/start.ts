@@ -7,7 +7,7 @@ import type { LaunchPlan, Step } from '../../plan/types.js';
 import type { EventSink } from '../../events/types.js';
 import type { Sys } from '../sys/types.js';
 import { RuntimeFailure } from '../../errors.js';
-import { runHostStep } from './host-steps.js';
+import { ipBatchAt, runHostStep, runIpBatch } from './host-steps.js';
 import type { PortHolder } from '../net/container.js';
 import { startStage, type StageHandle, type StageStdio } from './stage.js';
 import { runHook, runStartedHooks, stageHookRunner } from './hooks.js';
@@ -62,15 +62,28 @@ export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<S
   try {
     for (const w of plan.warnings) emit({ type: 'warning', container: c, message: w });
     emit({ type: 'phase', container: c, phase: 'prepare' });
-    for (const step of plan.steps.filter((s) => s.phase === 'prepare')) {
+    const prepare = plan.steps.filter((s) => s.phase === 'prepare');
+    const done = (s: Step) => { prepared++; emit({ type: 'step', container: c, index: s.index, op: s.op, ok: true }); };
+    for (let i = 0; i < prepare.length;) {
+      const step = prepare[i];
+      // consecutive `ip` steps in one namespace run as one `ip -batch` process; each is still reported,
+      // and a failure names the exact step that failed
+      const batch = ipBatchAt(prepare, i);
       try {
+        if (batch.length) {
+          i += batch.length;
+          await runIpBatch(batch, done);
+          continue;
+        }
+        i++;
         if (step.op === 'hook') await runHook(step, opts.spec, plan, hookCtx);
         else await runHostStep(step, opts.sys, opts.spec, plan, opts.ports);
-        prepared++;
-        emit({ type: 'step', container: c, index: step.index, op: step.op, ok: true });
+        done(step);
       } catch (e) {
-        emit({ type: 'step', container: c, index: step.index, op: step.op, ok: false, error: (e as Error).message });
-        throw e instanceof RuntimeFailure ? e : stepFailure(step, e);
+        const failed: Step = batch.find((s) => s === (e as { step?: unknown }).step) ?? step;
+        for (const s of batch.slice(0, batch.findIndex((b) => b === failed))) done(s); // ip -batch ran the ones before it
+        emit({ type: 'step', container: c, index: failed.index, op: failed.op, ok: false, error: (e as Error).message });
+        throw e instanceof RuntimeFailure ? e : stepFailure(failed, e);
       }
     }
     const t0 = performance.now();

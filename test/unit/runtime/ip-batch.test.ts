@@ -1,0 +1,74 @@
+// A single container's prepare runs consecutive `ip` steps of one namespace as one `ip -batch`
+// process (host-steps.ts ipBatchAt/runIpBatch, used by start.ts): which steps group, that each is
+// still reported in the plan's order, and that a failure inside a batch names the exact step.
+// Real `ip` on harmless commands (`link show lo`, a device that does not exist): no root needed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { FakeSys } from '../../../src/runtime/sys/fake.js';
+import { startPlan } from '../../../src/runtime/launch/start.js';
+import { ipBatchAt } from '../../../src/runtime/launch/host-steps.js';
+import { compile } from '../../../src/plan/compile.js';
+import { loadSpecObject } from '../../../src/spec/load/index.js';
+import { genericHost } from '../../../src/validate/host.js';
+import type { RuntimeEvent } from '../../../src/events/types.js';
+import type { LaunchPlan, Step } from '../../../src/plan/types.js';
+import { repoRoot } from '../../helpers.js';
+
+const host = { ...genericHost(), stateRoot: '/nonexistent-niwa-test/state', cgroup: { ...genericHost().cgroup, unified: '/nonexistent-niwa-test/cg' } };
+const noIp = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].some(existsSync) ? false : 'no `ip` (iproute2) on this host';
+
+const ip = (index: number, args: string[], extra: Partial<Extract<Step, { op: 'ip' }>> = {}): Step =>
+  ({ op: 'ip', args, index, phase: 'prepare', field: `network.test[${index}]`, why: 'test', ...extra }) as Step;
+
+async function planWith(steps: Step[]): Promise<{ plan: LaunchPlan; spec: Awaited<ReturnType<typeof loadSpecObject>> }> {
+  const spec = await loadSpecObject({ name: 'b', process: { args: ['/bin/true'] } }, join(repoRoot, 'x.container.yaml'), { hostCgroupControllers: host.cgroup.v2Controllers });
+  const plan = compile(spec, host, { id: 'b-1', project: 't' });
+  return { spec, plan: { ...plan, steps, cgroups: [] } };
+}
+
+test('ipBatchAt: consecutive ip steps of one namespace group; a namespace change, niwa\'s bridge (ifMissing) or another op ends the group', () => {
+  const steps = [
+    ip(0, ['link', 'add', 'name', 'br', 'type', 'bridge'], { ifMissing: 'br' }),
+    ip(1, ['link', 'set', 'v', 'master', 'br']),
+    ip(2, ['link', 'set', 'v', 'up']),
+    ip(3, ['link', 'set', 'lo', 'up'], { netns: '/x' }),
+    ip(4, ['addr', 'add', '10.0.0.2/24', 'dev', 'eth0'], { netns: '/x' }),
+    { op: 'mkdir', path: '/tmp/x', mode: 0o755, index: 5, phase: 'prepare', field: '', why: '' } as Step,
+    ip(6, ['link', 'set', 'lo', 'up'], { netns: '/x' }),
+  ];
+  assert.deepEqual(ipBatchAt(steps, 0), [], 'the bridge steps run one by one');
+  assert.deepEqual(ipBatchAt(steps, 1).map((s) => s.index), [1, 2]);
+  assert.deepEqual(ipBatchAt(steps, 3).map((s) => s.index), [3, 4]);
+  assert.deepEqual(ipBatchAt(steps, 5), [], 'not an ip step');
+  assert.deepEqual(ipBatchAt(steps, 6), [], 'a group of one runs alone');
+  const was = process.env.NIWA_TEST_FAIL_STEP;
+  process.env.NIWA_TEST_FAIL_STEP = '2';
+  try {
+    assert.deepEqual(ipBatchAt(steps, 1), [], 'the step the failure injection aims at is not batched');
+  } finally {
+    if (was === undefined) delete process.env.NIWA_TEST_FAIL_STEP; else process.env.NIWA_TEST_FAIL_STEP = was;
+  }
+});
+
+test('a batch reports every step in the plan\'s order', { skip: noIp }, async () => {
+  const { plan, spec } = await planWith([ip(0, ['link', 'show', 'lo']), ip(1, ['addr', 'show', 'dev', 'lo']), ip(2, ['route', 'show'])]);
+  const events: RuntimeEvent[] = [];
+  let staged = false;
+  await assert.rejects(startPlan(plan, { sys: new FakeSys(), spec, stdio: 'ignore', emit: (e) => events.push(e), startStage: () => { staged = true; throw new Error('stage reached'); } }), /stage reached/);
+  assert.ok(staged, 'the stage runs after the batch');
+  assert.deepEqual(events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && [e.index, e.ok]), [[0, true], [1, true], [2, true]]);
+});
+
+test('a step failing inside a batch is named exactly (its command, its spec field); the later steps do not run', { skip: noIp }, async () => {
+  const { plan, spec } = await planWith([ip(0, ['link', 'show', 'lo']), ip(1, ['link', 'show', 'niwa-no-such-dev']), ip(2, ['link', 'show', 'lo'])]);
+  const events: RuntimeEvent[] = [];
+  await assert.rejects(startPlan(plan, { sys: new FakeSys(), spec, stdio: 'ignore', emit: (e) => events.push(e), startStage: () => { throw new Error('stage reached'); } }), (e: Error & { field?: string }) => {
+    assert.match(e.message, /ip link show niwa-no-such-dev: .*(does not exist|Cannot find device)/);
+    assert.equal(e.field, 'network.test[1]');
+    return true;
+  });
+  const steps = events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && [e.index, e.ok]);
+  assert.deepEqual(steps, [[0, true], [1, false]], 'the steps before it are done, the failed one is reported, nothing after it');
+});
