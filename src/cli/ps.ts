@@ -1,11 +1,15 @@
 // `niwa ps [--json]`: the containers of every project (or of --project) with status, pid, uptime,
-// restarts and health.
+// restarts, health and, while they run, their published ports (as net.json records them: a port
+// published without a host port as the one the kernel chose).
 // Asks the supervisor; without one, derives the truth from state.json and the host (runtime/state.ts).
 import { readdirSync } from 'node:fs';
 import type { Verb } from './main.js';
 import { parseArgs } from './args.js';
 import { TARGET_FLAGS, formatDuration, table, targetOf } from './target.js';
-import { NAME_RE, containerDir, deriveState, listNames, readState, type ContainerState } from '../runtime/state.js';
+import { join } from 'node:path';
+import { NAME_RE, containerDir, deriveState, listNames, readJson, readState, type ContainerState } from '../runtime/state.js';
+import { formatMapping } from '../runtime/net/ports.js';
+import type { RunNet } from '../runtime/supervisor/protocol.js';
 import { describeStatus } from '../runtime/status.js';
 import { tryRequest, type Target } from '../runtime/supervisor/client.js';
 import { detectCgroupLayout } from '../runtime/cgroup/detect.js';
@@ -30,6 +34,8 @@ export interface PsRow {
   startedAt: string | null;
   finishedAt: string | null;
   supervised: boolean;
+  /** Published ports while it runs (`0.0.0.0:8080->80/tcp`), from net.json. */
+  ports: string[];
 }
 
 export async function listContainers(t: Target): Promise<PsRow[]> {
@@ -56,6 +62,7 @@ export async function listContainers(t: Target): Promise<PsRow[]> {
     exitCode: s.exitCode ?? null, signal: s.signal ?? null, oomKilled: s.oomKilled,
     createdAt: s.createdAt, startedAt: s.startedAt ?? null, finishedAt: s.finishedAt ?? null,
     supervised,
+    ports: s.status === 'running' || s.status === 'paused' ? portsOf(containerDir(t.root, t.project, s.name)) : [],
   }));
 }
 
@@ -69,14 +76,21 @@ export const verb: Verb = {
     const rows = (await Promise.all(projects.map((project) => listContainers({ ...t, project })))).flat();
     if (a.flags.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return 0; }
     const all = a.flags.project === undefined;
-    const out = [[...(all ? ['PROJECT'] : []), 'NAME', 'ID', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'HEALTH']];
+    // a PORTS column, as Docker's, when some container publishes ports
+    const ports = rows.some((r) => r.ports.length);
+    const out = [[...(all ? ['PROJECT'] : []), 'NAME', 'ID', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'HEALTH', ...(ports ? ['PORTS'] : [])]];
     for (const r of rows) {
-      out.push([...(all ? [r.project] : []), r.name, r.id, r.status, r.pid === null ? '-' : String(r.pid), r.uptime === null ? '-' : formatDuration(r.uptime * 1000), String(r.restarts), r.health === 'none' ? '-' : r.health]);
+      out.push([...(all ? [r.project] : []), r.name, r.id, r.status, r.pid === null ? '-' : String(r.pid), r.uptime === null ? '-' : formatDuration(r.uptime * 1000), String(r.restarts), r.health === 'none' ? '-' : r.health, ...(ports ? [r.ports.join(', ') || '-'] : [])]);
     }
     process.stdout.write(table(out));
     return 0;
   },
 };
+
+/** The published ports a container's net.json records (none without one). */
+function portsOf(dir: string): string[] {
+  return (readJson<RunNet>(join(dir, 'net.json'))?.ports ?? []).map(formatMapping);
+}
 
 /** Projects with containers under the state root (directories holding container state). */
 function projectsUnder(root: string): string[] {

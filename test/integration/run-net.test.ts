@@ -135,6 +135,11 @@ test('-p CONTAINER_PORT (no host port): inspect shows the host port the kernel c
   const port = chosen('auto');
   assert.ok(port, `inspect names the chosen port: ${niwa(['inspect', 'auto', '--project', PROJECT, '-f', 'network.ports'], { env: env() }).stdout}`);
   assert.equal(await page(port!), PAGE);
+  const ps = niwa(['ps', '--project', PROJECT], { env: env() });
+  assert.match(ps.stdout, /^NAME\s+ID\s+STATUS\s+PID\s+UPTIME\s+RESTARTS\s+HEALTH\s+PORTS$/m, ps.stdout);
+  assert.match(ps.stdout, new RegExp(`^auto\\s.*\\s0\\.0\\.0\\.0:${port}->8000/tcp$`, 'm'), 'ps shows the chosen port too');
+  const rows = JSON.parse(niwa(['ps', '--json', '--project', PROJECT], { env: env() }).stdout) as { name: string; ports: string[] }[];
+  assert.deepEqual(rows.find((r) => r.name === 'auto')?.ports, [`0.0.0.0:${port}->8000/tcp`]);
   assert.equal(niwa(['rm', '-f', 'auto', '--project', PROJECT], { env: env() }).status, 0);
   assert.ok(await portFree(port!), 'the supervisor closed the chosen port');
 
