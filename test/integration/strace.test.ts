@@ -167,9 +167,11 @@ test('niwa plan -p is what niwa run -p does: every ip command in the plan\'s ord
   const calls = readFileSync(out, 'utf8').split('\n');
   const nsMounts = calls.filter((l) => /mount\("\/proc\/(self|\d+)\/ns\/net", /.test(l)).map((l) => JSON.parse(/mount\([^,]+, ("[^"]+")/.exec(l)![1]) as string);
   assert.deepEqual(nsMounts, [netns.path]);
-  // one join per ip step run inside it (each through nsenter), and the stage's own (the plan's setns step)
+  // one join per run of consecutive ip steps inside it (one nsenter + `ip -batch` each), and the stage's own (the plan's setns step)
   const joins = calls.filter((l) => /setns\(\d+(<[^>]*>)?, CLONE_NEWNET\)\s+= 0/.test(l));
-  assert.equal(joins.length, plan.steps.filter((s) => s.op === 'ip' && s.netns).length + plan.steps.filter((s) => s.op === 'setns').length);
+  const batches = plan.steps.filter((s, i) => s.op === 'ip' && s.netns && !(plan.steps[i - 1]?.op === 'ip' && (plan.steps[i - 1] as Extract<Step, { op: 'ip' }>).netns === s.netns)).length;
+  assert.ok(batches >= 1 && batches < plan.steps.filter((s) => s.op === 'ip' && s.netns).length, 'the ip steps inside the namespace run as one batch');
+  assert.equal(joins.length, batches + plan.steps.filter((s) => s.op === 'setns').length);
   assert.equal(plan.steps.filter((s) => s.op === 'setns' && s.path === netns.path).length, 1);
   assert.ok(!existsSync(netns.path), 'the namespace file is gone after the run');
 });

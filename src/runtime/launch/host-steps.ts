@@ -93,17 +93,17 @@ type IpStep = Extract<Step, { op: 'ip' }>;
 
 /**
  * The `ip` steps starting at `steps[from]` that can run as one `ip -batch` process (runNetSteps):
- * consecutive, same namespace, same absentOk, none of niwa's shared bridge (ifMissing: decided step
- * by step) and none the failure injection aims at. Fewer than two: nothing to gain, run it alone.
+ * consecutive, same namespace, same absentOk, same ifMissing (niwa's bridge: its steps go together),
+ * and none the failure injection aims at. Fewer than two: nothing to gain, run it alone.
  */
 export function ipBatchAt(steps: Step[], from: number): IpStep[] {
   const first = steps[from];
-  const batchable = (s: Step | undefined): s is IpStep => s?.op === 'ip' && !s.ifMissing && s.index !== injectedFailStep();
+  const batchable = (s: Step | undefined): s is IpStep => s?.op === 'ip' && s.index !== injectedFailStep();
   if (!batchable(first)) return [];
   const group: IpStep[] = [];
   for (let i = from; i < steps.length; i++) {
     const s = steps[i];
-    if (!batchable(s) || s.netns !== first.netns || Boolean(s.absentOk) !== Boolean(first.absentOk)) break;
+    if (!batchable(s) || s.netns !== first.netns || Boolean(s.absentOk) !== Boolean(first.absentOk) || s.ifMissing !== first.ifMissing) break;
     group.push(s);
   }
   return group.length > 1 ? group : [];
@@ -112,10 +112,22 @@ export function ipBatchAt(steps: Step[], from: number): IpStep[] {
 /**
  * Runs a group from ipBatchAt as one process, in the plan's order; `onDone` is told of each step as
  * done. A failure throws the NetStepError of the exact step that failed (its `step` is the plan's).
+ * niwa's bridge (ifMissing) as runHostStep does it: skipped when it existed before its `link add`;
+ * `ip -batch` stops at a failing `link add`, so another niwa making it just now skips the rest too.
  */
-export async function runIpBatch(group: IpStep[], onDone: (s: Step) => void): Promise<void> {
+export async function runIpBatch(group: IpStep[], plan: LaunchPlan, onDone: (s: Step) => void): Promise<void> {
   const net = await import('../net/exec.js');
-  await net.runNetSteps(group, net.realNetHost, (s) => onDone(s as Step));
+  const bridge = group[0].ifMissing;
+  if (!bridge) return net.runNetSteps(group, net.realNetHost, (s) => onDone(s as Step));
+  const made = bridgesMade(plan);
+  const creates = group[0].args[0] === 'link' && group[0].args[1] === 'add';
+  if (creates) made.set(bridge, !net.realNetHost.linkExists(bridge));
+  if (!made.get(bridge)) { group.forEach(onDone); return; }
+  try { await net.runNetSteps(group, net.realNetHost, (s) => onDone(s as Step)); } catch (e) {
+    if (!creates || (e as { step?: unknown }).step !== group[0] || (e as { code?: string }).code !== 'E_NET_EXISTS') throw e;
+    made.set(bridge, false); // another niwa made it just now
+    group.forEach(onDone);
+  }
 }
 
 /** rmdir of a plain directory: already gone is fine; with bestEffort, so is still in use. */

@@ -72,7 +72,7 @@ export async function startPlan(plan: LaunchPlan, opts: StartOptions): Promise<S
       try {
         if (batch.length) {
           i += batch.length;
-          await runIpBatch(batch, done);
+          await runIpBatch(batch, plan, done);
           continue;
         }
         i++;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { FakeSys } from '../../../src/runtime/sys/fake.js';
 import { startPlan } from '../../../src/runtime/launch/start.js';
 import { ipBatchAt } from '../../../src/runtime/launch/host-steps.js';
@@ -31,6 +32,7 @@ async function planWith(steps: Step[]): Promise<{ plan: LaunchPlan; spec: Awaite
 test('ipBatchAt: consecutive ip steps of one namespace group; a namespace change, niwa\'s bridge (ifMissing) or another op ends the group', () => {
   const steps = [
     ip(0, ['link', 'add', 'name', 'br', 'type', 'bridge'], { ifMissing: 'br' }),
+    ip(1, ['link', 'set', 'br', 'up'], { ifMissing: 'br' }),
     ip(1, ['link', 'set', 'v', 'master', 'br']),
     ip(2, ['link', 'set', 'v', 'up']),
     ip(3, ['link', 'set', 'lo', 'up'], { netns: '/x' }),
@@ -38,15 +40,16 @@ test('ipBatchAt: consecutive ip steps of one namespace group; a namespace change
     { op: 'mkdir', path: '/tmp/x', mode: 0o755, index: 5, phase: 'prepare', field: '', why: '' } as Step,
     ip(6, ['link', 'set', 'lo', 'up'], { netns: '/x' }),
   ];
-  assert.deepEqual(ipBatchAt(steps, 0), [], 'the bridge steps run one by one');
-  assert.deepEqual(ipBatchAt(steps, 1).map((s) => s.index), [1, 2]);
-  assert.deepEqual(ipBatchAt(steps, 3).map((s) => s.index), [3, 4]);
-  assert.deepEqual(ipBatchAt(steps, 5), [], 'not an ip step');
-  assert.deepEqual(ipBatchAt(steps, 6), [], 'a group of one runs alone');
+  steps.forEach((s, i) => { s.index = i; });
+  assert.deepEqual(ipBatchAt(steps, 0).map((s) => s.index), [0, 1], 'niwa\'s bridge: its steps together, apart from the others');
+  assert.deepEqual(ipBatchAt(steps, 2).map((s) => s.index), [2, 3]);
+  assert.deepEqual(ipBatchAt(steps, 4).map((s) => s.index), [4, 5]);
+  assert.deepEqual(ipBatchAt(steps, 6), [], 'not an ip step');
+  assert.deepEqual(ipBatchAt(steps, 7), [], 'a group of one runs alone');
   const was = process.env.NIWA_TEST_FAIL_STEP;
-  process.env.NIWA_TEST_FAIL_STEP = '2';
+  process.env.NIWA_TEST_FAIL_STEP = '3';
   try {
-    assert.deepEqual(ipBatchAt(steps, 1), [], 'the step the failure injection aims at is not batched');
+    assert.deepEqual(ipBatchAt(steps, 2), [], 'the step the failure injection aims at is not batched');
   } finally {
     if (was === undefined) delete process.env.NIWA_TEST_FAIL_STEP; else process.env.NIWA_TEST_FAIL_STEP = was;
   }
@@ -71,4 +74,13 @@ test('a step failing inside a batch is named exactly (its command, its spec fiel
   });
   const steps = events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && [e.index, e.ok]);
   assert.deepEqual(steps, [[0, true], [1, false]], 'the steps before it are done, the failed one is reported, nothing after it');
+});
+
+test('niwa\'s bridge that exists before its `link add`: its batch is skipped, each step reported done', { skip: noIp }, async () => {
+  // `lo` always exists: were the batch run, `ip link add name lo` would fail with "File exists"
+  const { plan, spec } = await planWith([ip(0, ['link', 'add', 'name', 'lo', 'type', 'bridge'], { ifMissing: 'lo' }), ip(1, ['addr', 'add', '10.255.255.1/32', 'dev', 'lo'], { ifMissing: 'lo' }), ip(2, ['link', 'show', 'lo'])]);
+  const events: RuntimeEvent[] = [];
+  await assert.rejects(startPlan(plan, { sys: new FakeSys(), spec, stdio: 'ignore', emit: (e) => events.push(e), startStage: () => { throw new Error('stage reached'); } }), /stage reached/);
+  assert.deepEqual(events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && [e.index, e.ok]), [[0, true], [1, true], [2, true]]);
+  assert.doesNotMatch(spawnSync('ip', ['-o', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout, /10\.255\.255\.1/, 'nothing was added to lo');
 });
