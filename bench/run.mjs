@@ -63,6 +63,22 @@ try {
     }
     add('niwa runtime (warm, in-process)', { ms: median(xs) }, 'same plan: cgroups, namespaces, tmpfs root, seccomp');
 
+    // The same with a network of its own (--network bridge): lease, bridge, netns, veth, addresses, route,
+    // hosts. The `ip` steps of one namespace run as one `ip -batch` process each.
+    {
+      const { loadSpecObject } = await import(join(root, 'dist/src/spec/load/index.js'));
+      const { netFactsFor } = await import(join(root, 'dist/src/runtime/net/facts.js'));
+      const ns = await loadSpecObject({ name: 'benchnet', process: { args: ['/bin/true'] }, network: { mode: 'bridge' } }, spec, {});
+      const ys = [];
+      for (let i = 0; i < N; i++) {
+        const plan = compile(ns, host, { id: `n${i}`, project: 'bench', ...netFactsFor(ns, state) });
+        const t = process.hrtime.bigint();
+        await runPlan(plan, { sys: realSys, spec: ns, stdio: 'ignore' });
+        ys.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+      add('niwa runtime --network bridge (warm, in-process)', { ms: median(ys) }, 'the same plus its own bridge network (made and removed each run)');
+    }
+
     // Memory of the shim that stays behind per container, vs a Node process.
     const plan = compile({ ...s, process: { ...s.process, args: ['/bin/sleep', '1'] } }, host, { id: 'mem', project: 'bench' });
     let rss = '';
