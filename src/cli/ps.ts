@@ -67,7 +67,7 @@ export async function listContainers(t: Target): Promise<PsRow[]> {
 }
 
 export const verb: Verb = {
-  summary: 'list the containers of every project, with a PROJECT column (--project filters; --json for data)',
+  summary: 'list the containers of every project, with a PROJECT column and, when some publish ports, PORTS (--project filters; --json for data)',
   usage: `niwa ps [-a|--all] [--json] [--project NAME]\n\n  --project NAME      only this project's containers\n  -a, --all           every project (the default; kept for Docker's habit)\n  --state-root DIR    where state lives (default: $NIWA_STATE_ROOT or /run/niwa)`,
   async run(argv) {
     const a = parseArgs(argv, { values: { ...TARGET_FLAGS }, booleans: { json: '', all: 'a' } }, 'ps');
