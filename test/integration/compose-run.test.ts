@@ -68,10 +68,13 @@ test('compose run -w -u -v -e on a service whose image the run pulls: the launch
   assert.ok(!existsSync(join(data, 'images', 'layers')) || readdirSync(join(data, 'images', 'layers')).length === 0, 'a fresh data root');
   const plan = compose(['plan', 'job']);
   assert.match(plan.stdout, /launch job-1: launch plan compiled after step \d+ pulls /, 'the image is not in the store: the launch is deferred');
-  const r = compose(['run', '--rm', '-T', '--no-deps', '-w', '/tmp', '-u', '1000', '-v', `${join(work, 'share')}:/mnt/share:ro`, '-e', 'GREETING=hi', 'job',
-    '/bin/sh', '-c', 'pwd; id -u; cat /mnt/share/f; echo "$GREETING"; touch /mnt/share/x 2>&1 || true']);
+  const r = compose(['run', '--rm', '-T', '--no-deps', '--json', '-w', '/tmp', '-u', '1000', '-v', `${join(work, 'share')}:/mnt/share:ro`, '-e', 'GREETING=hi', 'job',
+    '/bin/sh', '-c', 'pwd; id -u; cat /mnt/share/f; echo "$GREETING"; (echo x > /mnt/share/x) 2>&1 || true']);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^\/tmp\n1000\nfrom the bind\nhi\n.*Read-only file system/m);
+  const ev = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; op?: string; ok?: boolean });
+  assert.ok(ev.some((e) => e.type === 'project-step' && e.op === 'image' && e.ok), 'the image was pulled by this run\'s plan');
+  const out = r.stdout.split('\n').filter((l) => !l.startsWith('{')).join('\n');
+  assert.match(out, /^\/tmp\n1000\nfrom the bind\nhi\n.*Read-only file system/m);
   // without the options, the image's USER and WORKDIR (the pulled image decides)
   const plain = compose(['run', '--rm', '-T', '--no-deps', 'job']);
   assert.equal(plain.status, 0, plain.stderr);
