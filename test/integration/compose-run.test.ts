@@ -97,6 +97,11 @@ test('compose run starts its dependency by the run loop (--json: plan-step event
   assert.equal(cat.stdout, 'piped into exec\n', 'stdin reaches the command without -i');
   const noStdin = compose(['exec', '-T', 'dep', '/bin/sh', '-c', 'cat; echo done'], { input: 'also kept with -T\n' });
   assert.equal(noStdin.stdout, 'also kept with -T\ndone\n', '-T refuses a terminal, not stdin');
+  // -d: the one-off goes to the project's supervisor; its name on stdout
+  const bg = compose(['run', '-d', '--no-deps', '--name', 'job-bg', 'job', '/bin/sleep', '60']);
+  assert.equal(bg.status, 0, bg.stderr);
+  assert.equal(bg.stdout, 'job-bg\n');
+  assert.match(compose(['ps', '--json', '-a']).stdout, /"name": "job-bg"[\s\S]*?"state": "running"/);
   const down = compose(['down', '-v']);
   assert.equal(down.status, 0, down.stderr);
   assert.deepEqual(cgroupsLeft(P), []);
