@@ -415,9 +415,10 @@ export const run: Run = async (a, project) => {
     services: [service],
     quiet: !detach,
     start: async (engine) => {
+      // -v/-w/-u are checked before anything starts
+      const one = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), ...(await (await import('./compose/options.js')).runOptions(engine.load, service, a)) };
       const deps = withDependencies(engine.load, [service]).filter((s) => s !== service);
       const started = deps.length && !a.flags['no-deps'] ? await engine.up({ services: deps, scale: await (await import('./compose/project.js')).currentScale(engine, deps) }) : (await engine.open(), []);
-      const one = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), ...(await (await import('./compose/options.js')).runOptions(engine.load, service, a)) };
       if (detach) await engine.runOneOff(one);
       else await engine.runOneOff({ ...one, tty }, (r) => { fg = r; });
       return started;
