@@ -102,17 +102,23 @@ interface LoopOptions {
   /** Exit with this service's exit code. */
   exitCodeFrom?: string;
   start(engine: ComposeEngine): Promise<string[]>;
+  /** Not following: what comes once started (instead of the started containers' summary), with the exit status (compose run). */
+  then?(engine: ComposeEngine): Promise<number>;
+  /** No orchestrator messages on stderr (an attached compose run: the terminal is the one-off's). */
+  quiet?: boolean;
 }
 
 /**
- * The one run loop of `up` (foreground, -d, --wait): a reporter (the Ink view, plain lines, --json
- * or stderr messages) that exists before the project loads, the start, then — following — the wait
- * until every container ended, Ctrl-C / q, or (abort) the first exit; a failed start stops what started.
+ * The one run loop of `up` (foreground, -d, --wait) and `run`: a reporter (the Ink view, plain lines,
+ * --json or stderr messages) that exists before the project loads, the start, then — following — the
+ * wait until every container ended, Ctrl-C / q, or (abort) the first exit; a failed start stops what
+ * started. Not following, --progress plain and --json still render the events (never the Ink view).
  */
 async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOptions): Promise<number> {
   const t0 = performance.now();
   const { progressMode } = await import('../ui/progress.js');
-  const mode = o.follow ? progressMode({ progress: a.flags.progress as string | undefined, json: Boolean(a.flags.json), stdoutIsTTY: Boolean(process.stdout.isTTY) }) : 'messages';
+  const asked = a.flags.json || a.flags.progress === 'plain' || a.flags.progress === 'json';
+  const mode = o.follow || asked ? progressMode({ progress: a.flags.progress as string | undefined, json: Boolean(a.flags.json), stdoutIsTTY: o.follow && Boolean(process.stdout.isTTY) }) : 'messages';
   const timeoutMs = seconds(a, 'timeout');
   let engineRef: ComposeEngine | undefined;
   let stopping: Promise<void> | undefined;
@@ -126,7 +132,7 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
 
   // The reporter exists before the engine so that every message (and, on a terminal, every pull) reaches it.
   const relay = new EventBus();
-  let say: (m: UpMessage) => void = a.flags.quiet && !o.follow ? () => {} : stderrMessage;
+  let say: (m: UpMessage) => void = (a.flags.quiet || o.quiet) && !o.follow ? () => {} : stderrMessage;
   let view: LiveView | undefined;
   let viewClosed = false;
   if (mode === 'tty') {
@@ -217,7 +223,10 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
     const list = await o.start(engine).finally(() => pulls?.finish());
     started = true;
     await engine.refresh();
-    if (!o.follow) {
+    if (o.then) {
+      exitCode = await o.then(engine);
+      end();
+    } else if (!o.follow) {
       for (const n of list.flatMap((s) => engine.names(s))) {
         const st = engine.state(n);
         process.stderr.write(`${n}: ${st ? describeStatus(st) + (st.health !== 'none' ? ` (${st.health})` : '') : 'started'}\n`);
@@ -372,8 +381,10 @@ export const exec: Run = async (a, project) => {
   if (a.flags.user) argv.push('--user', String(a.flags.user));
   for (const e of (a.flags.env as string[] | undefined) ?? []) argv.push('--env', e);
   if (a.flags.workdir) argv.push('--workdir', String(a.flags.workdir));
-  if (a.flags.interactive) argv.push('--interactive');
-  if (a.flags.tty) argv.push('--tty');
+  // as in Docker Compose: stdin is kept (-i is the default), and a terminal is allocated when this
+  // one's stdin and stdout are terminals (-t asks for one, -T refuses it)
+  argv.push('--interactive');
+  if (!a.flags['no-tty'] && (a.flags.tty || (process.stdin.isTTY && process.stdout.isTTY))) argv.push('--tty');
   if (a.flags.privileged) argv.push('--privileged');
   const { verb } = await import('./exec.js');
   return verb.run([...argv, container, '--', ...cmd]);
@@ -382,33 +393,41 @@ export const exec: Run = async (a, project) => {
 // ---------------------------------------------------------------------------------------------
 // run
 
-/** `compose run [--rm] [-d] [--no-deps] [-e K=V] [--name N] SERVICE [CMD...]`: a one-off container on the project's networks. */
+/**
+ * `compose run [--rm] [-d] [--no-deps] [-e K=V] [-v …] [-w DIR] [-u USER] [--name N] SERVICE [CMD...]`:
+ * a one-off container on the project's networks, by the run loop of `up`: its dependencies start
+ * first (reported as up reports them), then the one-off's own plan; attached it runs in this process.
+ */
 export const run: Run = async (a, project) => {
   const [service, ...cmd] = a.positionals;
   if (!service) throw new UserError('E_USAGE', 'compose run: expected a SERVICE', [], 'usage: niwa compose run [--rm] [-d] SERVICE [CMD...]');
-  const { load, engine } = await open(a, project, { onMessage: a.flags.detach ? stderrMessage : undefined });
-  checkServices(load, [service]);
-  await (await import('./compose/options.js')).applyRunOptions(load, service, a);
-  const deps = withDependencies(load, [service]).filter((s) => s !== service);
   const name = String(a.flags.name ?? `${service}-run-${randomBytes(3).toString('hex')}`);
   const { parseEnv } = await import('./exec.js');
   const env = parseEnv((a.flags.env as string[] | undefined) ?? []);
-  try {
-    if (deps.length && !a.flags['no-deps']) await engine.up({ services: deps, scale: await (await import('./compose/project.js')).currentScale(engine, deps) });
-    else await engine.open();
-    const base = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']) };
-    if (a.flags.detach) {
-      await engine.runOneOff(base);
-      process.stdout.write(name + '\n');
-      return 0;
-    }
-    // Attached: the one-off runs in this process with this terminal (stdin, and a pty when stdin
-    // and stdout are terminals, unless -T), like `niwa run`; registered so ps/exec/stop see it.
-    const tty = !a.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY);
-    let fg: Parameters<NonNullable<StartOverride['foreground']>>[0] | undefined;
-    await engine.runOneOff({ ...base, tty }, (r) => { fg = r; });
-    return await runAttached(fg!, engine.target.root);
-  } finally { engine.close(); }
+  const detach = Boolean(a.flags.detach);
+  // Attached: the one-off runs in this process with this terminal (stdin, and a pty when stdin
+  // and stdout are terminals, unless -T), like `niwa run`; registered so ps/exec/stop see it.
+  const tty = !detach && !a.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  let fg: Parameters<NonNullable<StartOverride['foreground']>>[0] | undefined;
+  return runLoop(a, project, {
+    follow: false,
+    title: 'niwa compose run',
+    services: [service],
+    quiet: !detach,
+    start: async (engine) => {
+      // -v/-w/-u are checked before anything starts
+      const one = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), ...(await (await import('./compose/options.js')).runOptions(engine.load, service, a)) };
+      const deps = withDependencies(engine.load, [service]).filter((s) => s !== service);
+      const started = deps.length && !a.flags['no-deps'] ? await engine.up({ services: deps, scale: await (await import('./compose/project.js')).currentScale(engine, deps) }) : (await engine.open(), []);
+      if (detach) await engine.runOneOff(one);
+      else await engine.runOneOff({ ...one, tty }, (r) => { fg = r; });
+      return started;
+    },
+    then: async (engine) => {
+      if (detach) { process.stdout.write(name + '\n'); return 0; }
+      return runAttached(fg!, engine.target.root);
+    },
+  });
 };
 
 /** Runs a prepared one-off container in this process; its networks and state go when it ends. */

@@ -2,7 +2,8 @@
 // each service's develop.watch rules until Ctrl-C: a changed file under a `sync` path is copied into
 // the running container (through `niwa compose exec`, so it needs sh, mkdir and cat in the image, as docker
 // compose watch needs tar), `sync+restart` also restarts the service, and a change under a `rebuild`
-// path rebuilds the image (cached) and recreates the service's container. Each action is one line.
+// path rebuilds the image (cached) and recreates the service's container — one plan with the build
+// step, carried out by the project's engine as `up --build SERVICE` does. Each action is one line.
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { posix } from 'node:path';
@@ -20,8 +21,8 @@ function projectArgv(p: LoadComposeOptions, name: string): string[] {
 const say = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 export async function composeWatch(a: ParsedArgs, project: LoadComposeOptions): Promise<number> {
-  const [{ loadProject, ComposeEngine }, { watchRules, matchChange }, { buildService }, { plainBuildReporter }] = await Promise.all([
-    import('../compose/up.js'), import('../build/watch.js'), import('../build/compose.js'), import('./build.js'),
+  const [{ loadProject, ComposeEngine }, { watchRules, matchChange }, { plainBuildReporter }] = await Promise.all([
+    import('../compose/up.js'), import('../build/watch.js'), import('./build.js'),
   ]);
   const onBuild = (s: string, e: Parameters<ReturnType<typeof plainBuildReporter>>[0]) => plainBuildReporter((l) => process.stderr.write(`${s}: ${l}`))(e);
   const opts = { ...project, build: project.build ?? 'missing', onBuild };
@@ -48,11 +49,19 @@ export async function composeWatch(a: ParsedArgs, project: LoadComposeOptions): 
     try {
       if (rule.action === 'rebuild') {
         say(`${rule.service}: rebuild (${changed.length} change${changed.length === 1 ? '' : 's'} under ${rule.path})`);
-        const img = await buildService(load.project.name, rule.service, load.project.services[rule.service], { onEvent: onBuild }, load.project.workingDir);
-        load = await loadProject(opts);
+        // as `up --build SERVICE --no-deps`: the service's plan with its build step (build always), carried
+        // out by the project's engine; the build reports as the plan's build events
+        load = await loadProject({ ...opts, build: 'always' });
         const engine = new ComposeEngine(load, { onMessage: (m) => say(`${m.container ? m.container + ': ' : ''}${m.text}`) });
-        try { await engine.up({ services: [rule.service], noDeps: true, scale: await currentScale(engine, [rule.service]) }); } finally { engine.close(); }
-        say(`${rule.service}: recreated on ${img.digest.slice(0, 19)}`);
+        let digest = '';
+        const off = engine.bus.on((e) => {
+          if (e.type !== 'build' || e.service !== rule.service) return;
+          onBuild(e.service, e.event);
+          if (e.event.type === 'done') digest = e.event.digest;
+        });
+        try { await engine.up({ services: [rule.service], noDeps: true, forceRecreate: true, scale: await currentScale(engine, [rule.service]) }); } finally { off(); engine.close(); }
+        load = await loadProject(opts);
+        say(`${rule.service}: recreated${digest ? ` on ${digest.slice(0, 19)}` : ''}`);
         return;
       }
       for (const p of changed) {

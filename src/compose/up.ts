@@ -293,8 +293,11 @@ export class ComposeEngine {
   }
 
   private async runOneOffUnlocked(one: OneOff, foreground?: StartOverride['foreground']): Promise<ProjectPlan> {
-    const plan = await this.planFor({ oneOff: one });
-    await this.preflightSaying({ ...plan, services: plan.services.map((e) => ({ ...e, dependsOn: [] })) });
+    // the one-off waits for no dependency: the run started them before (or --no-deps asked for none);
+    // left in, the supervisor would wait for a dependency that is not running, for ever
+    const planned = await this.planFor({ oneOff: one });
+    const plan = { ...planned, services: planned.services.map((e) => ({ ...e, dependsOn: [] })) };
+    await this.preflightSaying(plan);
     await this.open();
     const launch = plan.steps.find((s) => s.op === 'launch' && s.service === one.service);
     await this.apply(plan, foreground && launch?.op === 'launch' ? { foreground: { container: launch.container, run: foreground } } : {});

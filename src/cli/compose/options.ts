@@ -6,6 +6,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import type { CanonicalMount, CanonicalSpec } from '../../spec/types.js';
 import type { ComposeLoad } from '../../compose/index.js';
+import type { OneOff } from '../../plan/project/compile.js';
 import { parseSince } from '../../runtime/supervisor/logs.js';
 import type { ParsedArgs } from '../args.js';
 
@@ -58,25 +59,30 @@ export function runVolume(v: string, load: ComposeLoad): CanonicalMount {
   };
 }
 
-/** Applies -v, -w and -u to the service's spec for one `compose run` (the load is this command's own). */
-export async function applyRunOptions(load: ComposeLoad, service: string, a: ParsedArgs): Promise<void> {
+/**
+ * `compose run -v/-w/-u` as changes of the one-off container (src/plan/project OneOff): carried in its
+ * launch step, so that a launch compiled after its image's pull or build (deferred) gets them too. A
+ * user is resolved here when the service's image is in the store; otherwise the late compile looks it
+ * up in the pulled or built image.
+ */
+export async function runOptions(load: ComposeLoad, service: string, a: ParsedArgs): Promise<Pick<OneOff, 'mounts' | 'cwd' | 'user'>> {
   const svc = load.services.get(service);
-  if (!svc?.canonical) return;
-  const spec = svc.canonical;
-  for (const v of (a.flags.volume as string[] | undefined) ?? []) {
-    const m = runVolume(v, load);
-    spec.mounts = [...spec.mounts.filter((x) => x.target !== m.target), m];
-  }
+  const out: Pick<OneOff, 'mounts' | 'cwd' | 'user'> = {};
+  const volumes = (a.flags.volume as string[] | undefined) ?? [];
+  if (volumes.length) out.mounts = volumes.map((v) => runVolume(v, load));
   if (a.flags.workdir !== undefined) {
     const w = String(a.flags.workdir);
     if (!isAbsolute(w)) throw new UserError('E_USAGE', `compose run: -w '${w}' must be an absolute path`);
-    spec.process.cwd = w;
+    out.cwd = w;
   }
   if (a.flags.user !== undefined) {
     const u = String(a.flags.user);
     if (!/^[^:\s]+(:[^:\s]+)?$/.test(u)) throw new UserError('E_USAGE', `compose run: -u expects USER[:GROUP], got '${u}'`);
-    const { resolveUser } = await import('../exec.js');
-    const id = resolveUser(u, 0, etcOf(spec));
-    spec.process = { ...spec.process, uid: id.uid, gid: id.gid, groups: id.groups, user: u };
+    out.user = { name: u };
+    if (svc?.canonical && !svc.deferred) {
+      const { resolveUser } = await import('../exec.js');
+      out.user = { name: u, ...resolveUser(u, 0, etcOf(svc.canonical)) };
+    }
   }
+  return out;
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { UserError } from '../../errors.js';
 import type { ComposeLoad, LoadedService } from '../../compose/index.js';
-import type { CanonicalMount, CanonicalSpec } from '../../spec/types.js';
+import type { CanonicalMount, CanonicalSpec, ContainerSpec } from '../../spec/types.js';
 import type { HostFacts, StepDraft } from '../types.js';
 import { compile } from '../compile.js';
 import { attachSteps, bridgeSteps, sandboxSteps, type AttachmentInfo } from '../steps/net.js';
@@ -46,6 +46,12 @@ export interface OneOff {
   /** Publish the service's ports (run --service-ports). */
   ports?: boolean;
   tty?: boolean;
+  /** run -v: binds (replacing the service's mount at the same target). */
+  mounts?: CanonicalMount[];
+  /** run -w: the working directory. */
+  cwd?: string;
+  /** run -u USER[:GROUP]: resolved (uid…) when the image was in the store at plan time; else looked up in the image by the late compile. */
+  user?: { name: string; uid?: number; gid?: number; groups?: number[] };
 }
 
 export interface CompileProjectOptions {
@@ -90,6 +96,10 @@ export function patchSpec(canonical: CanonicalSpec, p: SpecPatch): CanonicalSpec
     if (p.oneOff.env) spec.process.env = { ...spec.process.env, ...p.oneOff.env };
     spec.lifecycle = { ...spec.lifecycle, restart: { policy: 'no' } };
     if (p.oneOff.tty !== undefined) spec.process.tty = p.oneOff.tty;
+    if (p.oneOff.cwd) spec.process.cwd = p.oneOff.cwd;
+    const u = p.oneOff.user;
+    if (u?.uid !== undefined) spec.process = { ...spec.process, uid: u.uid, gid: u.gid ?? u.uid, groups: u.groups ?? [u.gid ?? u.uid], user: u.name };
+    for (const m of p.oneOff.mounts ?? []) spec.mounts = [...spec.mounts.filter((x) => x.target !== m.target), m];
   }
   if (spec.namespaces.uts?.mode === 'new' && !spec.hostname) spec.hostname = p.defaultHostname;
   for (const [kind, ns] of Object.entries(spec.namespaces)) {
@@ -98,6 +108,13 @@ export function patchSpec(canonical: CanonicalSpec, p: SpecPatch): CanonicalSpec
   if (p.net) spec.namespaces.net = p.net;
   spec.mounts.push(...p.mounts);
   return spec;
+}
+
+/** A one-off's `-u USER[:GROUP]` in the spec the late compile loads with the image (which looks the names up in it). */
+function withUser(spec: ContainerSpec, u: string): ContainerSpec {
+  const [user, group] = u.split(':');
+  const { group: _g, ...process } = spec.process ?? {};
+  return { ...spec, process: { ...process, user, ...(group ? { group } : {}) } };
 }
 
 /** The niwa container name of a service: `<service>-1`, or its container_name. */
@@ -398,7 +415,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     const one = opts.oneOff;
     const replica = replicaOf(e);
     const patch: SpecPatch = { name: e.container, fileSources: x.filesToWrite.map((f) => f.path), defaultHostname: replica.count > 1 ? e.container : s, containers: {}, mounts: [] };
-    if (one) patch.oneOff = { ...(one.args ? { args: one.args } : {}), ...(one.env ? { env: one.env } : {}), ...(one.tty !== undefined ? { tty: one.tty } : {}) };
+    if (one) patch.oneOff = { ...(one.args ? { args: one.args } : {}), ...(one.env ? { env: one.env } : {}), ...(one.tty !== undefined ? { tty: one.tty } : {}), ...(one.cwd ? { cwd: one.cwd } : {}), ...(one.user ? { user: one.user } : {}), ...(one.mounts?.length ? { mounts: one.mounts } : {}) };
     for (const ns of Object.values(svc.canonical!.namespaces)) if (ns?.mode === 'container' && load.services.has(ns.container)) patch.containers[ns.container] = nameOf(ns.container);
     const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? (replica.count > 1 ? e.container : s) : undefined);
     const infos = attachments.get(e.container) ?? [];
@@ -451,7 +468,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (svc.deferred) {
       const { service: _s, ...compose } = svc.compose;
       const pids = Object.fromEntries(facts.containers.filter((c) => c.pid !== undefined).map((c) => [c.name, c.pid!]));
-      const deferred: DeferredLaunch = { after: -1, kind: svc.deferred.after, ref: svc.deferred.ref, input: svc.spec, load: svc.deferred, patch, ...(svc.canonical!.annotations ? { annotations: svc.canonical!.annotations } : {}), ...(one ? {} : { compose }), host: facts.host, id, project, pids };
+      const deferred: DeferredLaunch = { after: -1, kind: svc.deferred.after, ref: svc.deferred.ref, input: one?.user && one.user.uid === undefined ? withUser(svc.spec, one.user.name) : svc.spec, load: svc.deferred, patch, ...(svc.canonical!.annotations ? { annotations: svc.canonical!.annotations } : {}), ...(one ? {} : { compose }), host: facts.host, id, project, pids };
       b.add({ op: 'launch', service: s, container: e.container, networks, deferred, stage: 'service', unit, field: sf, why: `hand ${e.container}'s launch plan to the project's supervisor, which runs it and supervises the container; the plan is compiled once its image ${svc.deferred.ref} is ${svc.deferred.after === 'build' ? 'built' : 'pulled'} (the image's config and files decide its command, user and working directory)` });
       continue;
     }

@@ -103,7 +103,7 @@ export interface SpecPatch {
   name: string;
   /** Bind sources that are files the plan writes (secrets, configs by value). */
   fileSources: string[];
-  oneOff?: { args?: string[]; env?: Record<string, string>; tty?: boolean };
+  oneOff?: { args?: string[]; env?: Record<string, string>; tty?: boolean; cwd?: string; user?: { name: string; uid?: number; gid?: number; groups?: number[] }; mounts?: CanonicalMount[] };
   /** The hostname when the spec gives none and has its own UTS namespace. */
   defaultHostname: string;
   /** Services whose namespaces it joins → their containers. */

@@ -174,3 +174,23 @@ test('the reporters render the engine\'s build events: a line per stage, step an
   const lines = drainFinished(s).lines.map((l) => `${l.container} ${l.level} ${l.text}`);
   assert.deepEqual(lines, ['app info build proj-app: stage 0 FROM base:1', 'app info build step 2/3 RUN make', 'app ok built proj-app abababababab (1 ran, 1 cached)']);
 });
+
+test('compose run -w/-u/-v on a service whose launch is compiled after its build: the changes ride in the deferred launch data', async () => {
+  const dir = project({ 'compose.yaml': COMPOSE, 'app/Dockerfile': 'FROM scratch\nUSER 7\n' });
+  const load = await loadIt(dir, 'missing');
+  const bind = { type: 'bind' as const, source: dir, target: '/mnt/x', readonly: true, recursive: true, options: [], field: 'run -v', sourceKind: 'dir' as const };
+  const one = { service: 'built', name: 'built-run-1', args: ['sh'], cwd: '/tmp', user: { name: 'app:staff' }, mounts: [bind] };
+  const plan = compileProject(load, facts(), { nonce: 'test', oneOff: one });
+  const launch = plan.steps.find((s) => s.op === 'launch') as Extract<ProjectStep, { op: 'launch' }>;
+  const d = launch.deferred!;
+  assert.equal(launch.plan, undefined, 'still compiled after the build');
+  assert.deepEqual([d.input.process?.user, d.input.process?.group], ['app', 'staff'], 'the user goes to the spec loaded with the built image (its /etc/passwd decides the ids)');
+  assert.deepEqual([d.patch.oneOff?.cwd, d.patch.oneOff?.mounts, d.patch.oneOff?.args], ['/tmp', [bind], ['sh']]);
+  // the late compile's patch: the working directory and the bind (in place of one at the same target); a resolved user's ids
+  const { patchSpec } = await import('../../../src/plan/project/compile.js');
+  const web = load.services.get('web')!.canonical!;
+  const spec = patchSpec({ ...web, mounts: [{ ...bind, source: '/elsewhere' }] }, { ...d.patch, oneOff: { ...d.patch.oneOff, user: { name: '1000', uid: 1000, gid: 1000, groups: [1000] } } });
+  assert.equal(spec.process.cwd, '/tmp');
+  assert.deepEqual(spec.mounts.filter((m) => m.target === '/mnt/x').map((m) => m.type === 'bind' && m.source), [dir]);
+  assert.deepEqual([spec.process.uid, spec.process.gid, spec.process.groups], [1000, 1000, [1000]]);
+});
