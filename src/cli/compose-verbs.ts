@@ -122,6 +122,8 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   const timeoutMs = seconds(a, 'timeout');
   let engineRef: ComposeEngine | undefined;
   let stopping: Promise<void> | undefined;
+  /** Set when the user ended the run (Ctrl-C, SIGTERM, the live view's q): exit 128 + the signal, as Docker Compose does. */
+  let interrupted: number | undefined;
   const stopAll = (force: boolean): Promise<void> => {
     const engine = engineRef;
     if (!engine) return Promise.resolve();
@@ -146,7 +148,7 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
         await engineRef.up({ services: [s], noDeps: true, scale: { [s]: engineRef.names(s).length } });
       },
       stop: async (name: string) => { if (engineRef) check(await request(engineRef.target, { op: 'stop', name, timeoutMs })); },
-      stopAll,
+      stopAll: (force: boolean, interrupt?: boolean) => { if (interrupt) interrupted ??= 130; return stopAll(force); },
     };
     const v = startLiveView({ subscribe: (cb) => relay.on(cb) }, controls, { title: o.title, attachLogs: true });
     view = v;
@@ -212,12 +214,15 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
     if (allEnded()) end();
   });
   let interrupts = 0;
-  const onSigint = () => {
+  const onSignal = (code: number) => () => {
+    interrupted ??= code;
     interrupts++;
     say({ level: 'warn', text: interrupts > 1 ? 'killing every container' : 'stopping every container (Ctrl-C again to kill)' });
     void stopAll(interrupts > 1).then(end, end);
   };
-  if (o.follow && !view) { process.on('SIGINT', onSigint); process.on('SIGTERM', onSigint); }
+  const onSigint = onSignal(130);
+  const onSigterm = onSignal(143);
+  if (o.follow && !view) { process.on('SIGINT', onSigint); process.on('SIGTERM', onSigterm); }
   let failure: unknown;
   try {
     const list = await o.start(engine).finally(() => pulls?.finish());
@@ -249,7 +254,7 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   offChange();
   offBus();
   process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigint);
+  process.off('SIGTERM', onSigterm);
   if (o.exitCodeFrom !== undefined && !failure) {
     await engine.refresh();
     const st = engine.observe(o.exitCodeFrom, engine.names(o.exitCodeFrom));
@@ -257,7 +262,7 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   }
   engine.close();
   if (failure && !o.follow) throw failure;
-  return exitCode ?? status;
+  return exitCode ?? (status || interrupted || 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ export interface LiveControls {
   restart(name: string): void | Promise<void>;
   stop(name: string): void | Promise<void>;
   /** Stop everything (force: kill now). The view closes when this settles. */
-  stopAll(force: boolean): void | Promise<void>;
+  /** `interrupt`: asked by Ctrl-C (not q). */
+  stopAll(force: boolean, interrupt?: boolean): void | Promise<void>;
 }
 
 export interface LiveOptions {
@@ -92,7 +93,7 @@ export function startLiveView(source: EventSource, controls: LiveControls, opts:
     switch (a.type) {
       case 'restart': void call(() => controls.restart(a.name), 'restart', a.name); break;
       case 'stop': void call(() => controls.stop(a.name), 'stop', a.name); break;
-      case 'stopAll': void call(() => controls.stopAll(a.force), 'stop-all').then(close); break;
+      case 'stopAll': void call(() => controls.stopAll(a.force, a.interrupt), 'stop-all').then(close); break;
       default: break;
     }
   };
@@ -130,7 +131,7 @@ export function startLiveView(source: EventSource, controls: LiveControls, opts:
 
   const onResize = () => requestDraw();
   stdout.on('resize', onResize);
-  const onSigint = () => onAction({ type: 'stopAll', force: false });
+  const onSigint = () => onAction({ type: 'stopAll', force: false, interrupt: true });
   if (opts.handleSigint ?? true) process.on('SIGINT', onSigint);
 
   function close() {

@@ -90,7 +90,8 @@ export type Action =
   | { type: 'toggleLogs'; name: string }
   | { type: 'restart'; name: string }
   | { type: 'stop'; name: string }
-  | { type: 'stopAll'; force: boolean };
+  /** `interrupt`: Ctrl-C (the program then exits 130, as after SIGINT), not q. */
+  | { type: 'stopAll'; force: boolean; interrupt?: boolean };
 
 export type UiEvent =
   | { type: 'ui:action'; action: Action }
@@ -326,7 +327,7 @@ export interface KeyInfo { upArrow?: boolean; downArrow?: boolean; ctrl?: boolea
 
 /** Map one key press to an action; null when the key means nothing here. */
 export function keyToAction(input: string, key: KeyInfo, s: ViewState): Action | null {
-  if ((key.ctrl && input === 'c') || input === '\u0003') return { type: 'stopAll', force: s.quitting !== 'no' };
+  if ((key.ctrl && input === 'c') || input === '\u0003') return { type: 'stopAll', force: s.quitting !== 'no', interrupt: true };
   if (key.ctrl) return null;
   if (input === 'q') return s.quitting === 'no' ? { type: 'stopAll', force: false } : null;
   if (key.upArrow || input === 'k') return s.order.length ? { type: 'select', delta: -1 } : null;
@@ -350,7 +351,7 @@ export function retarget(a: Action, s: ViewState): Action | null {
       if (a.type !== 'toggleLogs' && s.quitting !== 'no') return null;
       return s.selected ? { ...a, name: s.selected } : null;
     case 'stopAll':
-      return a.force || s.quitting === 'no' ? a : { type: 'stopAll', force: true };
+      return a.force || s.quitting === 'no' ? a : { ...a, force: true };
     default:
       return a;
   }

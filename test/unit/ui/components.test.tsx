@@ -135,10 +135,10 @@ test('App keys: every binding reaches onAction through keyToAction', async () =>
   assert.deepEqual(await pressed(['\u001B[B']), [{ type: 'select', delta: 1 }]);
   assert.deepEqual(await pressed(['\u001B[A']), [{ type: 'select', delta: -1 }]);
   assert.deepEqual(await pressed(['q']), [{ type: 'stopAll', force: false }]);
-  assert.deepEqual(await pressed(['\u0003']), [{ type: 'stopAll', force: false }]);
+  assert.deepEqual(await pressed(['\u0003']), [{ type: 'stopAll', force: false, interrupt: true }]);
   assert.deepEqual(await pressed(['x', 'z']), [], 'other keys do nothing');
   const quitting = reduce(demoState(), { type: 'ui:action', action: { type: 'stopAll', force: false } });
-  assert.deepEqual(await pressed(['\u0003'], quitting), [{ type: 'stopAll', force: true }], 'second Ctrl-C forces');
+  assert.deepEqual(await pressed(['\u0003'], quitting), [{ type: 'stopAll', force: true, interrupt: true }], 'second Ctrl-C forces');
 });
 
 /** App wired to the reducer, as live.tsx does it, so a key press shows up in the next frame. */

@@ -137,10 +137,10 @@ test('keys: arrows/j/k select, l/r/s act on the selection, q stops, Ctrl-C twice
   assert.equal(s.logsVisible.a, false);
 
   assert.deepEqual(act('q'), { type: 'stopAll', force: false });
-  assert.deepEqual(act('c', { ctrl: true }), { type: 'stopAll', force: false });
+  assert.deepEqual(act('c', { ctrl: true }), { type: 'stopAll', force: false, interrupt: true });
   s = reduce(s, { type: 'ui:action', action: act('c', { ctrl: true })! });
   assert.equal(s.quitting, 'graceful');
-  assert.deepEqual(act('c', { ctrl: true }), { type: 'stopAll', force: true }, 'the second Ctrl-C forces');
+  assert.deepEqual(act('c', { ctrl: true }), { type: 'stopAll', force: true, interrupt: true }, 'the second Ctrl-C forces');
   assert.equal(act('q'), null, 'q while stopping does nothing');
   assert.equal(act('r'), null, 'no restarts while stopping');
   s = reduce(s, { type: 'ui:action', action: act('c', { ctrl: true })! });
@@ -238,7 +238,7 @@ test('retarget: keys mapped against an old frame act on the selection and quitti
   assert.deepEqual(retarget(keyToAction('l', {}, frame)!, s), { type: 'toggleLogs', name: 'b' });
   assert.deepEqual(retarget(keyToAction('r', {}, frame)!, s), { type: 'restart', name: 'b' });
   s = reduce(s, { type: 'ui:action', action: keyToAction('\u0003', {}, frame)! });
-  assert.deepEqual(retarget(keyToAction('\u0003', {}, frame)!, s), { type: 'stopAll', force: true }, 'second Ctrl-C from the same frame still forces');
+  assert.deepEqual(retarget(keyToAction('\u0003', {}, frame)!, s), { type: 'stopAll', force: true, interrupt: true }, 'second Ctrl-C from the same frame still forces');
   assert.equal(retarget(keyToAction('s', {}, frame)!, s), null, 'no stops once stopping');
   assert.equal(retarget({ type: 'restart', name: 'a' }, initialState()), null);
 });

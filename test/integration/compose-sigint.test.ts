@@ -1,0 +1,77 @@
+// Ctrl-C on an attached `niwa compose up` (SIGINT to the CLI, as a terminal sends it): every
+// container is stopped and niwa exits 130, as Docker Compose does; SIGTERM exits 143. Checked: the
+// exit status, that the service had really run (its output), that its container has ended (state
+// and an empty cgroup). Own state root and project; `after` removes every trace.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { niwa, niwaBin, needsRoot, needsStage, repoRoot } from '../helpers.js';
+import { cgroupsLeft } from './running.js';
+import { until } from './poll.js';
+import { tryRequest } from '../../src/runtime/supervisor/client.js';
+
+const skip = needsRoot() || needsStage();
+const P = `sg-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+let dir = '';
+let state = '';
+let file = '';
+const env = () => ({ ...process.env, NIWA_STATE_ROOT: state, NIWA_SUPERVISOR_IDLE_MS: '300' });
+
+before(() => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'niwa-compose-sigint-'));
+  state = join(dir, 'state');
+  mkdirSync(state);
+  file = join(dir, 'compose.yaml');
+  writeFileSync(file, [
+    'services:',
+    '  idle:',
+    '    command: ["/bin/sh", "-c", "echo idle up; exec sleep 600"]',
+    '    stop_grace_period: 1s',
+    '',
+  ].join('\n'));
+});
+
+after(async () => {
+  if (!dir) return;
+  niwa(['compose', '-f', file, '-p', P, 'down', '-t', '0'], { env: env(), timeout: 60_000 });
+  await tryRequest({ root: state, project: P }, { op: 'shutdown' }).catch(() => undefined);
+  for (const cg of cgroupsLeft(P)) spawnSync('find', [cg, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function upThenSignal(signal: NodeJS.Signals): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [niwaBin, 'compose', '-f', file, '-p', P, 'up', '--progress', 'plain'], { cwd: repoRoot, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const ended = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    await until('the service to print idle up', () => /idle up/.test(out), 60_000);
+    child.kill(signal);
+    const code = await Promise.race([ended, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
+    return { code, out };
+  } finally { if (child.exitCode === null) child.kill('SIGKILL'); }
+}
+
+function assertStopped(): void {
+  const st = JSON.parse(readFileSync(join(state, P, 'idle-1', 'state.json'), 'utf8')) as { status: string; cgroups: string[] };
+  assert.notEqual(st.status, 'running', 'the container was stopped');
+  for (const cg of st.cgroups) {
+    const procs = existsSync(join(cg, 'cgroup.procs')) ? readFileSync(join(cg, 'cgroup.procs'), 'utf8').trim() : '';
+    assert.equal(procs, '', `no process left in ${cg}`);
+  }
+}
+
+test('compose up: Ctrl-C (SIGINT) stops every container and exits 130; SIGTERM exits 143', { skip, timeout: 240_000 }, async () => {
+  const a = await upThenSignal('SIGINT');
+  assert.equal(a.code, 130, a.out);
+  assert.match(a.out, /stopping every container/);
+  assertStopped();
+  const b = await upThenSignal('SIGTERM');
+  assert.equal(b.code, 143, b.out);
+  assertStopped();
+});
