@@ -421,7 +421,7 @@ export const run: Run = async (a, project) => {
     quiet: !detach,
     start: async (engine) => {
       // -v/-w/-u are checked before anything starts
-      const one = { service, name, ...(cmd.length ? { args: cmd } : {}), env, ports: Boolean(a.flags['service-ports']), ...(await (await import('./compose/options.js')).runOptions(engine.load, service, a)) };
+      const one = { service, name, ...(cmd.length ? { args: cmd } : {}), ...(await entrypointOf(a)), env, ports: Boolean(a.flags['service-ports']), ...(await (await import('./compose/options.js')).runOptions(engine.load, service, a)) };
       const deps = withDependencies(engine.load, [service]).filter((s) => s !== service);
       const started = deps.length && !a.flags['no-deps'] ? await engine.up({ services: deps, scale: await (await import('./compose/project.js')).currentScale(engine, deps) }) : (await engine.open(), []);
       if (detach) await engine.runOneOff(one);
@@ -434,6 +434,16 @@ export const run: Run = async (a, project) => {
     },
   });
 };
+
+/** compose run --entrypoint CMD: split into words as Compose does (quotes kept together); "" clears the entrypoint. */
+async function entrypointOf(a: ParsedArgs): Promise<{ entrypoint?: string[] }> {
+  if (a.flags.entrypoint === undefined) return {};
+  const v = String(a.flags.entrypoint);
+  const { shellSplit } = await import('../compose/to-spec.js');
+  const words = shellSplit(v);
+  if (!words) throw new UserError('E_USAGE', `compose run --entrypoint: unbalanced quotes in ${JSON.stringify(v)}`, [], 'close every quote');
+  return { entrypoint: words };
+}
 
 /** Runs a prepared one-off container in this process; its networks and state go when it ends. */
 async function runAttached(fg: Parameters<NonNullable<StartOverride['foreground']>>[0], stateRoot: string): Promise<number> {

@@ -98,7 +98,7 @@ export interface LoadedService {
   /** Spec field prefix → compose key (to name `services.web.working_dir` rather than process.cwd in errors). */
   fieldMap?: [string, (string | number)[]][];
   /** Its image as the plan needs it: in the store whole, or what a pull downloads (layers, bytes). */
-  image?: { ref: string; name: string; digest: string; present: boolean; layers: number; size: number; pull: 'missing' | 'always' | 'never' };
+  image?: { ref: string; name: string; digest: string; present: boolean; layers: number; size: number; pull: 'missing' | 'always' | 'never'; entrypoint?: string[] };
   /** A build: service (images on, a verb that builds): what to build, and whether always (--build). */
   build?: { request: BuildRequest; image: string; always: boolean };
   /**
@@ -366,7 +366,7 @@ export async function loadCompose(opts: LoadComposeOptions = {}): Promise<Compos
         }
         const r = entry.canonical?.rootfs;
         const v = r?.kind === 'image' ? views.get(`${r.pull}\0${r.ref}`) : undefined;
-        if (r?.kind === 'image' && v && !entry.build?.always) entry.image = { ref: r.ref, name: v.name, digest: v.digest, present: v.present, layers: v.layerCount, size: v.size, pull: v.pull };
+        if (r?.kind === 'image' && v && !entry.build?.always) entry.image = { ref: r.ref, name: v.name, digest: v.digest, present: v.present, layers: v.layerCount, size: v.size, pull: v.pull, ...(v.config?.Entrypoint?.length ? { entrypoint: v.config.Entrypoint } : {}) };
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
         problems.push(...e.details.map((d) => relocate(d, svcName, m.fieldMap, merged, !!(enabled[svcName] as Obj)[NATIVE_KEY])));

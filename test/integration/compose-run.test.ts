@@ -39,6 +39,13 @@ before(async () => {
     tag: '1',
   });
   reg.push(layout.dir, '1', 'test/run:1');
+  // an image with an Entrypoint (and a USER name, so its first run compiles the launch after the pull)
+  const ep = await writeOciLayout(join(work, 'ep'), {
+    layers: [[...shellImageEntries(), ...tools, { name: 'srv/', type: 'dir' }]],
+    config: { Entrypoint: ['/bin/sh', '-c', 'echo "ep: $*"', 'ep'], Cmd: ['from-cmd'], Env: ['PATH=/usr/bin:/bin'], User: 'nobody', WorkingDir: '/srv' },
+    tag: '1',
+  });
+  reg.push(ep.dir, '1', 'test/ep:1');
   const share = join(work, 'share');
   mkdirSync(share);
   chmodSync(share, 0o755);
@@ -53,6 +60,8 @@ before(async () => {
     '  job:',
     `    image: ${reg.host}/test/run:1`,
     '    depends_on: [dep]',
+    '  ep:',
+    `    image: ${reg.host}/test/ep:1`,
     '',
   ].join('\n'));
 });
@@ -105,4 +114,20 @@ test('compose run starts its dependency by the run loop (--json: plan-step event
   const down = compose(['down', '-v']);
   assert.equal(down.status, 0, down.stderr);
   assert.deepEqual(cgroupsLeft(P), []);
+});
+
+test('compose run ARGS keeps the image\'s Entrypoint (ARGS replace its Cmd); --entrypoint replaces both', { skip, timeout: 180_000 }, () => {
+  // first run: the image is pulled by the run's plan (its launch compiled after the pull); then from the store
+  for (const when of ['pulled by the run', 'in the store']) {
+    const r = compose(['run', '--rm', '-T', '--no-deps', 'ep', 'hello', 'world']);
+    assert.equal(r.status, 0, `${when}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'ep: hello world', `${when}: the Entrypoint ran with the arguments`);
+  }
+  const plain = compose(['run', '--rm', '-T', '--no-deps', 'ep']);
+  assert.equal(plain.stdout.trim(), 'ep: from-cmd', plain.stderr);
+  const over = compose(['run', '--rm', '-T', '--no-deps', '--entrypoint', '/bin/pwd', 'ep']);
+  assert.equal(over.status, 0, over.stderr);
+  assert.equal(over.stdout.trim(), '/srv', '--entrypoint alone: neither the image\'s Entrypoint nor its Cmd');
+  const both = compose(['run', '--rm', '-T', '--no-deps', '--entrypoint', '/bin/sh -c', 'ep', 'echo "two $((1+1))"']);
+  assert.equal(both.stdout.trim(), 'two 2', both.stderr);
 });

@@ -17,6 +17,7 @@ import { networkKey, reserveAddress, reserveNetwork, type Cidr, type LeaseDb } f
 import { bridgeName, containerIfname, hostsPath, netnsPath, netStateDir, vethName } from '../../runtime/net/names.js';
 import { hostsFor, resolvConf } from '../../runtime/net/hosts.js';
 import { parsePort, type PortMapping } from '../../runtime/net/ports.js';
+import { shellSplit } from '../../compose/to-spec.js';
 import type { DeferredLaunch, ProjectPlan, ProjectStep, ProjectStepDraft, ServiceEntry, SpecPatch } from './types.js';
 
 /** What the compiler needs to know about the host, read before compile (faked in tests). */
@@ -50,6 +51,8 @@ export interface OneOff {
   mounts?: CanonicalMount[];
   /** run -w: the working directory. */
   cwd?: string;
+  /** run --entrypoint: replaces the service's (and the image's) entrypoint. */
+  entrypoint?: string[];
   /** run -u USER[:GROUP]: resolved (uid…) when the image was in the store at plan time; else looked up in the image by the late compile. */
   user?: { name: string; uid?: number; gid?: number; groups?: number[] };
 }
@@ -108,6 +111,26 @@ export function patchSpec(canonical: CanonicalSpec, p: SpecPatch): CanonicalSpec
   if (p.net) spec.namespaces.net = p.net;
   spec.mounts.push(...p.mounts);
   return spec;
+}
+
+/**
+ * A one-off's whole command when it gives arguments or --entrypoint, as Docker Compose combines them:
+ * the arguments replace the service's command (the image's Cmd), not its entrypoint — the run's
+ * --entrypoint, else the service's `entrypoint:`, else the image's Entrypoint; --entrypoint alone
+ * runs with the service's command (or none). Undefined when the run changes neither.
+ */
+function oneOffArgs(load: ComposeLoad, svc: LoadedService, service: string, one: OneOff): string[] | undefined {
+  if (!one.args && !one.entrypoint) return undefined;
+  const raw = load.project.services[service] as { entrypoint?: unknown; command?: unknown } | undefined;
+  const words = (v: unknown): string[] | undefined => (v === undefined || v === null ? undefined : Array.isArray(v) ? v.map(String) : shellSplit(String(v)) ?? [String(v)]);
+  const entry = one.entrypoint ?? words(raw?.entrypoint) ?? svc.image?.entrypoint ?? [];
+  return [...entry, ...(one.args ?? words(raw?.command) ?? [])];
+}
+
+/** A one-off's arguments and --entrypoint in the spec the late compile loads with the image (which combines them with its Entrypoint and Cmd). */
+function withCommand(spec: ContainerSpec, one: OneOff): ContainerSpec {
+  if (!one.args && !one.entrypoint) return spec;
+  return { ...spec, process: { ...spec.process, ...(one.args ? { args: one.args } : {}), ...(one.entrypoint ? { entrypoint: one.entrypoint } : {}) } };
 }
 
 /** A one-off's `-u USER[:GROUP]` in the spec the late compile loads with the image (which looks the names up in it). */
@@ -415,7 +438,8 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     const one = opts.oneOff;
     const replica = replicaOf(e);
     const patch: SpecPatch = { name: e.container, fileSources: x.filesToWrite.map((f) => f.path), defaultHostname: replica.count > 1 ? e.container : s, containers: {}, mounts: [] };
-    if (one) patch.oneOff = { ...(one.args ? { args: one.args } : {}), ...(one.env ? { env: one.env } : {}), ...(one.tty !== undefined ? { tty: one.tty } : {}), ...(one.cwd ? { cwd: one.cwd } : {}), ...(one.user ? { user: one.user } : {}), ...(one.mounts?.length ? { mounts: one.mounts } : {}) };
+    const oneArgs = one && !svc.deferred ? oneOffArgs(load, svc, s, one) : undefined;
+    if (one) patch.oneOff = { ...(oneArgs ? { args: oneArgs } : {}), ...(one.env ? { env: one.env } : {}), ...(one.tty !== undefined ? { tty: one.tty } : {}), ...(one.cwd ? { cwd: one.cwd } : {}), ...(one.user ? { user: one.user } : {}), ...(one.mounts?.length ? { mounts: one.mounts } : {}) };
     for (const ns of Object.values(svc.canonical!.namespaces)) if (ns?.mode === 'container' && load.services.has(ns.container)) patch.containers[ns.container] = nameOf(ns.container);
     const hostname = svc.canonical!.hostname ?? (svc.canonical!.namespaces.uts?.mode === 'new' ? (replica.count > 1 ? e.container : s) : undefined);
     const infos = attachments.get(e.container) ?? [];
@@ -468,7 +492,7 @@ export function compileProject(load: ComposeLoad, facts: ProjectHostFacts, opts:
     if (svc.deferred) {
       const { service: _s, ...compose } = svc.compose;
       const pids = Object.fromEntries(facts.containers.filter((c) => c.pid !== undefined).map((c) => [c.name, c.pid!]));
-      const deferred: DeferredLaunch = { after: -1, kind: svc.deferred.after, ref: svc.deferred.ref, input: one?.user && one.user.uid === undefined ? withUser(svc.spec, one.user.name) : svc.spec, load: svc.deferred, patch, ...(svc.canonical!.annotations ? { annotations: svc.canonical!.annotations } : {}), ...(one ? {} : { compose }), host: facts.host, id, project, pids };
+      const deferred: DeferredLaunch = { after: -1, kind: svc.deferred.after, ref: svc.deferred.ref, input: one ? withCommand(one.user && one.user.uid === undefined ? withUser(svc.spec, one.user.name) : svc.spec, one) : svc.spec, load: svc.deferred, patch, ...(svc.canonical!.annotations ? { annotations: svc.canonical!.annotations } : {}), ...(one ? {} : { compose }), host: facts.host, id, project, pids };
       b.add({ op: 'launch', service: s, container: e.container, networks, deferred, stage: 'service', unit, field: sf, why: `hand ${e.container}'s launch plan to the project's supervisor, which runs it and supervises the container; the plan is compiled once its image ${svc.deferred.ref} is ${svc.deferred.after === 'build' ? 'built' : 'pulled'} (the image's config and files decide its command, user and working directory)` });
       continue;
     }

@@ -185,7 +185,8 @@ test('compose run -w/-u/-v on a service whose launch is compiled after its build
   const d = launch.deferred!;
   assert.equal(launch.plan, undefined, 'still compiled after the build');
   assert.deepEqual([d.input.process?.user, d.input.process?.group], ['app', 'staff'], 'the user goes to the spec loaded with the built image (its /etc/passwd decides the ids)');
-  assert.deepEqual([d.patch.oneOff?.cwd, d.patch.oneOff?.mounts, d.patch.oneOff?.args], ['/tmp', [bind], ['sh']]);
+  assert.deepEqual([d.patch.oneOff?.cwd, d.patch.oneOff?.mounts, d.patch.oneOff?.args], ['/tmp', [bind], undefined]);
+  assert.deepEqual(d.input.process?.args, ['sh'], 'the arguments go to the spec loaded with the built image (they replace its Cmd, not its Entrypoint)');
   // the late compile's patch: the working directory and the bind (in place of one at the same target); a resolved user's ids
   const { patchSpec } = await import('../../../src/plan/project/compile.js');
   const web = load.services.get('web')!.canonical!;
