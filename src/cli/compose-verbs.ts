@@ -114,6 +114,9 @@ interface LoopOptions {
  * wait until every container ended, Ctrl-C / q, or (abort) the first exit; a failed start stops what
  * started. Not following, --progress plain and --json still render the events (never the Ink view).
  */
+/** How often `compose up --progress plain` prints each running container's resource usage. */
+const STATS_PLAIN_MS = Number(process.env.NIWA_STATS_PLAIN_MS ?? 10_000);
+
 async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOptions): Promise<number> {
   const t0 = performance.now();
   const { progressMode } = await import('../ui/progress.js');
@@ -167,7 +170,10 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
   }
   try {
     // the view's stats arrive from the supervisor as events, like everything else
-    opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }), statsMs: 1000 } : {}) });
+    // the view's stats arrive from the supervisor as events, like everything else; followed --json
+    // and --progress plain get them too (plain prints a usage line per container every STATS_PLAIN_MS)
+    const statsMs = view ? 1000 : o.follow && (mode === 'json' || mode === 'plain') ? 2000 : 0;
+    opened = await open(a, project, { onMessage: (m) => say(m), ...(view ? { onPull: (e: PullEvent) => relay.emit({ type: 'pull', event: e }) } : {}), ...(statsMs ? { statsMs } : {}) });
     checkServices(opened.load, o.services);
   } catch (e) {
     if (view) { view.close(); await view.waitUntilExit(); }
@@ -184,6 +190,19 @@ async function runLoop(a: ParsedArgs, project: LoadComposeOptions, o: LoopOption
     const { timestampedReporter } = await import('../ui/plain.js');
     const rep = timestampedReporter({ names });
     relay.on(rep);
+    if (o.follow) {
+      // resource usage as plain lines: each running container's, every STATS_PLAIN_MS (the view shows it live)
+      const { formatCpu, formatMemory } = await import('../ui/format.js');
+      let last = 0;
+      relay.on((e) => {
+        if (e.type !== 'stats' || e.at - last < STATS_PLAIN_MS) return;
+        last = e.at;
+        for (const n of rep.state.order) {
+          const c = rep.state.containers[n];
+          if (c?.state === 'running' && c.memCurrent !== undefined) rep({ type: 'ui:message', level: 'info', container: n, text: `cpu ${formatCpu(c.cpuPercent)}  mem ${formatMemory(c.memCurrent, c.memLimit)}${c.pids !== undefined ? `  pids ${c.pids}` : ''}` });
+        }
+      });
+    }
     say = (m) => rep({ type: 'ui:message', level: m.level, text: m.text, ...(m.container ? { container: m.container } : {}) });
   }
   const offBus = engine.bus.on(relay.emit);

@@ -18,7 +18,7 @@ const P = `sg-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 let dir = '';
 let state = '';
 let file = '';
-const env = () => ({ ...process.env, NIWA_STATE_ROOT: state, NIWA_SUPERVISOR_IDLE_MS: '300' });
+const env = () => ({ ...process.env, NIWA_STATE_ROOT: state, NIWA_SUPERVISOR_IDLE_MS: '300', NIWA_STATS_PLAIN_MS: '500' });
 
 before(() => {
   if (skip) return;
@@ -43,14 +43,14 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function upThenSignal(signal: NodeJS.Signals): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, [niwaBin, 'compose', '-f', file, '-p', P, 'up', '--progress', 'plain'], { cwd: repoRoot, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+async function upThenSignal(signal: NodeJS.Signals, progress: string[] = ['--progress', 'plain'], ready: RegExp = /idle up/): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [niwaBin, 'compose', '-f', file, '-p', P, 'up', ...progress], { cwd: repoRoot, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
   const ended = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
-    await until('the service to print idle up', () => /idle up/.test(out), 60_000);
+    await until(`${ready} in the output`, () => ready.test(out), 60_000);
     child.kill(signal);
     const code = await Promise.race([ended, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
     return { code, out };
@@ -66,12 +66,20 @@ function assertStopped(): void {
   }
 }
 
-test('compose up: Ctrl-C (SIGINT) stops every container and exits 130; SIGTERM exits 143', { skip, timeout: 240_000 }, async () => {
-  const a = await upThenSignal('SIGINT');
+test('compose up: Ctrl-C (SIGINT) stops every container and exits 130; SIGTERM exits 143; plain and --json show the supervisor\'s stats', { skip, timeout: 240_000 }, async () => {
+  // --progress plain: the service's output, then a usage line of its container (from the supervisor's stats events)
+  const a = await upThenSignal('SIGINT', ['--progress', 'plain'], /idle-1\s+cpu \S+.*mem \S+/);
+  assert.match(a.out, /idle up/);
   assert.equal(a.code, 130, a.out);
   assert.match(a.out, /stopping every container/);
   assertStopped();
   const b = await upThenSignal('SIGTERM');
   assert.equal(b.code, 143, b.out);
+  assertStopped();
+  // --json: stats events of the running container among the others
+  const c = await upThenSignal('SIGINT', ['--json'], /"type":"stats","container":"idle-1"/);
+  assert.equal(c.code, 130, c.out);
+  const stats = c.out.split('\n').filter((l) => l.includes('"type":"stats"')).map((l) => JSON.parse(l) as { stats: { memory: { current?: number } } });
+  assert.ok(stats.some((s) => (s.stats.memory.current ?? 0) > 0), 'the stats carry the container\'s memory use');
   assertStopped();
 });
