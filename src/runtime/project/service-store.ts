@@ -86,6 +86,7 @@ export function startPlan(stateRoot: string, project: string, stored: Record<str
   const services: ServiceEntry[] = [];
   const steps: ProjectStep[] = [];
   const teardown: ProjectStep[] = [];
+  const shared = new Set<ProjectStep>();
   for (const s of order) {
     const st = stored[s];
     for (const e of st.entries) {
@@ -96,7 +97,8 @@ export function startPlan(stateRoot: string, project: string, stored: Record<str
       const unit = `container:${e.container}`;
       steps.push({ op: 'remove', container: e.container, stop: false, stage: 'service', service: s, unit, field: `services.${s}`, why: 'an ended container of the service: removed before it is made again from its stored steps', index: 0 });
       for (const x of st.steps) {
-        const other = x.unit.startsWith('container:') && x.unit !== unit;
+        const other = x.unit.startsWith('container:') ? x.unit !== unit : shared.has(x);
+        if (!x.unit.startsWith('container:')) shared.add(x); // (a shared file: written once)
         if (other || (x.op === 'launch' && x.container !== e.container) || (x.op === 'publish' && x.container !== e.container)) continue;
         if (x.op === 'launch') {
           if (!r.plan || !r.spec) throw new UserError('E_NO_STORED_PLAN', `${e.container} has no recorded launch plan to start it from`, [], 'start it from the compose file (niwa compose up)');
