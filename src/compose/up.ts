@@ -383,7 +383,7 @@ export class ComposeEngine {
     for (const level of this.stopOrder(o.services)) {
       await Promise.all(level.map(async (n) => {
         const st = this.states.get(n);
-        if (!st || !isLive(st.status)) return;
+        if (!st || !isLive(st.status) || st.createdOnly) return; // (created by compose create: nothing runs)
         this.say({ level: 'info', container: n, text: o.force ? 'killing' : 'stopping' });
         if (o.force) {
           const r = await tryRequest(this.target, { op: 'kill', name: n, signal: 'SIGKILL' });

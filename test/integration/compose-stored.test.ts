@@ -88,11 +88,15 @@ test('compose create makes the containers (created, nothing runs); compose start
   nothingLeft(p);
 });
 
-test('compose create then down removes the created containers', { skip, timeout: 120_000 }, () => {
+test('created containers: stop has nothing to stop, rm removes one without -s, down removes the rest', { skip, timeout: 120_000 }, () => {
   const p = `cd${process.pid}`;
   write(p, twoServices);
   ok(compose(p, ['create']));
   assert.equal(ps(p).length, 2);
+  ok(bare(p, ['stop']));
+  assert.deepEqual(ps(p).map((c) => c.state), ['created', 'created']);
+  ok(bare(p, ['rm', 'b']));
+  assert.deepEqual(ps(p).map((c) => c.name), ['a-1']);
   ok(bare(p, ['down', '-t', '1']));
   nothingLeft(p);
 });

@@ -263,6 +263,7 @@ class Daemon {
       case 'run': return this.runContainer(req);
       case 'stop': {
         const c = this.containers.get(req.name);
+        if (!c && readState(this.onDisk(req.name))?.createdOnly) return { ok: true, status: 'created' }; // never started: nothing to stop
         if (!c) { this.onDisk(req.name); throw new UserError('E_NOT_SUPERVISED', `stop: container '${req.name}' is not supervised`, [], 'it has ended; niwa rm removes it'); }
         await c.stop(req.timeoutMs);
         return { ok: true, status: c.state.status, exitCode: c.state.exitCode, signal: c.state.signal };
