@@ -319,12 +319,14 @@ async function existing(a: ParsedArgs, project: LoadComposeOptions, verb: string
 }
 
 export const start: Run = async (a, project) => {
+  if (await (await import('./compose/start.js')).fromState(a, project, 'start')) return 0;
   const { engine, have, scale } = await existing(a, project, 'start');
   try { await engine.up({ services: have, noDeps: true, scale }); } finally { engine.close(); }
   return 0;
 };
 
 export const restart: Run = async (a, project) => {
+  if (await (await import('./compose/start.js')).fromState(a, project, 'restart')) return 0;
   const { engine, have, scale } = await existing(a, project, 'restart');
   try {
     await engine.stop({ services: have, timeoutMs: seconds(a, 'timeout') });

@@ -3,6 +3,8 @@
 // container carries (service, config files, working directory — Docker's com.docker.compose.*
 // labels), the compose projects found under the state root with their status, and a ComposeLoad
 // rebuilt from the recorded containers when there is no compose file to load.
+import { existsSync } from 'node:fs';
+import { teardownPath } from '../runtime/project/teardown-store.js';
 import { UserError } from '../errors.js';
 import { containerDir, deriveState, listNames, listProjects, readSpec, readState, type ContainerState } from '../runtime/state.js';
 import { describeStatus } from '../runtime/status.js';
@@ -88,6 +90,8 @@ export function listComposeProjects(root: string, layout?: CgroupLayout): Projec
  */
 export function loadFromState(root: string, project: string): ComposeLoad {
   const cs = recordedContainers(root, project);
+  // (no containers, but steps stored by the applied plans: a `down` without -v kept those that remove volumes)
+  if (!cs.length && existsSync(teardownPath(root, project))) return emptyLoad(root, project);
   if (!cs.length) {
     throw new UserError('E_NO_PROJECT', `no compose file found, and project '${project}' has no containers under ${root}`, [], 'run the command where the compose file is (or name it with -f), or see niwa compose ls');
   }
@@ -115,6 +119,16 @@ export function loadFromState(root: string, project: string): ComposeLoad {
     plan: { levels: [order], stopLevels: [order], order },
     warnings: [],
     env: {},
+  };
+  fromState.add(load);
+  return load;
+}
+
+/** A project with nothing recorded but its stored steps: `down` runs them. */
+function emptyLoad(root: string, project: string): ComposeLoad {
+  const load: ComposeLoad = {
+    project: { name: project, workingDir: root, files: [], services: {}, networks: {}, volumes: {}, disabledServices: {}, profiles: [], extensions: {} },
+    services: new Map(), plan: { levels: [], stopLevels: [], order: [] }, warnings: [], env: {},
   };
   fromState.add(load);
   return load;

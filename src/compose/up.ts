@@ -18,7 +18,7 @@ import { readProjectFacts } from '../runtime/project/facts.js';
 import { lockProject } from '../runtime/project/lock.js';
 import { probeHost } from '../validate/host.js';
 import { isLive } from '../runtime/status.js';
-import { containerDir, listNames, liveSupervisor, pruneProject, readJson, readState, type ContainerState } from '../runtime/state.js';
+import { containerDir, listNames, liveSupervisor, pruneProject, readJson, readPlan, readSpec, readState, type ContainerState } from '../runtime/state.js';
 import { check, openStream, request, tryRequest, type Target } from '../runtime/supervisor/client.js';
 import type { RunNet, StreamLine } from '../runtime/supervisor/protocol.js';
 import { removeProjectNetworks, type NetContext } from '../runtime/net/attach.js';
@@ -221,13 +221,13 @@ export class ComposeEngine {
    * project's lock while it works, so a client killed meanwhile does not free the project early.
    * `foreground`: that container's launch step comes back here to be run by the caller.
    */
-  private async apply(plan: ProjectPlan, o: { wait?: boolean; timeoutMs?: number; prepareOnly?: boolean; foreground?: { container: string; run: NonNullable<StartOverride['foreground']> } } = {}): Promise<string[]> {
+  private async apply(plan: ProjectPlan, o: { wait?: boolean; timeoutMs?: number; prepareOnly?: boolean; createOnly?: boolean; foreground?: { container: string; run: NonNullable<StartOverride['foreground']> } } = {}): Promise<string[]> {
     let settle!: (r: Extract<StreamLine, { result: unknown }> | undefined) => void;
     const result = new Promise<Extract<StreamLine, { result: unknown }> | undefined>((r) => { settle = r; });
     let handoff: Extract<StreamLine, { handoff: unknown }>['handoff'] | undefined;
     const stream = await openStream(this.target, {
       op: 'apply', plan, ...(o.wait ? { wait: true } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-      ...(o.prepareOnly ? { prepareOnly: true } : {}), ...(o.foreground ? { foreground: o.foreground.container } : {}),
+      ...(o.prepareOnly ? { prepareOnly: true } : {}), ...(o.createOnly ? { createOnly: true } : {}), ...(o.foreground ? { foreground: o.foreground.container } : {}),
       ...(this.holding ? { lockPid: process.pid } : {}),
       names: Object.fromEntries([...this.load.services.keys()].map((s) => [s, this.names(s)])),
     }, (l) => {
@@ -304,12 +304,42 @@ export class ComposeEngine {
     return plan;
   }
 
-  /** `create`: the plan's images, volumes, files and networks; the containers are made when they start. */
+  /**
+   * `create`: the plan carried out as `up` does — images, volumes, files, networks, each service's
+   * steps — except that each container is only made (status `created`), not started; `start` and
+   * `up` then start them by their plan (a created container is made again there, as an ended one is).
+   */
   async create(o: { services?: string[]; forceRecreate?: boolean } = {}): Promise<void> {
     return this.locked('compose create', async () => {
       const plan = await this.planFor({ services: o.services, forceRecreate: o.forceRecreate });
-      await this.apply(plan, { prepareOnly: true });
-      this.say({ level: 'ok', text: `project ${this.project}: ${plan.steps.filter((s) => s.stage !== 'service').length} steps done; the containers are made when they start (niwa compose up / start)` });
+      await this.preflightSaying(plan);
+      await this.open();
+      await this.apply(plan, { createOnly: true });
+      const made = plan.services.filter((e) => e.action !== 'running' && e.action !== 'unrunnable').map((e) => e.container);
+      this.say({ level: 'ok', text: `project ${this.project}: ${made.length ? `created ${made.join(', ')}` : 'nothing to create'} (niwa compose start starts them)` });
+    });
+  }
+
+  /**
+   * `start`/`restart` with no compose file (-p NAME): the ended containers of `services` (default:
+   * every service with a container) made again from the steps the supervisor stored when their plan
+   * was applied (runtime/project/service-store.ts), in dependency order; running ones are left alone.
+   */
+  async startStored(o: { services?: string[]; verb?: string } = {}): Promise<string[]> {
+    return this.locked(`compose ${o.verb ?? 'start'}`, async () => {
+      await this.refresh();
+      const { readServices, startPlan } = await import('../runtime/project/service-store.js');
+      const { root } = this.target;
+      const records = new Map(this.containers().map((c) => {
+        const dir = containerDir(root, this.project, c.name);
+        return [c.name, { live: isLive(c.status) && !c.createdOnly, plan: readPlan(dir), spec: readSpec(dir) }] as const;
+      }));
+      const stored = readServices(root, this.project);
+      const wanted = o.services?.length ? o.services : [...this.load.services.keys()].filter((s) => this.names(s).some((n) => records.has(n)));
+      if (!wanted.length) throw new UserError('E_NO_CONTAINER', `${o.verb ?? 'start'}: no containers in project '${this.project}'`, [], 'create them with niwa compose up');
+      const plan = startPlan(root, this.project, stored, wanted, records);
+      await this.open();
+      return this.apply(plan, {});
     });
   }
 
@@ -356,7 +386,7 @@ export class ComposeEngine {
     for (const level of this.stopOrder(o.services)) {
       await Promise.all(level.map(async (n) => {
         const st = this.states.get(n);
-        if (!st || !isLive(st.status)) return;
+        if (!st || !isLive(st.status) || st.createdOnly) return; // (created by compose create: nothing runs)
         this.say({ level: 'info', container: n, text: o.force ? 'killing' : 'stopping' });
         if (o.force) {
           const r = await tryRequest(this.target, { op: 'kill', name: n, signal: 'SIGKILL' });

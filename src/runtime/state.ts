@@ -71,6 +71,8 @@ export interface ContainerState {
    * half-made: rolled back and made again) instead of calling it a name conflict.
    */
   token?: string;
+  /** Made by `compose create` and deliberately not started (not a start that was interrupted): kept as `created` until started or removed. */
+  createdOnly?: boolean;
   /**
    * Derived, never stored: the shim is gone (and with it whoever supervised the container) but
    * processes still run in the container's cgroups — `pids` lists them; stop and rm act on them.
@@ -249,7 +251,7 @@ export function liveSupervisor(root: string, project: string): SupervisorInfo | 
  * unknown), and oom-killed if its memory cgroup still exists and counted an OOM kill.
  */
 export function deriveState(st: ContainerState, layout: CgroupLayout | undefined, dir?: string): ContainerState {
-  if (!isLive(st.status)) return st;
+  if (!isLive(st.status) || st.createdOnly) return st;
   const frozen = () => {
     try { return layout && st.cgroups.length ? createCgroupManager(layout, st.cgroups).events().frozen === true : false; } catch { return false; /* cgroup gone */ }
   };

@@ -26,7 +26,7 @@ export async function loadOrState(project: LoadComposeOptions, o: { canonical?: 
     const name = project.projectName ?? (project.env ?? process.env).COMPOSE_PROJECT_NAME;
     if (!(e instanceof UserError && e.code === 'E_COMPOSE_NO_FILE' && name && !project.files?.length)) throw e;
     if (o.canonical !== false) {
-      throw new UserError(e.code, e.message, e.details, `this command creates containers from the compose file: run it where the file is, or name it with -f (with -p ${name} alone, ps, logs, exec, stop, kill, pause, rm, port, cp, wait, events and down work)`);
+      throw new UserError(e.code, e.message, e.details, `this command creates containers from the compose file: run it where the file is, or name it with -f (with -p ${name} alone, ps, logs, exec, start, restart, stop, kill, pause, rm, port, cp, wait, events and down work)`);
     }
     const { defaultStateRoot } = await import('../../validate/host.js');
     const { loadFromState } = await import('../../compose/project-state.js');

@@ -13,8 +13,9 @@ export const rm: Run = async (a, project) => {
   if (a.flags.stop) await engine.stop({ services });
   // every replica of each service
   const containers = services.flatMap((s) => engine.names(s).map((n) => ({ s, n, st: engine.state(n) })));
-  const gone = containers.filter((c) => c.st && !isLive(c.st.status));
-  const running = containers.filter((c) => c.st && isLive(c.st.status));
+  // (a container made by compose create and never started is not running)
+  const gone = containers.filter((c) => c.st && (!isLive(c.st.status) || c.st.createdOnly));
+  const running = containers.filter((c) => c.st && isLive(c.st.status) && !c.st.createdOnly);
   for (const c of running) process.stderr.write(`${c.n}: still running, not removed (stop it first, or use -s)\n`);
   if (!gone.length) {
     if (!running.length) process.stderr.write('no stopped containers\n');

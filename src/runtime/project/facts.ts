@@ -36,7 +36,7 @@ export function readProjectFacts(load: ComposeLoad, host: HostFacts, stateRoot: 
     exists: [...paths].filter((p) => existsSync(p)),
     containers: containers.map((c) => {
       const hash = readSpec(containerDir(stateRoot, project, c.name))?.annotations?.[CONFIG_HASH];
-      return { name: c.name, live: isLive(c.status), ...(c.pid && c.status === 'running' ? { pid: c.pid } : {}), ...(hash ? { configHash: hash } : {}) };
+      return { name: c.name, live: isLive(c.status) && !c.createdOnly, ...(c.pid && c.status === 'running' ? { pid: c.pid } : {}), ...(hash ? { configHash: hash } : {}) };
     }),
   };
 }

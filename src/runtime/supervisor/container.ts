@@ -89,8 +89,9 @@ export class Supervised {
    * `net`/`proxy`: compose networking (net.json is written; the proxy, already listening, is closed
    * when the container ends for good or is removed).
    */
-  static create(ctx: SupervisorContext, plan: LaunchPlan, spec: CanonicalSpec, net?: RunNet, proxy?: PortProxy, token?: string): Supervised {
+  static create(ctx: SupervisorContext, plan: LaunchPlan, spec: CanonicalSpec, net?: RunNet, proxy?: PortProxy, token?: string, createdOnly = false): Supervised {
     const state: ContainerState = {
+      ...(createdOnly ? { createdOnly: true } : {}),
       version: 1, id: plan.id, name: plan.name, project: ctx.project, status: 'created',
       createdAt: new Date().toISOString(), oomKilled: false, restarts: 0,
       health: spec.lifecycle.healthcheck ? 'starting' : 'none',
@@ -553,6 +554,12 @@ export class Supervised {
   }
 
   /** A first start failed: startPlan has undone everything on the host; forget the directory too. */
+  /** Lets go of a record this supervisor does not run (compose create): its log writer closed, its directory kept. */
+  release(): void {
+    this.removed = true;
+    this.writer.close();
+  }
+
   discard(): void {
     this.closeProxy();
     this.removed = true;

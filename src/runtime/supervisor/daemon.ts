@@ -123,6 +123,7 @@ class Daemon {
       root, project, bus: this.bus, containers: this.containers, layout: this.ctx.layout, log,
       exiting: () => this.exiting,
       runContainer: (req) => this.runContainer(req),
+      createContainer: (req) => this.createContainer(req),
       removeByName: (name, force) => this.removeByName(name, force),
       send: (s, l) => this.send(s, l),
       hold: () => { this.busy++; let done = false; return () => { if (done) return; done = true; this.busy--; this.checkIdle(); }; },
@@ -173,7 +174,7 @@ class Daemon {
       const dir = containerDir(this.root, this.project, name);
       const st = readState(dir);
       // (no state.json: a record half-made, or half-removed by a supervisor killed in its rollback)
-      if (st && (st.status !== 'created' || st.foreground)) continue;
+      if (st && (st.status !== 'created' || st.foreground || st.createdOnly)) continue;
       log(`${name}: its start was interrupted (its supervisor was killed): rolling it back`);
       try {
         const failed = await removeUnsupervised(dir, this.ctx.layout, true);
@@ -189,7 +190,7 @@ class Daemon {
       const st = readState(dir);
       const plan = readPlan(dir);
       const spec = readSpec(dir);
-      if (!st || !plan || !spec || !isLive(st.status)) continue;
+      if (!st || !plan || !spec || !isLive(st.status) || st.createdOnly) continue; // (compose create: made, never started)
       if (st.foreground && sameProcessAlive(st.foreground.ownerPid, st.foreground.ownerStart)) continue; // its niwa run owns it
       try { this.containers.set(name, Supervised.adopt(this.ctx, dir, plan, await withHookFunctions(spec), st)); } catch (e) { log(`${name}: adopt failed: ${(e as Error).message}`); }
     }
@@ -262,6 +263,7 @@ class Daemon {
       case 'run': return this.runContainer(req);
       case 'stop': {
         const c = this.containers.get(req.name);
+        if (!c && readState(this.onDisk(req.name))?.createdOnly) return { ok: true, status: 'created' }; // never started: nothing to stop
         if (!c) { this.onDisk(req.name); throw new UserError('E_NOT_SUPERVISED', `stop: container '${req.name}' is not supervised`, [], 'it has ended; niwa rm removes it'); }
         await c.stop(req.timeoutMs);
         return { ok: true, status: c.state.status, exitCode: c.state.exitCode, signal: c.state.signal };
@@ -308,6 +310,17 @@ class Daemon {
   }
 
   /** `run`: a compiled plan as a new container (also each launch of an `apply`, in-process). */
+  /**
+   * `compose create`: the container's record (plan, spec, net.json; status `created`, marked
+   * createdOnly so that no supervisor rolls it back or adopts it), not started and not supervised;
+   * `compose start`/`up` remove it and make it again from their plan, `down` removes it.
+   */
+  private createContainer(req: Extract<Request, { op: 'run' }>): void {
+    if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
+    const c = Supervised.create(this.ctx, req.plan, req.spec, req.net, undefined, undefined, true);
+    c.release();
+  }
+
   private async runContainer(req: Extract<Request, { op: 'run' }>): Promise<Response> {
     if (this.exiting) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
     const mine = req.token ? this.containers.get(req.plan.name) : undefined;

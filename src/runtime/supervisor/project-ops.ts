@@ -27,6 +27,8 @@ export interface SupervisorCore {
   exiting(): boolean;
   /** The `run` request: a launch plan as a new supervised container. */
   runContainer(req: Extract<Request, { op: 'run' }>): Promise<Response>;
+  /** `compose create`'s launch: the container's record (status created), not started. */
+  createContainer(req: Extract<Request, { op: 'run' }>): void;
   /** The `rm` request (force). */
   removeByName(name: string, force: boolean): Promise<void>;
   send(s: Socket, l: StreamLine | Response): void;
@@ -62,7 +64,7 @@ export class ProjectOps {
   }
 
   /** How the project engine reaches this supervisor's containers: in-process, as the `run`, `stop` and `rm` requests do. */
-  private projectHost(onHandoff?: { container: string; send: (h: { plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet }) => void }): ApplyHost {
+  private projectHost(onHandoff?: { container: string; send: (h: { plan: LaunchPlan; spec: CanonicalSpec; net?: RunNet }) => void }, createOnly = false): ApplyHost {
     return {
       emit: (e) => this.core.bus.emit(e),
       observe: (name) => this.observe(name),
@@ -73,6 +75,7 @@ export class ProjectOps {
       },
       launch: async (step, net) => {
         if (onHandoff && step.container === onHandoff.container) { onHandoff.send({ plan: step.plan, spec: step.spec, ...(net ? { net } : {}) }); return; }
+        if (createOnly) { this.core.createContainer({ op: 'run', plan: step.plan, spec: step.spec, ...(net ? { net } : {}) }); return; }
         await this.core.runContainer({ op: 'run', plan: step.plan, spec: step.spec, ...(net ? { net } : {}) });
       },
       remove: async (name, stop, recreate) => {
@@ -106,13 +109,23 @@ export class ProjectOps {
     const off = this.core.bus.on((e) => this.core.send(s, { event: e }));
     const lock = req.lockPid ? this.holdLock(req.lockPid) : undefined;
     const release = this.core.hold();
-    const host = this.projectHost(req.foreground ? { container: req.foreground, send: (h) => this.core.send(s, { handoff: h }) } : undefined);
+    const host = this.projectHost(req.foreground ? { container: req.foreground, send: (h) => this.core.send(s, { handoff: h }) } : undefined, req.createOnly);
+    // removing a container before it is made again undoes its unit by the stored teardown (container.ts
+    // detachNetworks takes it out of the store): the plan's teardown of the unit goes back in for the new one
+    const remove = host.remove;
+    host.remove = async (name, stop, recreate) => {
+      await remove(name, stop, recreate);
+      if (recreate) (await import('../project/teardown-store.js')).storeTeardown(this.core.root, this.core.project, req.plan.teardown.filter((st) => st.unit === `container:${name}`));
+    };
     const abort = new AbortController();
     this.applying.add(abort);
     const done = (async () => {
-      const { applyPlan } = await import('../project/apply.js');
+      const [{ applyPlan }, { storeServices }] = await Promise.all([import('../project/apply.js'), import('../project/service-store.js')]);
       if (this.core.exiting()) throw new UserError('E_SUPERVISOR_EXITING', 'the supervisor is shutting down', [], 'try again');
-      return applyPlan(req.plan, host, { wait: req.wait, timeoutMs: req.timeoutMs, prepareOnly: req.prepareOnly, names: req.names, signal: abort.signal });
+      if (!req.prepareOnly) storeServices(req.plan);
+      // created, not started: nothing waits for a dependency's start or health
+      const plan = req.createOnly ? { ...req.plan, services: req.plan.services.map((e) => ({ ...e, dependsOn: [] })) } : req.plan;
+      return applyPlan(plan, host, { wait: req.wait && !req.createOnly, timeoutMs: req.timeoutMs, prepareOnly: req.prepareOnly, names: req.names, signal: abort.signal });
     })().finally(() => this.applying.delete(abort));
     void done.then(
       (result) => ({ result }),
@@ -147,10 +160,14 @@ export class ProjectOps {
           removed.push(n);
         }));
       }
-      const { mergeTeardown, takeTeardown } = await import('../project/teardown-store.js');
-      const steps = mergeTeardown(takeTeardown(this.core.root, this.core.project), req.teardown ?? [])
-        .filter((st) => st.op !== 'remove' && (req.volumes || !(st.op === 'rm' && st.unit.startsWith('volume:'))));
+      const [{ mergeTeardown, storeTeardown, takeTeardown }, { dropServices }] = await Promise.all([import('../project/teardown-store.js'), import('../project/service-store.js')]);
+      const all = mergeTeardown(takeTeardown(this.core.root, this.core.project), req.teardown ?? []).filter((st) => st.op !== 'remove');
+      const isVolume = (st: ProjectStep) => st.op === 'rm' && st.unit.startsWith('volume:');
+      const steps = all.filter((st) => req.volumes || !isVolume(st));
+      dropServices(this.core.root, this.core.project);
       await this.undo(steps);
+      // without -v the volumes stay, and so do the steps that remove them: a later `down -v -p NAME` needs no compose file
+      if (!req.volumes) storeTeardown(this.core.root, this.core.project, all.filter(isVolume));
       const volumes = req.volumes ? steps.filter((st) => st.op === 'rm' && st.unit.startsWith('volume:')).map((st) => st.unit.slice('volume:'.length)) : [];
       return { ok: true, removed, volumes };
     } finally {

@@ -69,7 +69,7 @@ export type Request =
    * `lockPid`: the client holds the project's lock (runtime/project/lock.ts): the supervisor holds it
    * while it works, so that a client killed meanwhile does not free the project too early.
    */
-  | { op: 'apply'; plan: ProjectPlan; wait?: boolean; timeoutMs?: number; prepareOnly?: boolean; foreground?: string; lockPid?: number; names?: Record<string, string[]> }
+  | { op: 'apply'; plan: ProjectPlan; wait?: boolean; timeoutMs?: number; prepareOnly?: boolean; createOnly?: boolean; foreground?: string; lockPid?: number; names?: Record<string, string[]> }
   /**
    * `down`: stop and remove the containers (levels in order, each level in parallel), then run the
    * stored teardown (teardown-store.ts) with `teardown` merged in (networks, files, mounts; volumes

@@ -24,7 +24,7 @@ export async function removeUnsupervised(dir: string, layout: CgroupLayout, forc
     return r.failed;
   }
   const now = deriveState(st, layout, dir);
-  if (isLive(now.status) && !force) {
+  if (isLive(now.status) && !now.createdOnly && !force) {
     throw new UserError('E_RUNNING', `rm: container '${st.name}' is ${now.status}`, [], `stop it first (niwa stop ${st.name}) or use rm -f`);
   }
   const mgr = createCgroupManager(layout, plan.cgroups);
