@@ -43,12 +43,13 @@ test('plan snapshot: examples/compose/compose.yaml', async () => {
 
 test('addresses come from the leases read before compile; running services are left alone', async () => {
   const load = await loadDir(join(repoRoot, 'examples', 'compose'));
-  const first = compileProject(load, facts(), { nonce: 'a' });
+  // the first plan's files (hosts, resolv.conf) are written under its own state root, never /run/niwa
+  const dir = mkdtempSync(join(tmpdir(), 'niwa-pp-'));
+  const first = compileProject(load, facts({ stateRoot: dir }), { nonce: 'a' });
   // the database as the first plan leaves it
   let db: LeaseDb = emptyDb();
-  const dir = mkdtempSync(join(tmpdir(), 'niwa-pp-'));
   try {
-    const run = new ProjectRun({ ...first, stateRoot: dir }, { net: new FakeNetHost(), launch: async () => {}, remove: async () => {} });
+    const run = new ProjectRun(first, { net: new FakeNetHost(), launch: async () => {}, remove: async () => {} });
     await run.prepare();
     for (const s of first.services) await run.startService(s.service);
     db = loadLeases(leasesPath(dir));
