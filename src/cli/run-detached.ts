@@ -3,7 +3,6 @@
 import type { CanonicalSpec } from '../spec/types.js';
 import type { HostFacts, LaunchPlan } from '../plan/types.js';
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../errors.js';
 import { checkName } from '../spec/names.js';
 import { check, request } from '../runtime/supervisor/client.js';
 

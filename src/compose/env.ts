@@ -1,7 +1,7 @@
 // The environment a compose project is interpolated with: the `.env` file of the project
 // directory (or the --env-file files instead, later ones winning), with the shell's environment
 // over it, as Compose does. Also the dotenv parser used for service `env_file:` entries.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readLimited } from '../spec/load/limits.js';
 import { join, resolve } from 'node:path';
 import { UserError, type ErrorDetail } from '../errors.js';

@@ -12,7 +12,6 @@
 // O_CREAT|O_EXCL|O_NOFOLLOW, so a map that disagreed with the disk would fail, never write through.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';

@@ -1,6 +1,6 @@
 // Owns cgroup layout detection: parse /proc/self/mountinfo (pure) and probe the mounted hierarchies (read-only).
 import { RuntimeFailure } from '../../errors.js';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupLayout, CgroupLayoutKind } from '../../plan/types.js';
 
